@@ -1,0 +1,97 @@
+"""Arguments and helpers shared by sub-commands that load a model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def comma_list(text: str) -> list[str]:
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("expected a comma-separated list")
+    return items
+
+
+def float_list(text: str) -> list[float]:
+    try:
+        return [float(item) for item in comma_list(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, not {text!r}") from None
+
+
+def input_size(text: str) -> tuple[int, int]:
+    parts = text.lower().replace("x", ",").split(",")
+    try:
+        sizes = [int(p) for p in parts if p.strip()]
+    except ValueError:
+        sizes = []
+    if len(sizes) not in (1, 2) or min(sizes) < 8:
+        raise argparse.ArgumentTypeError(f"expected SIZE or HEIGHTxWIDTH (>= 8), not {text!r}")
+    return (sizes[0], sizes[-1])
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, required: bool = True, flag: str = "--model") -> None:
+    """--model CKPT plus what a bare state_dict may need: architecture, classes, preprocessing."""
+    group = parser.add_argument_group("model")
+    if flag:
+        group.add_argument(flag, dest="model", required=required, metavar="CKPT", help="checkpoint file")
+    group.add_argument("--arch", help="architecture of a bare state_dict (inferred when unambiguous)")
+    group.add_argument("--num-classes", type=int, help="number of classes (checked against the weights)")
+    group.add_argument("--classes", type=comma_list, metavar="A,B,...", help="class names in output order")
+    group.add_argument("--input-size", type=input_size, metavar="HxW", help="model input size (default 224)")
+    group.add_argument("--mean", type=float_list, metavar="M[,M,M]", help="normalisation mean per channel")
+    group.add_argument("--std", type=float_list, metavar="S[,S,S]", help="normalisation std per channel")
+    group.add_argument("--grayscale", action="store_true", default=None, help="convert images to grey first")
+    group.add_argument("--multi-label", action="store_true", default=None, help="sigmoid head (multi-label)")
+    group.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default: auto")
+    group.add_argument("--trust-pickle", action="store_true", help="allow unpickling a file you trust (runs its code)")
+
+
+def load_model_from_args(args: argparse.Namespace):
+    from camviewer.core.models import load_model
+
+    return load_model(
+        args.model,
+        arch=args.arch,
+        num_classes=args.num_classes,
+        class_names=args.classes,
+        device=args.device,
+        trust_pickle=args.trust_pickle,
+        input_size=args.input_size,
+        mean=args.mean,
+        std=args.std,
+        grayscale=args.grayscale,
+        multi_label=args.multi_label,
+    )
+
+
+def fail(message: str, code: int = EXIT_FAILED) -> int:
+    print(f"camviewer: {message}", file=sys.stderr)
+    return code
+
+
+class ProgressLine:
+    """A single updating line on a terminal; occasional plain lines when stderr is a file."""
+
+    def __init__(self, unit: str = "images") -> None:
+        self.unit = unit
+        self.tty = sys.stderr.isatty()
+        self.last_percent = -10
+
+    def update(self, done: int, total: int | None, extra: str = "") -> None:
+        text = f"  {done}/{total} {self.unit}" if total else f"  {done} {self.unit}"
+        text += f"  {extra}" if extra else ""
+        if self.tty:
+            print(f"\r{text}\033[K", end="", file=sys.stderr, flush=True)
+            return
+        percent = int(100 * done / total) if total else 0
+        if percent >= self.last_percent + 10 or done == total:
+            self.last_percent = percent
+            print(text, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.tty:
+            print(file=sys.stderr)

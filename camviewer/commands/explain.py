@@ -1,0 +1,75 @@
+"""`camviewer explain PATH... --model CKPT`: maps, overlays and predictions for images and folders."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from camviewer.commands._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    ProgressLine,
+    add_model_arguments,
+    comma_list,
+    fail,
+    load_model_from_args,
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders (searched recursively)")
+    add_model_arguments(parser)
+    cam = parser.add_argument_group("CAM")
+    cam.add_argument("--method", type=comma_list, default=["gradcam"], metavar="M[,M...]",
+                     help="gradcam (default), gradcam++, xgradcam, layercam, hirescam, cam, eigencam, scorecam")
+    cam.add_argument("--target", default="pred", metavar="pred|all|NAME|INDEX",
+                     help="class to explain: the prediction (default; every positive label for multi-label), all, or one class")
+    cam.add_argument("--layer", help="target layer name (default: the last spatial layer; see `camviewer info --layers`)")
+    cam.add_argument("--out", default="camviewer-explain", metavar="DIR", help="output folder (default: ./camviewer-explain)")
+    cam.add_argument("--batch-size", type=int, default=16, metavar="N")
+    cam.add_argument("--colormap", default="jet", choices=("jet", "turbo", "inferno", "viridis", "gray"))
+    cam.add_argument("--alpha", type=float, default=0.5, help="heatmap opacity in the overlays (default 0.5)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from camviewer.core.cam import METHODS
+    from camviewer.core.errors import CamError, CamviewerError
+    from camviewer.core.explain import ExplainFailure, explain_to_folder
+
+    unknown = [m for m in args.method if m.lower() not in METHODS]
+    if unknown:
+        return fail(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}", EXIT_USAGE)
+    if args.batch_size < 1 or not 0 <= args.alpha <= 1:
+        return fail("--batch-size must be >= 1 and --alpha within [0, 1]", EXIT_USAGE)
+    target = int(args.target) if args.target.isdigit() else args.target
+    try:
+        model = load_model_from_args(args)
+    except CamviewerError as error:
+        return fail(str(error))
+    progress = ProgressLine()
+    started = time.perf_counter()
+    job = explain_to_folder(model, args.paths, args.out, args.method, target, args.layer, args.batch_size,
+                            args.colormap, args.alpha)
+    try:
+        while True:
+            try:
+                event = next(job)
+            except StopIteration as stop:
+                summary = stop.value
+                break
+            if isinstance(event.payload, ExplainFailure):
+                print(f"\ncamviewer: skipped {event.payload.source}: {event.payload.reason}", file=sys.stderr)
+            rate = event.done / max(time.perf_counter() - started, 1e-9)
+            progress.update(event.done, event.total, f"{rate:.1f} images/s")
+    except CamError as error:  # a bad --target / --layer / method for this model
+        progress.close()
+        return fail(str(error), EXIT_USAGE)
+    except CamviewerError as error:
+        progress.close()
+        return fail(str(error))
+    progress.close()
+    failed = len(summary["failed"])
+    print(f"explained {summary['explained']} image(s), skipped {failed}; wrote {summary['out']}")
+    return EXIT_OK if summary["explained"] else EXIT_FAILED

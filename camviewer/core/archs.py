@@ -1,0 +1,220 @@
+"""Architectures: every torchvision classifier by name, plus TinyVGG and the CAM-ready VGG-16-GAP.
+
+All models return logits; the model card says whether they go through softmax or sigmoid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+
+from camviewer.core.errors import CamviewerError, PretrainedWeightsUnavailable
+
+CUSTOM_ARCHS = ("tinyvgg", "tinyvgg_gap", "vgg16_gap")
+# Transformers have no (N, C, H, W) feature map to hook without a reshape transform.
+NO_SPATIAL_FEATURES = ("vit_", "swin_", "maxvit_")
+TINYVGG_DEFAULT_WIDTHS = (10, 10)
+
+
+class TinyVGG(nn.Module):
+    """The small VGG-like net of the CNN Explainer (seed 002): blocks of conv-relu-conv-relu-maxpool.
+
+    Parameter names match the widely used course implementation (``conv_block_1.0.weight``...,
+    ``classifier.1.weight``) so its checkpoints load. ``gap=True`` swaps the flatten head for
+    global average pooling + one linear layer, which makes the model CAM-ready and size-agnostic.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        in_channels: int = 3,
+        widths: Sequence[int] = TINYVGG_DEFAULT_WIDTHS,
+        gap: bool = False,
+        input_size: tuple[int, int] = (64, 64),
+    ) -> None:
+        super().__init__()
+        channels = in_channels
+        for index, width in enumerate(widths, start=1):
+            block = nn.Sequential(
+                nn.Conv2d(channels, width, 3, padding=1),
+                nn.ReLU(),
+                nn.Conv2d(width, width, 3, padding=1),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+            )
+            self.add_module(f"conv_block_{index}", block)
+            channels = width
+        self.blocks = len(widths)
+        if gap:
+            self.classifier = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes))
+        else:
+            shrink = 2 ** len(widths)
+            cells = (input_size[0] // shrink) * (input_size[1] // shrink)
+            self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(channels * cells, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for index in range(1, self.blocks + 1):
+            x = getattr(self, f"conv_block_{index}")(x)
+        return self.classifier(x)
+
+
+class VGG16GAP(nn.Module):
+    """VGG-16 convolutions (without the last max-pool), one more conv, global average pooling, one linear layer.
+
+    The CAM-ready head of seed 000 (Zhou et al.): the class map is the linear weights times the
+    ``conv`` output, at 1/16 of the input resolution.
+    """
+
+    def __init__(self, num_classes: int, in_channels: int = 3, conv_width: int = 1024) -> None:
+        super().__init__()
+        vgg = torchvision.models.vgg16(weights=None)
+        self.features = vgg.features[:-1]
+        self.conv = nn.Sequential(nn.Conv2d(512, conv_width, 3, padding=1), nn.ReLU(inplace=True))
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(conv_width, num_classes)
+        if in_channels != 3:
+            replace_first_conv(self, in_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.avgpool(self.conv(self.features(x)))
+        return self.classifier(torch.flatten(x, 1))
+
+
+class DenseNetWithFinalReLU(torchvision.models.DenseNet):
+    """torchvision's DenseNet with its final ReLU as a module, ``final_relu``.
+
+    torchvision applies ``F.relu(features, inplace=True)`` in ``forward``: a hook on ``features``
+    sees activations that the in-place ReLU then overwrites, so libraries disagree on what
+    "the last feature map" is. We read CAMs at ``final_relu``: the exact tensor that is pooled
+    and fed to the classifier. There, Grad-CAM equals CAM up to 1/(H*W), as the maths says.
+    Parameter names and outputs are unchanged.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.final_relu(self.features(x))
+        pooled = F.adaptive_avg_pool2d(features, (1, 1))
+        return self.classifier(torch.flatten(pooled, 1))
+
+
+def available_architectures() -> list[str]:
+    """Every name :func:`build_model` accepts."""
+    return sorted(set(torchvision.models.list_models(module=torchvision.models)) | set(CUSTOM_ARCHS))
+
+
+def build_model(
+    arch: str,
+    num_classes: int,
+    channels: int = 3,
+    arch_options: dict | None = None,
+    input_size: tuple[int, int] = (224, 224),
+    pretrained: bool = False,
+    weights_file: str | Path | None = None,
+) -> nn.Module:
+    """A fresh model of ``arch`` with ``num_classes`` outputs and ``channels`` input channels.
+
+    With ``pretrained`` (or a ``weights_file``), ImageNet weights are loaded first and the
+    classifier is then replaced; with one channel, the first convolution's pretrained weights
+    are summed over RGB so a grey image gives the response its RGB copy would.
+    """
+    options = dict(arch_options or {})
+    if arch not in available_architectures():
+        raise CamviewerError(f"unknown architecture {arch!r}; see `camviewer info --list-archs`")
+    if arch in ("tinyvgg", "tinyvgg_gap"):
+        if pretrained or weights_file:
+            raise PretrainedWeightsUnavailable(f"there are no ImageNet weights for {arch}")
+        widths = options.get("widths", TINYVGG_DEFAULT_WIDTHS)
+        return TinyVGG(num_classes, channels, widths, gap=arch == "tinyvgg_gap", input_size=input_size)
+    if arch == "vgg16_gap":
+        model = VGG16GAP(num_classes, 3, options.get("conv_width", 1024))
+        if pretrained or weights_file:
+            vgg_state = pretrained_state_dict("vgg16", weights_file)
+            features = {k[len("features."):]: v for k, v in vgg_state.items() if k.startswith("features.")}
+            model.features.load_state_dict(features)
+    elif pretrained or weights_file:
+        model = torchvision.models.get_model(arch, weights=None)
+        from camviewer.core.checkpoints import normalize_keys  # legacy DenseNet names in old weight files
+
+        model.load_state_dict(normalize_keys(pretrained_state_dict(arch, weights_file), model.state_dict()))
+        replace_classifier(model, num_classes)
+    else:
+        model = torchvision.models.get_model(arch, weights=None, num_classes=num_classes)
+    if isinstance(model, torchvision.models.DenseNet):
+        model.__class__ = DenseNetWithFinalReLU
+        model.final_relu = nn.ReLU()
+    if channels != 3:
+        replace_first_conv(model, channels)
+    return model
+
+
+def pretrained_state_dict(arch: str, weights_file: str | Path | None = None) -> dict[str, torch.Tensor]:
+    """ImageNet weights from a given file, torch's cache, or a download; a clear error when none works."""
+    if weights_file is not None:
+        return torch.load(weights_file, map_location="cpu", weights_only=True)
+    try:
+        weights = torchvision.models.get_model_weights(arch).DEFAULT
+    except (ValueError, KeyError):
+        raise PretrainedWeightsUnavailable(f"torchvision has no pretrained weights for {arch!r}") from None
+    filename = weights.url.rsplit("/", 1)[-1]
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / filename
+    if cached.is_file():
+        return torch.load(cached, map_location="cpu", weights_only=True)
+    try:
+        return torch.hub.load_state_dict_from_url(weights.url, map_location="cpu", progress=False, check_hash=True)
+    except Exception as error:  # no network, proxy, bad hash: all mean the same to the user
+        raise PretrainedWeightsUnavailable(
+            f"ImageNet weights for {arch} are not in the local cache ({cached}) and could not be "
+            f"downloaded from {weights.url} ({type(error).__name__}: {error}). Copy {filename} into "
+            f"{cached.parent}, give the file with --weights-file, or train from random initialisation."
+        ) from None
+
+
+def final_layer_name(model: nn.Module) -> str:
+    """Name of the layer that produces the logits: the last Linear or Conv2d in module order."""
+    last = None
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.Linear, nn.Conv2d)):
+            last = name
+    if last is None:
+        raise CamviewerError("the model has no Linear or Conv2d layer")
+    return last
+
+
+def replace_classifier(model: nn.Module, num_classes: int) -> None:
+    """Swap the final layer for a freshly initialised one with ``num_classes`` outputs."""
+    name = final_layer_name(model)
+    old = model.get_submodule(name)
+    if isinstance(old, nn.Linear):
+        new = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
+    else:
+        new = nn.Conv2d(old.in_channels, num_classes, old.kernel_size, old.stride, old.padding)
+    _set_submodule(model, name, new)
+
+
+def replace_first_conv(model: nn.Module, channels: int) -> None:
+    """Make the first convolution take ``channels`` inputs, keeping its RGB weights' response."""
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Conv2d):
+            break
+    else:
+        raise CamviewerError("the model has no convolution to adapt to the number of channels")
+    new = nn.Conv2d(
+        channels, module.out_channels, module.kernel_size, module.stride, module.padding,
+        module.dilation, module.groups, module.bias is not None, module.padding_mode,
+    )
+    with torch.no_grad():
+        if channels == 1:
+            new.weight.copy_(module.weight.sum(dim=1, keepdim=True))
+        if module.bias is not None:
+            new.bias.copy_(module.bias)
+    _set_submodule(model, name, new)
+
+
+def _set_submodule(model: nn.Module, name: str, new: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    setattr(parent, child, new)

@@ -1,0 +1,376 @@
+"""Class activation maps from one forward and (at most) one backward pass.
+
+All requested gradient methods share the same pass, and the backward stops at the target
+layer: the forward runs without recording a graph until the target layer's output, which is
+detached into a leaf; ``torch.autograd.grad`` then differentiates the class score with
+respect to that leaf only, so no weight gradient is ever computed.
+
+Definitions (A: activations N x C x h x w at the target layer, G = dScore/dA, Score = the
+class logit) follow pytorch-grad-cam, which our tests use as the reference:
+
+- ``cam`` (Zhou et al.): W[c] . A with the classifier weights of class c; needs a global
+  average pooling + linear head right after the layer (checked numerically).
+- ``gradcam``: sum_k mean(G_k) A_k.
+- ``gradcam++``: sum_k (sum_ij relu(G_kij) a_kij) A_k, a = G^2 / (2 G^2 + sum(A_k) G^3).
+- ``xgradcam``: sum_k (sum_ij G_kij A_kij / sum_ij A_kij) A_k.
+- ``layercam``: sum_k relu(G_k) * A_k.
+- ``hirescam``: sum_k G_k * A_k.
+- ``eigencam``: projection of the centred activations on their first principal component,
+  sign chosen so that the largest magnitude is positive (Seg-Eigen-CAM, eq. 13); class-agnostic.
+- ``scorecam``: sum_k softmax_k(Score(x * M_k)) A_k with M_k the upsampled (align_corners)
+  min-max normalised A_k; one masked forward per channel, batched.
+
+``raw`` maps are these sums before ReLU, at layer resolution. Display maps are ReLU, bilinear
+upsampling to the original image (``cv2.resize``), then min-max to [0, 1].
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from camviewer.core.archs import NO_SPATIAL_FEATURES, final_layer_name
+from camviewer.core.errors import CamError
+from camviewer.core.jobs import CancelToken
+from camviewer.core.models import LoadedModel
+from camviewer.core.preprocess import crop_box
+
+METHODS = ("gradcam", "gradcam++", "xgradcam", "layercam", "hirescam", "cam", "eigencam", "scorecam")
+Target = str | int  # "pred", "all", a class name or an index
+
+
+def _weighted_sum(weights: torch.Tensor, activations: torch.Tensor) -> torch.Tensor:
+    return torch.einsum("nc,nchw->nhw", weights, activations)
+
+
+def _gradcam(a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    return _weighted_sum(g.mean(dim=(2, 3)), a)
+
+
+def _gradcam_plus_plus(a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    g2 = g.pow(2)
+    alpha = g2 / (2 * g2 + a.sum(dim=(2, 3), keepdim=True) * g2 * g + 1e-6)
+    alpha = torch.where(g != 0, alpha, torch.zeros_like(alpha))
+    return _weighted_sum((g.clamp(min=0) * alpha).sum(dim=(2, 3)), a)
+
+
+def _xgradcam(a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    return _weighted_sum((g * a).sum(dim=(2, 3)) / (a.sum(dim=(2, 3)) + 1e-7), a)
+
+
+def _layercam(a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    return (g.clamp(min=0) * a).sum(dim=1)
+
+
+def _hirescam(a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    return (g * a).sum(dim=1)
+
+
+GRADIENT_METHODS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "gradcam": _gradcam,
+    "gradcam++": _gradcam_plus_plus,
+    "xgradcam": _xgradcam,
+    "layercam": _layercam,
+    "hirescam": _hirescam,
+}
+
+
+def eigen_projection(a: torch.Tensor) -> torch.Tensor:
+    """First principal component of each image's activations (N x h x w), sign-corrected."""
+    n, c, h, w = a.shape
+    x = torch.nan_to_num(a).flatten(2).transpose(1, 2)  # N x hw x C
+    x = x - x.mean(dim=1, keepdim=True)
+    _, _, vh = torch.linalg.svd(x, full_matrices=False)
+    projection = (x @ vh[:, 0, :, None]).squeeze(-1)
+    flip = projection.amin(dim=1).abs() > projection.amax(dim=1).abs()
+    return torch.where(flip[:, None], -projection, projection).view(n, h, w)
+
+
+# --- target layer -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    name: str
+    shape: tuple[int, int, int]  # channels, height, width for the model's input size
+    module_type: str
+
+
+def candidate_layers(model: LoadedModel) -> list[LayerInfo]:
+    """Layers with a spatial (C, h, w) output, in execution order; cached on the model.
+
+    A dry forward at the card's input size records every module's output. Excluded: the model
+    itself, adaptive pooling (it only resizes), outputs of size 1x1, and modules called more
+    than once (ResNet reuses one ReLU module inside a block: its hook would fire twice).
+    """
+    if "candidates" in model._layers:
+        return model._layers["candidates"]
+    if model.card.arch.startswith(NO_SPATIAL_FEATURES):
+        raise CamError(f"{model.card.arch} is a transformer without (N, C, H, W) feature maps; CAMs need a CNN")
+    calls: dict[str, int] = defaultdict(int)
+    order: list[tuple[str, tuple, str]] = []
+
+    def record(name: str):
+        def hook(module, _inputs, output):
+            calls[name] += 1
+            if isinstance(output, torch.Tensor) and output.ndim == 4 and output.shape[2] * output.shape[3] > 1:
+                order.append((name, tuple(output.shape[1:]), type(module).__name__))
+        return hook
+
+    skip = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
+    handles = [
+        module.register_forward_hook(record(name))
+        for name, module in model.module.named_modules()
+        if name and not isinstance(module, skip)
+    ]
+    card = model.card
+    probe = torch.zeros(1, card.channels, *card.input_size, device=model.device)
+    try:
+        with _eval_mode(model.module), torch.no_grad():
+            model.module(probe)
+    finally:
+        for handle in handles:
+            handle.remove()
+    layers = [LayerInfo(name, shape, kind) for name, shape, kind in order if calls[name] == 1]
+    if not layers:
+        raise CamError(f"{card.arch} has no layer with a spatial (N, C, H, W) output to explain")
+    model._layers["candidates"] = layers
+    return layers
+
+
+def auto_layer(model: LoadedModel) -> str:
+    """The last module with a spatial output before global pooling (the outermost when nested)."""
+    return candidate_layers(model)[-1].name
+
+
+def _layer_module(model: LoadedModel, name: str) -> nn.Module:
+    try:
+        return model.module.get_submodule(name)
+    except AttributeError:
+        close = [layer.name for layer in candidate_layers(model)][-5:]
+        raise CamError(f"no layer named {name!r} in {model.card.arch}; try one of {close}") from None
+
+
+class _eval_mode:
+    """Put every submodule in eval mode; restore each one's own flag afterwards, even on error."""
+
+    def __init__(self, module: nn.Module) -> None:
+        self.module = module
+
+    def __enter__(self):
+        self.flags = [(m, m.training) for m in self.module.modules()]
+        self.module.eval()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for module, flag in self.flags:
+            module.training = flag
+
+
+class _LayerCapture:
+    """Hooks one layer for one forward: its output becomes a leaf so the backward stops there.
+
+    The hook switches grad recording on (the surrounding ``torch.no_grad`` restores the mode
+    when it exits), so layers before the target build no graph at all. The hooked output is
+    cloned before it flows on: a later in-place op (DenseNet's ``relu_``, ResNet's ``+=``)
+    must not change the activation we read.
+    """
+
+    def __init__(self, layer: nn.Module, with_grad: bool) -> None:
+        self.layer, self.with_grad = layer, with_grad
+        self.activation: torch.Tensor | None = None
+        self.enabled = True
+
+    def __enter__(self):
+        self.handle = self.layer.register_forward_hook(self._hook)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.handle.remove()
+
+    def _hook(self, _module, _inputs, output):
+        if not self.enabled:
+            return None
+        if not (isinstance(output, torch.Tensor) and output.ndim == 4):
+            raise CamError(f"the target layer must output an (N, C, H, W) tensor, not {_describe(output)}")
+        self.enabled = False  # later forwards (Score-CAM's masked inputs) pass through untouched
+        if not self.with_grad:
+            self.activation = output.detach().clone()
+            return None
+        torch.set_grad_enabled(True)
+        self.activation = output.detach().requires_grad_(True)
+        return self.activation.clone()
+
+
+def _describe(output) -> str:
+    return f"shape {tuple(output.shape)}" if isinstance(output, torch.Tensor) else type(output).__name__
+
+
+# --- the engine -------------------------------------------------------------------------------
+
+
+@dataclass
+class CamBatch:
+    """Maps for a batch: ``raw[i][method][class_index]`` is an h x w float32 array (before ReLU)."""
+
+    layer: str
+    logits: np.ndarray
+    probs: np.ndarray
+    targets: list[list[int]]
+    raw: list[dict[str, dict[int, np.ndarray]]]
+
+
+def resolve_targets(target: Target, probs: np.ndarray, model: LoadedModel) -> list[list[int]]:
+    """Class indices to explain per image.
+
+    "pred": the predicted class; for a sigmoid head every label with p >= 0.5 (the top one if
+    none is). "all": every class. A class name or index: that class for every image.
+    """
+    if target == "pred":
+        if model.card.head == "sigmoid":
+            return [list(np.flatnonzero(p >= 0.5)) or [int(p.argmax())] for p in probs]
+        return [[int(p.argmax())] for p in probs]
+    if target == "all":
+        return [list(range(probs.shape[1])) for _ in probs]
+    try:
+        index = model.card.class_index(target)
+    except KeyError as error:
+        raise CamError(str(error.args[0])) from None
+    return [[index] for _ in probs]
+
+
+def validate_methods(methods: Sequence[str]) -> tuple[str, ...]:
+    methods = tuple(dict.fromkeys(m.strip().lower() for m in methods))
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise CamError(f"unknown CAM method(s) {unknown}; choose from {', '.join(METHODS)}")
+    return methods
+
+
+def compute_cams(
+    model: LoadedModel,
+    batch: torch.Tensor,
+    methods: Sequence[str] = ("gradcam",),
+    target: Target = "pred",
+    layer: str | None = None,
+    scorecam_batch_size: int = 32,
+    cancel: CancelToken | None = None,
+) -> CamBatch:
+    """Every requested method for every requested class of a normalised N x C x H x W batch."""
+    methods = validate_methods(methods)
+    layer = layer or auto_layer(model)
+    gradient_methods = [m for m in methods if m in GRADIENT_METHODS]
+    capture = _LayerCapture(_layer_module(model, layer), with_grad=bool(gradient_methods))
+    batch = batch.to(model.device)
+    with _eval_mode(model.module), capture:
+        with torch.no_grad():
+            logits = model.module(batch)
+        activation = capture.activation
+        if activation is None:
+            raise CamError(f"layer {layer!r} was not used by the forward pass")
+        probs = model.probabilities(logits.detach()).cpu().numpy()
+        targets = resolve_targets(target, probs, model)
+        raw: list[dict[str, dict[int, torch.Tensor]]] = [defaultdict(dict) for _ in targets]
+        if gradient_methods:
+            _gradient_maps(logits, activation, targets, gradient_methods, raw)
+        with torch.no_grad():
+            _activation_only_maps(model, activation.detach(), logits.detach(), batch, methods, targets, raw,
+                                  scorecam_batch_size, cancel)
+    as_numpy = [
+        {method: {c: m.detach().float().cpu().numpy() for c, m in per_class.items()} for method, per_class in image.items()}
+        for image in raw
+    ]
+    return CamBatch(layer, logits.detach().cpu().numpy(), probs, targets, as_numpy)
+
+
+def _gradient_maps(logits, activation, targets, methods, raw) -> None:
+    """One backward per 'round': round r explains the r-th target class of every image at once.
+
+    Images in eval mode are independent, so the gradient of sum_i logit[i, t_i] with respect
+    to A gives each image its own dScore/dA.
+    """
+    rounds = max(len(classes) for classes in targets)
+    a = activation.detach()
+    for r in range(rounds):
+        chosen = [(i, classes[r]) for i, classes in enumerate(targets) if r < len(classes)]
+        rows = torch.tensor([i for i, _ in chosen], device=logits.device)
+        cols = torch.tensor([c for _, c in chosen], device=logits.device)
+        score = logits[rows, cols].sum()
+        (grad,) = torch.autograd.grad(score, activation, retain_graph=r < rounds - 1)
+        for method in methods:
+            maps = GRADIENT_METHODS[method](a[rows], grad[rows])
+            for j, (i, c) in enumerate(chosen):
+                raw[i][method][c] = maps[j]
+
+
+def _activation_only_maps(model, a, logits, batch, methods, targets, raw, scorecam_batch_size, cancel) -> None:
+    if "cam" in methods:
+        _class_activation_maps(model, a, logits, targets, raw)
+    if "eigencam" in methods:
+        projection = eigen_projection(a)
+        for i, classes in enumerate(targets):
+            for c in classes:
+                raw[i]["eigencam"][c] = projection[i]
+    if "scorecam" in methods:
+        _score_maps(model.module, batch, a, targets, raw, scorecam_batch_size, cancel)
+
+
+def _class_activation_maps(model: LoadedModel, a, logits, targets, raw) -> None:
+    name = final_layer_name(model.module)
+    final = model.module.get_submodule(name)
+    pooled = a.mean(dim=(2, 3))
+    fits = isinstance(final, nn.Linear) and final.in_features == a.shape[1]
+    if fits:
+        predicted = F.linear(pooled, final.weight, final.bias)
+        fits = torch.allclose(predicted, logits, rtol=1e-3, atol=1e-4 * (1 + logits.abs().max().item()))
+    if not fits:
+        raise CamError(
+            "method 'cam' needs global average pooling and one linear layer right after the target "
+            f"layer; {model.card.arch} at this layer has another head (its final layer is {name!r}). "
+            "Use 'gradcam', which gives the same map wherever CAM applies."
+        )
+    class_maps = torch.einsum("kc,nchw->nkhw", final.weight, a)
+    for i, classes in enumerate(targets):
+        for c in classes:
+            raw[i]["cam"][c] = class_maps[i, c]
+
+
+def _score_maps(module, batch, a, targets, raw, chunk: int, cancel: CancelToken | None) -> None:
+    for i, classes in enumerate(targets):
+        masks = F.interpolate(a[i:i + 1], size=batch.shape[-2:], mode="bilinear", align_corners=True)[0]
+        low = masks.amin(dim=(1, 2), keepdim=True)
+        high = masks.amax(dim=(1, 2), keepdim=True)
+        masks = (masks - low) / (high - low + 1e-8)
+        scores = []
+        for start in range(0, masks.shape[0], chunk):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            scores.append(module(batch[i][None] * masks[start:start + chunk, None]))
+        weights = torch.softmax(torch.cat(scores)[:, classes], dim=0)  # channels x classes
+        maps = torch.einsum("ck,chw->khw", weights, a[i])
+        for j, c in enumerate(classes):
+            raw[i]["scorecam"][c] = maps[j]
+
+
+# --- display maps -----------------------------------------------------------------------------
+
+
+def upsample_map(raw: np.ndarray, image_size: tuple[int, int], border_crop: float = 0.0) -> np.ndarray:
+    """ReLU, bilinear resize onto the image region the model saw, min-max to [0, 1] (H x W float32)."""
+    height, width = image_size
+    top, left, crop_h, crop_w = crop_box(height, width, border_crop)
+    resized = cv2.resize(np.maximum(raw, 0).astype(np.float32), (crop_w, crop_h), interpolation=cv2.INTER_LINEAR)
+    if (crop_h, crop_w) != (height, width):
+        canvas = np.zeros((height, width), np.float32)
+        canvas[top:top + crop_h, left:left + crop_w] = resized
+        resized = canvas
+    resized -= resized.min()
+    resized /= resized.max() + 1e-7
+    return resized

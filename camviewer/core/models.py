@@ -1,0 +1,211 @@
+"""A model ready to use: the network, its card and its device. ``load_model`` reads what people have."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from camviewer.core.archs import build_model, final_layer_name
+from camviewer.core.card import IMAGENET_MEAN, IMAGENET_STD, ModelCard, default_class_names
+from camviewer.core.checkpoints import (
+    check_compatible,
+    infer_architecture,
+    normalize_keys,
+    read_checkpoint,
+    save_checkpoint,
+    strip_wrapper_prefixes,
+)
+from camviewer.core.errors import CamviewerError, CheckpointError
+from camviewer.core.preprocess import to_model_batch
+
+GREY_MEAN, GREY_STD = (0.449,), (0.226,)  # ImageNet statistics averaged over RGB
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise CamviewerError("CUDA was requested but no CUDA device is available; use --device cpu")
+    return device
+
+
+@dataclass
+class LoadedModel:
+    """A network in eval mode on its device, with the card that says how to feed it."""
+
+    module: nn.Module
+    card: ModelCard
+    device: torch.device
+    source: str | None = None
+    _layers: dict = field(default_factory=dict, repr=False)  # cache for camviewer.core.cam
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(logits) if self.card.head == "sigmoid" else torch.softmax(logits, dim=1)
+
+    def to_batch(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        return to_model_batch(images, self.card).to(self.device)
+
+    @torch.no_grad()
+    def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Class probabilities, N x K, for decoded images (float arrays in [0, 1])."""
+        was_training = self.module.training
+        self.module.eval()
+        try:
+            return self.probabilities(self.module(self.to_batch(images))).cpu().numpy()
+        finally:
+            self.module.train(was_training)
+
+    def save(self, path: str | Path) -> Path:
+        return save_checkpoint(path, self.module, self.card)
+
+
+def new_model(
+    card: ModelCard, device: str = "auto", pretrained: bool = False, weights_file: str | Path | None = None
+) -> LoadedModel:
+    """A freshly initialised (or ImageNet-initialised) model for a card, e.g. to train."""
+    module = build_model(
+        card.arch, card.num_classes, card.channels, card.arch_options, card.input_size, pretrained, weights_file
+    )
+    target = resolve_device(device)
+    return LoadedModel(module.to(target).eval(), card, target)
+
+
+def load_model(
+    path: str | Path,
+    arch: str | None = None,
+    num_classes: int | None = None,
+    class_names: Sequence[str] | None = None,
+    device: str = "auto",
+    *,
+    trust_pickle: bool = False,
+    input_size: tuple[int, int] | None = None,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    grayscale: bool | None = None,
+    multi_label: bool | None = None,
+) -> LoadedModel:
+    """Load a camviewer checkpoint, a bare or nested state_dict, or (trusted) a pickled model.
+
+    For files without a card, the architecture and number of classes are inferred from the
+    weights where unambiguous; preprocessing defaults to 224x224 (no crop), ImageNet mean/std, RGB.
+    Loading is strict: any missing, unexpected or mis-shaped key is an error listing them.
+    """
+    raw = read_checkpoint(path, trust_pickle=trust_pickle)
+    overrides = {"input_size": input_size, "mean": mean, "std": std, "grayscale": grayscale, "multi_label": multi_label}
+    if raw.module is not None:
+        module, card = raw.module, _card_for_pickled_module(raw.module, class_names, overrides)
+    else:
+        if raw.card is not None:
+            card = _apply_overrides(_checked_card(raw.card, arch, num_classes, class_names), overrides)
+            notes: list[str] = []
+        else:
+            card, notes = _card_for_state_dict(raw.state_dict, arch, num_classes, class_names, overrides)
+        module = build_model(card.arch, card.num_classes, card.channels, card.arch_options, card.input_size)
+        expected = module.state_dict()
+        state = normalize_keys(raw.state_dict, expected, notes)
+        check_compatible(state, expected, f"{card.arch} with {card.num_classes} classes")
+        module.load_state_dict(state, strict=True)
+        if notes:
+            card.notes = {**card.notes, "loading": notes}
+    target = resolve_device(device)
+    return LoadedModel(module.to(target).eval(), card, target, source=str(path))
+
+
+def _checked_card(card: ModelCard, arch, num_classes, class_names) -> ModelCard:
+    if arch is not None and arch != card.arch:
+        raise CheckpointError(f"the checkpoint's card says {card.arch}, not {arch}; drop --arch")
+    if num_classes is not None and num_classes != card.num_classes:
+        raise CheckpointError(f"the checkpoint has {card.num_classes} classes, not {num_classes}")
+    if class_names is not None:
+        if len(class_names) != card.num_classes:
+            raise CheckpointError(f"{len(class_names)} class names given for {card.num_classes} classes")
+        positive = card.positive_class
+        if positive is not None:  # keep the same class (by index) positive under its new name
+            positive = list(class_names)[card.class_names.index(positive)]
+        card = replace(card, class_names=list(class_names), positive_class=positive)
+    return card
+
+
+def _card_for_state_dict(state, arch, num_classes, class_names, overrides) -> tuple[ModelCard, list[str]]:
+    notes: list[str] = []
+    stripped = strip_wrapper_prefixes(state)
+    inferred = None
+    if arch is None or arch.startswith("tinyvgg") or arch == "vgg16_gap":
+        inferred = infer_architecture(normalize_keys(stripped))
+        if arch is not None and arch != inferred.arch:
+            raise CheckpointError(f"the weights look like {inferred.arch}, not {arch}")
+        notes.append(f"architecture inferred from the weights: {inferred.arch}")
+    arch = arch or inferred.arch
+    channels = inferred.channels if inferred else _first_conv_channels(stripped)
+    found_classes = inferred.num_classes if inferred else _classifier_outputs(stripped, arch, channels)
+    if num_classes is not None and num_classes != found_classes:
+        raise CheckpointError(f"the weights have {found_classes} outputs, not {num_classes}")
+    if class_names is not None and len(class_names) != found_classes:
+        raise CheckpointError(f"{len(class_names)} class names given, but the weights have {found_classes} outputs")
+    sigmoid_head = _has_sequential_head(stripped)
+    if sigmoid_head:
+        notes.append("classifier saved as a Sequential(Linear, Sigmoid) head: treated as multi-label (sigmoid)")
+    grey = channels == 1
+    card = ModelCard(
+        arch=arch,
+        class_names=list(class_names) if class_names else default_class_names(found_classes),
+        input_size=(inferred.input_size if inferred and inferred.input_size else (224, 224)),
+        channels=channels,
+        mean=GREY_MEAN if grey else IMAGENET_MEAN,
+        std=GREY_STD if grey else IMAGENET_STD,
+        head="sigmoid" if sigmoid_head else "softmax",
+        arch_options=inferred.arch_options if inferred else {},
+    )
+    return _apply_overrides(card, overrides), notes
+
+
+def _first_conv_channels(state) -> int:
+    for value in state.values():
+        if value.ndim == 4:
+            return int(value.shape[1])
+    return 3
+
+
+def _classifier_outputs(state, arch: str, channels: int) -> int:
+    template = build_model(arch, 1000, channels)
+    final = final_layer_name(template)
+    weights = normalize_keys(state, template.state_dict()).get(f"{final}.weight")
+    if weights is None:
+        raise CheckpointError(f"no '{final}.weight' in the weights: they do not look like {arch}")
+    return int(weights.shape[0])
+
+
+def _has_sequential_head(state) -> bool:
+    return any(k.startswith("classifier.0.") for k in state) and not any(k.startswith("classifier.1.") for k in state)
+
+
+def _apply_overrides(card: ModelCard, overrides: dict) -> ModelCard:
+    changes = {}
+    if overrides["input_size"] is not None:
+        changes["input_size"] = tuple(overrides["input_size"])
+    if overrides["grayscale"] is not None:
+        changes["grayscale"] = bool(overrides["grayscale"])
+    if overrides["mean"] is not None:
+        changes["mean"] = tuple(overrides["mean"])
+    if overrides["std"] is not None:
+        changes["std"] = tuple(overrides["std"])
+    if overrides["multi_label"] is not None:
+        changes["head"] = "sigmoid" if overrides["multi_label"] else "softmax"
+    return replace(card, **changes) if changes else card
+
+
+def _card_for_pickled_module(module: nn.Module, class_names, overrides) -> ModelCard:
+    final = module.get_submodule(final_layer_name(module))
+    outputs = final.out_features if isinstance(final, nn.Linear) else final.out_channels
+    card = ModelCard(
+        arch=f"pickled:{type(module).__name__}",
+        class_names=list(class_names) if class_names else default_class_names(outputs),
+        notes={"loading": ["whole pickled model loaded because the user trusted the file"]},
+    )
+    return _apply_overrides(card, overrides)

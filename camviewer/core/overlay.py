@@ -1,0 +1,92 @@
+"""Heatmap rendering: colormaps, alpha blending, thresholds, contours and boxes (OpenCV)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+COLORMAPS = {
+    "jet": cv2.COLORMAP_JET,
+    "turbo": cv2.COLORMAP_TURBO,
+    "inferno": cv2.COLORMAP_INFERNO,
+    "viridis": cv2.COLORMAP_VIRIDIS,
+    "gray": None,
+}
+
+
+def colormap_lut(name: str = "jet") -> np.ndarray:
+    """256 x 3 uint8 RGB lookup table (the GUI feeds it to pyqtgraph)."""
+    if name not in COLORMAPS:
+        raise ValueError(f"unknown colormap {name!r}; choose from {', '.join(COLORMAPS)}")
+    ramp = np.arange(256, dtype=np.uint8)[:, None]
+    if COLORMAPS[name] is None:
+        return np.repeat(ramp, 3, axis=1)
+    return cv2.applyColorMap(ramp, COLORMAPS[name])[:, 0, ::-1].copy()
+
+
+def to_uint8(map01: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(map01 * 255.0), 0, 255).astype(np.uint8)
+
+
+def colorize(map01: np.ndarray, colormap: str = "jet") -> np.ndarray:
+    """H x W map in [0, 1] -> H x W x 3 uint8 RGB."""
+    return colormap_lut(colormap)[to_uint8(map01)]
+
+
+def as_rgb8(pixels: np.ndarray) -> np.ndarray:
+    """Decoded float image (H x W or H x W x 3, [0, 1]) -> H x W x 3 uint8."""
+    rgb = to_uint8(pixels)
+    return np.repeat(rgb[:, :, None], 3, axis=2) if rgb.ndim == 2 else rgb
+
+
+def blend(base_rgb: np.ndarray, heat_rgb: np.ndarray, alpha: float) -> np.ndarray:
+    """(1 - alpha) * base + alpha * heat, uint8."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], not {alpha}")
+    return cv2.addWeighted(heat_rgb, alpha, base_rgb, 1.0 - alpha, 0.0)
+
+
+def overlay(pixels: np.ndarray, map01: np.ndarray, colormap: str = "jet", alpha: float = 0.5) -> np.ndarray:
+    """The heatmap blended over the image, H x W x 3 uint8 RGB."""
+    return blend(as_rgb8(pixels), colorize(map01, colormap), alpha)
+
+
+def threshold_mask(map01: np.ndarray, threshold: float) -> np.ndarray:
+    """Pixels at or above ``threshold`` (a fraction of the map's maximum, as in Zhou et al.'s 20%)."""
+    peak = float(map01.max())
+    return map01 >= threshold * peak if peak > 0 else np.zeros(map01.shape, bool)
+
+
+def contours(mask: np.ndarray) -> list[np.ndarray]:
+    """Outer contours of a boolean mask, each K x 2 (x, y) int32."""
+    found, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    return [c[:, 0, :] for c in found]
+
+
+def component_boxes(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """(x, y, w, h) of each 8-connected component, largest area first."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    rows = sorted(stats[1:count], key=lambda s: -s[cv2.CC_STAT_AREA])
+    return [(int(s[0]), int(s[1]), int(s[2]), int(s[3])) for s in rows]
+
+
+def draw_contours(rgb: np.ndarray, outlines: list[np.ndarray], color=(255, 255, 255), thickness: int = 1) -> np.ndarray:
+    out = rgb.copy()
+    cv2.polylines(out, [c.reshape(-1, 1, 2) for c in outlines], True, color, thickness, cv2.LINE_AA)
+    return out
+
+
+def draw_boxes(rgb: np.ndarray, boxes, color=(255, 255, 255), thickness: int = 1) -> np.ndarray:
+    out = rgb.copy()
+    for x, y, w, h in boxes:
+        cv2.rectangle(out, (x, y), (x + w - 1, y + h - 1), color, thickness)
+    return out
+
+
+def write_png(path, rgb: np.ndarray) -> None:
+    """Write an RGB (or grey) uint8 image; raises OSError when the file cannot be written."""
+    data = rgb[:, :, ::-1] if rgb.ndim == 3 else rgb
+    ok, encoded = cv2.imencode(".png", data)
+    if not ok:
+        raise OSError(f"could not encode {path}")
+    encoded.tofile(str(path))
