@@ -69,7 +69,7 @@ class ModelCard:
             raise ValueError(f"positive class {self.positive_class!r} is not one of {self.class_names}")
         if not 0.0 <= self.border_crop < 0.5:
             raise ValueError(f"border_crop must be in [0, 0.5), not {self.border_crop}")
-        if min(self.input_size) < 8:
+        if min(self.input_size) < 1:
             raise ValueError(f"input size {self.input_size} is too small")
 
     def class_index(self, name_or_index: str | int) -> int:

@@ -28,7 +28,11 @@ from camviewer.core.errors import (
 
 CARD_KEY = "camviewer_card"
 NESTING_KEYS = ("state_dict", "model_state_dict", "model", "net", "network", "weights")
-_LEGACY_DENSENET = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
+_LEGACY_DENSENET = re.compile(
+    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var|num_batches_tracked))$"
+)
+# Prefixes that wrap a model without being part of it: DataParallel, torch.compile, common wrappers.
+_WRAPPER_PREFIXES = {"module", "_orig_mod", "model", "net", "network", "backbone"}
 _RESNET_DEPTHS = {(2, 2, 2, 2): 18, (3, 4, 6, 3): 34, (3, 4, 23, 3): 101, (3, 8, 36, 3): 152}
 _DENSENET_BLOCKS = {(6, 12, 24, 16): "densenet121", (6, 12, 32, 32): "densenet169",
                     (6, 12, 48, 32): "densenet201", (6, 12, 36, 24): "densenet161"}
@@ -150,8 +154,8 @@ def _torch_load(path: Path, trust_pickle: bool):
             "Unpickling would run code from the file. If you trust its source, load it with "
             "--trust-pickle (GUI: 'Trust this file'); better, re-save it as a state_dict."
         ) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as error:
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({error})") from None
+    except Exception as error:  # the unpickler raises anything from KeyError to RuntimeError on junk
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(error).__name__}: {error})") from None
 
 
 def _unwrap(obj, path: Path) -> RawCheckpoint:
@@ -181,16 +185,22 @@ def _is_tensor_dict(obj: Mapping) -> bool:
 def strip_wrapper_prefixes(
     state: Mapping[str, torch.Tensor], notes: list[str] | None = None, expected: Mapping | None = None
 ) -> dict:
-    """Remove DataParallel ``module.`` and wrapper prefixes (``densenet121.``, ``model.``) shared by all keys.
+    """Remove prefixes shared by every key that wrap the model: DataParallel's ``module.``,
+    ``model.``, or an architecture name such as ``densenet121.`` (CheXNet).
 
-    With ``expected`` keys known, stops as soon as the names start to match.
+    With ``expected`` keys known, any shared prefix is stripped until the names start to match.
     """
+    from camviewer.core.archs import available_architectures
+
+    wrappers = _WRAPPER_PREFIXES | set(available_architectures())
     state = dict(state)
     while state and not (expected and set(state) & set(expected)):
         first = {key.split(".", 1)[0] for key in state}
-        if len(first) != 1 or all("." not in key for key in state):
+        if len(first) != 1 or any("." not in key for key in state):
             break
         (prefix,) = first
+        if expected is None and prefix not in wrappers:
+            break
         state = {key[len(prefix) + 1:]: value for key, value in state.items()}
         if notes is not None:
             notes.append(f"stripped key prefix '{prefix}.'")
@@ -223,7 +233,8 @@ def normalize_keys(
 
 def check_compatible(state: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor], what: str) -> None:
     """Raise a readable StateDictMismatchError unless keys and shapes match exactly (strict loading)."""
-    missing = sorted(set(expected) - set(state))
+    # Checkpoints older than PyTorch 0.4.1 have no num_batches_tracked; BatchNorm fills it in.
+    missing = sorted(k for k in set(expected) - set(state) if not k.endswith("num_batches_tracked"))
     unexpected = sorted(set(state) - set(expected))
     wrong_shape = [
         f"{key}: file {tuple(state[key].shape)} vs model {tuple(expected[key].shape)}"
@@ -262,7 +273,8 @@ def infer_architecture(state: Mapping[str, torch.Tensor]) -> InferredArchitectur
         if blocks not in _DENSENET_BLOCKS:
             raise ArchitectureInferenceError(f"DenseNet with blocks {blocks} is not a torchvision variant; pass --arch")
         return InferredArchitecture(
-            _DENSENET_BLOCKS[blocks], state["classifier.weight"].shape[0], state["features.conv0.weight"].shape[1], {}
+            _DENSENET_BLOCKS[blocks], _head_weight(state, "classifier").shape[0],
+            state["features.conv0.weight"].shape[1], {},
         )
     if "classifier.6.weight" in keys and "features.0.weight" in keys:
         convs = [k for k in keys if k.startswith("features.") and k.endswith(".weight") and state[k].ndim == 4]
@@ -283,6 +295,14 @@ def infer_architecture(state: Mapping[str, torch.Tensor]) -> InferredArchitectur
         f"cannot tell the architecture from the weights (keys start: {sample}, ...). "
         "Pass it explicitly, e.g. --arch resnet50 (see `camviewer info --list-archs`)."
     )
+
+
+def _head_weight(state: Mapping[str, torch.Tensor], prefix: str) -> torch.Tensor:
+    """The classifier weight, also when saved from a ``Sequential(Linear, Sigmoid)`` head."""
+    weight = state.get(f"{prefix}.weight", state.get(f"{prefix}.0.weight"))
+    if weight is None:
+        raise ArchitectureInferenceError(f"no {prefix}.weight in the weights; pass --arch and --num-classes")
+    return weight
 
 
 def _infer_resnet(state: Mapping[str, torch.Tensor]) -> InferredArchitecture:

@@ -20,10 +20,11 @@ from camviewer.core.checkpoints import (
     save_checkpoint,
     strip_wrapper_prefixes,
 )
-from camviewer.core.errors import CamviewerError, CheckpointError
+from camviewer.core.errors import CamviewerError, CheckpointError, StateDictMismatchError
 from camviewer.core.preprocess import to_model_batch
 
 GREY_MEAN, GREY_STD = (0.449,), (0.226,)  # ImageNet statistics averaged over RGB
+_OVERRIDES = ("input_size", "mean", "std", "grayscale", "multi_label")
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -97,7 +98,7 @@ def load_model(
     Loading is strict: any missing, unexpected or mis-shaped key is an error listing them.
     """
     raw = read_checkpoint(path, trust_pickle=trust_pickle)
-    overrides = {"input_size": input_size, "mean": mean, "std": std, "grayscale": grayscale, "multi_label": multi_label}
+    overrides = dict(zip(_OVERRIDES, (input_size, mean, std, grayscale, multi_label)))
     if raw.module is not None:
         module, card = raw.module, _card_for_pickled_module(raw.module, class_names, overrides)
     else:
@@ -109,12 +110,25 @@ def load_model(
         module = build_model(card.arch, card.num_classes, card.channels, card.arch_options, card.input_size)
         expected = module.state_dict()
         state = normalize_keys(raw.state_dict, expected, notes)
-        check_compatible(state, expected, f"{card.arch} with {card.num_classes} classes")
-        module.load_state_dict(state, strict=True)
+        try:
+            check_compatible(state, expected, f"{card.arch} with {card.num_classes} classes")
+        except StateDictMismatchError as error:
+            raise StateDictMismatchError(f"{error}{_architecture_hint(raw.state_dict, card.arch)}") from None
+        module.load_state_dict(state, strict=False)  # strictness checked above, with readable names
         if notes:
             card.notes = {**card.notes, "loading": notes}
     target = resolve_device(device)
     return LoadedModel(module.to(target).eval(), card, target, source=str(path))
+
+
+def _architecture_hint(state, arch: str) -> str:
+    try:
+        inferred = infer_architecture(normalize_keys(state))
+    except CheckpointError:
+        return ""
+    if inferred.arch == arch:
+        return ""
+    return f"\n  These weights look like {inferred.arch} with {inferred.num_classes} outputs: try --arch {inferred.arch}."
 
 
 def _checked_card(card: ModelCard, arch, num_classes, class_names) -> ModelCard:
@@ -209,3 +223,32 @@ def _card_for_pickled_module(module: nn.Module, class_names, overrides) -> Model
         notes={"loading": ["whole pickled model loaded because the user trusted the file"]},
     )
     return _apply_overrides(card, overrides)
+
+
+@dataclass
+class CheckpointSummary:
+    """What a file says about itself, before loading: a card, or a guess from its keys."""
+
+    path: str
+    card: ModelCard | None
+    inferred: dict | None  # arch, num_classes, channels, arch_options, input_size
+    problem: str | None  # why nothing could be inferred (the user must then choose)
+    num_tensors: int
+
+
+def describe_checkpoint(path: str | Path, trust_pickle: bool = False) -> CheckpointSummary:
+    """Read a checkpoint's card or infer its architecture, to pre-fill a loading dialog."""
+    from dataclasses import asdict
+
+    from camviewer.core.errors import ArchitectureInferenceError
+
+    raw = read_checkpoint(path, trust_pickle=trust_pickle)
+    if raw.card is not None or raw.module is not None:
+        card = raw.card or _card_for_pickled_module(raw.module, None, dict.fromkeys(_OVERRIDES))
+        return CheckpointSummary(str(path), card, None, None, len(raw.state_dict))
+    try:
+        inferred = asdict(infer_architecture(normalize_keys(strip_wrapper_prefixes(raw.state_dict))))
+        problem = None
+    except ArchitectureInferenceError as error:
+        inferred, problem = None, str(error)
+    return CheckpointSummary(str(path), None, inferred, problem, len(raw.state_dict))
