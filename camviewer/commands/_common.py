@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -74,15 +75,20 @@ def fail(message: str, code: int = EXIT_FAILED) -> int:
 
 
 class ProgressLine:
-    """A single updating line on a terminal; occasional plain lines when stderr is a file."""
+    """A single updating line on a terminal (count, rate, ETA); occasional plain lines when stderr is a file."""
 
     def __init__(self, unit: str = "images") -> None:
         self.unit = unit
         self.tty = sys.stderr.isatty()
         self.last_percent = -10
+        self.started = time.perf_counter()
 
     def update(self, done: int, total: int | None, extra: str = "") -> None:
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
         text = f"  {done}/{total} {self.unit}" if total else f"  {done} {self.unit}"
+        text += f"  {done / elapsed:.1f}/s"
+        if total and done:
+            text += f"  ETA {max(0.0, elapsed * (total - done) / done):.0f}s"
         text += f"  {extra}" if extra else ""
         if self.tty:
             print(f"\r{text}\033[K", end="", file=sys.stderr, flush=True)
@@ -95,3 +101,19 @@ class ProgressLine:
     def close(self) -> None:
         if self.tty:
             print(file=sys.stderr)
+
+
+def drive(job, on_event=None, unit: str = "images"):
+    """Run a job generator to its end with a progress line on stderr; return the job's value."""
+    progress = ProgressLine(unit)
+    try:
+        while True:
+            try:
+                event = next(job)
+            except StopIteration as stop:
+                return stop.value
+            if on_event is not None:
+                on_event(event)
+            progress.update(event.done, event.total)
+    finally:
+        progress.close()

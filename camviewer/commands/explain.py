@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 from camviewer.commands._common import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
-    ProgressLine,
     add_model_arguments,
     comma_list,
+    drive,
     fail,
     load_model_from_args,
 )
@@ -48,28 +47,18 @@ def run(args: argparse.Namespace) -> int:
         model = load_model_from_args(args)
     except CamviewerError as error:
         return fail(str(error))
-    progress = ProgressLine()
-    started = time.perf_counter()
+    def report_skips(event) -> None:
+        if isinstance(event.payload, ExplainFailure):
+            print(f"\ncamviewer: skipped {event.payload.source}: {event.payload.reason}", file=sys.stderr)
+
     job = explain_to_folder(model, args.paths, args.out, args.method, target, args.layer, args.batch_size,
                             args.colormap, args.alpha)
     try:
-        while True:
-            try:
-                event = next(job)
-            except StopIteration as stop:
-                summary = stop.value
-                break
-            if isinstance(event.payload, ExplainFailure):
-                print(f"\ncamviewer: skipped {event.payload.source}: {event.payload.reason}", file=sys.stderr)
-            rate = event.done / max(time.perf_counter() - started, 1e-9)
-            progress.update(event.done, event.total, f"{rate:.1f} images/s")
+        summary = drive(job, report_skips)
     except CamError as error:  # a bad --target / --layer / method for this model
-        progress.close()
         return fail(str(error), EXIT_USAGE)
     except CamviewerError as error:
-        progress.close()
         return fail(str(error))
-    progress.close()
     failed = len(summary["failed"])
     print(f"explained {summary['explained']} image(s), skipped {failed}; wrote {summary['out']}")
     return EXIT_OK if summary["explained"] else EXIT_FAILED

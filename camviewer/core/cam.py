@@ -39,11 +39,12 @@ from torch import nn
 from camviewer.core.archs import NO_SPATIAL_FEATURES, final_layer_name
 from camviewer.core.errors import CamError
 from camviewer.core.jobs import CancelToken
-from camviewer.core.models import LoadedModel
+from camviewer.core.models import LoadedModel, eval_mode
 from camviewer.core.preprocess import crop_box
 
 METHODS = ("gradcam", "gradcam++", "xgradcam", "layercam", "hirescam", "cam", "eigencam", "scorecam")
-Target = str | int  # "pred", "all", a class name or an index
+# "pred", "all", a class name or index for every image, or one class name/index per image.
+Target = str | int | Sequence[str | int]
 
 
 def _weighted_sum(weights: torch.Tensor, activations: torch.Tensor) -> torch.Tensor:
@@ -133,7 +134,7 @@ def candidate_layers(model: LoadedModel) -> list[LayerInfo]:
     card = model.card
     probe = torch.zeros(1, card.channels, *card.input_size, device=model.device)
     try:
-        with _eval_mode(model.module), torch.no_grad():
+        with eval_mode(model.module), torch.no_grad():
             model.module(probe)
     finally:
         for handle in handles:
@@ -156,22 +157,6 @@ def _layer_module(model: LoadedModel, name: str) -> nn.Module:
     except AttributeError:
         close = [layer.name for layer in candidate_layers(model)][-5:]
         raise CamError(f"no layer named {name!r} in {model.card.arch}; try one of {close}") from None
-
-
-class _eval_mode:
-    """Put every submodule in eval mode; restore each one's own flag afterwards, even on error."""
-
-    def __init__(self, module: nn.Module) -> None:
-        self.module = module
-
-    def __enter__(self):
-        self.flags = [(m, m.training) for m in self.module.modules()]
-        self.module.eval()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for module, flag in self.flags:
-            module.training = flag
 
 
 class _LayerCapture:
@@ -231,11 +216,16 @@ def resolve_targets(target: Target, probs: np.ndarray, model: LoadedModel) -> li
     """Class indices to explain per image.
 
     "pred": the predicted class; for a sigmoid head every label with p >= 0.5 (the top one if
-    none is). "all": every class. A class name or index: that class for every image.
+    none is). "all": every class. A class name or index: that class for every image. A
+    sequence: one class (name or index) per image.
     """
+    if not isinstance(target, (str, int)):
+        if len(target) != len(probs):
+            raise CamError(f"{len(target)} targets given for {len(probs)} images")
+        return [resolve_targets(one, probs[i:i + 1], model)[0] for i, one in enumerate(target)]
     if target == "pred":
         if model.card.head == "sigmoid":
-            return [list(np.flatnonzero(p >= 0.5)) or [int(p.argmax())] for p in probs]
+            return [[int(i) for i in np.flatnonzero(p >= 0.5)] or [int(p.argmax())] for p in probs]
         return [[int(p.argmax())] for p in probs]
     if target == "all":
         return [list(range(probs.shape[1])) for _ in probs]
@@ -269,7 +259,7 @@ def compute_cams(
     gradient_methods = [m for m in methods if m in GRADIENT_METHODS]
     capture = _LayerCapture(_layer_module(model, layer), with_grad=bool(gradient_methods))
     batch = batch.to(model.device)
-    with _eval_mode(model.module), capture:
+    with eval_mode(model.module), capture:
         with torch.no_grad():
             logits = model.module(batch)
         activation = capture.activation

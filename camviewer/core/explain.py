@@ -93,14 +93,14 @@ def explain_iter(
 
 
 def _decoded_batches(pool: ThreadPoolExecutor, sources, model, batch_size) -> Iterator[list]:
-    """Batches of (label, DecodedImage, unit array) or ExplainFailure, decoded two batches ahead."""
+    """Batches of (index, label, DecodedImage, unit array) or ExplainFailure, decoded two batches ahead."""
     from camviewer.core.preprocess import to_unit_array
 
     def decode(index: int, source: ImageSource):
         label = _label(source, index)
         try:
             image = as_decoded(source)
-            return label, image, to_unit_array(image.pixels, model.card)
+            return index, label, image, to_unit_array(image.pixels, model.card)
         except ImageError as error:
             return ExplainFailure(label, error.reason)
 
@@ -132,11 +132,13 @@ def _label(source: ImageSource, index: int) -> str:
 def _explain_decoded(model, items, methods, target, layer, keep_images, cancel) -> list[ExplainResult]:
     import torch
 
-    units = torch.stack([torch.from_numpy(np.ascontiguousarray(unit.transpose(2, 0, 1))) for _, _, unit in items])
+    units = torch.stack([torch.from_numpy(np.ascontiguousarray(unit.transpose(2, 0, 1))) for *_, unit in items])
+    if not isinstance(target, (str, int)):  # one target per source: pick this batch's
+        target = [target[index] for index, *_ in items]
     cams = compute_cams(model, normalize(units, model.card), methods, target, layer, cancel=cancel)
     names = model.card.class_names
     results = []
-    for (label, image, _), probs, targets, raw in zip(items, cams.probs, cams.targets, cams.raw):
+    for (_, label, image, _), probs, targets, raw in zip(items, cams.probs, cams.targets, cams.raw):
         size = image.pixels.shape[:2]
         raw_named = {m: {names[c]: raw[m][c] for c in targets} for m in methods}
         maps = {

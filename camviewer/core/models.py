@@ -36,6 +36,25 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return device
 
 
+class eval_mode:
+    """Put every submodule in eval mode; restore each one's own flag afterwards, even on error.
+
+    (``module.train(flag)`` would flatten a mixed state such as a frozen BatchNorm in a training model.)
+    """
+
+    def __init__(self, module: nn.Module) -> None:
+        self.module = module
+
+    def __enter__(self):
+        self.flags = [(m, m.training) for m in self.module.modules()]
+        self.module.eval()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for module, flag in self.flags:
+            module.training = flag
+
+
 @dataclass
 class LoadedModel:
     """A network in eval mode on its device, with the card that says how to feed it."""
@@ -52,15 +71,15 @@ class LoadedModel:
     def to_batch(self, images: Sequence[np.ndarray]) -> torch.Tensor:
         return to_model_batch(images, self.card).to(self.device)
 
-    @torch.no_grad()
     def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Class probabilities, N x K, for decoded images (float arrays in [0, 1])."""
-        was_training = self.module.training
-        self.module.eval()
-        try:
-            return self.probabilities(self.module(self.to_batch(images))).cpu().numpy()
-        finally:
-            self.module.train(was_training)
+        return self.predict_tensor(self.to_batch(images))
+
+    @torch.no_grad()
+    def predict_tensor(self, batch: torch.Tensor) -> np.ndarray:
+        """Class probabilities, N x K, for an already normalised batch (eval mode, restored after)."""
+        with eval_mode(self.module):
+            return self.probabilities(self.module(batch.to(self.device))).cpu().numpy()
 
     def save(self, path: str | Path) -> Path:
         return save_checkpoint(path, self.module, self.card)

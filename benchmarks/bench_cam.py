@@ -1,0 +1,161 @@
+"""How much does a CAM cost compared with a plain forward pass? And `camviewer explain` vs plain inference.
+
+Run: python benchmarks/bench_cam.py [--archs resnet18,densenet121] [--batches 1,16] [--repeats 15]
+
+Every variant is timed round-robin in the same run (the machine's noise hits all alike) and
+reported as the median and the ratio to a plain no-grad forward of the same model and batch.
+Our timings include upsampling the maps to the input size, as the references' do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from camviewer.core.cam import compute_cams, upsample_map
+from camviewer.core.card import ModelCard
+from camviewer.core.models import new_model
+
+GRADIENT_FIVE = ["gradcam", "gradcam++", "xgradcam", "layercam", "hirescam"]
+
+
+def our_method(model, batch, methods):
+    def run():
+        out = compute_cams(model, batch, methods)
+        size = batch.shape[-2:]
+        for image in out.raw:
+            for per_class in image.values():
+                for raw in per_class.values():
+                    upsample_map(raw, size)
+    return run
+
+
+def variants(model, batch):
+    from pytorch_grad_cam import GradCAM
+    from torchcam.methods import GradCAM as TorchcamGradCAM
+
+    module = model.module
+    layer_name = compute_cams(model, batch[:1], ["gradcam"]).layer
+    layer = module.get_submodule(layer_name)
+
+    def plain_forward():
+        with torch.no_grad():
+            module(batch)
+
+    pgc = GradCAM(model=module, target_layers=[layer])
+
+    def pytorch_grad_cam():  # targets=None: it explains the predicted class, as ours does
+        pgc(input_tensor=batch, targets=None)
+
+    def torchcam_gradcam():
+        with TorchcamGradCAM(module, layer_name, input_shape=tuple(batch.shape[1:])) as extractor:
+            scores = module(batch)
+            extractor(scores.argmax(1).tolist(), scores)
+
+    return {
+        "plain forward (no grad)": plain_forward,
+        "cam": our_method(model, batch, ["cam"]),
+        "gradcam": our_method(model, batch, ["gradcam"]),
+        "gradcam++": our_method(model, batch, ["gradcam++"]),
+        "layercam": our_method(model, batch, ["layercam"]),
+        "five gradient methods together": our_method(model, batch, GRADIENT_FIVE),
+        "pytorch-grad-cam GradCAM": pytorch_grad_cam,
+        "torchcam GradCAM": torchcam_gradcam,
+    }
+
+
+def time_round_robin(runs: dict, repeats: int, warmup: int = 2) -> dict[str, float]:
+    for run in runs.values():
+        for _ in range(warmup):
+            run()
+    samples = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) * 1000 for name, values in samples.items()}
+
+
+def bench_methods(archs, batches, repeats) -> None:
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, input 224x224, median of {repeats}\n")
+    print("| model | batch | variant | median ms | ratio to plain forward |")
+    print("|---|---|---|---|---|")
+    for arch in archs:
+        torch.manual_seed(0)
+        model = new_model(ModelCard(arch=arch, class_names=[f"c{i}" for i in range(10)]), device="cpu")
+        for size in batches:
+            batch = torch.randn(size, 3, 224, 224)
+            medians = time_round_robin(variants(model, batch), repeats if size == 1 else max(3, repeats // 3))
+            base = medians["plain forward (no grad)"]
+            for name, ms in medians.items():
+                print(f"| {arch} | {size} | {name} | {ms:.1f} | {ms / base:.3f}x |", flush=True)
+
+
+def bench_explain_folder(count: int, repeats: int) -> None:
+    """`camviewer explain` (gradcam, maps + overlays + CSV) vs a plain batched no-grad loop."""
+    from camviewer.cli import main as cli_main
+    from camviewer.core.images import list_images, read_image
+    from camviewer.core.jobs import run_to_end
+    from camviewer.core.synth import generate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        run_to_end(generate(tmp / "data", "xray", count, seed=0, size=256))
+        files = list_images(tmp / "data", recursive=True)
+        files = [f for f in files if f.parts[-3] == "data"][:count]  # images only, not masks
+        torch.manual_seed(0)
+        model = new_model(ModelCard(arch="resnet18", class_names=["normal", "pneumonia"]), device="cpu")
+        checkpoint = model.save(tmp / "model.safetensors")
+
+        def plain_loop():
+            with torch.no_grad():
+                for start in range(0, len(files), 16):
+                    images = [read_image(f).pixels for f in files[start:start + 16]]
+                    model.module(model.to_batch(images)).softmax(1)
+
+        def camviewer_explain():
+            quiet = open("/dev/null", "w")
+            stderr, sys.stderr = sys.stderr, quiet
+            try:
+                code = cli_main(["explain", *map(str, files), "--model", str(checkpoint), "--out",
+                                 str(tmp / "out"), "--device", "cpu", "--batch-size", "16"])
+            finally:
+                sys.stderr = stderr
+                quiet.close()
+            assert code == 0
+
+        medians = time_round_robin({"plain batched no-grad loop": plain_loop, "camviewer explain": camviewer_explain},
+                                   repeats, warmup=1)
+        print(f"\n`camviewer explain` over {len(files)} images (256x256 PNG, resnet18, batch 16, gradcam; "
+              "writes maps, overlays, CSV):\n")
+        print("| pipeline | median s | images/s | ratio |")
+        print("|---|---|---|---|")
+        base = len(files) / (medians["plain batched no-grad loop"] / 1000)
+        for name, ms in medians.items():
+            rate = len(files) / (ms / 1000)
+            print(f"| {name} | {ms / 1000:.2f} | {rate:.1f} | {rate / base:.2f}x |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--archs", default="resnet18,densenet121")
+    parser.add_argument("--batches", default="1,16")
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--images", type=int, default=200)
+    parser.add_argument("--skip-folder", action="store_true")
+    args = parser.parse_args()
+    bench_methods(args.archs.split(","), [int(b) for b in args.batches.split(",")], args.repeats)
+    if not args.skip_folder:
+        bench_explain_folder(args.images, repeats=3)
+
+
+if __name__ == "__main__":
+    main()

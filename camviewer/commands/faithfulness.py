@@ -1,0 +1,67 @@
+"""`camviewer faithfulness DATA --model CKPT`: deletion/insertion, average drop, and the sanity check."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+from camviewer.commands._common import (
+    EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_model_arguments, comma_list, drive, fail, load_model_from_args,
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data", metavar="DATA", help="dataset folder or folder of images")
+    add_model_arguments(parser)
+    options = parser.add_argument_group("faithfulness")
+    options.add_argument("--method", type=comma_list, default=["gradcam"], metavar="M[,M...]")
+    options.add_argument("--steps", type=int, default=20, help="points on the deletion/insertion curves (default 20)")
+    options.add_argument("--limit", type=int, default=200, metavar="N", help="use at most N images (default 200)")
+    options.add_argument("--sanity-images", type=int, default=8, metavar="N",
+                         help="images for the weight-randomization sanity check (default 8; 0 to skip)")
+    options.add_argument("--out", default="camviewer-faithfulness", metavar="DIR")
+    options.add_argument("--batch-size", type=int, default=8)
+
+
+def run(args: argparse.Namespace) -> int:
+    from camviewer.core.errors import CamError, CamviewerError
+    from camviewer.core.trust import dataset_images, faithfulness_dataset, format_table
+
+    if args.steps < 1 or args.limit < 1 or args.sanity_images < 0:
+        return fail("--steps and --limit must be >= 1, --sanity-images >= 0", EXIT_USAGE)
+    try:
+        entries = dataset_images(args.data)[: args.limit]
+        model = load_model_from_args(args)
+        job = faithfulness_dataset(model, [e.path for e in entries], args.method, args.steps, args.batch_size,
+                                   args.sanity_images)
+        result = drive(job)
+    except CamError as error:
+        return fail(str(error), EXIT_USAGE)
+    except CamviewerError as error:
+        return fail(str(error))
+    for path, reason in result["failed"]:
+        print(f"camviewer: skipped {path}: {reason}", file=sys.stderr)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = result["rows"]
+    with open(out / "faithfulness.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["path"])
+        writer.writeheader()
+        writer.writerows(rows)
+    (out / "summary.json").write_text(json.dumps(result["summary"], indent=2))
+    table = {method: {**entry, "sanity": _sanity_word(entry)} for method, entry in result["summary"].items()}
+    print(format_table(table, ["deletion_auc", "insertion_auc", "average_drop", "increase", "sanity"]))
+    print("(deletion: lower is better; insertion: higher is better; sanity: maps must change when weights are randomized)")
+    print(f"wrote {out / 'faithfulness.csv'} and {out / 'summary.json'}")
+    return EXIT_OK if rows else EXIT_FAILED
+
+
+def _sanity_word(entry: dict) -> str:
+    sanity = entry.get("sanity")
+    if not sanity:
+        return "not run"
+    rho = sanity["stages"][-1]["spearman"]
+    return f"{'passed' if sanity['passed'] else 'FAILED'} (rho {rho:.2f})"

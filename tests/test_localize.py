@@ -1,0 +1,190 @@
+"""Localization scores on hand-built maps, masks and boxes; ground-truth readers; the localize command."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from camviewer.core.errors import DatasetError
+from camviewer.core.groundtruth import BoxTable, MaskFolder, Region, load_ground_truth
+from camviewer.core.localize import (
+    binarize,
+    box_iou,
+    boxes_to_mask,
+    dice,
+    energy_inside,
+    iou,
+    largest_component_box,
+    pointing_hit,
+)
+from camviewer.core.trust import score_map, summarize
+
+
+def square_mask(shape=(10, 10), top=2, left=3, size=3):
+    mask = np.zeros(shape, bool)
+    mask[top:top + size, left:left + size] = True
+    return mask
+
+
+def test_pointing_game_hits_misses_tolerance_and_negatives():
+    mask = square_mask()  # rows 2-4, cols 3-5
+    heat = np.zeros((10, 10), np.float32)
+    heat[3, 4] = 1.0
+    assert pointing_hit(heat, mask) is True
+    heat[:] = 0
+    heat[3, 8] = 1.0  # 3 columns right of the region's edge (col 5)
+    assert pointing_hit(heat, mask) is False
+    assert pointing_hit(heat, mask, tolerance=2.9) is False
+    assert pointing_hit(heat, mask, tolerance=3.0) is True
+    heat[:] = 0
+    heat[8, 8] = 1.0  # diagonal: (8-4, 8-5) = (4, 3) -> distance 5
+    assert pointing_hit(heat, mask, tolerance=4.9) is False and pointing_hit(heat, mask, tolerance=5.0) is True
+    assert pointing_hit(heat, np.zeros((10, 10), bool)) is None  # nothing to point at
+
+
+def test_overlap_scores_by_hand():
+    a = square_mask(size=4)  # 16 pixels
+    b = square_mask(top=4, size=4)  # 16 pixels, overlapping 2 rows x 4 cols = 8
+    assert iou(a, b) == pytest.approx(8 / 24)
+    assert dice(a, b) == pytest.approx(16 / 32)
+    assert iou(np.zeros((3, 3), bool), np.zeros((3, 3), bool)) is None
+    assert box_iou((0, 0, 4, 4), (2, 2, 4, 4)) == pytest.approx(4 / 28)
+    assert box_iou((0, 0, 2, 2), (5, 5, 2, 2)) == 0.0
+    assert box_iou((1, 1, 3, 3), (1, 1, 3, 3)) == 1.0
+
+
+def test_thresholds_fraction_of_max_and_otsu():
+    heat = np.array([[0.0, 0.1, 0.5], [0.19, 0.2, 1.0]], np.float32)
+    np.testing.assert_array_equal(binarize(heat, 0.2), [[False, False, True], [False, True, True]])
+    np.testing.assert_array_equal(binarize(heat * 0.5, 0.2), binarize(heat, 0.2))  # relative to the maximum
+    bimodal = np.zeros((20, 20), np.float32)
+    bimodal[:10] = 0.1
+    bimodal[10:] = 0.9
+    bimodal[0, 0] = 0.12
+    np.testing.assert_array_equal(binarize(bimodal, "otsu")[10:], True)
+    assert not binarize(bimodal, "otsu")[:10].any()
+    assert not binarize(np.full((4, 4), 0.5, np.float32), "otsu").any()
+
+
+def test_energy_and_boxes():
+    heat = np.zeros((4, 4), np.float32)
+    heat[0, 0], heat[3, 3] = 3.0, 1.0
+    region = np.zeros((4, 4), bool)
+    region[:2, :2] = True
+    assert energy_inside(heat, region) == pytest.approx(0.75)
+    assert energy_inside(np.zeros((4, 4)), region) is None
+    mask = np.zeros((12, 12), bool)
+    mask[1:3, 1:3] = True  # 4 px
+    mask[5:10, 6:9] = True  # 15 px: the largest
+    assert largest_component_box(mask) == (6, 5, 3, 5)
+    np.testing.assert_array_equal(boxes_to_mask([(6, 5, 3, 5)], (12, 12)), np.pad(np.ones((5, 3), bool), ((5, 2), (6, 3))))
+
+
+def test_score_map_combines_everything():
+    mask = square_mask()
+    heat = np.zeros((10, 10), np.float32)
+    heat[2:5, 3:6] = 1.0  # exactly the region
+    heat[9, 9] = 0.1  # a faint spot below the 20% threshold, still energy outside
+    region = Region(mask=mask, boxes=[(3, 2, 3, 3)])
+    roi = np.zeros((10, 10), bool)
+    roi[:5] = True
+    scores = score_map(heat, region, roi, threshold=0.2, tolerance=0)
+    assert scores["pointing_hit"] is True
+    assert scores["iou"] == 1.0 and scores["dice"] == 1.0 and scores["box_iou"] == 1.0
+    assert scores["energy_in_region"] == pytest.approx(9 / 9.1)
+    assert scores["energy_in_roi"] == pytest.approx(9 / 9.1)
+    negative = score_map(heat, None, roi, threshold=0.2, tolerance=0)
+    assert negative["pointing_hit"] is None and negative["iou"] is None and negative["energy_in_roi"] is not None
+
+
+def test_summary_means_only_where_scores_apply():
+    from camviewer.core.trust import LocalizationRow
+
+    rows = [
+        LocalizationRow("a", "gradcam", "x", "x", True, 0.2, True, 0.5, 0.6, None, 0.7, None),
+        LocalizationRow("b", "gradcam", "x", "x", True, 0.2, False, 0.1, 0.2, None, 0.3, None),
+        LocalizationRow("c", "gradcam", "y", "y", False, None, None, None, None, None, None, 0.4),
+    ]
+    summary = summarize(rows, ["gradcam"])["gradcam"]
+    assert summary["images"] == 3 and summary["with_region"] == 2
+    assert summary["pointing_game"] == 0.5 and summary["iou"] == pytest.approx(0.3)
+    assert summary["energy_in_roi"] == pytest.approx(0.4) and summary["box_iou"] is None
+
+
+def test_box_csv_formats_and_coco(tmp_path):
+    ours = tmp_path / "boxes.csv"
+    ours.write_text("path,x,y,w,h,label\nparasitized/a.png,1,2,3,4,parasitized\nparasitized/a.png,5,5,2,2,parasitized\n")
+    table = BoxTable.from_csv(ours)
+    region = table.region("parasitized/a.png")
+    assert region.boxes == [(1, 2, 3, 4), (5, 5, 2, 2)] and region.label == "parasitized"
+    cxr = tmp_path / "BBox_List_2017.csv"
+    cxr.write_text("Image Index,Finding Label,Bbox [x,y,w,h],,,\n00013118_008.png,Atelectasis,225.08,547.01,86.78,79.19\n")
+    region = BoxTable.from_csv(cxr).region("images/00013118_008.png")  # matched by file name
+    assert region.boxes == [(225, 547, 87, 79)] and region.label == "Atelectasis"
+    coco = tmp_path / "coco.json"
+    coco.write_text(json.dumps({"images": [{"id": 7, "file_name": "x/b.png"}], "categories": [{"id": 1, "name": "nodule"}],
+                                "annotations": [{"image_id": 7, "category_id": 1, "bbox": [10.4, 20.6, 5, 6]}]}))
+    assert BoxTable.from_coco(coco).region("x/b.png").boxes == [(10, 21, 5, 6)]
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(DatasetError, match="expected columns"):
+        BoxTable.from_csv(tmp_path / "bad.csv")
+    with pytest.raises(DatasetError, match="exactly one"):
+        load_ground_truth(masks=tmp_path, boxes=ours)
+
+
+def test_mask_folder_mirrors_relative_paths(tmp_path):
+    (tmp_path / "masks" / "sick").mkdir(parents=True)
+    mask = np.zeros((6, 8), np.uint8)
+    mask[1:3, 2:5] = 255
+    Image.fromarray(mask).save(tmp_path / "masks" / "sick" / "img1.png")
+    folder = MaskFolder(tmp_path / "masks")
+    region = folder.region("sick/img1.jpg")  # the image may be a JPEG; the mask has the same stem
+    assert region.label == "sick" and region.mask.sum() == 6 and region.mask[1, 2]
+    assert folder.region("sick/other.png") is None
+
+
+def test_localize_command_on_a_hand_made_dataset(tmp_path, capsys):
+    """End to end on images whose 'lesion' the model's own head makes obvious."""
+    from camviewer.cli import main
+    from camviewer.core.card import ModelCard
+    from camviewer.core.models import new_model
+
+    torch.manual_seed(0)
+    model = new_model(ModelCard(arch="tinyvgg_gap", class_names=["normal", "sick"], input_size=(32, 32),
+                                arch_options={"widths": [4, 8]}), "cpu")
+    checkpoint = model.save(tmp_path / "m.safetensors")
+    rng = np.random.default_rng(0)
+    rows = []
+    for cls in ("normal", "sick"):
+        (tmp_path / "data" / cls).mkdir(parents=True)
+        (tmp_path / "data" / "masks" / cls).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(tmp_path / "data" / cls / f"{i}.png")
+            mask = np.zeros((32, 32), np.uint8)
+            if cls == "sick":
+                mask[8:16, 8:16] = 255
+                rows.append([f"{cls}/{i}.png", 8, 8, 8, 8, cls])
+            Image.fromarray(mask).save(tmp_path / "data" / "masks" / cls / f"{i}.png")
+    with open(tmp_path / "boxes.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows([["path", "x", "y", "w", "h", "label"], *rows])
+    out = tmp_path / "loc"
+    code = main(["localize", str(tmp_path / "data"), "--model", str(checkpoint), "--masks",
+                 str(tmp_path / "data" / "masks"), "--method", "gradcam,layercam", "--out", str(out)])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())["summary"]
+    assert summary["gradcam"]["images"] == 6 and summary["gradcam"]["with_region"] == 3
+    with open(out / "localization.csv", newline="") as handle:
+        table = list(csv.DictReader(handle))
+    sick = [r for r in table if "sick" in r["path"] and r["method"] == "gradcam"]
+    assert all(r["class_name"] == "sick" for r in sick)  # the ground truth's class is explained
+    hits = np.mean([r["pointing_hit"] == "True" for r in sick])
+    assert summary["gradcam"]["pointing_game"] == pytest.approx(hits)
+    assert main(["localize", str(tmp_path / "data"), "--model", str(checkpoint), "--boxes",
+                 str(tmp_path / "boxes.csv"), "--threshold", "otsu", "--out", str(tmp_path / "loc2")]) == 0
+    boxes_summary = json.loads((tmp_path / "loc2" / "summary.json").read_text())["summary"]["gradcam"]
+    assert boxes_summary["with_region"] == 3 and boxes_summary["box_iou"] is not None
+    assert main(["localize", str(tmp_path / "data"), "--model", str(checkpoint)]) == 2  # no ground truth
+    assert "camviewer" in capsys.readouterr().err
