@@ -1,0 +1,58 @@
+"""`camviewer synth OUT --kind cells|xray --n N --seed S [--size PX] [--shortcut P]`.
+
+Writes a synthetic two-class dataset with lesion masks, ROI masks, boxes.csv, markers.csv and
+synth.json (see camviewer.core.synth). OUT must be new, empty, or a previous synth output (which
+is then replaced); any other non-empty folder is refused with exit code 2. There is deliberately
+no --force: deleting a folder of user data is left to the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from camviewer.commands._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ProgressLine, fail
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("out", metavar="OUT", help="output folder (new, empty, or a previous synth output)")
+    parser.add_argument("--kind", required=True, metavar="cells|xray",
+                        help="cells: malaria cell crops (parasitized/uninfected); "
+                        "xray: chest radiographs (pneumonia/normal)")
+    parser.add_argument("--n", type=int, required=True, metavar="N",
+                        help="number of images; N//2 positives, the rest negatives")
+    parser.add_argument("--seed", type=int, required=True, metavar="S",
+                        help="random seed: same arguments give byte-identical files")
+    parser.add_argument("--size", type=int, default=None, metavar="PX",
+                        help="square image side in pixels (default 128 for cells, 256 for xray)")
+    parser.add_argument("--shortcut", type=float, default=0.0, metavar="P",
+                        help="probability that a positive image gets a spurious corner tag (default 0)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from camviewer.core import synth
+    from camviewer.core.errors import CamviewerError
+    from camviewer.core.jobs import run_to_end
+
+    problem = synth.check_arguments(args.kind, args.n, args.seed, args.size, args.shortcut)
+    if problem:
+        return fail(f"synth: {problem}", EXIT_USAGE)
+    started = time.perf_counter()
+    progress = ProgressLine("images")
+    job = synth.generate(args.out, args.kind, args.n, args.seed, args.size, args.shortcut)
+    try:
+        summary = run_to_end(job, on_progress=lambda event: progress.update(event.done, event.total))
+    except synth.SynthOutputError as error:
+        return fail(f"synth: {error}", EXIT_USAGE)
+    except (CamviewerError, OSError) as error:
+        return fail(f"synth: {error}")
+    except KeyboardInterrupt:
+        return fail("synth: interrupted; the next run into the same folder replaces the partial output")
+    finally:
+        progress.close()
+    counts = ", ".join(f"{count} {name}" for name, count in summary["counts"].items())
+    print(f"wrote {summary['n']} {summary['kind']} images of {summary['size']} px to {args.out} "
+          f"in {time.perf_counter() - started:.1f} s")
+    print(f"  classes: {counts} (positive: {summary['positive_class']})")
+    print(f"  shortcut markers: {summary['markers']} (P={summary['shortcut']:g})")
+    return EXIT_OK
