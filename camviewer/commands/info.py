@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         if args.layers:
             from camviewer.core.cam import auto_layer, candidate_layers
 
-            card["layers"] = [{"name": l.name, "shape": list(l.shape)} for l in candidate_layers(model)]
+            card["layers"] = [{"name": layer.name, "shape": list(layer.shape)} for layer in candidate_layers(model)]
             card["auto_layer"] = auto_layer(model)
     except CamviewerError as error:
         return fail(str(error))

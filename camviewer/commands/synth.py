@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from camviewer.commands._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ProgressLine, fail
+from camviewer.commands._common import EXIT_OK, EXIT_USAGE, drive, fail
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,24 +32,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from camviewer.core import synth
     from camviewer.core.errors import CamviewerError
-    from camviewer.core.jobs import run_to_end
 
     problem = synth.check_arguments(args.kind, args.n, args.seed, args.size, args.shortcut)
     if problem:
         return fail(f"synth: {problem}", EXIT_USAGE)
     started = time.perf_counter()
-    progress = ProgressLine("images")
     job = synth.generate(args.out, args.kind, args.n, args.seed, args.size, args.shortcut)
     try:
-        summary = run_to_end(job, on_progress=lambda event: progress.update(event.done, event.total))
+        summary = drive(job)
     except synth.SynthOutputError as error:
         return fail(f"synth: {error}", EXIT_USAGE)
     except (CamviewerError, OSError) as error:
         return fail(f"synth: {error}")
     except KeyboardInterrupt:
         return fail("synth: interrupted; the next run into the same folder replaces the partial output")
-    finally:
-        progress.close()
     counts = ", ".join(f"{count} {name}" for name, count in summary["counts"].items())
     print(f"wrote {summary['n']} {summary['kind']} images of {summary['size']} px to {args.out} "
           f"in {time.perf_counter() - started:.1f} s")

@@ -197,11 +197,10 @@ def replace_classifier(model: nn.Module, num_classes: int) -> None:
 
 def replace_first_conv(model: nn.Module, channels: int) -> None:
     """Make the first convolution take ``channels`` inputs, keeping its RGB weights' response."""
-    for name, module in model.named_modules():
-        if isinstance(module, nn.Conv2d):
-            break
-    else:
+    convolutions = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    if not convolutions:
         raise CamviewerError("the model has no convolution to adapt to the number of channels")
+    name, module = convolutions[0]
     new = nn.Conv2d(
         channels, module.out_channels, module.kernel_size, module.stride, module.padding,
         module.dilation, module.groups, module.bias is not None, module.padding_mode,

@@ -124,18 +124,20 @@ def sanity_check(
     for done, (stage_name, cut) in enumerate(plan, 1):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        randomized = _randomized_copy(model, lambda m: list(reversed(_parametrized_layers(m)))[:cut], seed)
+        randomized = _randomized_copy(model, cut, seed)
         report.stages.append(_compare(stage_name, original, maps_of(randomized, batch, classes)))
         yield Progress(done, len(plan) + 1, stage_name, report.stages[-1])
-    randomized = _randomized_copy(model, _parametrized_layers, seed)
+    randomized = _randomized_copy(model, None, seed)
     report.stages.append(_compare("all layers randomized at once", original, maps_of(randomized, batch, classes)))
     yield Progress(len(plan) + 1, len(plan) + 1, report.stages[-1].name, report.stages[-1])
     return report
 
 
-def _randomized_copy(model: LoadedModel, choose_layers, seed: int) -> LoadedModel:
+def _randomized_copy(model: LoadedModel, top_layers: int | None, seed: int) -> LoadedModel:
+    """A copy with its top ``top_layers`` parametrized layers (all of them for None) re-initialised."""
     module = copy.deepcopy(model.module)
-    _randomize(choose_layers(module), seed)
+    layers = list(reversed(_parametrized_layers(module)))
+    _randomize(layers if top_layers is None else layers[:top_layers], seed)
     return LoadedModel(module.eval(), model.card, model.device)
 
 
