@@ -7,10 +7,8 @@ a file that needs unpickling arbitrary objects is refused unless the caller trus
 
 from __future__ import annotations
 
-import os
 import pickle
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from camviewer.core.atomic import atomic_path
 from camviewer.core.card import ModelCard
 from camviewer.core.errors import (
     ArchitectureInferenceError,
@@ -67,31 +66,6 @@ def save_checkpoint(path: str | Path, model: nn.Module, card: ModelCard) -> Path
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata={CARD_KEY: card.to_json()})
     return path
-
-
-class atomic_path:
-    """Context manager giving a temporary path next to ``path``; renamed over it only on success.
-
-    A process killed mid-write leaves the old file intact (os.replace is atomic on POSIX and Windows).
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-
-    def __enter__(self) -> Path:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        os.close(fd)
-        self.tmp = Path(name)
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            with open(self.tmp, "rb") as handle:
-                os.fsync(handle.fileno())
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
 
 
 def save_torch_atomic(obj, path: str | Path) -> Path:

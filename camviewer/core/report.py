@@ -13,8 +13,6 @@ import csv
 import io
 import itertools
 import json
-import os
-import uuid
 from pathlib import Path
 from typing import Callable
 
@@ -24,6 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from camviewer.core.atomic import atomic_path
 from camviewer.core.errors import MetricsError
 from camviewer.core.metrics import ClassificationReport
 
@@ -36,18 +35,10 @@ HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "train_acc", "val_acc", "l
 
 def _write_atomically(path: Path, write: Callable[[io.IOBase], None], binary: bool = False) -> Path:
     """Call ``write(file)`` on a temporary file next to ``path``, then move it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Not tempfile.mkstemp: its 0600 mode would stick to the report; open(..., "x") honours the umask.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "xb") if binary else open(tmp, "x", newline="", encoding="utf-8") as fh:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") if binary else open(tmp, "w", newline="", encoding="utf-8") as fh:
             write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)
 
 
 def _save_figure(fig: Figure, path: str | Path) -> Path:

@@ -1,0 +1,280 @@
+"""Evaluation as a generator: predict a dataset (or one of its splits) and report the metrics.
+
+:func:`evaluate` resolves which images to use (``split`` from the data's own layout or CSV, else from
+the ``split.csv`` of the run that produced the checkpoint), then :func:`evaluate_samples` decodes them
+in a thread pool, predicts with :meth:`LoadedModel.predict` (the same preprocessing as training and
+the viewer) in batches, and computes the numbers with :mod:`camviewer.core.metrics`. With ``out_dir``
+the report files are written by :mod:`camviewer.core.report`: metrics.json, roc.csv, predictions.csv,
+confusion_matrix.png, roc.png and, when a history.csv lies next to the checkpoint, training_curves.png.
+
+The positive class of a two-class model is explicit: the ``positive_class`` argument, else the card's;
+with neither, evaluation stops before any inference with an error listing the class names.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import closing
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from camviewer.core import datasets as ds
+from camviewer.core.atomic import atomic_path
+from camviewer.core.errors import DatasetError, ImageError, MetricsError
+from camviewer.core.images import read_image
+from camviewer.core.jobs import CancelToken, Progress
+from camviewer.core.metrics import ClassificationReport, evaluate_predictions, multilabel_report, roc_points
+from camviewer.core.models import LoadedModel, load_model
+from camviewer.core.report import plot_training_curves, write_evaluation_report
+
+PREDICTED_THRESHOLD = 0.5  # a sigmoid label is predicted when its probability reaches this
+
+
+@dataclass
+class EvaluationResult:
+    """Predictions and metrics of one evaluation; ``cell_paths`` maps a confusion-matrix cell to its images."""
+
+    class_names: list[str]
+    positive_class: str | None
+    paths: list[str]
+    targets: np.ndarray  # class indices (single-label) or N x K multi-hot (multi-label)
+    probabilities: np.ndarray  # N x K
+    report: ClassificationReport | None  # single-label models
+    multilabel: dict | None  # sigmoid models: core.metrics.multilabel_report
+    roc: dict[str, dict]
+    predictions: list[dict]  # rows of predictions.csv
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason) of unreadable files
+    files: dict[str, Path] = field(default_factory=dict)  # report files written
+    split_source: str | None = None  # where the split came from, when one was asked for
+
+    @property
+    def predicted(self) -> np.ndarray:
+        """Predicted class index per image (argmax), for single-label models."""
+        return self.probabilities.argmax(axis=1)
+
+    def cell_paths(self, true_class: str | int, predicted_class: str | int) -> list[str]:
+        """Images whose truth is ``true_class`` and prediction ``predicted_class`` (names or indices)."""
+        if self.report is None:
+            raise MetricsError("a multi-label evaluation has no confusion matrix")
+        true_index, predicted_index = (self._index(c) for c in (true_class, predicted_class))
+        chosen = (self.targets == true_index) & (self.predicted == predicted_index)
+        return [path for path, keep in zip(self.paths, chosen) if keep]
+
+    def cells(self) -> dict[tuple[str, str], list[str]]:
+        """Every non-empty confusion-matrix cell: (true, predicted) class names -> image paths."""
+        out: dict[tuple[str, str], list[str]] = {}
+        for path, truth, guess in zip(self.paths, self.targets, self.predicted):
+            out.setdefault((self.class_names[int(truth)], self.class_names[int(guess)]), []).append(path)
+        return out
+
+    def _index(self, name_or_index: str | int) -> int:
+        return self.class_names.index(name_or_index) if isinstance(name_or_index, str) else int(name_or_index)
+
+
+# ----------------------------------------------------------------------------- public API
+
+
+def evaluate(
+    model: LoadedModel | str | Path,
+    data: str | Path,
+    split: str | None = None,
+    positive_class: str | None = None,
+    out_dir: str | Path | None = None,
+    batch_size: int = 32,
+    device: str = "auto",
+    cancel: CancelToken | None = None,
+) -> Generator[Progress, None, EvaluationResult]:
+    """Evaluate a model on a dataset folder or CSV; ``split`` is "train", "val", "test" or None (all)."""
+    loaded = model if isinstance(model, LoadedModel) else load_model(model, device=device)
+    positive = resolve_positive_class(loaded, positive_class)
+    samples, source = select_samples(data, split, loaded)
+    history = _history_beside(loaded)
+    result = yield from evaluate_samples(loaded, samples, positive, out_dir, batch_size, history, cancel)
+    result.split_source = source
+    return result
+
+
+def resolve_positive_class(model: LoadedModel, requested: str | None) -> str | None:
+    """The positive class to report sensitivity and specificity for; required for two softmax classes."""
+    names, card = model.card.class_names, model.card
+    if card.head == "sigmoid":
+        return None  # each label is its own positive class
+    if requested is not None and requested not in names:
+        raise MetricsError(f"positive class {requested!r} is not one of the model's classes: {', '.join(names)}")
+    if len(names) != 2:
+        if requested is not None:
+            raise MetricsError(f"a positive class applies to two-class models; this one has {len(names)} classes")
+        return None
+    chosen = requested or card.positive_class
+    if chosen is None:
+        raise MetricsError(
+            f"a two-class evaluation needs a positive class: pass --positive-class with one of {', '.join(names)} "
+            "(the model card names none)")
+    return chosen
+
+
+def select_samples(data: str | Path, split: str | None, model: LoadedModel) -> tuple[list[ds.Sample], str | None]:
+    """The images to evaluate and where their split came from (the data itself or a run's split.csv)."""
+    index = ds.scan_dataset(data)
+    if split in (None, "all"):
+        return index.samples, None
+    split = ds.SPLIT_ALIASES.get(split.lower(), split)
+    if split not in ds.SPLITS:
+        raise DatasetError(f"unknown split {split!r}; use train, val, test or all")
+    if index.has_splits:
+        return _non_empty(index.in_split(split), split, str(index.source)), str(index.source)
+    split_file = _split_file(model)
+    if split_file is None:
+        raise DatasetError(
+            f"{data} has no {split} split of its own and no split.csv was found next to the checkpoint "
+            "or in its card's notes; give the split in a CSV (path,label,split) or a {train,val,test} layout")
+    samples = ds.read_partition_csv(split_file).in_split(split)
+    _check_inside(samples, Path(data), split_file)
+    return _non_empty(samples, split, str(split_file)), str(split_file)
+
+
+def evaluate_samples(
+    model: LoadedModel,
+    samples: Sequence[ds.Sample],
+    positive_class: str | None = None,
+    out_dir: str | Path | None = None,
+    batch_size: int = 32,
+    history_csv: str | Path | None = None,
+    cancel: CancelToken | None = None,
+) -> Generator[Progress, None, EvaluationResult]:
+    """Predict ``samples`` in batches (Progress per batch), compute metrics, write the report if asked."""
+    names = model.card.class_names
+    multi_label = model.card.head == "sigmoid"
+    targets_all = ds.label_targets(samples, names, multi_label).numpy()
+    kept, probabilities, skipped = [], [], []
+    for batch in _decoded_batches(samples, batch_size):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        good = [(row, pixels) for row, pixels in batch if not isinstance(pixels, str)]
+        skipped += [(str(samples[row].path), pixels) for row, pixels in batch if isinstance(pixels, str)]
+        if good:
+            probabilities.append(model.predict([pixels for _, pixels in good]))
+            kept += [row for row, _ in good]
+        yield Progress(len(kept) + len(skipped), len(samples), f"predicted {len(kept)} images")
+    if not kept:
+        raise DatasetError(f"none of the {len(samples)} images could be decoded")
+    probs = np.concatenate(probabilities)
+    paths = [str(samples[row].path) for row in kept]
+    result = _metrics(names, positive_class, paths, targets_all[kept], probs, multi_label)
+    result.skipped = skipped
+    if out_dir is not None:
+        result.files = write_report(result, out_dir, history_csv)
+    return result
+
+
+def summary_metrics(result: EvaluationResult) -> dict[str, Any]:
+    """The headline numbers, for a model card's notes or a terminal line."""
+    if result.report is None:
+        return {"n": result.multilabel["n"], "macro_auc": result.multilabel["macro_auc"]}
+    report = result.report
+    keys = ("n", "accuracy", "balanced_accuracy", "sensitivity", "specificity", "roc_auc", "cohen_kappa", "positive_class")
+    return {key: getattr(report, key) for key in keys}
+
+
+def write_report(result: EvaluationResult, out_dir: str | Path, history_csv: str | Path | None = None) -> dict[str, Path]:
+    """The report files for a finished evaluation (see the module docstring)."""
+    history = history_csv if history_csv is not None and Path(history_csv).is_file() else None
+    if result.report is not None:
+        return write_evaluation_report(out_dir, result.report, result.roc, result.predictions, history)
+    out = Path(out_dir)  # multi-label: per-label metrics, predictions and curves; no confusion matrix
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"metrics.json": _write_json(result.multilabel, out / "metrics.json")}
+    files["predictions.csv"] = _write_predictions(result.predictions, out / "predictions.csv")
+    if history is not None:
+        files["training_curves.png"] = plot_training_curves(history, out / "training_curves.png")
+    return files
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _decoded_batches(samples: Sequence[ds.Sample], batch_size: int) -> Iterator[list]:
+    """Batches of (row, pixels or failure reason), decoded in threads at most two batches ahead."""
+
+    def decode(row: int):
+        try:
+            return row, read_image(samples[row].path).pixels
+        except ImageError as error:
+            return row, error.reason
+
+    with closing(ds.ordered_map(decode, range(len(samples)), threads=4, ahead=2 * batch_size)) as decoded:
+        while batch := list(islice(decoded, batch_size)):
+            yield batch
+
+
+def _metrics(names, positive, paths, targets, probs, multi_label: bool) -> EvaluationResult:
+    if multi_label:
+        report, multi, roc = None, multilabel_report(targets, probs, names, PREDICTED_THRESHOLD), {}
+    else:
+        report = evaluate_predictions(targets, probs, names, positive)
+        multi, roc = None, roc_points(targets, probs, names, positive)
+    rows = [_prediction_row(path, truth, p, names, multi_label) for path, truth, p in zip(paths, targets, probs)]
+    return EvaluationResult(list(names), positive, paths, targets, probs, report, multi, roc, rows)
+
+
+def _prediction_row(path: str, truth, probs: np.ndarray, names: list[str], multi_label: bool) -> dict:
+    if multi_label:
+        true = ds.LABEL_SEPARATOR.join(n for n, t in zip(names, truth) if t)
+        predicted = ds.LABEL_SEPARATOR.join(n for n, p in zip(names, probs) if p >= PREDICTED_THRESHOLD)
+    else:
+        true, predicted = names[int(truth)], names[int(np.argmax(probs))]
+    return {"path": path, "true": true, "predicted": predicted, **{f"p_{n}": float(p) for n, p in zip(names, probs)}}
+
+
+def _history_beside(model: LoadedModel) -> Path | None:
+    if not model.source:
+        return None
+    history = Path(model.source).parent / "history.csv"
+    return history if history.is_file() else None
+
+
+def _split_file(model: LoadedModel) -> Path | None:
+    """split.csv next to the checkpoint, else the one its card's notes name."""
+    candidates = []
+    if model.source:
+        candidates.append(Path(model.source).parent / "split.csv")
+    noted = (model.card.notes.get("training") or {}).get("split_file") if isinstance(model.card.notes, dict) else None
+    if noted:
+        candidates.append(Path(noted))
+    return next((path for path in candidates if path.is_file()), None)
+
+
+def _check_inside(samples: list[ds.Sample], data: Path, split_file: Path) -> None:
+    """A split file must describe the data being evaluated, not another dataset."""
+    if data.is_file():
+        data = data.parent
+    root = data.resolve()
+    if samples and not any(Path(s.path).resolve().is_relative_to(root) for s in samples):
+        raise DatasetError(f"{split_file} lists images outside {data}: it belongs to another dataset")
+
+
+def _non_empty(samples: list[ds.Sample], split: str, where: str) -> list[ds.Sample]:
+    if not samples:
+        raise DatasetError(f"{where}: the {split} split is empty")
+    return samples
+
+
+def _write_json(data: dict, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    return path
+
+
+def _write_predictions(rows: list[dict], path: Path) -> Path:
+    import csv
+
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path

@@ -1,0 +1,302 @@
+"""Training as a generator: prepare the data, fit with early stopping, keep a resumable run folder.
+
+:func:`train` (and :func:`resume`) yield :class:`~camviewer.core.jobs.Progress` events whose payloads
+are made for a live plot: :class:`BatchUpdate` per batch, :class:`EpochRecord` per epoch, plus a
+:class:`~camviewer.core.datasets.DatasetSummary` once the data is checked and :class:`Notice` for
+warnings. They return a :class:`TrainResult`. The run folder holds::
+
+    config.json        the TrainConfig (what `--resume` continues)
+    split.csv          path,label,split of every usable image (paths relative to the run folder)
+    skipped.csv        files that could not be decoded (only when there are some)
+    history.csv        epoch,train_loss,val_loss,train_acc,val_acc,lr,seconds
+    best.safetensors   weights + model card, rewritten atomically at each validation-loss improvement
+    last.pt            model, optimizer, scheduler, scaler, epoch, history and RNG states, for resuming
+    test/              the evaluation of best.safetensors on the test split, when there is one
+
+Choices: cross-entropy (softmax) for single-label data, BCE-with-logits (sigmoid) for multi-label
+data; Adam or SGD with momentum; ReduceLROnPlateau on the validation loss (halving the learning
+rate after ``patience // 2`` stale epochs) and early stopping after ``patience`` stale epochs.
+Normalisation: ImageNet statistics with ``pretrained`` (the weights expect them), the init
+checkpoint's with ``init``, otherwise the per-channel mean and std of the training split, measured
+after the same preprocessing as inference. Mixed precision (autocast + GradScaler) on CUDA only.
+On CPU, the same seed gives the same history and weights.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from camviewer.core.checkpoints import save_checkpoint, save_torch_atomic
+from camviewer.core.errors import Cancelled
+from camviewer.core.jobs import CancelToken, Progress
+from camviewer.core.models import load_model
+from camviewer.core.report import HISTORY_COLUMNS
+from camviewer.core.train_records import (  # re-exported: the public API of training lives here
+    BatchUpdate,
+    EpochRecord,
+    Notice,
+    Session,
+    TrainConfig,
+    TrainingError,
+    TrainResult,
+)
+from camviewer.core.train_setup import (
+    claim_run_dir,
+    csv_text,
+    freeze_parameters,
+    remove_stale_temporaries,
+    start_session,
+    write_text_atomic,
+)
+
+__all__ = ["BatchUpdate", "EpochRecord", "Notice", "TrainConfig", "TrainResult", "TrainingError", "freeze_parameters",
+           "read_train_state", "resume", "train"]
+
+STATE_FORMAT = "camviewer-train-state/1"
+# What may differ when a run is resumed; everything else comes from the run itself.
+RESUMABLE_CHANGES = ("epochs", "patience", "device", "workers")
+
+
+def train(config: TrainConfig, cancel: CancelToken | None = None) -> Generator[Progress, None, TrainResult]:
+    """Train a new run into ``config.out`` (new or empty folder); yields Progress, returns TrainResult."""
+    run_dir = claim_run_dir(Path(config.out))
+    try:
+        session = yield from start_session(config, run_dir, None, cancel)
+    except Cancelled:  # during data preparation: no weights exist yet
+        return TrainResult(run_dir, None, None, None, "cancelled", [])
+    return (yield from _fit(session, cancel))
+
+
+def resume(run_dir: str | Path, changes: dict[str, Any] | None = None, cancel: CancelToken | None = None
+           ) -> Generator[Progress, None, TrainResult]:
+    """Continue a run at the epoch after its last completed one, with the same optimizer and RNG state.
+
+    ``changes`` may set epochs, patience, device and workers; the rest comes from the run.
+    """
+    run_dir = Path(run_dir)
+    state = read_train_state(run_dir)
+    not_allowed = sorted(set(changes or {}) - set(RESUMABLE_CHANGES))
+    if not_allowed:
+        raise TrainingError(f"cannot change {', '.join(not_allowed)} when resuming; only {', '.join(RESUMABLE_CHANGES)}")
+    config = replace(TrainConfig.from_dict(state["config"]), out=str(run_dir), **(changes or {}))
+    done, stale = len(state["history"]), int(state["stale_epochs"])
+    if stale >= config.patience:
+        raise TrainingError(f"{run_dir} stopped early (no improvement for {stale} epochs); "
+                            f"give a --patience above {stale} to continue it")
+    if done >= config.epochs:
+        raise TrainingError(f"{run_dir} already ran {done} epochs; give --epochs above that")
+    remove_stale_temporaries(run_dir)
+    try:
+        session = yield from start_session(config, run_dir, state, cancel)
+    except Cancelled:
+        return TrainResult(run_dir, run_dir / "best.safetensors", None, None, "cancelled", [])
+    return (yield from _fit(session, cancel))
+
+
+def read_train_state(run_dir: str | Path) -> dict[str, Any]:
+    """last.pt of a run, loaded without unpickling code (tensors, numbers, strings only)."""
+    path = Path(run_dir) / "last.pt"
+    if not path.is_file():
+        raise TrainingError(f"{run_dir}: no last.pt to resume from (is it a camviewer run folder?)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # truncated, or not a torch file at all
+        raise TrainingError(f"{path}: unreadable training state ({type(error).__name__}: {error})") from None
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        raise TrainingError(f"{path}: not a camviewer training state")
+    return state
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+def _fit(session: Session, cancel: CancelToken | None) -> Generator[Progress, None, TrainResult]:
+    try:
+        stop_reason = yield from _epochs(session, cancel)
+        test_metrics = yield from _evaluate_test_split(session, cancel)
+    except Cancelled:
+        _ensure_best(session)
+        return _result(session, "cancelled")
+    except GeneratorExit:  # the consumer closed us (e.g. a GUI worker quit): still leave a checkpoint
+        _ensure_best(session)
+        raise
+    return _result(session, stop_reason, test_metrics)
+
+
+def _epochs(session: Session, cancel: CancelToken | None):
+    config = session.config
+    for epoch in range(session.next_epoch, config.epochs + 1):
+        record = yield from _run_epoch(session, epoch, cancel)
+        yield Progress(epoch, config.epochs, _epoch_text(record, config.epochs), record)
+        if session.stale_epochs >= config.patience:
+            return "early-stopping"
+    return "completed"
+
+
+def _run_epoch(session: Session, epoch: int, cancel: CancelToken | None):
+    started = time.perf_counter()
+    train_loss, train_acc = yield from _train_one_epoch(session, epoch, cancel)
+    val_loss, val_acc = _validate(session, cancel)
+    lr = session.optimizer.param_groups[0]["lr"]
+    session.scheduler.step(val_loss)
+    improved = val_loss < session.best_val_loss
+    record = EpochRecord(epoch, train_loss, val_loss, train_acc, val_acc, lr, time.perf_counter() - started, improved)
+    session.history.append(record)
+    if improved:
+        session.best_val_loss, session.best_epoch, session.stale_epochs = val_loss, epoch, 0
+        _save_best(session)
+    else:
+        session.stale_epochs += 1
+    _write_history(session)
+    _save_state(session)
+    return record
+
+
+def _train_one_epoch(session: Session, epoch: int, cancel: CancelToken | None):
+    module, device = session.model.module, session.model.device
+    module.train()
+    batches = len(session.train_loader)
+    total_loss, total_correct, seen, started = 0.0, 0.0, 0, time.perf_counter()
+    for batch, (images, targets) in enumerate(session.train_loader, start=1):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        images, targets = _to_device(images, targets, session)
+        with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
+            logits = module(images)
+            loss = session.loss_fn(logits, targets)
+        session.optimizer.zero_grad(set_to_none=True)
+        session.scaler.scale(loss).backward()
+        session.scaler.step(session.optimizer)
+        session.scaler.update()
+        batch_loss, seen = loss.item(), seen + len(targets)
+        total_loss += batch_loss * len(targets)
+        total_correct += _correct(logits.detach(), targets)
+        update = BatchUpdate(epoch, batch, batches, batch_loss, seen / max(time.perf_counter() - started, 1e-9))
+        yield Progress(batch, batches, f"epoch {epoch}/{session.config.epochs}", update)
+    module.eval()
+    return total_loss / max(seen, 1), total_correct / max(seen, 1)
+
+
+@torch.no_grad()
+def _validate(session: Session, cancel: CancelToken | None) -> tuple[float, float]:
+    module, device = session.model.module, session.model.device
+    module.eval()
+    total_loss, total_correct, seen = 0.0, 0.0, 0
+    for images, targets in session.val_loader:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        images, targets = _to_device(images, targets, session)
+        with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
+            logits = module(images)
+        total_loss += session.loss_fn(logits.float(), targets).item() * len(targets)
+        total_correct += _correct(logits, targets)
+        seen += len(targets)
+    return total_loss / max(seen, 1), total_correct / max(seen, 1)
+
+
+def _to_device(images: torch.Tensor, targets: torch.Tensor, session: Session):
+    from camviewer.core.preprocess import normalize
+
+    device = session.model.device
+    images = images.to(device, non_blocking=True)
+    return normalize(images, session.card), targets.to(device, non_blocking=True)
+
+
+def _correct(logits: torch.Tensor, targets: torch.Tensor) -> float:
+    """Correct predictions: argmax for softmax; for multi-label, the share of labels right per image."""
+    if targets.ndim == 2:
+        return float(((logits > 0).float() == targets).float().mean(dim=1).sum())
+    return float((logits.argmax(dim=1) == targets).sum())
+
+
+def _epoch_text(record: EpochRecord, epochs: int) -> str:
+    best = "  * best" if record.is_best else ""
+    return (f"epoch {record.epoch}/{epochs}  train loss {record.train_loss:.4f} acc {record.train_acc:.3f}  |  "
+            f"val loss {record.val_loss:.4f} acc {record.val_acc:.3f}  |  lr {record.lr:.2g}  {record.seconds:.1f} s{best}")
+
+
+# ----------------------------------------------------------------------------- saving and resuming
+
+
+def _save_best(session: Session, warning: str | None = None) -> Path:
+    training = dict(session.card.notes.get("training", {}))
+    training["best_epoch"] = session.best_epoch
+    if session.best_epoch is not None:
+        best = session.history[session.best_epoch - 1]
+        training.update(val_loss=best.val_loss, val_accuracy=best.val_acc, train_loss=best.train_loss)
+    if warning:
+        training["warning"] = warning
+    session.card = replace(session.card, notes={**session.card.notes, "training": training})
+    return save_checkpoint(session.run_dir / "best.safetensors", session.model.module, session.card)
+
+
+def _ensure_best(session: Session) -> None:
+    """After a cancel: keep the best checkpoint, or save the current weights if none was ever validated."""
+    if not (session.run_dir / "best.safetensors").exists():
+        _save_best(session, "cancelled before the first validation: these weights were never validated")
+
+
+def _write_history(session: Session) -> None:
+    rows = [[getattr(record, column) for column in HISTORY_COLUMNS] for record in session.history]
+    write_text_atomic(session.run_dir / "history.csv", csv_text([HISTORY_COLUMNS, *rows]))
+
+
+def _save_state(session: Session) -> None:
+    state = {
+        "format": STATE_FORMAT,
+        "model": session.model.module.state_dict(),
+        "optimizer": session.optimizer.state_dict(),
+        "scheduler": session.scheduler.state_dict(),
+        "scaler": session.scaler.state_dict(),
+        "history": [asdict(record) for record in session.history],
+        "best_val_loss": session.best_val_loss,
+        "best_epoch": session.best_epoch,
+        "stale_epochs": session.stale_epochs,
+        "rng": {"torch": torch.get_rng_state(), "loader": session.loader_generator.get_state(),
+                **({"cuda": torch.cuda.get_rng_state_all()} if torch.cuda.is_available() else {})},
+        "config": session.config.to_dict(),
+        "card": session.card.to_dict(),
+    }
+    save_torch_atomic(state, session.run_dir / "last.pt")
+
+
+
+
+def _evaluate_test_split(session: Session, cancel: CancelToken | None):
+    """Evaluate best.safetensors on the test split (if any) into RUN/test and note it in the card."""
+    from camviewer.core.evaluate import (
+        evaluate_samples,
+        resolve_positive_class,
+        summary_metrics,
+    )
+
+    test = [sample for sample in session.decoded.samples if sample.split == "test"]
+    best_path = session.run_dir / "best.safetensors"
+    if not test or not best_path.exists():
+        return None
+    best = load_model(best_path, device=str(session.model.device))
+    if best.card.num_classes == 2 and best.card.head == "softmax" and best.card.positive_class is None:
+        text = ("no positive class set (--positive-class): test metrics without sensitivity/specificity "
+                "are not computed; run `camviewer evaluate --split test --positive-class NAME`")
+        yield Progress(0, None, text, Notice(text))
+        return None
+    history = session.run_dir / "history.csv"
+    positive = resolve_positive_class(best, None)
+    result = yield from evaluate_samples(best, test, positive, session.run_dir / "test", history_csv=history, cancel=cancel)
+    metrics = summary_metrics(result)
+    best.card.notes = {**best.card.notes, "test": metrics}
+    save_checkpoint(best_path, best.module, best.card)
+    return metrics
+
+
+def _result(session: Session, stop_reason: str, test_metrics: dict | None = None) -> TrainResult:
+    best = session.run_dir / "best.safetensors"
+    best_loss = None if session.best_epoch is None else session.best_val_loss
+    return TrainResult(session.run_dir, best if best.exists() else None, session.best_epoch, best_loss, stop_reason,
+                       list(session.history), session.summary, test_metrics)

@@ -1,0 +1,141 @@
+"""What training is configured with and what it reports: config, progress payloads, result, live session."""
+
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from camviewer.core import datasets as ds
+from camviewer.core.card import ModelCard
+from camviewer.core.errors import CamviewerError
+from camviewer.core.models import LoadedModel
+
+
+class TrainingError(CamviewerError):
+    """A training request that cannot be carried out (bad option, run folder in use, nothing to resume)."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on; saved as config.json and inside last.pt."""
+
+    data: str
+    out: str
+    arch: str | None = None  # required unless fine-tuning from ``init``
+    arch_options: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 30
+    batch_size: int = 32
+    lr: float = 1e-3
+    optimizer: str = "adam"  # "adam" or "sgd" (momentum 0.9)
+    weight_decay: float = 0.0
+    pretrained: bool = False
+    allow_random_init: bool = False  # if ImageNet weights are unavailable, warn and continue
+    freeze: str | None = None  # a fraction ("0.5") of the parameters, or a module name ("layer3")
+    patience: int = 5
+    val_split: float = 0.2
+    test_split: float = 0.0
+    augment: str = "light"
+    seed: int = 0
+    device: str = "auto"
+    input_size: tuple[int, int] | None = None  # None: the init checkpoint's, else 224 x 224
+    border_crop: float | None = None  # None: the init checkpoint's, else 0
+    grayscale: bool | None = None  # True: grey, one-channel model
+    multi_label: bool | None = None  # None: multi-label when some image has several labels
+    positive_class: str | None = None  # None: synth.json's, else unset
+    init: str | None = None  # checkpoint to fine-tune from
+    workers: int | None = None  # DataLoader worker processes; None: automatic
+    cache_bytes: int = ds.DEFAULT_CACHE_BYTES
+    command: str | None = None  # the command line, for the card's notes
+
+    def __post_init__(self) -> None:
+        if self.input_size is not None:
+            self.input_size = (int(self.input_size[0]), int(self.input_size[-1]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+
+@dataclass
+class Notice:
+    """Something the user should read: a fallback taken, parameters frozen."""
+
+    text: str
+
+
+@dataclass
+class BatchUpdate:
+    """Payload after each training batch (``batch`` counts from 1 within the epoch)."""
+
+    epoch: int
+    batch: int
+    batches: int
+    loss: float
+    images_per_second: float
+
+
+@dataclass
+class EpochRecord:
+    """Payload after each epoch; one row of history.csv (plus ``is_best``: best.safetensors was rewritten)."""
+
+    epoch: int
+    train_loss: float
+    val_loss: float
+    train_acc: float
+    val_acc: float
+    lr: float
+    seconds: float
+    is_best: bool = False
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns. ``stop_reason``: "completed", "early-stopping" or "cancelled"."""
+
+    run_dir: Path
+    best_checkpoint: Path | None
+    best_epoch: int | None
+    best_val_loss: float | None
+    stop_reason: str
+    history: list[EpochRecord]
+    summary: ds.DatasetSummary | None = None
+    test_metrics: dict[str, Any] | None = None  # headline numbers of the test split, when there is one
+
+
+@dataclass
+class Session:
+    """The live state of one training run."""
+
+    config: TrainConfig
+    run_dir: Path
+    card: ModelCard
+    model: LoadedModel
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: Any
+    loss_fn: nn.Module
+    train_loader: Any
+    val_loader: Any
+    loader_generator: torch.Generator
+    decoded: ds.DecodedSet
+    summary: ds.DatasetSummary
+    history: list[EpochRecord] = field(default_factory=list)
+    best_val_loss: float = math.inf
+    best_epoch: int | None = None
+    stale_epochs: int = 0
+
+    @property
+    def next_epoch(self) -> int:
+        return len(self.history) + 1
+
+

@@ -1,0 +1,306 @@
+"""Setting a training run up: the run folder, the model card, the model, frozen layers, the session."""
+
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from camviewer.core import datasets as ds
+from camviewer.core.atomic import atomic_path
+from camviewer.core.card import IMAGENET_MEAN, IMAGENET_STD, ModelCard
+from camviewer.core.errors import DatasetError, PretrainedWeightsUnavailable
+from camviewer.core.jobs import CancelToken, Progress
+from camviewer.core.models import (
+    GREY_MEAN,
+    GREY_STD,
+    LoadedModel,
+    load_model,
+    new_model,
+)
+from camviewer.core.train_records import (
+    EpochRecord,
+    Notice,
+    Session,
+    TrainConfig,
+    TrainingError,
+)
+
+RUN_FILES = ("config.json", "best.safetensors", "last.pt", "history.csv")
+
+
+def claim_run_dir(run_dir: Path) -> Path:
+    if run_dir.exists() and not run_dir.is_dir():
+        raise TrainingError(f"{run_dir}: exists and is not a folder")
+    used = [name for name in RUN_FILES if (run_dir / name).exists()]
+    if used:
+        raise TrainingError(f"{run_dir} already holds a training run ({', '.join(used)}); "
+                            "choose a new folder, or continue it with --resume")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+def remove_stale_temporaries(run_dir: Path) -> None:
+    """Temporary files left by a process killed while saving (the real files are intact)."""
+    for leftover in run_dir.glob(".*.tmp"):
+        leftover.unlink(missing_ok=True)
+
+
+def start_session(config: TrainConfig, run_dir: Path, state: dict | None, cancel: CancelToken | None):
+    """Index, decode and split the data, settle the card, build model and optimizer (or restore them)."""
+    _check_config(config)
+    torch.manual_seed(config.seed)
+    init = None
+    if state:  # the run's own split and card: the same images, preprocessing and statistics
+        index = ds.read_partition_csv(run_dir / "split.csv")
+        card = ModelCard.from_dict(state["card"])
+    else:
+        init = load_model(config.init, arch=config.arch, device="cpu") if config.init else None
+        index = ds.scan_dataset(config.data)
+        card = _preprocessing_card(config, index, init)
+    in_memory = ds.cache_bytes(len(index.samples), card) <= config.cache_bytes
+    decoded = yield from ds.decode_samples(index.samples, card, in_memory, cancel=cancel)
+    if not decoded.samples:
+        raise DatasetError(f"{config.data}: none of the {len(index.samples)} images could be decoded")
+    index = replace(index, samples=decoded.samples)
+    if not state:
+        index = ds.assign_splits(index, config.val_split, config.test_split, config.seed)
+    decoded.samples = index.samples  # same images, same order, now with their splits
+    if not state:
+        card = _final_card(config, card, decoded, run_dir, index.origin)
+    _check_splits(index)
+    summary = ds.summarize(index, decoded)
+    yield Progress(0, None, "dataset ready", summary)
+    model, notices = _build_model(config, card, init, resuming=state is not None)
+    for text in notices:
+        yield Progress(0, None, text, Notice(text))
+    session = _new_session(config, run_dir, model, decoded, summary)
+    if state:
+        _restore(session, state)
+    else:
+        _write_run_files(session, index)
+    return session
+
+
+def _check_config(config: TrainConfig) -> None:
+    if not config.arch and not config.init:
+        raise TrainingError("choose an architecture (--arch; see `camviewer info --list-archs`) or --init a checkpoint")
+    if config.optimizer not in ("adam", "sgd"):
+        raise TrainingError(f"unknown optimizer {config.optimizer!r}; use adam or sgd")
+    if config.augment not in ds.AUGMENTATIONS:
+        raise TrainingError(f"unknown augmentation {config.augment!r}; use one of {', '.join(ds.AUGMENTATIONS)}")
+    for name in ("epochs", "batch_size", "patience"):
+        if getattr(config, name) < 1:
+            raise TrainingError(f"{name.replace('_', '-')} must be at least 1")
+    if not config.lr > 0:
+        raise TrainingError("the learning rate must be positive")
+
+
+def _check_splits(index: ds.DatasetIndex) -> None:
+    for split in ("train", "val"):
+        if not index.in_split(split):
+            raise DatasetError(f"{index.source}: no {split} images; give a --val-split above 0 or a val folder")
+
+
+def _class_names(index: ds.DatasetIndex, init: LoadedModel | None) -> list[str]:
+    """The dataset's classes, in the init checkpoint's order when fine-tuning (matched by name)."""
+    if init is None:
+        if len(index.class_names) < 2 and not index.multi_label:
+            raise DatasetError(f"{index.source}: found one class ({index.class_names}); a classifier needs two")
+        return index.class_names
+    theirs, ours = init.card.class_names, index.class_names
+    if set(theirs) != set(ours):
+        raise TrainingError(
+            f"the classes of {init.source} ({', '.join(theirs)}) do not match the data's ({', '.join(ours)}); "
+            "classes are matched by name, so rename the folders/labels or train without --init "
+            "(a bare state_dict has no class names: save it with its card first)")
+    return list(theirs)
+
+
+def _preprocessing_card(config: TrainConfig, index: ds.DatasetIndex, init: LoadedModel | None) -> ModelCard:
+    """The card's architecture, classes and preprocessing; mean/std are settled after decoding."""
+    base = init.card if init else None
+    if base is not None and config.arch not in (None, base.arch):
+        raise TrainingError(f"--init {config.init} is a {base.arch}, not a {config.arch}; drop --arch")
+    multi_label = index.multi_label if config.multi_label is None else config.multi_label
+    grayscale = config.grayscale if config.grayscale is not None else (base.grayscale if base else False)
+    channels = base.channels if base else (1 if grayscale else 3)
+    names = _class_names(index, init)
+    positive = config.positive_class or (base.positive_class if base else None) or index.positive_class
+    if positive is not None and (positive not in names or len(names) != 2 or multi_label):
+        raise TrainingError(f"--positive-class {positive!r} needs a two-class, single-label dataset with that class; "
+                            f"classes are {', '.join(names)}")
+    return ModelCard(
+        arch=base.arch if base else config.arch,
+        class_names=names,
+        input_size=config.input_size or (base.input_size if base else (224, 224)),
+        channels=channels,
+        mean=base.mean if base else (0.5,) * channels,
+        std=base.std if base else (0.25,) * channels,
+        head="sigmoid" if multi_label else "softmax",
+        positive_class=positive,
+        border_crop=_border_crop(config, base),
+        grayscale=grayscale,
+        arch_options=dict(base.arch_options) if base else dict(config.arch_options),
+    )
+
+
+def _border_crop(config: TrainConfig, base: ModelCard | None) -> float:
+    """--border-crop, else the init checkpoint's, else what a `camviewer refine --mode crop` dataset asks for."""
+    from camviewer.core.refine import manifest_border_crop
+
+    if config.border_crop is not None:
+        return config.border_crop
+    if base is not None:
+        return base.border_crop
+    folder = Path(config.data)
+    return manifest_border_crop(folder if folder.is_dir() else folder.parent) or 0.0
+
+
+def _final_card(config: TrainConfig, card: ModelCard, decoded: ds.DecodedSet, run_dir: Path,
+                origin: dict | None) -> ModelCard:
+    if config.init:
+        mean, std = card.mean, card.std
+    elif config.pretrained:
+        mean, std = (IMAGENET_MEAN, IMAGENET_STD) if card.channels == 3 else (GREY_MEAN, GREY_STD)
+    else:
+        mean, std = decoded.channel_stats("train")
+    notes = {"training": {
+        "data": str(config.data),  # as given; the split file below locates the images
+        "split_file": str((run_dir / "split.csv").resolve()),
+        "seed": config.seed,
+        "augment": config.augment,
+        "init": config.init,
+        "pretrained": config.pretrained,
+        "command": config.command,
+        "normalization": "init checkpoint" if config.init else "imagenet" if config.pretrained else "training split",
+    }}
+    if origin:
+        notes["training"]["data_origin"] = origin
+    return replace(card, mean=mean, std=std, notes=notes)
+
+
+def _build_model(config: TrainConfig, card: ModelCard, init: LoadedModel | None, resuming: bool
+                 ) -> tuple[LoadedModel, list[str]]:
+    notices = []
+    if resuming:  # the weights come from last.pt: no ImageNet download, no init file needed
+        model = new_model(card, config.device)
+    elif init is not None:
+        model = new_model(card, config.device)
+        model.module.load_state_dict(init.module.state_dict())
+    else:
+        try:
+            model = new_model(card, config.device, pretrained=config.pretrained)
+        except PretrainedWeightsUnavailable as error:
+            if not config.allow_random_init:
+                raise
+            notices.append(f"{error} -- continuing from random initialisation (--allow-random-init)")
+            card.notes["training"]["pretrained"] = "unavailable: random initialisation"
+            model = new_model(card, config.device)
+    if config.freeze:
+        frozen = freeze_parameters(model.module, config.freeze)
+        notices.append(f"froze {frozen:,} of {sum(p.numel() for p in model.module.parameters()):,} parameters ({config.freeze})")
+    return model, notices
+
+
+def freeze_parameters(module: nn.Module, spec: str | float) -> int:
+    """Freeze a leading fraction of the parameters (by count, module order) or everything up to a module.
+
+    ``"0.5"`` freezes the first half of the parameter values; ``"layer3"`` freezes every module
+    registered before ``layer3`` and ``layer3`` itself. Returns the number of frozen values.
+    """
+    try:
+        fraction = float(spec)
+    except (TypeError, ValueError):
+        covered = _modules_up_to(module, str(spec))
+        frozen = [p for m in covered for p in m.parameters(recurse=False)]
+    else:
+        if not 0.0 <= fraction < 1.0:
+            raise TrainingError(f"--freeze {spec}: a fraction must be in [0, 1)")
+        budget, frozen, count = fraction * sum(p.numel() for p in module.parameters()), [], 0
+        for parameter in module.parameters():
+            count += parameter.numel()
+            if count > budget:
+                break
+            frozen.append(parameter)
+    for parameter in frozen:
+        parameter.requires_grad_(False)
+    if all(not p.requires_grad for p in module.parameters()):
+        raise TrainingError(f"--freeze {spec} leaves no parameter to train")
+    return sum(p.numel() for p in frozen)
+
+
+def _modules_up_to(module: nn.Module, name: str) -> list[nn.Module]:
+    order = list(module.named_modules())
+    names = [n for n, _ in order]
+    if name not in names or not name:
+        top = ", ".join(n for n, _ in module.named_children())
+        raise TrainingError(f"--freeze {name!r}: no such module; top-level modules are {top}")
+    target = order[names.index(name)][1]
+    return [m for _, m in order[: names.index(name) + 1]] + list(target.modules())
+
+
+def _new_session(config, run_dir, model: LoadedModel, decoded, summary) -> Session:
+    card = model.card
+    multi_label = card.head == "sigmoid"
+    augment = ds.build_augmentation(config.augment, card.channels)
+    workers = config.workers if config.workers is not None else ds.default_workers(decoded.pixels is None)
+    generator = torch.Generator().manual_seed(config.seed)
+    pin = model.device.type == "cuda"
+    train_set = ds.torch_dataset(decoded, "train", card, multi_label, augment)
+    val_set = ds.torch_dataset(decoded, "val", card, multi_label)
+    trainable = [p for p in model.module.parameters() if p.requires_grad]
+    if config.optimizer == "adam":
+        optimizer = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
+    else:
+        optimizer = torch.optim.SGD(trainable, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
+    return Session(
+        config=config, run_dir=run_dir, card=card, model=model, optimizer=optimizer,
+        scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=max(1, config.patience // 2)),
+        scaler=torch.amp.GradScaler("cuda", enabled=model.device.type == "cuda"),
+        loss_fn=nn.BCEWithLogitsLoss() if multi_label else nn.CrossEntropyLoss(),
+        train_loader=ds.make_loader(train_set, config.batch_size, True, generator, workers, pin),
+        val_loader=ds.make_loader(val_set, 2 * config.batch_size, False, None, workers, pin),
+        loader_generator=generator, decoded=decoded, summary=summary,
+    )
+
+
+def _write_run_files(session: Session, index: ds.DatasetIndex) -> None:
+    run = session.run_dir
+    ds.write_split_csv(index.samples, run / "split.csv")
+    write_text_atomic(run / "config.json", json.dumps(session.config.to_dict(), indent=2) + "\n")
+    if session.decoded.skipped:
+        write_text_atomic(run / "skipped.csv", csv_text([("path", "reason"), *session.decoded.skipped]))
+
+
+def csv_text(rows) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def _restore(session: Session, state: dict[str, Any]) -> None:
+    session.model.module.load_state_dict(state["model"])
+    session.optimizer.load_state_dict(state["optimizer"])
+    session.scheduler.load_state_dict(state["scheduler"])
+    session.scaler.load_state_dict(state["scaler"])
+    session.history = [EpochRecord(**record) for record in state["history"]]
+    session.best_val_loss, session.best_epoch = float(state["best_val_loss"]), state["best_epoch"]
+    session.stale_epochs = int(state["stale_epochs"])
+    rng = state["rng"]
+    torch.set_rng_state(rng["torch"])
+    session.loader_generator.set_state(rng["loader"])
+    if "cuda" in rng and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])

@@ -1,0 +1,341 @@
+"""Training: learning, determinism, resume, cancel, kill-during-save safety, fine-tuning, freezing, CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+import torch
+from test_datasets import class_folders
+
+from camviewer.cli import main
+from camviewer.core import train as training
+from camviewer.core import train_setup
+from camviewer.core.archs import build_model
+from camviewer.core.errors import DatasetError, PretrainedWeightsUnavailable
+from camviewer.core.jobs import CancelToken, run_to_end
+from camviewer.core.models import load_model
+from camviewer.core.report import HISTORY_COLUMNS
+from camviewer.core.train import BatchUpdate, EpochRecord, Notice, TrainConfig, TrainingError
+
+TINY = {"arch": "tinyvgg_gap", "arch_options": {"widths": [4, 8]}, "input_size": (16, 16), "batch_size": 6,
+        "lr": 0.01, "val_split": 0.25, "device": "cpu", "workers": 0}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models gain nothing from a second thread; on a busy 2-core machine it makes them 10x slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    """24 images of 32 x 32: reddish vs bluish, trivially separable."""
+    return class_folders(tmp_path_factory.mktemp("data"), {"blue": 12, "red": 12})
+
+
+def config(data: Path, out: Path, **changes) -> TrainConfig:
+    return TrainConfig(data=str(data), out=str(out), **{**TINY, "epochs": 4, "patience": 20, **changes})
+
+
+def run(job, events: list | None = None):
+    return run_to_end(job, events.append if events is not None else None)
+
+
+def history_without_time(result) -> list[dict]:
+    return [{k: v for k, v in asdict(record).items() if k != "seconds"} for record in result.history]
+
+
+def same_weights(a: Path, b: Path) -> bool:
+    first, second = load_model(a, device="cpu").module.state_dict(), load_model(b, device="cpu").module.state_dict()
+    return first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_learns_a_separable_set_and_writes_the_run_folder(data, tmp_path):
+    events = []
+    result = run(training.train(config(data, tmp_path / "run", epochs=12, patience=12)), events)
+
+    assert max(r.train_acc for r in result.history) == 1.0 and result.history[-1].val_acc == 1.0
+    assert {"config.json", "split.csv", "history.csv", "best.safetensors", "last.pt"} <= {p.name for p in (tmp_path / "run").iterdir()}
+    model = load_model(result.best_checkpoint, device="cpu")
+    notes = model.card.notes["training"]
+    assert notes["best_epoch"] == result.best_epoch and notes["seed"] == 0
+    assert Path(notes["split_file"]) == (tmp_path / "run" / "split.csv").resolve()
+    assert model.card.class_names == ["blue", "red"] and model.card.head == "softmax"
+    with open(tmp_path / "run" / "history.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == list(HISTORY_COLUMNS) and len(rows) == len(result.history)  # what the report plots
+    batches = [e.payload for e in events if isinstance(e.payload, BatchUpdate)]
+    epochs = [e.payload for e in events if isinstance(e.payload, EpochRecord)]
+    assert batches[0].batches == 3 and {b.epoch for b in batches} == set(range(1, 13))
+    assert [e.epoch for e in epochs] == list(range(1, 13)) and sum(e.is_best for e in epochs) >= 1
+
+
+def test_same_seed_gives_identical_history_and_weights(data, tmp_path):
+    first = run(training.train(config(data, tmp_path / "a", epochs=3, augment="standard")))
+    second = run(training.train(config(data, tmp_path / "b", epochs=3, augment="standard")))
+    assert history_without_time(first) == history_without_time(second)
+    assert same_weights(first.best_checkpoint, second.best_checkpoint)
+
+
+def test_resume_continues_at_the_next_epoch_as_if_never_stopped(data, tmp_path):
+    whole = run(training.train(config(data, tmp_path / "whole", epochs=4)))
+    part = run(training.train(config(data, tmp_path / "part", epochs=2)))
+    assert len(part.history) == 2
+
+    events = []
+    resumed = run(training.resume(tmp_path / "part", {"epochs": 4}), events)
+
+    epochs = [e.payload.epoch for e in events if isinstance(e.payload, EpochRecord)]
+    assert epochs == [3, 4]
+    assert history_without_time(resumed) == history_without_time(whole)
+    assert same_weights(tmp_path / "part" / "best.safetensors", tmp_path / "whole" / "best.safetensors")
+    state = training.read_train_state(tmp_path / "part")
+    assert state["optimizer"]["state"][0]["step"].item() == 4 * 3  # Adam's step count carried over
+
+
+def test_resume_refuses_changes_other_than_length_and_device(data, tmp_path):
+    run(training.train(config(data, tmp_path / "run", epochs=1)))
+    with pytest.raises(TrainingError, match="cannot change lr"):
+        run(training.resume(tmp_path / "run", {"lr": 0.1}))
+    with pytest.raises(TrainingError, match="already ran 1 epochs"):
+        run(training.resume(tmp_path / "run"))
+    with pytest.raises(TrainingError, match="no last.pt"):
+        run(training.resume(tmp_path))
+
+
+def test_a_run_folder_in_use_is_refused(data, tmp_path):
+    run(training.train(config(data, tmp_path / "run", epochs=1)))
+    with pytest.raises(TrainingError, match="already holds a training run"):
+        run(training.train(config(data, tmp_path / "run", epochs=1)))
+
+
+def cancel_after(job, token: CancelToken, predicate):
+    """Drive ``job``, cancelling once ``predicate(event)`` holds; return its result."""
+    try:
+        while True:
+            event = next(job)
+            if predicate(event):
+                token.cancel()
+    except StopIteration as stop:
+        return stop.value
+
+
+def test_cancel_mid_training_keeps_the_best_checkpoint(data, tmp_path):
+    token = CancelToken()
+    job = training.train(config(data, tmp_path / "run", epochs=10), cancel=token)
+    result = cancel_after(job, token, lambda e: isinstance(e.payload, BatchUpdate) and e.payload.epoch == 3)
+
+    assert result.stop_reason == "cancelled" and len(result.history) == 2
+    model = load_model(result.best_checkpoint, device="cpu")
+    assert model.card.notes["training"]["best_epoch"] in (1, 2)
+    assert "warning" not in model.card.notes["training"]
+
+
+def test_cancel_before_the_first_validation_saves_the_current_weights_with_a_note(data, tmp_path):
+    token = CancelToken()
+    job = training.train(config(data, tmp_path / "run"), cancel=token)
+    result = cancel_after(job, token, lambda e: isinstance(e.payload, BatchUpdate))
+
+    assert result.stop_reason == "cancelled" and result.history == [] and result.best_epoch is None
+    model = load_model(tmp_path / "run" / "best.safetensors", device="cpu")
+    assert "never validated" in model.card.notes["training"]["warning"]
+
+
+def test_closing_the_generator_still_leaves_a_checkpoint(data, tmp_path):
+    job = training.train(config(data, tmp_path / "run"))
+    for event in job:
+        if isinstance(event.payload, BatchUpdate):
+            break
+    job.close()  # what a GUI worker's quit() does
+    load_model(tmp_path / "run" / "best.safetensors", device="cpu")
+
+
+def test_cancel_while_checking_images_returns_without_a_checkpoint(data, tmp_path):
+    token = CancelToken()
+    token.cancel()
+    result = run(training.train(config(data, tmp_path / "run"), cancel=token))
+    assert result.stop_reason == "cancelled" and result.best_checkpoint is None
+
+
+KILLER = """
+import sys
+from camviewer.core import train as training
+from camviewer.core.jobs import run_to_end
+config = training.TrainConfig(data=sys.argv[1], out=sys.argv[2], arch="tinyvgg_gap", arch_options={"widths": [4, 8]},
+    input_size=(16, 16), batch_size=6, lr=0.003, val_split=0.25, device="cpu", workers=0, epochs=1000, patience=1000)
+run_to_end(training.train(config), lambda event: isinstance(event.payload, training.EpochRecord) and print(flush=True))
+"""
+
+
+def _best_changed(out: Path):
+    """A condition that turns true when best.safetensors is replaced after it first exists."""
+    seen = []
+
+    def changed() -> bool:
+        best = out / "best.safetensors"
+        if not best.exists():
+            return False
+        seen.append(best.stat().st_mtime_ns)
+        return seen[-1] != seen[0]
+
+    return changed
+
+
+KILL_MOMENTS = {
+    "after the first epoch": lambda out: (lambda: True),
+    "while best.safetensors is rewritten": lambda out: (
+        lambda: (out / "best.safetensors").exists() and any(out.glob(".best.safetensors.*.tmp"))),
+    "right after best.safetensors was replaced": _best_changed,
+}
+
+
+def test_killing_training_during_saves_never_leaves_a_corrupt_best_checkpoint(data, tmp_path):
+    """SIGKILL a training process at varied moments, including mid-save; best.safetensors always loads."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for attempt, (moment, condition) in enumerate(KILL_MOMENTS.items()):
+        out = tmp_path / f"run{attempt}"
+        process = subprocess.Popen([sys.executable, "-c", KILLER, str(data), str(out)], env=env, stdout=subprocess.PIPE)
+        try:
+            assert process.stdout.readline(), "training ended before its first epoch"  # blocks: no busy wait yet
+            ready = condition(out)
+            while not ready():  # then a short busy wait, no sleep: the moment is what matters
+                assert process.poll() is None, f"training ended before the moment {moment!r}"
+            process.send_signal(signal.SIGKILL)
+        finally:
+            process.kill()
+            process.wait()
+        model = load_model(out / "best.safetensors", device="cpu")  # never half-written
+        assert model.card.notes["training"]["best_epoch"] >= 1, moment
+        if (out / "last.pt").exists():  # written the same way
+            training.read_train_state(out)
+
+
+def test_freeze_by_fraction_and_by_layer_name():
+    model = build_model("resnet18", 2)
+    total = sum(p.numel() for p in model.parameters())
+    frozen = training.freeze_parameters(model, "0.5")
+    first_trainable = next(p for p in model.parameters() if p.requires_grad)
+    assert frozen <= 0.5 * total < frozen + first_trainable.numel()  # as many leading values as fit in half
+    assert model.conv1.weight.requires_grad is False and model.fc.weight.requires_grad is True
+
+    model = build_model("resnet18", 2)
+    frozen = training.freeze_parameters(model, "layer3")
+    assert not any(p.requires_grad for p in model.layer3.parameters())
+    assert all(p.requires_grad for p in model.layer4.parameters())
+    assert frozen == sum(p.numel() for p in model.parameters() if not p.requires_grad)
+    with pytest.raises(TrainingError, match="top-level modules are conv1, bn1"):
+        training.freeze_parameters(build_model("resnet18", 2), "layer9")
+    with pytest.raises(TrainingError, match=r"\[0, 1\)"):
+        training.freeze_parameters(build_model("resnet18", 2), "1.0")
+
+
+def test_frozen_parameters_do_not_change_in_training(data, tmp_path):
+    result = run(training.train(config(data, tmp_path / "run", epochs=2, freeze="conv_block_1")))
+    trained = load_model(result.best_checkpoint, device="cpu").module
+    torch.manual_seed(0)
+    initial = build_model("tinyvgg_gap", 2, 3, {"widths": [4, 8]})
+    assert torch.equal(trained.conv_block_1[0].weight, initial.conv_block_1[0].weight)
+    assert not torch.equal(trained.conv_block_2[0].weight, initial.conv_block_2[0].weight)
+
+
+def test_init_fine_tunes_matching_classes_by_name_and_refuses_others(data, tmp_path):
+    first = run(training.train(config(data, tmp_path / "first", epochs=1)))
+    tuned = run(training.train(config(data, tmp_path / "tuned", epochs=1, arch=None, init=str(first.best_checkpoint))))
+    card = load_model(tuned.best_checkpoint, device="cpu").card
+    assert card.notes["training"]["init"] == str(first.best_checkpoint)
+    assert card.mean == load_model(first.best_checkpoint, device="cpu").card.mean
+
+    other = class_folders(tmp_path / "other", {"cat": 4, "dog": 4})
+    with pytest.raises(TrainingError, match="matched by name"):
+        run(training.train(config(other, tmp_path / "bad", arch=None, init=str(first.best_checkpoint))))
+
+
+def test_pretrained_weights_offline_fail_clearly_unless_random_init_is_allowed(data, tmp_path, monkeypatch):
+    monkeypatch.setattr(train_setup, "new_model", _offline_new_model(train_setup.new_model))
+    with pytest.raises(PretrainedWeightsUnavailable):
+        run(training.train(config(data, tmp_path / "a", pretrained=True, epochs=1)))
+
+    events = []
+    result = run(training.train(config(data, tmp_path / "b", pretrained=True, allow_random_init=True, epochs=1)), events)
+    assert any(isinstance(e.payload, Notice) and "random initialisation" in e.payload.text for e in events)
+    card = load_model(result.best_checkpoint, device="cpu").card
+    assert card.mean == (0.485, 0.456, 0.406)  # ImageNet statistics, as asked for pretrained weights
+    assert card.notes["training"]["pretrained"].startswith("unavailable")
+
+
+def test_cli_pretrained_offline_exits_1_unless_random_init_is_allowed(data, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(train_setup, "new_model", _offline_new_model(train_setup.new_model))
+    args = ["train", str(data), "--arch", "resnet18", "--input-size", "16", "--epochs", "1", "--pretrained", "--device", "cpu"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 1
+    assert "--allow-random-init" in capsys.readouterr().err
+    assert main([*args, "--allow-random-init", "--batch-size", "6", "--out", str(tmp_path / "b")]) == 0
+    assert "random initialisation" in capsys.readouterr().err
+
+
+def _offline_new_model(real):
+    def new_model(card, device="auto", pretrained=False, weights_file=None):
+        if pretrained:
+            raise PretrainedWeightsUnavailable(f"ImageNet weights for {card.arch} are not in the local cache")
+        return real(card, device)
+
+    return new_model
+
+
+def test_border_crop_is_part_of_the_card_from_the_flag_or_a_refined_dataset(data, tmp_path):
+    refined = Path(shutil.copytree(data, tmp_path / "refined"))
+    (refined / "refine.json").write_text(json.dumps({"mode": "crop", "options": {"border_crop": 0.15}}))
+    from_manifest = run(training.train(config(refined, tmp_path / "a", epochs=1)))
+    from_flag = run(training.train(config(refined, tmp_path / "b", epochs=1, border_crop=0.05)))
+    assert load_model(from_manifest.best_checkpoint, device="cpu").card.border_crop == 0.15
+    assert load_model(from_flag.best_checkpoint, device="cpu").card.border_crop == 0.05
+
+
+def test_streaming_from_disk_with_worker_processes(data, tmp_path):
+    events = []
+    result = run(training.train(config(data, tmp_path / "run", epochs=2, cache_bytes=0, workers=1)), events)
+    summary = next(e.payload for e in events if e.message == "dataset ready")
+    assert summary.in_memory is False and len(result.history) == 2
+
+
+def test_multi_label_csv_trains_a_sigmoid_head(data, tmp_path):
+    images = sorted(Path(data).rglob("*.png"))
+    rows = ["path,label"] + [f"{p},{'warm|' if 'red' in p.name else ''}{p.parent.name}" for p in images]
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    result = run(training.train(config(tmp_path / "labels.csv", tmp_path / "run", epochs=2)))
+    card = load_model(result.best_checkpoint, device="cpu").card
+    assert card.head == "sigmoid" and card.class_names == ["blue", "red", "warm"]
+
+
+def test_too_few_images_for_a_validation_split_is_an_error(tmp_path):
+    class_folders(tmp_path / "data", {"a": 1, "b": 1})
+    with pytest.raises(DatasetError):
+        run(training.train(config(tmp_path / "data", tmp_path / "run", val_split=0.0)))
+
+
+def test_cli_trains_and_resumes(data, tmp_path, capsys):
+    args = ["train", str(data), "--arch", "tinyvgg_gap", "--widths", "4,8", "--input-size", "16", "--epochs", "1",
+            "--batch-size", "6", "--device", "cpu", "--test-split", "0.25", "--positive-class", "red",
+            "--out", str(tmp_path / "run")]
+    assert main(args) == 0
+    output = capsys.readouterr().out
+    assert "epoch 1/1" in output and "positive class: red" in output and "blue" in output
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["arch_options"] == {"widths": [4, 8]}
+    assert (tmp_path / "run" / "test" / "metrics.json").is_file()
+
+    assert main(["train", "--resume", str(tmp_path / "run"), "--epochs", "2"]) == 0
+    assert "epoch 2/2" in capsys.readouterr().out
+    assert main(["train", "--resume", str(tmp_path / "run"), "--lr", "0.5"]) == 2
+    assert main(["train", str(data), "--out", str(tmp_path / "x")]) == 1  # no --arch
+    assert "--arch" in capsys.readouterr().err
