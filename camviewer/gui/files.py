@@ -1,0 +1,50 @@
+"""File names the window proposes and receives: export names, drop contents, where exports go by default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData
+
+
+@dataclass(frozen=True)
+class ExportNames:
+    """The overlay (PNG) and its raw map (.npy) written side by side with the same stem."""
+
+    png: Path
+    npy: Path
+
+    @classmethod
+    def for_view(cls, image_path: str, method: str, class_name: str, folder: Path) -> ExportNames:
+        stem = f"{Path(image_path).stem}__{_safe(method)}__{_safe(class_name)}"
+        return cls(folder / f"{stem}.png", folder / f"{stem}.npy")
+
+    @classmethod
+    def from_png(cls, chosen: str) -> ExportNames:
+        png = Path(chosen)
+        if png.suffix.lower() != ".png":
+            png = png.with_name(png.name + ".png")
+        return cls(png, png.with_suffix(".npy"))
+
+    def existing(self) -> list[Path]:
+        return [path for path in (self.png, self.npy) if path.exists()]
+
+
+def suggested_export_dir(last: str) -> Path:
+    """The last export folder, else the user's Pictures or home folder: never the image folder by default."""
+    if last and Path(last).is_dir():
+        return Path(last)
+    pictures = Path.home() / "Pictures"
+    return pictures if pictures.is_dir() else Path.home()
+
+
+def drop_paths(mime: QMimeData) -> list[str]:
+    """Local files and folders carried by a drag."""
+    if not mime.hasUrls():
+        return []
+    return [url.toLocalFile() for url in mime.urls() if url.isLocalFile()]
+
+
+def _safe(text: str) -> str:
+    return "".join("_" if c in '<>:"/\\|?*' or ord(c) < 32 else c for c in text).strip() or "_"

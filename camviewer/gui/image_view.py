@@ -1,0 +1,136 @@
+"""Centre view: the image and its heatmap as two pyqtgraph ImageItems in one ViewBox.
+
+The heatmap layer is coloured by a lookup table and blended by the item's own opacity, so the opacity
+slider only changes a QGraphicsItem property: no recomputation, no new image, just a repaint. The
+outline of the thresholded map (contours or boxes) is a third item above both.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Signal
+from PySide6.QtGui import QColor, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsPathItem, QWidget
+
+EMPTY_MESSAGE = "Open a folder (Ctrl+O) or drop images here"
+
+
+class ImageView(pg.GraphicsView):
+    hovered = Signal(str)  # "x, y: image value, map value" for the status bar
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, background=QColor("#202124"))
+        self.setObjectName("imageView")
+        self.setAcceptDrops(False)  # drops go to the main window, which opens them
+        self.view = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False, defaultPadding=0.02)
+        self.setCentralItem(self.view)
+        self.base = pg.ImageItem(axisOrder="row-major")
+        self.heat = pg.ImageItem(axisOrder="row-major")
+        self.heat.setZValue(10)
+        self.outline = QGraphicsPathItem()
+        pen = QPen(QColor("white"), 2)
+        pen.setCosmetic(True)  # same width at any zoom
+        self.outline.setPen(pen)
+        self.outline.setZValue(20)
+        self.message = pg.TextItem(EMPTY_MESSAGE, color="#c8c8c8", anchor=(0.5, 0.5))
+        for item in (self.base, self.heat, self.outline, self.message):
+            self.view.addItem(item)
+        self.pixels: np.ndarray | None = None  # decoded float pixels, for the value under the cursor
+        self.map: np.ndarray | None = None
+        self._outline = ("none", 0.5)
+        self._hover = pg.SignalProxy(self.scene().sigMouseMoved, rateLimit=30, slot=self._mouse_moved)
+        self.scene().sigMouseClicked.connect(self._mouse_clicked)
+        self.clear(EMPTY_MESSAGE)
+
+    # ------------------------------------------------------------------------------------ layers
+    def set_image(self, display: np.ndarray, pixels: np.ndarray) -> None:
+        """Show a new base image (H x W x 3 uint8); the old heatmap is removed until its own arrives."""
+        new_size = self.pixels is None or self.pixels.shape[:2] != pixels.shape[:2]
+        self.pixels = pixels
+        self.base.setImage(display, autoLevels=False, levels=(0, 255))
+        self.base.setVisible(True)
+        self.message.setVisible(False)
+        self.set_map(None)
+        if new_size:
+            self.fit()
+
+    def set_map(self, map01: np.ndarray | None) -> None:
+        self.map = map01
+        if map01 is None:
+            self.heat.clear()
+        else:
+            self.heat.setImage(map01, autoLevels=False, levels=(0.0, 1.0))
+        self._draw_outline()
+
+    def set_colormap(self, lut: np.ndarray) -> None:
+        self.heat.setLookupTable(lut)
+
+    def set_opacity(self, opacity: float) -> None:
+        self.heat.setOpacity(opacity)
+
+    def set_outline(self, mode: str, threshold: float) -> None:
+        self._outline = (mode, threshold)
+        self._draw_outline()
+
+    def clear(self, message: str = EMPTY_MESSAGE) -> None:
+        """No image: show a hint (or why the image could not be shown) instead."""
+        self.pixels = None
+        self.base.clear()
+        self.set_map(None)
+        self.message.setText(message)
+        self.message.setPos(0.5, 0.5)
+        self.message.setVisible(True)
+        self.view.setRange(QRectF(0, 0, 1, 1), padding=0)
+
+    def fit(self) -> None:
+        if self.pixels is not None:
+            height, width = self.pixels.shape[:2]
+            self.view.setRange(QRectF(0, 0, width, height), padding=0.02)
+
+    # ----------------------------------------------------------------------------------- outline
+    def _draw_outline(self) -> None:
+        mode, threshold = self._outline
+        path = QPainterPath()
+        if self.map is not None and mode != "none":
+            from camviewer.core import overlay
+
+            mask = overlay.threshold_mask(self.map, threshold)
+            if mode == "contour":
+                for points in overlay.contours(mask):
+                    _add_polygon(path, points + 0.5)  # through pixel centres
+            else:
+                for x, y, w, h in overlay.component_boxes(mask):
+                    path.addRect(QRectF(x, y, w, h))
+        self.outline.setPath(path)
+
+    # ------------------------------------------------------------------------------------- mouse
+    def _mouse_moved(self, args: tuple) -> None:
+        if self.pixels is None:
+            return
+        point = self.view.mapSceneToView(args[0])
+        x, y = int(np.floor(point.x())), int(np.floor(point.y()))
+        height, width = self.pixels.shape[:2]
+        if not (0 <= x < width and 0 <= y < height):
+            self.hovered.emit("")
+            return
+        value = self.pixels[y, x]
+        shown = f"{float(value):.3f}" if np.ndim(value) == 0 else "(" + ", ".join(f"{v:.3f}" for v in value) + ")"
+        text = f"x {x}, y {y}   image {shown}"
+        if self.map is not None:
+            text += f"   map {float(self.map[y, x]):.3f}"
+        self.hovered.emit(text)
+
+    def _mouse_clicked(self, event) -> None:
+        if event.double():
+            self.fit()
+
+
+def _add_polygon(path: QPainterPath, points: np.ndarray) -> None:
+    if len(points) == 0:
+        return
+    path.moveTo(QPointF(*points[0]))
+    for x, y in points[1:]:
+        path.lineTo(QPointF(x, y))
+    path.closeSubpath()
+

@@ -1,0 +1,127 @@
+"""The window's actions (with their shortcuts named in menus and tooltips), menus and toolbar."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QAbstractSlider, QAbstractSpinBox, QComboBox, QLineEdit, QMainWindow, QStyle, QTreeView
+
+ARROWS = {Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Down}
+
+
+@dataclass
+class Actions:
+    open_folder: QAction
+    open_images: QAction
+    open_model: QAction
+    export_view: QAction
+    export_folder: QAction
+    quit: QAction
+    next_image: QAction
+    previous_image: QAction
+    fit: QAction
+    more_opacity: QAction
+    less_opacity: QAction
+    thumbnails: QAction
+    compare: QAction
+    shortcuts: QAction
+    about: QAction
+
+
+def action(window: QMainWindow, text: str, shortcuts: list[str], tip: str, icon: QStyle.StandardPixmap | None = None,
+           checkable: bool = False) -> QAction:
+    """An action whose tooltip and status tip name its shortcuts, e.g. "Next image (Right, PgDown)"."""
+    item = QAction(text, window, checkable=checkable)
+    if icon is not None:
+        item.setIcon(window.style().standardIcon(icon))
+    sequences = [QKeySequence(s) for s in shortcuts]
+    item.setShortcuts(sequences)
+    keys = ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in sequences)
+    item.setToolTip(f"{tip} ({keys})" if keys else tip)
+    item.setStatusTip(item.toolTip())
+    window.addAction(item)  # shortcuts work even when the menu bar is hidden
+    return item
+
+
+def build_actions(window: QMainWindow) -> Actions:
+    sp = QStyle.StandardPixmap
+    return Actions(
+        open_folder=action(window, "Open &folder…", ["Ctrl+O"], "Open a folder of images", sp.SP_DirOpenIcon),
+        open_images=action(window, "Open &images…", ["Ctrl+Shift+O"], "Open image files", sp.SP_FileIcon),
+        open_model=action(window, "Open &model…", ["Ctrl+M"], "Open a checkpoint (.safetensors, .pt, .pth)",
+                          sp.SP_DriveHDIcon),
+        export_view=action(window, "&Export current view…", ["Ctrl+E"],
+                           "Save the overlay as PNG and the raw map as .npy", sp.SP_DialogSaveButton),
+        export_folder=action(window, "Export &folder…", ["Ctrl+Shift+E"],
+                             "Maps, overlays and predictions.csv for every image in the list"),
+        quit=action(window, "&Quit", ["Ctrl+Q"], "Quit camviewer"),
+        next_image=action(window, "&Next image", ["Right", "PgDown"], "Next image", sp.SP_ArrowRight),
+        previous_image=action(window, "&Previous image", ["Left", "PgUp"], "Previous image", sp.SP_ArrowLeft),
+        fit=action(window, "&Fit to window", ["F"], "Fit the image to the view (also: double-click)",
+                   sp.SP_TitleBarMaxButton),
+        more_opacity=action(window, "More heatmap opacity", ["+", "="], "Make the heatmap more opaque"),
+        less_opacity=action(window, "Less heatmap opacity", ["-"], "Make the heatmap more transparent"),
+        thumbnails=action(window, "&Thumbnails", ["Ctrl+T"], "Thumbnails or a list of names", checkable=True),
+        compare=action(window, "&Compare side by side", ["C"], "Several methods side by side, from one pass",
+                       sp.SP_FileDialogListView, checkable=True),
+        shortcuts=action(window, "&Keyboard shortcuts", ["F1"], "List the keyboard shortcuts"),
+        about=action(window, "&About camviewer", [], "About camviewer"),
+    )
+
+
+def build_menus(window: QMainWindow, actions: Actions, docks: list) -> dict[str, object]:
+    bar = window.menuBar()
+    file_menu = bar.addMenu("&File")
+    file_menu.addActions([actions.open_folder, actions.open_images])
+    recent_folders = file_menu.addMenu("Recent &folders")
+    file_menu.addAction(actions.open_model)
+    recent_models = file_menu.addMenu("Recent &models")
+    file_menu.addSeparator()
+    file_menu.addActions([actions.export_view, actions.export_folder])
+    file_menu.addSeparator()
+    file_menu.addAction(actions.quit)
+    view_menu = bar.addMenu("&View")
+    view_menu.addActions([actions.previous_image, actions.next_image, actions.fit])
+    view_menu.addSeparator()
+    view_menu.addActions([actions.more_opacity, actions.less_opacity, actions.compare, actions.thumbnails])
+    view_menu.addSeparator()
+    for dock in docks:
+        view_menu.addAction(dock.toggleViewAction())
+    help_menu = bar.addMenu("&Help")
+    help_menu.addActions([actions.shortcuts, actions.about])
+    toolbar = window.addToolBar("Main")
+    toolbar.setObjectName("mainToolbar")
+    toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    toolbar.addActions([actions.open_folder, actions.open_model])
+    toolbar.addSeparator()
+    toolbar.addActions([actions.previous_image, actions.next_image, actions.fit, actions.compare])
+    toolbar.addSeparator()
+    toolbar.addAction(actions.export_view)
+    return {"recent_folders": recent_folders, "recent_models": recent_models}
+
+
+def shortcut_table(actions: Actions) -> str:
+    rows = []
+    for item in vars(actions).values():
+        keys = [s.toString(QKeySequence.SequenceFormat.NativeText) for s in item.shortcuts()]
+        if keys:
+            rows.append(f"<tr><td><b>{', '.join(keys)}</b></td><td>{item.text().replace('&', '')}</td></tr>")
+    return "<table cellpadding='3'>" + "".join(rows) + "</table>"
+
+
+class KeepArrowKeys(QObject):
+    """Lets sliders, combos, text fields and the folder tree keep their arrow keys.
+
+    Left/Right are window shortcuts for previous/next image; a widget that uses arrows itself claims
+    them first by accepting the ShortcutOverride event, as Qt intends.
+    """
+
+    USERS = (QAbstractSlider, QAbstractSpinBox, QComboBox, QLineEdit, QTreeView)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (event.type() == QEvent.Type.ShortcutOverride and event.key() in ARROWS
+                and isinstance(watched, self.USERS)):
+            event.accept()
+        return False

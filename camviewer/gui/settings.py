@@ -1,0 +1,102 @@
+"""One typed wrapper around QSettings (INI file): every persistent preference has a name, a type and a default.
+
+Call sites read ``settings.opacity`` and write ``settings.opacity = 0.4``; nothing else in the GUI
+spells a QSettings key. The file lives in the user's config folder unless a path is given (tests
+point it at a temporary directory).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from PySide6.QtCore import QByteArray, QSettings
+
+T = TypeVar("T")
+MAX_RECENT = 10
+SETTINGS_FILE = "camviewer.ini"
+
+
+class _Setting(Generic[T]):
+    """A descriptor: one key with a default; the default's type decides how the INI text is read back."""
+
+    def __init__(self, key: str, default: T) -> None:
+        self.key, self.default = key, default
+
+    def __get__(self, settings: Settings | None, owner: type) -> T:
+        if settings is None:
+            return self  # type: ignore[return-value]  # class attribute access
+        return _convert(settings.store.value(self.key, None), self.default)
+
+    def __set__(self, settings: Settings, value: T) -> None:
+        if isinstance(self.default, tuple):
+            value = list(value)  # type: ignore[assignment]
+        settings.store.setValue(self.key, value)
+
+
+def _convert(raw: Any, default: Any) -> Any:
+    """INI values come back as text (or a list of text); bring them back to the default's type."""
+    if raw is None:
+        return default
+    try:
+        if isinstance(default, bool):
+            return raw if isinstance(raw, bool) else str(raw).lower() in ("true", "1", "yes")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, tuple):  # tuples of strings: QSettings returns a 1-item list as a str
+            return tuple(str(item) for item in ([raw] if isinstance(raw, str) else raw) if str(item))
+        if isinstance(default, QByteArray):
+            return raw if isinstance(raw, QByteArray) else QByteArray(raw)
+        if isinstance(default, str) or default is None:
+            return str(raw)
+    except (TypeError, ValueError):
+        return default
+    return raw
+
+
+class Settings:
+    """camviewer's preferences. ``Settings(path)`` uses that INI file; ``Settings()`` the user's config folder."""
+
+    # window
+    geometry = _Setting("window/geometry", QByteArray())
+    window_state = _Setting("window/state", QByteArray())
+    # recent places
+    recent_folders = _Setting("recent/folders", ())
+    recent_models = _Setting("recent/models", ())
+    last_export_dir = _Setting("export/last_dir", "")
+    # CAM options (what to compute)
+    method = _Setting("cam/method", "gradcam")
+    target = _Setting("cam/target", "pred")
+    compare = _Setting("cam/compare", "off")
+    compare_methods = _Setting("cam/compare_methods", ("gradcam", "gradcam++", "xgradcam", "layercam",
+                                                       "hirescam", "eigencam"))
+    # CAM display (how to show it)
+    colormap = _Setting("cam/colormap", "jet")
+    opacity = _Setting("cam/opacity", 0.5)
+    outline = _Setting("cam/outline", "none")
+    threshold = _Setting("cam/threshold", 0.5)
+    # browser
+    thumbnails = _Setting("browser/thumbnails", True)
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        if path is None:
+            from camviewer.core.paths import user_config_dir
+
+            path = user_config_dir() / SETTINGS_FILE
+        self.path = Path(path)
+        self.store = QSettings(str(self.path), QSettings.Format.IniFormat)
+
+    def remember_folder(self, folder: str | Path) -> None:
+        self.recent_folders = _most_recent_first(self.recent_folders, str(folder))
+
+    def remember_model(self, checkpoint: str | Path) -> None:
+        self.recent_models = _most_recent_first(self.recent_models, str(checkpoint))
+
+    def sync(self) -> None:
+        self.store.sync()
+
+
+def _most_recent_first(items: tuple[str, ...], newest: str) -> tuple[str, ...]:
+    return (newest, *[item for item in items if item != newest])[:MAX_RECENT]

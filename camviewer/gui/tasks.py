@@ -1,0 +1,228 @@
+"""What runs inside the workers: thin calls into :mod:`camviewer.core`, never called on the GUI thread.
+
+Each function here imports the engine when it runs, so importing this module costs nothing and torch
+loads in a worker thread. The engine is looked up through its module (``explain.explain_iter``) at
+call time, so tests can wrap it to count calls or record the calling thread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from camviewer.core.errors import CamviewerError, Cancelled, ImageError
+from camviewer.core.jobs import CancelToken
+
+DEMO_CLASSES = ["parasitized", "uninfected"]
+# --------------------------------------------------------------------------------------- models
+
+@dataclass
+class ModelReady:
+    """A loaded model and what the CAM panel needs to offer for it."""
+
+    model: Any  # camviewer.core.models.LoadedModel
+    layers: list  # [camviewer.core.cam.LayerInfo]
+    auto_layer: str
+    methods: tuple[str, ...]
+    colormaps: tuple[str, ...]
+    warning: str | None = None  # shown prominently, e.g. for the untrained placeholder
+
+
+@dataclass
+class CheckpointInfo:
+    summary: Any  # camviewer.core.models.CheckpointSummary
+    architectures: list[str]  # what the checkpoint dialog offers
+
+
+def describe_checkpoint(path: str, trust_pickle: bool = False) -> CheckpointInfo:
+    from camviewer.core import archs, models
+
+    return CheckpointInfo(models.describe_checkpoint(path, trust_pickle=trust_pickle), archs.available_architectures())
+
+
+def load_checkpoint(path: str, trust_pickle: bool = False, **options: Any) -> ModelReady:
+    """``options`` are load_model's keywords from the checkpoint dialog (arch, class_names...)."""
+    from camviewer.core import models
+
+    return _ready(models.load_model(path, trust_pickle=trust_pickle, **options))
+
+
+def load_demo() -> ModelReady:
+    """The built-in demo model, or an untrained placeholder built by the project's code if it is missing."""
+    from camviewer.core import models
+    from camviewer.core.paths import demo_model_path
+
+    try:
+        path = demo_model_path()
+    except FileNotFoundError:
+        path = None
+    if path is not None and path.is_file():
+        return _ready(models.load_model(path))
+    import torch
+
+    from camviewer.core.card import ModelCard
+
+    torch.manual_seed(0)
+    card = ModelCard(arch="tinyvgg_gap", class_names=list(DEMO_CLASSES), input_size=(96, 96),
+                     arch_options={"widths": [16, 32, 64]},
+                     notes={"loading": ["untrained placeholder: weights/demo.safetensors was not found"]})
+    warning = "Demo model is an UNTRAINED placeholder (weights/demo.safetensors not found): its heatmaps mean nothing."
+    return _ready(models.new_model(card), warning)
+
+
+def _ready(model, warning: str | None = None) -> ModelReady:
+    from camviewer.core import cam
+    from camviewer.core.overlay import COLORMAPS
+
+    try:
+        layers, auto = cam.candidate_layers(model), cam.auto_layer(model)
+    except CamviewerError as error:  # e.g. a transformer: it still predicts, it cannot be explained
+        layers, auto = [], ""
+        warning = f"{warning} {error}" if warning else str(error)
+    return ModelReady(model, layers, auto, tuple(cam.METHODS), tuple(COLORMAPS), warning)
+
+
+# --------------------------------------------------------------------------------------- images
+
+@dataclass
+class ViewRequest:
+    """One image to show and explain. ``generation`` tells a current answer from a stale one."""
+
+    generation: int
+    path: str
+    image: Any | None  # DecodedImage already decoded for this path, or None
+    model: Any | None  # LoadedModel, or None: only decode
+    methods: tuple[str, ...]
+    target: str
+    layer: str | None
+    cancel: CancelToken = field(default_factory=CancelToken)
+
+
+@dataclass
+class ImageFrame:
+    generation: int
+    path: str
+    image: Any  # DecodedImage
+    display: np.ndarray  # H x W x 3 uint8, what the base layer shows
+
+
+@dataclass
+class Explained:
+    generation: int
+    result: Any  # ExplainResult
+    seconds: float
+
+
+@dataclass
+class ViewFailed:
+    generation: int
+    path: str
+    message: str
+    stage: str  # "image" or "cam"
+
+
+def view_image(request: ViewRequest) -> Iterator[ImageFrame | Explained | ViewFailed]:
+    """Decode (unless already decoded), yield the frame, then explain it with one engine pass."""
+    from camviewer.core import images  # no torch: the image shows while the model may still be loading
+
+    image = request.image
+    if image is None:
+        try:
+            image = images.read_image(request.path)
+        except ImageError as error:
+            yield ViewFailed(request.generation, request.path, f"{Path(request.path).name}: {error.reason}", "image")
+            return
+        yield ImageFrame(request.generation, request.path, image, images.to_uint8_rgb(image.pixels))
+    if request.model is None or request.cancel.cancelled:
+        return
+    from camviewer.core import explain
+
+    started = time.perf_counter()
+    events = explain.explain_iter(request.model, [image], request.methods, request.target, request.layer,
+                                  batch_size=1, cancel=request.cancel)
+    try:
+        payload = next(events).payload
+    except Cancelled:
+        return
+    except CamviewerError as error:
+        yield ViewFailed(request.generation, request.path, str(error), "cam")
+        return
+    finally:
+        events.close()
+    if isinstance(payload, explain.ExplainFailure):
+        yield ViewFailed(request.generation, request.path, payload.reason, "cam")
+    else:
+        payload.source = request.path
+        yield Explained(request.generation, payload, time.perf_counter() - started)
+
+
+def list_folder(folder: str) -> list[Path]:
+    from camviewer.core.images import list_images
+
+    return list_images(folder)
+
+
+@dataclass
+class Gathered:
+    """What a drop or a command line opens: one folder as such, or a list of images; plus what was refused."""
+
+    folder: Path | None
+    images: list[Path]
+    unsupported: list[Path]
+    title: str
+
+
+def gather_images(paths: Sequence[str | Path]) -> Gathered:
+    """Sort paths into folders, image files and the rest; several items become one list of images."""
+    from camviewer.core.images import is_image_path, list_images
+
+    folders, images, unsupported = [], [], []
+    for path in map(Path, paths):
+        if path.is_dir():
+            folders.append(path)
+        elif path.is_file() and is_image_path(path):
+            images.append(path)
+        else:
+            unsupported.append(path)
+    if len(folders) == 1 and not images:
+        return Gathered(folders[0], [], unsupported, folders[0].name)
+    for folder in folders:
+        images.extend(list_images(folder))
+    title = f"{len(paths) - len(unsupported)} opened item{'s' if len(paths) - len(unsupported) != 1 else ''}"
+    return Gathered(None, images, unsupported, title)
+
+
+# --------------------------------------------------------------------------------------- export
+
+def export_view(pixels: np.ndarray, map01: np.ndarray, colormap: str, opacity: float, png_path: str,
+                npy_path: str, outline: str = "none", threshold: float = 0.5) -> tuple[str, str]:
+    """Write the overlay as shown (PNG, with its outline if any) and the raw map (.npy, float32 in [0, 1])."""
+    from camviewer.core import overlay
+
+    rgb = overlay.overlay(pixels, map01, colormap, opacity)
+    if outline != "none":
+        mask = overlay.threshold_mask(map01, threshold)
+        rgb = (overlay.draw_contours(rgb, overlay.contours(mask)) if outline == "contour"
+               else overlay.draw_boxes(rgb, overlay.component_boxes(mask)))
+    overlay.write_png(png_path, rgb)
+    np.save(npy_path, np.asarray(map01, dtype=np.float32))
+    return png_path, npy_path
+
+
+def export_folder(model, paths: Sequence[str], out_dir: str, methods: Sequence[str], target: str,
+                  layer: str | None, colormap: str, opacity: float, cancel: CancelToken) -> Iterator:
+    """The engine's folder export (same layout as `camviewer explain`); yields Progress, returns its summary."""
+    from camviewer.core import explain
+
+    job = explain.explain_to_folder(model, paths, out_dir, methods, target, layer, batch_size=8,
+                                    colormap=colormap, alpha=opacity, cancel=cancel)
+    try:
+        # The engine locks the model per batch, so the viewer can still explain between export batches.
+        return (yield from job)
+    finally:
+        job.close()
