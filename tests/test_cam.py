@@ -305,3 +305,19 @@ def test_upsample_map_sizes_range_and_border_crop():
     assert up[-1, -1] == up.max() and up[-1, 0] == 0.0  # negative evidence clipped by the ReLU
     cropped = upsample_map(raw, (100, 100), border_crop=0.1)
     assert np.all(cropped[:10] == 0) and np.all(cropped[:, -10:] == 0) and cropped[10:90, 10:90].max() > 0.99
+
+
+def test_concurrent_passes_on_one_model_take_turns():
+    """The viewer and an export may explain with the same model from two threads at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = make_model("resnet18", size=64)
+    batches = [torch.randn(2, 3, 64, 64) for _ in range(6)]
+    expected = [compute_cams(model, b, ["gradcam", "cam"]).raw for b in batches]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda b: compute_cams(model, b, ["gradcam", "cam"]).raw, batches))
+    for ours, reference in zip(results, expected):
+        for image, ref in zip(ours, reference):
+            for method in ("gradcam", "cam"):
+                for c in ref[method]:
+                    np.testing.assert_allclose(image[method][c], ref[method][c], rtol=1e-5, atol=1e-6)

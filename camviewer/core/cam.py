@@ -134,7 +134,7 @@ def candidate_layers(model: LoadedModel) -> list[LayerInfo]:
     card = model.card
     probe = torch.zeros(1, card.channels, *card.input_size, device=model.device)
     try:
-        with eval_mode(model.module), torch.no_grad():
+        with model.lock, eval_mode(model.module), torch.no_grad():
             model.module(probe)
     finally:
         for handle in handles:
@@ -259,7 +259,7 @@ def compute_cams(
     gradient_methods = [m for m in methods if m in GRADIENT_METHODS]
     capture = _LayerCapture(_layer_module(model, layer), with_grad=bool(gradient_methods))
     batch = batch.to(model.device)
-    with eval_mode(model.module), capture:
+    with model.lock, eval_mode(model.module), capture:
         with torch.no_grad():
             logits = model.module(batch)
         activation = capture.activation

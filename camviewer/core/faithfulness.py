@@ -90,7 +90,7 @@ def faithfulness(
     class_tensor = torch.as_tensor(list(classes), device=batch.device)
     positions = batch.shape[2] * batch.shape[3]
     fractions = np.array(_perturbation_counts(positions, steps), dtype=np.float32) / positions
-    with eval_mode(model.module):
+    with model.lock, eval_mode(model.module):
         deletion = np.zeros((len(batch), len(fractions)), np.float32)
         insertion = np.zeros_like(deletion)
         for i, deleted, inserted in _curves(model, batch, maps, class_tensor, steps, baseline, chunk, cancel):

@@ -145,8 +145,9 @@ def list_images(folder: str | os.PathLike, recursive: bool = False) -> list[Path
     found = []
     for directory, subdirectories, names in os.walk(root):
         subdirectories[:] = [name for name in subdirectories if recursive and not name.startswith(".")]
+        # os.walk (scandir) already put folders aside: no extra stat per file for 10,000-image folders.
         candidates = (Path(directory, name) for name in names if not name.startswith("."))
-        found += [file for file in candidates if is_image_path(file) and file.is_file()]
+        found += [file for file in candidates if is_image_path(file)]
     return sorted(found, key=lambda file: [_natural_key(part) for part in file.relative_to(root).parts])
 
 

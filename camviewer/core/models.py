@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -64,6 +65,9 @@ class LoadedModel:
     device: torch.device
     source: str | None = None
     _layers: dict = field(default_factory=dict, repr=False)  # cache for camviewer.core.cam
+    # One pass at a time: CAM hooks and eval-mode switches of concurrent passes would interfere
+    # (the viewer and a folder export share the model; they take turns batch by batch).
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(logits) if self.card.head == "sigmoid" else torch.softmax(logits, dim=1)
@@ -78,7 +82,7 @@ class LoadedModel:
     @torch.no_grad()
     def predict_tensor(self, batch: torch.Tensor) -> np.ndarray:
         """Class probabilities, N x K, for an already normalised batch (eval mode, restored after)."""
-        with eval_mode(self.module):
+        with self.lock, eval_mode(self.module):
             return self.probabilities(self.module(batch.to(self.device))).cpu().numpy()
 
     def save(self, path: str | Path) -> Path:
