@@ -18,14 +18,24 @@ COMMANDS = {
     "info": "print a checkpoint's model card as JSON",
     "explain": "compute CAMs for images or folders and write maps, overlays and predictions",
     "synth": "write a synthetic two-class dataset (cells or chest x-rays) with lesion masks and boxes",
+    "train": "train or fine-tune a classifier on class folders or a CSV, with early stopping and resume",
+    "evaluate": "evaluate a checkpoint on a dataset or split: metrics.json, ROC, confusion matrix, predictions",
+    "localize": "score maps against ground-truth masks or boxes: pointing game, IoU, Dice, energy inside",
+    "faithfulness": "deletion/insertion curves, average drop, and the weight-randomization sanity check",
+    "refine": "build an enhanced copy of a training set for the CAM-guided refinement cycle",
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="camviewer",
-        description="Train image classifiers and see where they look. "
-        "Without a command, opens the viewer on the given files or folders.",
+        description="Train image classifiers and see where they look.",
+        usage="camviewer [PATH ...] | camviewer COMMAND [options] | camviewer --install-desktop-entry",
+        epilog="Without a command, camviewer opens the viewer on the given images or folders (or on the "
+        "built-in demo). Desktop integration: --install-desktop-entry / --uninstall-desktop-entry add or "
+        "remove the menu entry and icons for the current user. --self-test opens the window offscreen, "
+        "explains a sample image with the demo model and exits (checks an installation or a bundle). "
+        "Run `camviewer COMMAND --help` for a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"camviewer {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
