@@ -300,6 +300,9 @@ def test_border_crop_is_part_of_the_card_from_the_flag_or_a_refined_dataset(data
     from_flag = run(training.train(config(refined, tmp_path / "b", epochs=1, border_crop=0.05)))
     assert load_model(from_manifest.best_checkpoint, device="cpu").card.border_crop == 0.15
     assert load_model(from_flag.best_checkpoint, device="cpu").card.border_crop == 0.05
+    # Fine-tuning on a crop-mode set adds its crop to a model that had another one (the refinement cycle).
+    fine_tuned = run(training.train(config(refined, tmp_path / "c", epochs=1, init=str(from_flag.best_checkpoint))))
+    assert load_model(fine_tuned.best_checkpoint, device="cpu").card.border_crop == 0.15
 
 
 def test_streaming_from_disk_with_worker_processes(data, tmp_path):

@@ -153,15 +153,20 @@ def _preprocessing_card(config: TrainConfig, index: ds.DatasetIndex, init: Loade
 
 
 def _border_crop(config: TrainConfig, base: ModelCard | None) -> float:
-    """--border-crop, else the init checkpoint's, else what a `camviewer refine --mode crop` dataset asks for."""
+    """--border-crop, else what a `camviewer refine --mode crop` dataset asks for, else the init checkpoint's.
+
+    The refined dataset comes before the init checkpoint: fine-tuning on a crop-mode set exists to
+    add that crop to a model that had none.
+    """
     from camviewer.core.refine import manifest_border_crop
 
     if config.border_crop is not None:
         return config.border_crop
-    if base is not None:
-        return base.border_crop
     folder = Path(config.data)
-    return manifest_border_crop(folder if folder.is_dir() else folder.parent) or 0.0
+    requested = manifest_border_crop(folder if folder.is_dir() else folder.parent)
+    if requested is not None:
+        return requested
+    return base.border_crop if base is not None else 0.0
 
 
 def _final_card(config: TrainConfig, card: ModelCard, decoded: ds.DecodedSet, run_dir: Path,
