@@ -313,7 +313,7 @@ def _activation_only_maps(model, a, logits, batch, methods, targets, raw, scorec
 
 
 def _class_activation_maps(model: LoadedModel, a, logits, targets, raw) -> None:
-    name = final_layer_name(model.module)
+    name = model._layers.get("final") or model._layers.setdefault("final", final_layer_name(model.module))
     final = model.module.get_submodule(name)
     pooled = a.mean(dim=(2, 3))
     fits = isinstance(final, nn.Linear) and final.in_features == a.shape[1]

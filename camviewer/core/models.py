@@ -40,20 +40,22 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 class eval_mode:
     """Put every submodule in eval mode; restore each one's own flag afterwards, even on error.
 
-    (``module.train(flag)`` would flatten a mixed state such as a frozen BatchNorm in a training model.)
+    Only modules that were training are touched (none, for a loaded model), so a mixed state such
+    as a frozen BatchNorm inside a training model comes back exactly, and the common case costs nothing.
     """
 
     def __init__(self, module: nn.Module) -> None:
         self.module = module
 
     def __enter__(self):
-        self.flags = [(m, m.training) for m in self.module.modules()]
-        self.module.eval()
+        self.training = [m for m in self.module.modules() if m.training]
+        for module in self.training:
+            module.training = False
         return self
 
     def __exit__(self, *exc) -> None:
-        for module, flag in self.flags:
-            module.training = flag
+        for module in self.training:
+            module.training = True
 
 
 @dataclass
