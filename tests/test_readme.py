@@ -1,0 +1,38 @@
+"""The README's command-line walkthrough runs as written (scaled down: fewer images, fewer epochs)."""
+
+import re
+import shlex
+from pathlib import Path
+
+from camviewer.cli import main
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+# Only sizes change; every command, flag and path is the README's own.
+SCALE_DOWN = {"--n 1000": "--n 40", "--input-size 96": "--input-size 32 --epochs 2 --threads 1"}
+# Flags added where a command does not set them already.
+EXTRA = {"faithfulness": {"--limit": "6", "--sanity-images": "2", "--steps": "5"}, "train": {"--epochs": "2"}}
+
+
+def readme_commands() -> list[list[str]]:
+    block = re.search(r"## Command line.*?```sh\n(.*?)```", README.read_text(), re.S).group(1)
+    commands = []
+    for line in block.splitlines():
+        if line.startswith("camviewer "):
+            for old, new in SCALE_DOWN.items():
+                line = line.replace(old, new)
+            commands.append(shlex.split(line)[1:])
+    return commands
+
+
+def test_readme_walkthrough_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    commands = readme_commands()
+    assert [c[0] for c in commands] == ["synth", "train", "evaluate", "explain", "localize", "faithfulness",
+                                        "refine", "train", "info"]
+    for command in commands:
+        extra = [item for flag, value in EXTRA.get(command[0], {}).items() if flag not in command for item in (flag, value)]
+        assert main(command + extra) == 0, (command, capsys.readouterr().err[-2000:])
+    assert (tmp_path / "runs/refined/best.safetensors").is_file()
+    assert (tmp_path / "reports/cells/metrics.json").is_file()
+    assert any((tmp_path / "maps/maps").glob("*__layercam__*.npy"))
+    assert '"auto_layer"' in capsys.readouterr().out
