@@ -105,15 +105,16 @@ class ProgressLine:
 
 def drive(job, on_event=None, unit: str = "images"):
     """Run a job generator to its end with a progress line on stderr; return the job's value."""
+    from camviewer.core.jobs import run_to_end
+
     progress = ProgressLine(unit)
+
+    def show(event) -> None:
+        if on_event is not None:
+            on_event(event)
+        progress.update(event.done, event.total)
+
     try:
-        while True:
-            try:
-                event = next(job)
-            except StopIteration as stop:
-                return stop.value
-            if on_event is not None:
-                on_event(event)
-            progress.update(event.done, event.total)
+        return run_to_end(job, show)
     finally:
         progress.close()
