@@ -8,6 +8,9 @@ in-memory uint8 tensor (same architecture, seed and batch size, no augmentation 
 that both see the same machine load: they alternate batch by batch. Only the training pass is timed
 (camviewer's validation and checkpoint saving happen outside the timed spans). Prints per-epoch
 images/s, medians and the ratio.
+
+The other training figure, the largest GUI heartbeat gap while training in the window's Training dock, needs
+a Qt event loop and is measured by ``benchmarks/bench_gui.py`` (row "while training in the window").
 """
 
 from __future__ import annotations

@@ -172,3 +172,47 @@ class EngineSpy:
             yield from original(model, sources, methods, target, *args, **kwargs)
 
         monkeypatch.setattr(explain, "explain_iter", spy)
+
+
+# ------------------------------------------------------------------------- training, evaluation, trust
+
+SYNTH_CLASSES = ["parasitized", "uninfected"]  # camviewer synth "cells": parasitized is the positive class
+
+
+def synth_cells(folder: Path, n: int = 24, size: int = 32, seed: int = 0, shortcut: float = 0.0) -> Path:
+    """A tiny `camviewer synth cells` dataset: <class>/*.png, masks/, roi/, boxes.csv, synth.json."""
+    from camviewer.core.jobs import run_to_end
+    from camviewer.core.synth import generate
+
+    run_to_end(generate(folder, "cells", n, seed, size=size, shortcut=shortcut))
+    return folder
+
+
+def save_synth_checkpoint(path: Path, positive_class: str | None = "parasitized") -> Path:
+    """An untrained tiny model whose classes are the synth cells' (so it can be fine-tuned on them)."""
+    import torch
+
+    from camviewer.core.card import ModelCard
+    from camviewer.core.models import new_model
+
+    torch.manual_seed(0)
+    card = ModelCard(arch="tinyvgg_gap", class_names=list(SYNTH_CLASSES), input_size=(32, 32),
+                     arch_options={"widths": [4, 8]}, positive_class=positive_class)
+    return new_model(card, device="cpu").save(path)
+
+
+def fill_training_form(panel, data: Path, run_dir: Path, epochs: int = 2, patience: int = 20) -> None:
+    """Tiny and quick: TinyVGG-GAP with widths 4, 8 on 32 x 32 images, on the CPU."""
+    form = panel.form
+    form.arch.setCurrentText("tinyvgg_gap")
+    form.arch_options.setText('{"widths": [4, 8]}')
+    form.input_size.setValue(32)
+    form.epochs.setValue(epochs)
+    form.patience.setValue(patience)
+    form.batch_size.setValue(6)
+    form.lr.setValue(0.01)
+    form.val_split.setValue(0.25)
+    form.augment.setCurrentText("none")
+    form.device.setCurrentText("cpu")
+    panel.data.set_path(data, announce=False)
+    panel.run_dir.setText(str(run_dir))

@@ -13,6 +13,7 @@ import shlex
 import sys
 
 from camviewer.commands._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ProgressLine, fail, input_size
+from camviewer.core.jobs import run_to_end
 
 # Defaults live in TrainConfig; flags default to None so that --resume can tell what was given.
 _CONFIG_FLAGS = ("arch", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "pretrained", "freeze", "patience",
@@ -129,12 +130,9 @@ def _drive(job):
     from camviewer.core.train import BatchUpdate, EpochRecord, Notice
 
     progress = ProgressLine("images")
-    while True:
-        try:
-            event = next(job)
-        except StopIteration as stop:
-            progress.close()
-            return stop.value
+
+    def show(event) -> None:
+        nonlocal progress
         payload = event.payload
         if isinstance(payload, BatchUpdate):
             if payload.batch == 1:  # a fresh line per epoch: its rate and ETA are the epoch's
@@ -154,6 +152,10 @@ def _drive(job):
             if progress.unit != "images":
                 progress = ProgressLine("images")
             progress.update(event.done, event.total, event.message)
+
+    result = run_to_end(job, show)
+    progress.close()
+    return result
 
 
 def _print_result(result) -> None:

@@ -57,3 +57,21 @@ def run_to_end(job, on_progress=None):
             return stop.value
         if on_progress is not None:
             on_progress(event)
+
+
+def relay(job, on_event):
+    """Re-yield a job's events as ``on_event`` maps them (``None`` drops one) and return the job's value.
+
+    Closing the relay closes the job, so the job's own clean-up (a checkpoint, a thread pool) still runs.
+    """
+    try:
+        while True:
+            try:
+                event = next(job)
+            except StopIteration as stop:
+                return stop.value
+            mapped = on_event(event)
+            if mapped is not None:
+                yield mapped
+    finally:
+        job.close()

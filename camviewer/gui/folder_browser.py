@@ -6,6 +6,7 @@ only for the items on screen (see :mod:`camviewer.gui.thumbnail_loader`).
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from PySide6.QtCore import QDir, QItemSelectionModel, QModelIndex, QSize, Qt, QTimer, Signal
@@ -132,11 +133,14 @@ class FolderBrowser(QWidget):
             errored=lambda error: self._listing_failed(request, folder, error),
         )
 
-    def show_paths(self, paths: list[str | Path], title: str) -> None:
-        """Show given images (dropped files, command-line files) instead of a folder's content."""
+    def show_paths(self, paths: list[str | Path], title: str, counted: bool = True) -> None:
+        """Show given images (dropped files, command-line files, a confusion-matrix cell) instead of a folder.
+
+        ``counted=False``: the title already says how many (e.g. "true parasitized → predicted uninfected (3)").
+        """
         self._listing += 1
         self.folder = None
-        self._listed(self._listing, title, paths)
+        self._listed(self._listing, title, paths, counted)
 
     def paths(self) -> list[str]:
         return self.images.paths()
@@ -160,11 +164,12 @@ class FolderBrowser(QWidget):
             self.select(min(max(current + delta, 0), count - 1) if current >= 0 else 0)
 
     # --------------------------------------------------------------------------------- private
-    def _listed(self, request: int, title: str, paths: list) -> None:
+    def _listed(self, request: int, title: str, paths: list, counted: bool = True) -> None:
         if request != self._listing:
             return
         self.images.set_paths(paths)
-        self.title.setText(f"<b>{title}</b> — {len(paths):,} image{'s' if len(paths) != 1 else ''}")
+        count = f" — {len(paths):,} image{'s' if len(paths) != 1 else ''}" if counted else ""
+        self.title.setText(f"<b>{html.escape(title)}</b>{count}")
         self.title.setToolTip(str(self.folder) if self.folder else title)
         self.listed.emit(title, len(paths))
         if paths:

@@ -2,18 +2,21 @@
 
 The heatmap layer is coloured by a lookup table and blended by the item's own opacity, so the opacity
 slider only changes a QGraphicsItem property: no recomputation, no new image, just a repaint. The
-outline of the thresholded map (contours or boxes) is a third item above both.
+outline of the thresholded map (contours or boxes) is a third item above both. Ground truth, when loaded,
+is drawn by two more items of its own (the region in green, the region of interest dashed in cyan), so
+it can be shown or hidden without touching the map.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QWidget
 
 EMPTY_MESSAGE = "Open a folder (Ctrl+O) or drop images here"
+TRUTH_COLOUR, ROI_COLOUR = "#51cf66", "#22b8cf"
 
 
 class ImageView(pg.GraphicsView):
@@ -33,8 +36,11 @@ class ImageView(pg.GraphicsView):
         pen.setCosmetic(True)  # same width at any zoom
         self.outline.setPen(pen)
         self.outline.setZValue(20)
+        self.truth = _path_item(TRUTH_COLOUR, 2.0, Qt.PenStyle.SolidLine, 30)
+        self.truth.setToolTip("Ground truth region")
+        self.roi = _path_item(ROI_COLOUR, 1.5, Qt.PenStyle.DashLine, 25)
         self.message = pg.TextItem(EMPTY_MESSAGE, color="#c8c8c8", anchor=(0.5, 0.5))
-        for item in (self.base, self.heat, self.outline, self.message):
+        for item in (self.base, self.heat, self.outline, self.truth, self.roi, self.message):
             self.view.addItem(item)
         self.pixels: np.ndarray | None = None  # decoded float pixels, for the value under the cursor
         self.map: np.ndarray | None = None
@@ -73,11 +79,35 @@ class ImageView(pg.GraphicsView):
         self._outline = (mode, threshold)
         self._draw_outline()
 
+    def set_truth(self, outline: list[np.ndarray], boxes: list[tuple[int, int, int, int]],
+                  roi_outline: list[np.ndarray]) -> None:
+        """Ground truth of the current image: region contours (K x 2 x, y) or boxes, and the ROI's contours."""
+        region = QPainterPath()
+        for points in outline:
+            _add_polygon(region, np.asarray(points) + 0.5)  # through pixel centres, like the map's outline
+        if not outline:
+            for x, y, w, h in boxes:
+                region.addRect(QRectF(x, y, w, h))
+        roi = QPainterPath()
+        for points in roi_outline:
+            _add_polygon(roi, np.asarray(points) + 0.5)
+        self.truth.setPath(region)
+        self.roi.setPath(roi)
+
+    def clear_truth(self) -> None:
+        self.truth.setPath(QPainterPath())
+        self.roi.setPath(QPainterPath())
+
+    def set_truth_visible(self, visible: bool) -> None:
+        self.truth.setVisible(visible)
+        self.roi.setVisible(visible)
+
     def clear(self, message: str = EMPTY_MESSAGE) -> None:
         """No image: show a hint (or why the image could not be shown) instead."""
         self.pixels = None
         self.base.clear()
         self.set_map(None)
+        self.clear_truth()
         self.message.setText(message)
         self.message.setPos(0.5, 0.5)
         self.message.setVisible(True)
@@ -124,6 +154,15 @@ class ImageView(pg.GraphicsView):
     def _mouse_clicked(self, event) -> None:
         if event.double():
             self.fit()
+
+
+def _path_item(colour: str, width: float, style: Qt.PenStyle, z: float) -> QGraphicsPathItem:
+    item = QGraphicsPathItem()
+    pen = QPen(QColor(colour), width, style)
+    pen.setCosmetic(True)  # same width at any zoom
+    item.setPen(pen)
+    item.setZValue(z)
+    return item
 
 
 def _add_polygon(path: QPainterPath, points: np.ndarray) -> None:

@@ -2,6 +2,7 @@
 
     FolderBrowser (left)  ->  ViewerSession  ->  ImageView / CompareView (centre)
     ModelLoader           ->  ViewerSession  ->  ModelPanel, CamPanel (right)
+    Workbench             ->  Training, Evaluation, Trust docks (right, tabbed), ground truth, refinement
     every worker error    ->  LogPanel (bottom) and the status bar
 """
 
@@ -39,6 +40,7 @@ from camviewer.gui.model_panel import ModelPanel
 from camviewer.gui.session import ViewerSession
 from camviewer.gui.settings import Settings
 from camviewer.gui.state import ComputeOptions, DisplayOptions, compare_maps, main_map, shown_class
+from camviewer.gui.workbench import Workbench
 from camviewer.gui.workers import WorkerRegistry
 
 DEFAULT_SIZE = (1280, 800)
@@ -65,8 +67,11 @@ class MainWindow(QMainWindow):
         self.model_panel = ModelPanel(self.actions.open_model)
         self.cam_panel = CamPanel(self._saved_compute(), self._saved_display())
         self.log = LogPanel(self)
+        self.workbench = Workbench(self)
         self._docks()
-        self.menus = build_menus(self, self.actions, [self.browser_dock, self.model_dock, self.log])
+        self.menus = build_menus(self, self.actions, [self.browser_dock, self.model_dock, *self.workbench.docks.values(),
+                                                      self.log])
+        self.workbench.add_menus()
         self._status_bar()
         self._wire()
         self._keep_arrows = KeepArrowKeys(self)
@@ -95,10 +100,13 @@ class MainWindow(QMainWindow):
         column.addWidget(self.model_panel)
         column.addWidget(_section("Class activation map"))
         column.addWidget(self.cam_panel)
+        column.addWidget(_section("Ground truth"))
+        column.addWidget(self.workbench.truth_panel)
         column.addStretch(1)
         scroll = QScrollArea(widgetResizable=True)
         scroll.setWidget(right)
         self.model_dock = self._dock("Model and CAM", "modelDock", scroll, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.workbench.add_docks(self.model_dock)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log)
         self.resizeDocks([self.browser_dock, self.model_dock], [300, 330], Qt.Orientation.Horizontal)
         self.resizeDocks([self.log], [80], Qt.Orientation.Vertical)
@@ -139,7 +147,8 @@ class MainWindow(QMainWindow):
         a.thumbnails.toggled.connect(self.browser.set_thumbnails)
         self.browser.mode_button.toggled.connect(a.thumbnails.setChecked)
         a.compare.toggled.connect(lambda on: self.cam_panel.set_compare("methods" if on else "off"))
-        a.shortcuts.triggered.connect(lambda: QMessageBox.information(self, "Keyboard shortcuts", shortcut_table(a)))
+        a.shortcuts.triggered.connect(lambda: QMessageBox.information(self, "Keyboard shortcuts",
+                                                                      shortcut_table(a, self.workbench.actions)))
         a.about.triggered.connect(self._about)
         self.menus["recent_folders"].aboutToShow.connect(self._fill_recent_folders)
         self.menus["recent_models"].aboutToShow.connect(self._fill_recent_models)
@@ -383,6 +392,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Stopping background work…")
             self.session.stop()
             self.browser.stop()
+            self.workbench.stop()
             self.registry.idle.connect(self.close, Qt.ConnectionType.QueuedConnection)
         self.registry.cancel_all()
         event.ignore()

@@ -71,6 +71,59 @@ def build_actions(window: QMainWindow) -> Actions:
     )
 
 
+@dataclass
+class WorkbenchActions:
+    """Training, evaluation and trust: the panels (docks), the ground truth overlay and the refinement wizard."""
+
+    training: QAction
+    resume: QAction
+    evaluation: QAction
+    export_report: QAction
+    load_truth: QAction
+    show_truth: QAction
+    trust: QAction
+    refine: QAction
+
+
+def build_workbench_actions(window: QMainWindow) -> WorkbenchActions:
+    sp = QStyle.StandardPixmap
+    show_truth = action(window, "Show &ground truth", ["G"], "Draw the ground-truth region and ROI over the image",
+                        checkable=True)
+    show_truth.setChecked(True)
+    return WorkbenchActions(
+        training=action(window, "&Training panel", ["Ctrl+Shift+T"], "Train a model with live curves",
+                        sp.SP_MediaPlay),
+        resume=action(window, "&Resume a run…", [], "Continue a training run folder where it stopped"),
+        evaluation=action(window, "&Evaluation panel", ["Ctrl+Shift+V"],
+                          "Confusion matrix, ROC and metrics of the model on a dataset", sp.SP_FileDialogDetailedView),
+        export_report=action(window, "Export evaluation &report…", [], "Write the last evaluation's report files"),
+        load_truth=action(window, "Load &ground truth…", ["Ctrl+G"],
+                          "Masks, boxes or COCO annotations (and ROI masks) to draw and score the current map against"),
+        show_truth=show_truth,
+        trust=action(window, "Trust &report panel", ["Ctrl+Shift+L"],
+                     "Localization, faithfulness and sanity scores per CAM method over a dataset"),
+        refine=action(window, "Re&finement wizard…", ["Ctrl+Shift+R"],
+                      "Measure, build an enhanced set, fine-tune, measure again: the CAM-guided cycle"),
+    )
+
+
+def build_workbench_menus(window: QMainWindow, actions: WorkbenchActions) -> dict[str, object]:
+    """The Train and Trust menus, placed before Help."""
+    bar = window.menuBar()
+    help_action = bar.actions()[-1] if bar.actions() else None
+    train_menu, trust_menu = bar.addMenu("&Train"), bar.addMenu("Tr&ust")
+    if help_action is not None:
+        bar.insertMenu(help_action, train_menu)
+        bar.insertMenu(help_action, trust_menu)
+    train_menu.addActions([actions.training, actions.resume])
+    train_menu.addSeparator()
+    train_menu.addActions([actions.evaluation, actions.export_report])
+    trust_menu.addActions([actions.load_truth, actions.show_truth])
+    trust_menu.addSeparator()
+    trust_menu.addActions([actions.trust, actions.refine])
+    return {"train": train_menu, "trust": trust_menu}
+
+
 def build_menus(window: QMainWindow, actions: Actions, docks: list) -> dict[str, object]:
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
@@ -102,9 +155,10 @@ def build_menus(window: QMainWindow, actions: Actions, docks: list) -> dict[str,
     return {"recent_folders": recent_folders, "recent_models": recent_models}
 
 
-def shortcut_table(actions: Actions) -> str:
+def shortcut_table(*groups) -> str:
+    """An HTML table of every action with a shortcut in ``groups`` (Actions, WorkbenchActions...)."""
     rows = []
-    for item in vars(actions).values():
+    for item in (item for actions in groups for item in vars(actions).values()):
         keys = [s.toString(QKeySequence.SequenceFormat.NativeText) for s in item.shortcuts()]
         if keys:
             rows.append(f"<tr><td><b>{', '.join(keys)}</b></td><td>{item.text().replace('&', '')}</td></tr>")

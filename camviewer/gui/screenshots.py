@@ -1,8 +1,11 @@
 """`python -m camviewer.gui.screenshots OUTDIR`: README screenshots of the real window, rendered offscreen.
 
-Writes main.png (an image with its heatmap), compare.png (methods side by side) and model-dialog.png
-(the questions asked for a bare state_dict). Uses the demo model and sample images, with settings in a
-temporary folder so the user's own preferences are neither used nor changed.
+Writes main.png (an image with its heatmap), compare.png (methods side by side), model-dialog.png
+(the questions asked for a bare state_dict), then training.png (a finished run with its curves),
+evaluation.png (confusion matrix, ROC and metrics, one cell browsed), trust.png (ground truth over the
+image, the trust table per method) and refine.png (the refinement wizard's before/after page). Uses the
+demo model, sample images and small synthetic datasets, with settings in a temporary folder so the
+user's own preferences are neither used nor changed.
 """
 
 from __future__ import annotations
@@ -101,9 +104,104 @@ def shoot(out: Path) -> list[Path]:
         settle(window, 0.2)
         written.append(_save(dialog.grab(), out / "model-dialog.png"))
         dialog.close()
+        written += shoot_workbench(window, Path(scratch), out)
         window.close()
         wait_until(lambda: not window.isVisible())
     app.processEvents()
+    return written
+
+
+def synth_cells(folder: Path, n: int, size: int, seed: int, shortcut: float = 0.0) -> Path:
+    from camviewer.core.jobs import run_to_end
+    from camviewer.core.synth import generate
+
+    run_to_end(generate(folder, "cells", n, seed, size=size, shortcut=shortcut))
+    return folder
+
+
+def shoot_workbench(window, scratch: Path, out: Path) -> list[Path]:
+    """The Training, Evaluation and Trust docks and the refinement wizard, on synthetic cells."""
+    workbench, written = window.workbench, []
+    demo = window.session.model.source  # trained on synthetic cells: its numbers mean something here
+    held_out = synth_cells(scratch / "cells-held-out", 60, 128, seed=11, shortcut=1.0)
+
+    panel, form = workbench.training, workbench.training.form
+    workbench.show_dock("training")
+    form.arch.setCurrentText("tinyvgg_gap")
+    form.arch_options.setText('{"widths": [8, 16, 32]}')
+    for spin, value in ((form.input_size, 64), (form.epochs, 10), (form.batch_size, 16), (form.lr, 0.003),
+                        (form.patience, 8)):
+        spin.setValue(value)
+    form.device.setCurrentText("cpu")
+    # positives carry a corner tag: a shortcut this small model learns within seconds (the trust and
+    # refinement steps exist to catch exactly that)
+    train_set = synth_cells(scratch / "cells-train", 400, 96, seed=12, shortcut=0.9)
+    panel.data.set_path(train_set)
+    wait_until(lambda: panel.preview.table.isVisible())
+    panel.run_dir.setText(str(scratch / "runs" / "cells-tinyvgg_gap"))
+    panel.start()
+    wait_until(lambda: not panel.running())
+    wait_until(lambda: window.session.model is not None and "best" in str(window.session.model.source))
+    settle(window)
+    written.append(_save(window.grab(), out / "training.png"))
+    shortcut_model = window.session.model.source
+
+    window.open_model(demo)
+    wait_until(lambda: window.session.model.source == demo)
+    evaluation = workbench.evaluation
+    workbench.show_dock("evaluation")
+    evaluation.data.setText(str(held_out))
+    evaluation.start()
+    wait_until(lambda: not evaluation.runner.running() and evaluation.result is not None)
+    cells = evaluation.result.cells()
+    errors = [cell for cell in cells if cell[0] != cell[1]]
+    evaluation.confusion.choose(*(errors[0] if errors else next(iter(cells))))
+    wait_until(lambda: window.session.result is not None and window.browser.paths()
+               and window.session.result.source == window.browser.paths()[0])
+    settle(window)
+    written.append(_save(window.grab(), out / "evaluation.png"))
+
+    workbench.truth.load(masks=str(held_out / "masks"), roi=str(held_out / "roi"), root=str(held_out))
+    window.browser.open_folder(held_out / "parasitized")
+    wait_until(lambda: workbench.truth.scores is not None and workbench.truth.path == window.browser.paths()[0])
+    trust = workbench.trust
+    workbench.show_dock("trust")
+    trust.data.set_path(str(held_out))
+    trust.set_checked_methods(["gradcam", "gradcam++", "layercam", "eigencam"])
+    trust.faithfulness.setChecked(True)
+    trust.faith_images.setValue(8)
+    trust.start()
+    wait_until(lambda: not trust.runner.running() and trust.report is not None)
+    settle(window)
+    written.append(_save(window.grab(), out / "trust.png"))
+
+    window.open_model(shortcut_model)  # the refinement cycle is for a model that learnt the tag
+    wait_until(lambda: window.session.model.source == shortcut_model)
+    workbench.open_wizard()
+    wizard = workbench.wizard
+    wizard.measure_page.data.set_path(str(held_out))
+    wizard.measure_page.run()
+    wait_until(wizard.measure_page.isComplete)
+    wizard.next()
+    wizard.build_page.data.set_path(str(train_set))
+    wizard.build_page.set_mode("crop")
+    wizard.build_page.border.setValue(0.2)  # the corner tag lies within the outer fifth
+    wizard.build_page.run()
+    wait_until(wizard.build_page.isComplete)
+    wizard.next()
+    page = wizard.finetune_page
+    page.epochs.setValue(10)
+    page.lr.setValue(1e-3)
+    page.batch_size.setValue(16)
+    page.run()
+    wait_until(page.isComplete)
+    wizard.next()
+    wait_until(wizard.after_page.isComplete)
+    wizard.next()
+    settle(window)
+    written.append(_save(wizard.grab(), out / "refine.png"))
+    wizard.compare_page.load_box.setChecked(False)
+    wizard.accept()
     return written
 
 

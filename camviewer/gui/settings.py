@@ -79,6 +79,14 @@ class Settings:
     threshold = _Setting("cam/threshold", 0.5)
     # browser
     thumbnails = _Setting("browser/thumbnails", True)
+    # training, evaluation, trust, refinement
+    train_dataset = _Setting("train/dataset", "")
+    train_runs_dir = _Setting("train/runs_dir", "")  # new run folders are proposed in here
+    train_options = _Setting("train/options", "")  # the training form's hyper-parameters, as JSON
+    eval_dataset = _Setting("evaluate/dataset", "")
+    eval_split = _Setting("evaluate/split", "all")
+    trust_dataset = _Setting("trust/dataset", "")
+    refine_dataset = _Setting("refine/measure_dataset", "")
 
     def __init__(self, path: str | Path | None = None) -> None:
         if path is None:

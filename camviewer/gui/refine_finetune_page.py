@@ -1,0 +1,166 @@
+"""Step 3 of the refinement wizard: fine-tune the current checkpoint on the enhanced set, with live curves.
+
+The same engine call as ``camviewer train NEWDATA --init CHECKPOINT``: classes, preprocessing and
+normalisation come from the checkpoint's card (a crop-mode set's border crop is picked up by the
+engine). Cancelling keeps the best checkpoint so far; going Back while it runs cancels it and says so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+    QWizardPage,
+)
+
+from camviewer.gui.log_panel import LogPanel
+from camviewer.gui.path_field import PathField
+from camviewer.gui.refine_pages import unused_folder
+from camviewer.gui.refine_state import RefineState
+from camviewer.gui.train_runner import TrainRunner
+from camviewer.gui.training_curves import TrainingCurves
+from camviewer.gui.workers import WorkerRegistry
+
+
+class FinetunePage(QWizardPage):
+    def __init__(self, state: RefineState, registry: WorkerRegistry, log: LogPanel, dialog_parent: QWidget) -> None:
+        super().__init__()
+        self.state, self._log = state, log
+        self.setTitle("3. Fine-tune from the current checkpoint")
+        self.setSubTitle("On the enhanced set, starting from the current weights; the epoch with the lowest "
+                         "validation loss is kept.")
+        self.runner = TrainRunner(registry, dialog_parent)
+        self.about = QLabel(wordWrap=True)
+        self.epochs = QSpinBox(minimum=1, maximum=10_000, value=5)
+        self.lr = QDoubleSpinBox(minimum=1e-7, maximum=1.0, decimals=6, singleStep=1e-4, value=1e-4)
+        self.lr.setToolTip("Fine-tuning usually wants a smaller learning rate than training from scratch")
+        self.batch_size = QSpinBox(minimum=1, maximum=4096, value=32)
+        self.run_dir = PathField("Choose a new run folder", placeholder="a new folder for the fine-tuning run")
+        self.run_dir.edit.textEdited.connect(lambda _text: setattr(self, "_auto_run", False))
+        self.start_button = QPushButton("Fine-tune")
+        self.cancel_button = QPushButton("Cancel step", enabled=False)
+        self.cancel_button.setToolTip("Stop after this batch; the best checkpoint so far is kept")
+        self.progress = QProgressBar(maximum=1, value=0)
+        self.status = QLabel("", wordWrap=True)
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self.status.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.status.setFixedHeight(2 * self.status.fontMetrics().lineSpacing() + 4)  # the curves keep their size
+        self.curves = TrainingCurves()
+        form = QFormLayout()
+        numbers = QHBoxLayout()
+        for text, widget in (("Epochs", self.epochs), ("Learning rate", self.lr), ("Batch size", self.batch_size)):
+            numbers.addWidget(QLabel(text))
+            numbers.addWidget(widget)
+        numbers.addStretch(1)
+        form.addRow(numbers)
+        form.addRow("Run folder", self.run_dir)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.progress, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.about)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status)
+        layout.addWidget(self.curves, 1)
+        self.start_button.clicked.connect(self.run)
+        self.cancel_button.clicked.connect(self.runner.cancel)
+        self.runner.batches.connect(self._batches)
+        self.runner.epoch.connect(self.curves.add_epoch)
+        self.runner.notice.connect(self._log.warning)
+        self.runner.trained.connect(self._trained)
+        self.runner.failed.connect(lambda message: self._show(message, error=True))
+        self.runner.finished.connect(self._finished)
+        self._auto_run = True
+        self._left_by_back = False
+
+    def initializePage(self) -> None:
+        self.about.setText(f"From: {self.state.checkpoint}\nOn: {self.state.built} ({self.state.built_mode})")
+        self._propose_run_dir()
+
+    def _propose_run_dir(self) -> None:
+        if self._auto_run and self.state.built:
+            built = Path(self.state.built)
+            self.run_dir.setText(str(unused_folder(built.parent, f"{built.name}-finetune")))
+
+    def isComplete(self) -> bool:
+        return self.state.finetuned is not None and not self.runner.running()
+
+    def running(self) -> bool:
+        return self.runner.running()
+
+    def run(self) -> None:
+        out = self.run_dir.text()
+        if not out or not self.state.built:
+            return self._show("Choose a new run folder.", error=True)
+        self.state.run_dir, self.state.finetuned, self.state.stop_reason = out, None, None
+        self._epochs, self._left_by_back = self.epochs.value(), False
+        self.curves.clear(self.epochs.value())
+        self.start_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress.setRange(0, 0)
+        self._show("Decoding the enhanced set…")
+        self._log.info(f"Refinement: fine-tuning {Path(self.state.checkpoint).name} on {self.state.built} into {out}")
+        self.runner.train({"data": self.state.built, "out": out, "init": self.state.checkpoint,
+                           "epochs": self.epochs.value(), "lr": self.lr.value(), "batch_size": self.batch_size.value(),
+                           "patience": max(3, self.epochs.value()), "val_split": 0.2, "seed": 0,
+                           "command": "camviewer GUI: refinement wizard"})
+        self.completeChanged.emit()
+
+    def cleanupPage(self) -> None:
+        if self.runner.running():
+            self._left_by_back = True
+            self.runner.cancel()
+            self._show("Cancelling (you went back)… the best checkpoint so far is kept.")
+
+    def _batches(self, updates: list) -> None:
+        self.curves.add_batches(updates)
+        last = updates[-1]
+        self.progress.setRange(0, max(1, self._epochs * last.batches))
+        self.progress.setValue((last.epoch - 1) * last.batches + last.batch)
+        self.progress.setFormat(f"epoch {last.epoch}/{self._epochs} · batch {last.batch}/{last.batches}")
+        self._show(f"loss {last.loss:.4f}")
+
+    def _trained(self, result) -> None:
+        self.curves.flush()
+        self.state.stop_reason = result.stop_reason
+        self.state.finetuned = str(result.best_checkpoint) if result.best_checkpoint else None
+        epochs = len(result.history)
+        if result.stop_reason == "cancelled":
+            kept = (f"the best checkpoint so far is kept: {result.best_checkpoint}. Next measures it, or fine-tune "
+                    "again into a new folder." if result.best_checkpoint else
+                    f"no checkpoint was saved; {result.run_dir} holds only the run's set-up.")
+            text = f"Fine-tuning cancelled after {epochs} epoch(s){' (you went back)' if self._left_by_back else ''}: {kept}"
+            self._log.warning(f"Refinement: {text}")
+        else:
+            text = (f"Fine-tuning {'completed' if result.stop_reason == 'completed' else 'stopped early'} after "
+                    f"{epochs} epoch(s): best epoch {result.best_epoch} (validation loss {result.best_val_loss:.4f}).")
+            self._log.info(f"Refinement: {text} {result.best_checkpoint}")
+        self._show(text)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1)
+        self.progress.setFormat(result.stop_reason)
+
+    def _finished(self) -> None:
+        self.start_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self._auto_run = True
+        self._propose_run_dir()  # a folder that holds a run is never reused
+        self.completeChanged.emit()
+
+    def _show(self, text: str, error: bool = False) -> None:
+        self.status.setStyleSheet("color: #b00020; font-weight: bold" if error else "")
+        self.status.setText(text)
+
+    _epochs = 1

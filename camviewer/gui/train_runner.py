@@ -1,0 +1,109 @@
+"""A training or resumed run in a worker: the engine's events as signals, and the offline-weights question.
+
+Used by the training panel and by the refinement wizard's fine-tuning page. The engine's generator
+(``camviewer.core.train.train`` / ``resume``) runs unchanged in the worker; its per-batch updates come
+in chunks (see :func:`camviewer.gui.study_tasks.coalesce_batches`). When ImageNet weights cannot be had
+(offline, nothing cached) the engine's message is shown and the run restarts from random
+initialisation only if the user agrees (``allow_random_init``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from camviewer.core.errors import PretrainedWeightsUnavailable
+from camviewer.gui import study_tasks
+from camviewer.gui.job_runner import JobRunner
+from camviewer.gui.workers import WorkerRegistry
+
+
+class TrainRunner(QObject):
+    started = Signal()
+    summary = Signal(object)  # DatasetSummary, once the data is decoded and split
+    notice = Signal(str)  # something the engine wants the user to read (a fallback, frozen layers)
+    batches = Signal(list)  # [BatchUpdate]
+    epoch = Signal(object)  # EpochRecord
+    trained = Signal(object)  # TrainResult: completed, early-stopping or cancelled
+    failed = Signal(str)  # the engine's message (already in the log)
+    finished = Signal()
+
+    def __init__(self, registry: WorkerRegistry, dialog_parent: QWidget) -> None:
+        super().__init__(dialog_parent)
+        self._parent = dialog_parent
+        self.runner = JobRunner(registry, self)
+        self.runner.event.connect(self._event)
+        self.runner.returned.connect(self.trained)
+        self.runner.failed.connect(lambda message, _details: self.failed.emit(message))
+        self.runner.finished.connect(self._finished)
+        self.runner.error_handler = self._offline_weights
+        self.options: dict | None = None  # the TrainConfig fields of the run being trained
+        self.run_dir: str | None = None
+        self._retry: dict | None = None
+
+    def running(self) -> bool:
+        return self.runner.running()
+
+    def cancelling(self) -> bool:
+        return self.runner.running() and self.runner.cancel_requested()
+
+    def train(self, options: dict) -> bool:
+        """Start a new run; ``options`` holds TrainConfig's fields (data and out included)."""
+        if self.runner.running():
+            return False
+        self.options, self.run_dir = dict(options), str(options["out"])
+        self.started.emit()  # before the worker: the GUI redraws itself while it still has the CPU to itself
+        self.runner.start(f"Training {Path(self.run_dir).name}", study_tasks.train_model, self.options)
+        return True
+
+    def resume(self, run_dir: str, changes: dict) -> bool:
+        if self.runner.running():
+            return False
+        self.options, self.run_dir = None, str(run_dir)
+        self.started.emit()
+        self.runner.start(f"Resuming {Path(run_dir).name}", study_tasks.resume_training, str(run_dir), dict(changes))
+        return True
+
+    def cancel(self) -> None:
+        self.runner.cancel()
+
+    # ---------------------------------------------------------------------------------- private
+    def _event(self, item) -> None:
+        if isinstance(item, study_tasks.BatchChunk):
+            self.batches.emit(item.updates)
+            return
+        from camviewer.core.datasets import DatasetSummary  # already imported by the worker: no cost
+        from camviewer.core.train import EpochRecord, Notice
+
+        payload = getattr(item, "payload", None)
+        if isinstance(payload, EpochRecord):
+            self.epoch.emit(payload)
+        elif isinstance(payload, Notice):
+            self.notice.emit(payload.text)
+        elif isinstance(payload, DatasetSummary):
+            self.summary.emit(payload)
+
+    def _offline_weights(self, error: BaseException) -> bool:
+        """ImageNet weights unavailable: offer random initialisation; True when the user took it."""
+        if not isinstance(error, PretrainedWeightsUnavailable) or not self.options or self.options.get("allow_random_init"):
+            return False
+        answer = QMessageBox.question(
+            self._parent, "ImageNet weights unavailable",
+            f"{error}\n\nContinue from random initialisation instead? The model card will say so. "
+            "(With no, nothing is trained.)",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        self._retry = {**self.options, "allow_random_init": True}
+        self.notice.emit(f"{error} — continuing from random initialisation, as agreed.")
+        return True
+
+    def _finished(self) -> None:
+        retry, self._retry = self._retry, None
+        if retry is not None:  # the run folder is still empty: the engine refused before writing anything
+            self.options = retry
+            self.runner.start(f"Training {Path(self.run_dir).name}", study_tasks.train_model, retry)
+            return
+        self.finished.emit()

@@ -1,0 +1,220 @@
+"""The training hyper-parameters: architecture and preprocessing, optimisation, splits. Plain values only.
+
+:meth:`TrainingForm.options` returns the fields of ``camviewer.core.train.TrainConfig`` (all but the
+dataset and the run folder, which the panel owns), so the worker builds the config and the GUI thread
+never imports torch. The form is remembered between sessions as one JSON value in the settings.
+"""
+
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+# Offered first; any other torchvision classification architecture can be typed in.
+ARCHITECTURES = {
+    "tinyvgg_gap": "TinyVGG with global average pooling: small, trains in minutes on a CPU",
+    "resnet18": "ResNet-18: a good first choice with a GPU (ImageNet weights available)",
+    "resnet50": "ResNet-50",
+    "densenet121": "DenseNet-121, as in CheXNet",
+    "vgg16_gap": "VGG-16 with a global-average-pooling head (the CAM-ready variant)",
+    "efficientnet_b0": "EfficientNet-B0",
+    "mobilenet_v3_small": "MobileNet V3 small: fast on a CPU",
+}
+ARCH_OPTIONS_HINT = {"tinyvgg_gap": '{"widths": [16, 32, 64]}', "vgg16_gap": '{"conv_width": 1024}'}
+NO_POSITIVE = ""
+
+
+class TrainingForm(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("trainingForm")
+        self.arch = QComboBox(editable=True)
+        self.arch.addItems(list(ARCHITECTURES))
+        for row, tip in enumerate(ARCHITECTURES.values()):
+            self.arch.setItemData(row, tip, Qt.ItemDataRole.ToolTipRole)
+        self.arch.setToolTip("Architecture: pick one, or type any torchvision classification model name")
+        self.arch.currentTextChanged.connect(self._arch_changed)
+        self.arch_options = QLineEdit()
+        self.arch_options.setToolTip("Architecture options as JSON (blank: the defaults), e.g. TinyVGG's widths")
+        self.input_size = _spin(16, 2048, 224, " px", "Images are resized to this square size (training and inference)")
+        self.pretrained = QCheckBox("ImageNet weights")
+        self.pretrained.setToolTip("Start from ImageNet weights (downloaded once, then cached); "
+                                   "normalisation then uses ImageNet's statistics")
+        self.freeze = QLineEdit()
+        self.freeze.setPlaceholderText("none")
+        self.freeze.setToolTip("Freeze a leading fraction of the parameters (e.g. 0.5) or every module up to a "
+                               "named one (e.g. layer3); blank: train everything")
+        self.border_crop = _double(0.0, 0.45, 0.0, 0.01, "Fraction cut from each side before resizing "
+                                   "(kept in the model card, so inference cuts it too)")
+        self.grayscale = QCheckBox("Grey (1 channel)")
+        self.grayscale.setToolTip("Train a one-channel model (e.g. for X-rays)")
+        self.epochs = _spin(1, 10_000, 20, "", "Maximum number of epochs")
+        self.batch_size = _spin(1, 4096, 32, "", "Images per batch")
+        self.lr = _double(1e-6, 1.0, 1e-3, 1e-4, "Learning rate", decimals=6)
+        self.optimizer = QComboBox()
+        self.optimizer.addItems(["adam", "sgd"])
+        self.optimizer.setToolTip("adam, or sgd with momentum 0.9")
+        self.weight_decay = _double(0.0, 1.0, 0.0, 1e-4, "L2 weight decay", decimals=5)
+        self.patience = _spin(1, 1000, 5, "", "Early stopping: stop after this many epochs without a lower "
+                              "validation loss (the learning rate halves after half as many)")
+        self.augment = QComboBox()
+        self.augment.addItems(["none", "light", "standard"])
+        self.augment.setCurrentText("light")
+        self.augment.setToolTip("Augmentation of training images (validation and test images are never augmented)")
+        self.val_split = _double(0.0, 0.9, 0.2, 0.05, "Share of the images held out for validation "
+                                 "(ignored when the data has its own val folder or CSV split)")
+        self.test_split = _double(0.0, 0.9, 0.0, 0.05, "Share held out for a final test, evaluated once with the "
+                                  "best checkpoint at the end")
+        self.seed = _spin(0, 2**31 - 1, 0, "", "Random seed: the same seed gives the same split and, on a CPU, "
+                          "the same weights")
+        self.device = QComboBox()
+        self.device.addItems(["auto", "cpu", "cuda"])
+        self.device.setToolTip("auto: the GPU when there is one")
+        self.positive_class = QComboBox()
+        self.positive_class.setToolTip("Two classes: the class sensitivity and specificity are reported for "
+                                       "(stored in the model card)")
+        self.set_classes([], None)
+        self._layout()
+        self._arch_changed(self.arch.currentText())
+
+    def _layout(self) -> None:
+        model = QGroupBox("Model")
+        grid = QGridLayout(model)
+        _add(grid, 0, 0, "Architecture", self.arch)
+        _add(grid, 0, 2, "Options", self.arch_options)
+        _add(grid, 1, 0, "Input size", self.input_size)
+        _add(grid, 1, 2, "Border crop", self.border_crop)
+        _add(grid, 2, 0, "Freeze", self.freeze)
+        grid.addWidget(self.pretrained, 2, 2, 1, 2)
+        _add(grid, 3, 0, "Positive class", self.positive_class)
+        grid.addWidget(self.grayscale, 3, 2, 1, 2)
+        fit = QGroupBox("Training")
+        grid = QGridLayout(fit)
+        _add(grid, 0, 0, "Epochs", self.epochs)
+        _add(grid, 0, 2, "Batch size", self.batch_size)
+        _add(grid, 0, 4, "Patience", self.patience)
+        _add(grid, 1, 0, "Learning rate", self.lr)
+        _add(grid, 1, 2, "Optimizer", self.optimizer)
+        _add(grid, 1, 4, "Weight decay", self.weight_decay)
+        _add(grid, 2, 0, "Validation", self.val_split)
+        _add(grid, 2, 2, "Test", self.test_split)
+        _add(grid, 2, 4, "Augment", self.augment)
+        _add(grid, 3, 0, "Seed", self.seed)
+        _add(grid, 3, 2, "Device", self.device)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(model)
+        layout.addWidget(fit)
+
+    def _arch_changed(self, arch: str) -> None:
+        self.arch_options.setPlaceholderText(ARCH_OPTIONS_HINT.get(arch, "{}"))
+        self.pretrained.setEnabled(arch not in ("tinyvgg", "tinyvgg_gap"))
+
+    # ---------------------------------------------------------------------------------- values
+    def set_classes(self, names: list[str], positive: str | None) -> None:
+        """The dataset's classes: a positive class is offered for two single-label classes."""
+        self.positive_class.clear()
+        self.positive_class.addItem("(none)" if len(names) == 2 else "(not applicable)", NO_POSITIVE)
+        if len(names) == 2:
+            for name in names:
+                self.positive_class.addItem(name, name)
+        self.positive_class.setCurrentIndex(max(0, self.positive_class.findData(positive or NO_POSITIVE)))
+        self.positive_class.setEnabled(len(names) == 2)
+
+    def options(self) -> dict:
+        """TrainConfig fields; raises ValueError with a message for the user when a field is not valid."""
+        text = self.arch_options.text().strip()
+        try:
+            arch_options = json.loads(text) if text else {}
+        except json.JSONDecodeError as error:
+            raise ValueError(f"Architecture options are not valid JSON ({error.msg}); e.g. "
+                             f"{ARCH_OPTIONS_HINT.get(self.arch.currentText(), '{}')}") from None
+        if not isinstance(arch_options, dict):
+            raise ValueError('Architecture options must be a JSON object, e.g. {"widths": [16, 32]}')
+        arch = self.arch.currentText().strip()
+        if not arch:
+            raise ValueError("Choose an architecture.")
+        size = self.input_size.value()
+        return {
+            "arch": arch, "arch_options": arch_options, "epochs": self.epochs.value(),
+            "batch_size": self.batch_size.value(), "lr": self.lr.value(), "optimizer": self.optimizer.currentText(),
+            "weight_decay": self.weight_decay.value(), "pretrained": self.pretrained.isChecked() and
+            self.pretrained.isEnabled(), "freeze": self.freeze.text().strip() or None, "patience": self.patience.value(),
+            "val_split": self.val_split.value(), "test_split": self.test_split.value(),
+            "augment": self.augment.currentText(), "seed": self.seed.value(), "device": self.device.currentText(),
+            "input_size": (size, size), "border_crop": self.border_crop.value(),
+            "grayscale": self.grayscale.isChecked(), "positive_class": self.positive_class.currentData() or None,
+        }
+
+    def set_options(self, options: dict) -> None:
+        """Fill the form from :meth:`options` output (unknown or bad values keep the current ones)."""
+        setters = {
+            "arch": self.arch.setCurrentText, "epochs": self.epochs.setValue, "batch_size": self.batch_size.setValue,
+            "lr": self.lr.setValue, "optimizer": self.optimizer.setCurrentText,
+            "weight_decay": self.weight_decay.setValue, "pretrained": self.pretrained.setChecked,
+            "patience": self.patience.setValue, "val_split": self.val_split.setValue,
+            "test_split": self.test_split.setValue, "augment": self.augment.setCurrentText,
+            "seed": self.seed.setValue, "device": self.device.setCurrentText,
+            "border_crop": self.border_crop.setValue, "grayscale": self.grayscale.setChecked,
+        }
+        for key, setter in setters.items():
+            if options.get(key) is not None:
+                try:
+                    setter(options[key])
+                except (TypeError, ValueError, OverflowError):
+                    pass
+        if isinstance(options.get("arch_options"), dict):
+            self.arch_options.setText(json.dumps(options["arch_options"]) if options["arch_options"] else "")
+        self.freeze.setText(str(options.get("freeze") or ""))
+        size = options.get("input_size")
+        if isinstance(size, (list, tuple)) and size:
+            self.input_size.setValue(int(size[0]))
+
+    def to_json(self) -> str:
+        try:
+            values = self.options()
+        except ValueError:
+            return ""
+        values.pop("positive_class", None)  # belongs to a dataset, not to the user's habits
+        return json.dumps(values)
+
+    def from_json(self, text: str) -> None:
+        try:
+            values = json.loads(text) if text else {}
+        except json.JSONDecodeError:
+            return
+        if isinstance(values, dict):
+            self.set_options(values)
+
+
+def _spin(low: int, high: int, value: int, suffix: str, tip: str) -> QSpinBox:
+    spin = QSpinBox(minimum=low, maximum=high, value=value, suffix=suffix)
+    spin.setToolTip(tip)
+    return spin
+
+
+def _double(low: float, high: float, value: float, step: float, tip: str, decimals: int = 2) -> QDoubleSpinBox:
+    spin = QDoubleSpinBox(minimum=low, maximum=high, decimals=decimals, singleStep=step)
+    spin.setValue(value)
+    spin.setToolTip(tip)
+    return spin
+
+
+def _add(grid: QGridLayout, row: int, column: int, text: str, widget: QWidget) -> None:
+    label = QLabel(text)
+    label.setToolTip(widget.toolTip())
+    grid.addWidget(label, row, column, alignment=Qt.AlignmentFlag.AlignRight)
+    grid.addWidget(widget, row, column + 1)

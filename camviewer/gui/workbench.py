@@ -1,0 +1,153 @@
+"""Training, evaluation, trust and refinement in the main window: builds their panels and wires them.
+
+The main window stays a composer: it creates one Workbench, gives it the right dock to sit beside and
+its menu bar, and calls ``stop()`` when closing. Everything the features need from the viewer goes
+through the window's existing paths:
+
+    TrainingPanel.modelTrained ---------> window.open_model (as File > Open model)
+    EvaluationPanel.cellChosen ---------> browser.show_paths (those images, each explained when selected)
+    TrustPanel.methodChosen ------------> cam_panel.set_method
+    session image / map ----------------> TruthOverlay (outline in the image view, scores in the panel)
+    session model ----------------------> evaluation, trust, refinement (the model they measure)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow
+
+from camviewer.gui.evaluation_panel import EvaluationPanel
+from camviewer.gui.menus import build_workbench_actions, build_workbench_menus
+from camviewer.gui.state import main_map
+from camviewer.gui.training_panel import TrainingPanel
+from camviewer.gui.truth_dialog import TruthDialog
+from camviewer.gui.truth_overlay import TruthOverlay
+from camviewer.gui.truth_panel import TruthPanel
+from camviewer.gui.trust_panel import TrustPanel
+
+DOCK_WIDTH = 600  # wide enough for the forms and two plots side by side
+MESSAGE_MS = 8000
+
+
+class Workbench(QObject):
+    def __init__(self, window: QMainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.actions = build_workbench_actions(window)
+        self.training = TrainingPanel(window.registry, window.settings, window.log)
+        self.evaluation = EvaluationPanel(window.registry, window.settings, window.log)
+        self.trust = TrustPanel(window.registry, window.settings, window.log)
+        self.truth_panel = TruthPanel(self.actions.load_truth, self.actions.show_truth)
+        self.truth = TruthOverlay(window.registry, window.image_view, self.truth_panel, window.log, self)
+        self.truth_status = QLabel("")  # the shown map's ground-truth scores, always visible
+        self.truth_status.setObjectName("truthStatus")
+        self.truth_status.setToolTip("Scores of the shown map against the ground truth (details: Model and CAM dock)")
+        self.truth_dialog: TruthDialog | None = None
+        self.wizard = None  # RefineWizard, while open
+        self.docks: dict[str, QDockWidget] = {}
+
+    # ------------------------------------------------------------------------------- composing
+    def add_docks(self, beside: QDockWidget) -> list[QDockWidget]:
+        """Training, Evaluation and Trust as tabs next to ``beside`` (the model and CAM dock)."""
+        for key, title, widget in (("training", "Training", self.training), ("evaluation", "Evaluation", self.evaluation),
+                                   ("trust", "Trust", self.trust)):
+            dock = QDockWidget(title, self.window)
+            dock.setObjectName(f"{key}Dock")
+            dock.setWidget(widget)
+            self.window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+            self.window.tabifyDockWidget(beside, dock)
+            self.docks[key] = dock
+        beside.raise_()
+        return list(self.docks.values())
+
+    def add_menus(self) -> None:
+        build_workbench_menus(self.window, self.actions)
+        self.window.statusBar().addPermanentWidget(self.truth_status)
+        self._wire()
+
+    def _wire(self) -> None:
+        a, w = self.actions, self.window
+        a.training.triggered.connect(lambda: self.show_dock("training"))
+        a.resume.triggered.connect(lambda: (self.show_dock("training"), self.training.choose_run_to_resume()))
+        a.evaluation.triggered.connect(lambda: self.show_dock("evaluation"))
+        a.export_report.triggered.connect(lambda: (self.show_dock("evaluation"), self.evaluation.choose_report_folder()))
+        a.trust.triggered.connect(lambda: self.show_dock("trust"))
+        a.load_truth.triggered.connect(self.choose_truth)
+        a.show_truth.toggled.connect(self.truth.set_visible)
+        self.truth_panel.summaryChanged.connect(self.truth_status.setText)
+        a.refine.triggered.connect(self.open_wizard)
+        self.training.modelTrained.connect(w.open_model)
+        self.evaluation.cellChosen.connect(self._browse_cell)
+        self.trust.methodChosen.connect(w.cam_panel.set_method)
+        w.session.modelChanged.connect(self._model_changed)
+        w.session.imageReady.connect(lambda frame: self.truth.image_changed(frame.path))
+        w.session.explained.connect(lambda result, _seconds: self.truth.map_changed(self._shown_map(result)))
+        w.session.viewFailed.connect(lambda failure: self.truth.map_changed(None) if failure.stage == "cam"
+                                     else self.truth.image_changed(None))
+
+    def show_dock(self, key: str) -> None:
+        dock = self.docks[key]
+        dock.show()
+        dock.raise_()
+        if dock.width() < DOCK_WIDTH and not dock.isFloating():
+            self.window.resizeDocks([dock], [DOCK_WIDTH], Qt.Orientation.Horizontal)
+
+    def stop(self) -> None:
+        """Closing: nothing started from here any more (no model loaded after a cancelled run)."""
+        self.training.stop()
+        if self.wizard is not None:
+            self.wizard.stop()
+
+    # ---------------------------------------------------------------------------------- events
+    def _model_changed(self, ready) -> None:
+        self.evaluation.set_model(ready.model)
+        self.trust.set_model(ready.model)
+        self.trust.set_methods(ready.methods, (self.window.cam_panel.compute.method,))
+        if self.wizard is not None:
+            self.wizard.viewer_model_changed(ready)
+
+    def _shown_map(self, result):
+        try:
+            return main_map(result, self.window.cam_panel.compute)
+        except KeyError:  # options changed while this map was computed: the next one follows
+            return None
+
+    def _browse_cell(self, paths: list, title: str) -> None:
+        self.window.browser.show_paths(paths, title, counted=False)
+        self.window.statusBar().showMessage(f"Browsing {title}: select an image to see its heatmap", MESSAGE_MS)
+
+    # ------------------------------------------------------------------------------ ground truth
+    def choose_truth(self) -> None:
+        folder = self.window.browser.folder
+        root = None
+        if folder is not None:
+            root = str(folder.parent if (folder.parent / "masks").is_dir() else folder)
+        dialog = TruthDialog(root, self.window)
+        dialog.accepted.connect(lambda: self.truth.load(**dialog.values()))
+        dialog.finished.connect(dialog.deleteLater)
+        self.truth_dialog = dialog
+        dialog.open()
+
+    # -------------------------------------------------------------------------------- refinement
+    def open_wizard(self) -> None:
+        from camviewer.gui.refine_wizard import RefineWizard
+
+        ready = self.window.session.ready
+        if ready is None or not ready.model.source or not Path(ready.model.source).is_file():
+            self.window.statusBar().showMessage("The refinement wizard fine-tunes a checkpoint: open one "
+                                                "(Ctrl+M) or train one first.", MESSAGE_MS)
+            return
+        if self.wizard is not None:
+            self.wizard.raise_()
+            return
+        self.wizard = RefineWizard(self.window.registry, self.window.settings, self.window.log, ready, self.window)
+        self.wizard.modelChosen.connect(self.window.open_model)
+        self.wizard.finished.connect(self._wizard_closed)
+        self.wizard.show()
+
+    def _wizard_closed(self) -> None:
+        if self.wizard is not None:
+            self.wizard.deleteLater()
+            self.wizard = None

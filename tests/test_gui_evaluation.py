@@ -1,0 +1,99 @@
+"""The Evaluation dock: metrics with the positive class named, a clickable confusion matrix, the report files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from gui_helpers import SYNTH_CLASSES, WAIT_MS, save_synth_checkpoint, synth_cells, wait_for_result
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QMessageBox
+
+pytest_plugins = ["gui_helpers"]  # the GUI fixtures; kept out of conftest.py so core tests load no Qt
+pytestmark = pytest.mark.usefixtures("no_dangling_work")  # every GUI test: no threads or workers left behind
+
+
+@pytest.fixture(scope="module")
+def cells(tmp_path_factory) -> Path:
+    return synth_cells(tmp_path_factory.mktemp("evaluate") / "cells", n=24, size=32)
+
+
+@pytest.fixture
+def evaluating_window(make_window, qtbot, tmp_path):
+    """A window with an untrained tiny model whose card names no positive class, and the Evaluation dock up."""
+    window = make_window()
+    checkpoint = save_synth_checkpoint(tmp_path / "model" / "tiny.safetensors", positive_class=None)
+    with qtbot.waitSignal(window.session.modelChanged, timeout=WAIT_MS):
+        window.open_model(checkpoint)
+    window.workbench.show_dock("evaluation")
+    return window
+
+
+def test_evaluation_needs_a_positive_class_and_names_it(evaluating_window, qtbot, cells):
+    window = evaluating_window
+    panel = window.workbench.evaluation
+    panel.data.setText(str(cells))
+    assert panel.positive.isEnabled() and panel.positive_class() is None  # the card names none: the user picks
+    panel.run_button.click()
+    assert "Choose the positive class" in panel.status.text() and not panel.runner.running()
+    panel.positive.setCurrentIndex(panel.positive.findData("parasitized"))
+    with qtbot.waitSignal(panel.runner.finished, timeout=WAIT_MS):
+        panel.run_button.click()
+    result = panel.result
+    assert result is not None and result.report.positive_class == "parasitized"
+    assert panel.confusion.total() == 24 == len(result.paths)
+    assert sum(int(panel.confusion.cell_text(t, p).split()[0]) for t in SYNTH_CLASSES for p in SYNTH_CLASSES) == 24
+    metrics = dict(zip(panel.metrics.column_texts(0), panel.metrics.column_texts(1)))
+    assert metrics["Sensitivity — positive class: parasitized"] == f"{result.report.sensitivity:.3f}"
+    assert metrics["Specificity — positive class: parasitized"] == f"{result.report.specificity:.3f}"
+    assert metrics["Accuracy"] == f"{result.report.accuracy:.3f}" and metrics["Images"] == "24"
+    assert "positive class: parasitized" in panel.roc.plot.getPlotItem().titleLabel.text
+    assert list(panel.roc.curves) == ["parasitized"]
+    assert list(panel.roc.curves["parasitized"].getData()[0]) == result.roc["parasitized"]["fpr"]
+    assert "positive class: parasitized" in window.log.messages()
+    assert window.settings.eval_dataset == str(cells)
+
+
+def test_clicking_a_cell_browses_exactly_its_images(evaluating_window, qtbot, cells):
+    window = evaluating_window
+    panel = window.workbench.evaluation
+    panel.data.setText(str(cells))
+    panel.positive.setCurrentIndex(panel.positive.findData("parasitized"))
+    with qtbot.waitSignal(panel.runner.finished, timeout=WAIT_MS):
+        panel.run_button.click()
+    (true_class, predicted), paths = max(panel.result.cells().items(), key=lambda cell: len(cell[1]))
+    row, column = SYNTH_CLASSES.index(true_class), SYNTH_CLASSES.index(predicted)
+    rect = panel.confusion.visualItemRect(panel.confusion.item(row, column))
+    QTest.mouseClick(panel.confusion.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    expected = panel.result.cell_paths(true_class, predicted)
+    assert window.browser.paths() == expected == paths
+    assert f"true {true_class} → predicted {predicted} ({len(expected)})" in window.browser.title.text()
+    wait_for_result(qtbot, window, expected[0])  # the first one is shown with its heatmap
+    assert window.image_view.heat.image is not None
+    window.browser.step(+1)
+    wait_for_result(qtbot, window, expected[1])
+
+
+def test_export_writes_the_report_and_asks_before_replacing(evaluating_window, qtbot, cells, tmp_path, monkeypatch):
+    window = evaluating_window
+    panel = window.workbench.evaluation
+    panel.data.setText(str(cells))
+    panel.positive.setCurrentIndex(panel.positive.findData("uninfected"))
+    with qtbot.waitSignal(panel.runner.finished, timeout=WAIT_MS):
+        panel.run_button.click()
+    assert "Sensitivity — positive class: uninfected" in panel.metrics.column_texts(0)
+    out = tmp_path / "report"
+    panel.export_report(out)
+    qtbot.waitUntil(lambda: "Wrote the evaluation report" in panel.status.text(), timeout=WAIT_MS)
+    written = {path.name for path in out.iterdir()}
+    assert {"metrics.json", "roc.csv", "predictions.csv", "confusion_matrix.png", "roc.png"} <= written
+    assert '"positive_class": "uninfected"' in (out / "metrics.json").read_text()
+    before = {path.name: path.stat().st_mtime_ns for path in out.iterdir()}
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *args: asked.append(args[1]) or QMessageBox.StandardButton.No)
+    panel.export_report(out)
+    assert asked == ["Replace the existing report?"]
+    qtbot.wait(0)
+    assert {path.name: path.stat().st_mtime_ns for path in out.iterdir()} == before

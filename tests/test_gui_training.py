@@ -1,0 +1,137 @@
+"""The Training dock: live curves and progress, the best model loaded at the end, cancel, resume, refusals."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import pytest
+from gui_helpers import SYNTH_CLASSES, WAIT_MS, fill_training_form, synth_cells
+from PySide6.QtWidgets import QMessageBox
+
+pytest_plugins = ["gui_helpers"]  # the GUI fixtures; kept out of conftest.py so core tests load no Qt
+pytestmark = pytest.mark.usefixtures("no_dangling_work")  # every GUI test: no threads or workers left behind
+
+BATCH = 6
+
+
+@pytest.fixture(scope="module")
+def cells(tmp_path_factory) -> Path:
+    return synth_cells(tmp_path_factory.mktemp("train") / "cells", n=24, size=32)
+
+
+def train_batches_per_epoch(run_dir: Path) -> int:
+    with open(run_dir / "split.csv", newline="") as handle:
+        train = sum(row["split"] == "train" for row in csv.DictReader(handle))
+    return math.ceil(train / BATCH)
+
+
+def test_training_draws_live_curves_and_loads_the_best_model(make_window, qtbot, cells, tmp_path):
+    window = make_window()
+    panel = window.workbench.training
+    window.workbench.show_dock("training")
+    assert window.workbench.docks["training"].isVisible()
+    panel.data.set_path(cells)  # scanned in a worker: classes and counts before anything is decoded
+    qtbot.waitUntil(lambda: panel.preview.table.isVisible(), timeout=WAIT_MS)
+    assert panel.preview.counts() == {"images": {name: 12 for name in SYNTH_CLASSES}}
+    assert "positive class <b>parasitized</b>" in panel.preview.summary.text()
+    assert panel.form.positive_class.currentData() == "parasitized"  # from synth.json, shown for the user to see
+    run_dir = tmp_path / "runs" / "first"
+    fill_training_form(panel, cells, run_dir, epochs=2)
+    progress_values = []
+    panel.progress.valueChanged.connect(progress_values.append)
+
+    with qtbot.waitSignal(window.session.modelChanged, timeout=WAIT_MS):
+        panel.start_button.click()
+        assert not panel.start_button.isEnabled() and panel.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: not panel.running(), timeout=WAIT_MS)
+
+    per_epoch = train_batches_per_epoch(run_dir)
+    assert panel.curves.counts() == (2 * per_epoch, 2)
+    assert len(panel.curves.batch_loss.getData()[0]) == 2 * per_epoch
+    for item in (panel.curves.train_loss, panel.curves.val_loss, panel.curves.train_acc, panel.curves.val_acc):
+        assert list(item.getData()[0]) == [1, 2]
+    assert progress_values and progress_values[-1] == panel.progress.maximum() == 2 * per_epoch
+    assert sorted(progress_values) == progress_values  # it only ever advanced
+    # after training the split is known: the preview shows the real train/validation counts
+    counts = panel.preview.counts()
+    assert set(counts) == {"train", "validation"} and sum(counts["validation"].values()) == 6
+    # the best model is in the viewer, loaded through the same path as File > Open model
+    best = run_dir / "best.safetensors"
+    assert window.session.model.source == str(best)
+    assert "best.safetensors" in window.model_panel.name.text() and window.model_panel.name.toolTip() == str(best)
+    assert window.settings.recent_models[0] == str(best)
+    assert "Training completed after 2 epochs" in window.log.messages()
+    assert panel.start_button.isEnabled() and not panel.cancel_button.isEnabled()
+    assert Path(panel.run_dir.text()) != run_dir  # a new folder is proposed for the next run
+    assert window.settings.train_dataset == str(cells)
+    assert json.loads(window.settings.train_options)["epochs"] == 2
+
+    # Resume: one more epoch in the same folder, the earlier epochs still on the curves
+    with qtbot.waitSignal(window.session.modelChanged, timeout=WAIT_MS):
+        panel.resume(str(run_dir), epochs=3)
+    qtbot.waitUntil(lambda: not panel.running(), timeout=WAIT_MS)
+    assert panel.curves.counts() == (per_epoch, 3)
+    assert list(panel.curves.val_loss.getData()[0]) == [1, 2, 3]
+    assert "Resuming" in window.log.messages()
+
+
+def test_cancel_mid_run_keeps_a_loadable_checkpoint_and_loads_it(make_window, qtbot, cells, tmp_path):
+    window = make_window()
+    panel = window.workbench.training
+    run_dir = tmp_path / "long"
+    fill_training_form(panel, cells, run_dir, epochs=500, patience=500)
+    panel.start_button.click()
+    qtbot.waitUntil(lambda: panel.curves.counts()[1] >= 1, timeout=WAIT_MS)  # one epoch validated
+    with qtbot.waitSignal(window.session.modelChanged, timeout=WAIT_MS):
+        panel.cancel_button.click()
+    qtbot.waitUntil(lambda: not panel.running(), timeout=WAIT_MS)
+    best = run_dir / "best.safetensors"
+    assert window.session.model.source == str(best)  # loadable: it was loaded
+    assert window.session.model.card.class_names == SYNTH_CLASSES
+    epochs = panel.curves.counts()[1]
+    assert 1 <= epochs < 500
+    assert "Training cancelled" in window.log.messages() and "best.safetensors" in panel.status.text()
+    assert (run_dir / "last.pt").is_file()  # and resumable
+
+
+def test_a_folder_holding_a_run_is_refused_with_a_visible_message(make_window, qtbot, cells, tmp_path):
+    window = make_window()
+    panel = window.workbench.training
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "config.json").write_text("{}")
+    fill_training_form(panel, cells, used)
+    panel.start_button.click()
+    qtbot.waitUntil(lambda: not panel.running() and panel.status.text() != "", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "already holds a training run" in panel.status.text(), timeout=WAIT_MS)
+    assert panel.status.isVisible() and "b00020" in panel.status.styleSheet()  # in red, in the panel
+    assert "Resume…" in panel.status.text()
+    assert "already holds a training run" in window.statusBar().currentMessage()
+    assert [level for level, message in window.log.entries if "already holds" in message] == ["error"]
+    assert (used / "config.json").read_text() == "{}"  # untouched
+    assert window.session.model is None
+
+
+def test_missing_imagenet_weights_continue_from_random_init_only_if_agreed(make_window, qtbot, cells, tmp_path,
+                                                                          monkeypatch):
+    window = make_window()
+    panel = window.workbench.training
+    asked = []
+
+    def answer(parent, title, text, *args):
+        asked.append((title, text))
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", answer)
+    fill_training_form(panel, cells, tmp_path / "random", epochs=1)
+    options = {**panel.form.options(), "pretrained": True, "data": str(cells), "out": str(tmp_path / "random")}
+    with qtbot.waitSignal(window.session.modelChanged, timeout=WAIT_MS):
+        panel.runner.train(options)  # TinyVGG has no ImageNet weights: the engine says so
+    qtbot.waitUntil(lambda: not panel.running(), timeout=WAIT_MS)
+    assert [title for title, _ in asked] == ["ImageNet weights unavailable"]
+    assert "no ImageNet weights for tinyvgg_gap" in asked[0][1]
+    assert window.session.model.card.notes["training"]["pretrained"] == "unavailable: random initialisation"
+    assert "continuing from random initialisation" in window.log.messages()
