@@ -174,7 +174,7 @@ def drop_to_heatmap(window, scratch: Path, runs: int) -> float:
         where, action = QPointF(400, 300), Qt.DropAction.CopyAction
         buttons, keys = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
         started = time.perf_counter()
-        QApplication.sendEvent(window, QDragEnterEvent(where, action, mime, buttons, keys))
+        QApplication.sendEvent(window, QDragEnterEvent(where.toPoint(), action, mime, buttons, keys))
         QApplication.sendEvent(window, QDropEvent(where, action, mime, buttons, keys))
         wait_until(lambda dropped=str(copy): window.session.result is not None and window.session.result.source == dropped, 60)
         window.image_view.viewport().repaint()  # the heatmap is on screen

@@ -8,7 +8,7 @@ import pytest
 from gui_helpers import SYNTH_CLASSES, WAIT_MS, save_synth_checkpoint, synth_cells, wait_for_result
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 pytest_plugins = ["gui_helpers"]  # the GUI fixtures; kept out of conftest.py so core tests load no Qt
 pytestmark = pytest.mark.usefixtures("no_dangling_work")  # every GUI test: no threads or workers left behind
@@ -28,6 +28,19 @@ def evaluating_window(make_window, qtbot, tmp_path):
         window.open_model(checkpoint)
     window.workbench.show_dock("evaluation")
     return window
+
+
+def test_panels_are_built_when_first_shown_and_get_the_viewers_model(make_window, qtbot, tmp_path):
+    window = make_window()  # the window paints without them: each costs pyqtgraph plots and forms
+    assert [window.findChild(QWidget, name) for name in ("trainingPanel", "evaluationPanel", "trustPanel")] == [None] * 3
+    checkpoint = save_synth_checkpoint(tmp_path / "tiny.safetensors", positive_class="uninfected")
+    with qtbot.waitSignal(window.session.modelChanged, timeout=WAIT_MS):
+        window.open_model(checkpoint)
+    window.workbench.docks["evaluation"].raise_()  # as a click on its tab does
+    panel = window.findChild(QWidget, "evaluationPanel")
+    assert panel is window.workbench.evaluation and panel.isVisible()
+    assert panel.model is window.session.model and panel.positive_class() == "uninfected"  # loaded before it existed
+    assert window.findChild(QWidget, "trainingPanel") is None
 
 
 def test_evaluation_needs_a_positive_class_and_names_it(evaluating_window, qtbot, cells):

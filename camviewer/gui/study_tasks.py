@@ -59,6 +59,8 @@ def import_training_stack() -> None:
     up to ~0.2 s; done here, it happens before the curves and the progress bar have anything to show.
     """
     import safetensors.torch  # noqa: F401  (checkpoints)
+    import sklearn.model_selection  # noqa: F401  (the stratified split)
+    import torch.utils.serialization  # noqa: F401  (last.pt)
     import torchvision.transforms.v2  # noqa: F401  (augmentation)
 
     import camviewer.core.evaluate  # noqa: F401  (the test split, at the end)

@@ -161,6 +161,11 @@ class TrainingCurves(QWidget):
         if self._planned and dirty:
             self._fit_loss_axis()
 
+    def paint_now(self) -> None:
+        """Repaint both plots synchronously (a plain ``repaint()`` would wait for the scene's queued update)."""
+        for plot in (self.loss_plot, self.acc_plot):
+            plot.viewport().repaint()
+
     def _fit_loss_axis(self) -> None:
         """Loss from 0 to a round ceiling above every point; it changes only when a point goes above it."""
         highest = max([*self._batch_y, *self._columns["train_loss"], *self._columns["val_loss"]], default=0.0)

@@ -271,7 +271,7 @@ class TrainingPanel(QWidget):
             self._show_status("Decoding and checking every image…")
             self.curves.flush()
             if self.curves.isVisible():
-                self.curves.repaint()  # now, before the worker competes for the CPU and the GIL
+                self.curves.paint_now()  # now, before the worker competes for the CPU and the GIL
         else:
             self.curves.flush()
             self.progress.setRange(0, max(1, self.progress.maximum()))

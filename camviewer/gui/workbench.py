@@ -1,5 +1,8 @@
 """Training, evaluation, trust and refinement in the main window: builds their panels and wires them.
 
+The Training, Evaluation and Trust panels (pyqtgraph plots, forms: ~150 ms) are built when their dock is
+first shown, not at start-up, so the window paints as soon as the viewer itself is ready.
+
 The main window stays a composer: it creates one Workbench, gives it the right dock to sit beside and
 its menu bar, and calls ``stop()`` when closing. Everything the features need from the viewer goes
 through the window's existing paths:
@@ -15,18 +18,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow
+from typing import TYPE_CHECKING
 
-from camviewer.gui.evaluation_panel import EvaluationPanel
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QWidget
+
 from camviewer.gui.menus import build_workbench_actions, build_workbench_menus
 from camviewer.gui.state import main_map
-from camviewer.gui.training_panel import TrainingPanel
 from camviewer.gui.truth_dialog import TruthDialog
 from camviewer.gui.truth_overlay import TruthOverlay
 from camviewer.gui.truth_panel import TruthPanel
-from camviewer.gui.trust_panel import TrustPanel
 
+if TYPE_CHECKING:
+    from camviewer.gui.evaluation_panel import EvaluationPanel
+    from camviewer.gui.training_panel import TrainingPanel
+    from camviewer.gui.trust_panel import TrustPanel
+
+DOCK_TITLES = {"training": "Training", "evaluation": "Evaluation", "trust": "Trust"}
 DOCK_WIDTH = 600  # wide enough for the forms and two plots side by side
 MESSAGE_MS = 8000
 
@@ -36,9 +44,7 @@ class Workbench(QObject):
         super().__init__(window)
         self.window = window
         self.actions = build_workbench_actions(window)
-        self.training = TrainingPanel(window.registry, window.settings, window.log)
-        self.evaluation = EvaluationPanel(window.registry, window.settings, window.log)
-        self.trust = TrustPanel(window.registry, window.settings, window.log)
+        self._panels: dict[str, QWidget] = {}  # built on first use
         self.truth_panel = TruthPanel(self.actions.load_truth, self.actions.show_truth)
         self.truth = TruthOverlay(window.registry, window.image_view, self.truth_panel, window.log, self)
         self.truth_status = QLabel("")  # the shown map's ground-truth scores, always visible
@@ -51,11 +57,10 @@ class Workbench(QObject):
     # ------------------------------------------------------------------------------- composing
     def add_docks(self, beside: QDockWidget) -> list[QDockWidget]:
         """Training, Evaluation and Trust as tabs next to ``beside`` (the model and CAM dock)."""
-        for key, title, widget in (("training", "Training", self.training), ("evaluation", "Evaluation", self.evaluation),
-                                   ("trust", "Trust", self.trust)):
+        for key, title in DOCK_TITLES.items():
             dock = QDockWidget(title, self.window)
             dock.setObjectName(f"{key}Dock")
-            dock.setWidget(widget)
+            dock.visibilityChanged.connect(lambda visible, key=key: visible and self.panel(key))
             self.window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
             self.window.tabifyDockWidget(beside, dock)
             self.docks[key] = dock
@@ -66,6 +71,49 @@ class Workbench(QObject):
         build_workbench_menus(self.window, self.actions)
         self.window.statusBar().addPermanentWidget(self.truth_status)
         self._wire()
+
+    @property
+    def training(self) -> TrainingPanel:
+        return self.panel("training")
+
+    @property
+    def evaluation(self) -> EvaluationPanel:
+        return self.panel("evaluation")
+
+    @property
+    def trust(self) -> TrustPanel:
+        return self.panel("trust")
+
+    def panel(self, key: str) -> QWidget:
+        """The panel of a dock, built (and given the viewer's model) the first time it is needed."""
+        if key not in self._panels:
+            w, ready = self.window, self.window.session.ready
+            if key == "training":
+                from camviewer.gui.training_panel import TrainingPanel
+
+                panel = TrainingPanel(w.registry, w.settings, w.log)
+                panel.modelTrained.connect(w.open_model)
+            elif key == "evaluation":
+                from camviewer.gui.evaluation_panel import EvaluationPanel
+
+                panel = EvaluationPanel(w.registry, w.settings, w.log)
+                panel.cellChosen.connect(self._browse_cell)
+            else:
+                from camviewer.gui.trust_panel import TrustPanel
+
+                panel = TrustPanel(w.registry, w.settings, w.log)
+                panel.methodChosen.connect(w.cam_panel.set_method)
+            self._panels[key] = panel
+            self.docks[key].setWidget(panel)
+            if ready is not None:
+                self._give_model(key, ready)
+        return self._panels[key]
+
+    def _give_model(self, key: str, ready) -> None:
+        if key in ("evaluation", "trust"):
+            self._panels[key].set_model(ready.model)
+        if key == "trust":
+            self._panels[key].set_methods(ready.methods, (self.window.cam_panel.compute.method,))
 
     def _wire(self) -> None:
         a, w = self.actions, self.window
@@ -78,9 +126,6 @@ class Workbench(QObject):
         a.show_truth.toggled.connect(self.truth.set_visible)
         self.truth_panel.summaryChanged.connect(self.truth_status.setText)
         a.refine.triggered.connect(self.open_wizard)
-        self.training.modelTrained.connect(w.open_model)
-        self.evaluation.cellChosen.connect(self._browse_cell)
-        self.trust.methodChosen.connect(w.cam_panel.set_method)
         w.session.modelChanged.connect(self._model_changed)
         w.session.imageReady.connect(lambda frame: self.truth.image_changed(frame.path))
         w.session.explained.connect(lambda result, _seconds: self.truth.map_changed(self._shown_map(result)))
@@ -96,15 +141,15 @@ class Workbench(QObject):
 
     def stop(self) -> None:
         """Closing: nothing started from here any more (no model loaded after a cancelled run)."""
-        self.training.stop()
+        if "training" in self._panels:
+            self.training.stop()
         if self.wizard is not None:
             self.wizard.stop()
 
     # ---------------------------------------------------------------------------------- events
     def _model_changed(self, ready) -> None:
-        self.evaluation.set_model(ready.model)
-        self.trust.set_model(ready.model)
-        self.trust.set_methods(ready.methods, (self.window.cam_panel.compute.method,))
+        for key in self._panels:
+            self._give_model(key, ready)
         if self.wizard is not None:
             self.wizard.viewer_model_changed(ready)
 
