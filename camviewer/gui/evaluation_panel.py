@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -31,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from camviewer.gui import study_tasks
 from camviewer.gui.confusion_view import ConfusionView
+from camviewer.gui.job_progress import JobProgressBar
 from camviewer.gui.job_runner import JobRunner
 from camviewer.gui.log_panel import LogPanel
 from camviewer.gui.path_field import PathField
@@ -68,7 +68,7 @@ class EvaluationPanel(QWidget):
         self.run_button = QPushButton("Evaluate")
         self.run_button.setToolTip("Predict every image and compute the metrics (in the background)")
         self.cancel_button = QPushButton("Cancel", enabled=False)
-        self.progress = QProgressBar(maximum=1, value=0)
+        self.progress = JobProgressBar()
         self.status = QLabel("", wordWrap=True)
         self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.confusion = ConfusionView()
@@ -81,7 +81,7 @@ class EvaluationPanel(QWidget):
         self.cancel_button.clicked.connect(self.runner.cancel)
         self.export_button.clicked.connect(self.choose_report_folder)
         self.confusion.cellChosen.connect(self._cell_chosen)
-        self.runner.progressed.connect(self._progressed)
+        self.runner.progressed.connect(self.progress.show_progress)
         self.runner.returned.connect(self._evaluated)
         self.runner.failed.connect(lambda message, _details: self._show(message, error=True))
         self.runner.cancelled.connect(lambda: self._show("Evaluation cancelled."))
@@ -183,19 +183,11 @@ class EvaluationPanel(QWidget):
         self.cancel_button.setEnabled(running)
         self.export_button.setEnabled(not running and self.result is not None)
         if running:
-            self.progress.setRange(0, 0)
-
-    def _progressed(self, event) -> None:
-        if event.total:
-            self.progress.setRange(0, event.total)
-            self.progress.setValue(event.done)
-        self.progress.setFormat(event.message)
+            self.progress.busy()
 
     def _evaluated(self, result) -> None:
         self.result = result
-        self.progress.setRange(0, 1)
-        self.progress.setValue(1)
-        self.progress.setFormat("done")
+        self.progress.finish()
         report = result.report
         skipped = f"; {len(result.skipped)} unreadable image(s) skipped" if result.skipped else ""
         source = f" (split from {result.split_source})" if result.split_source else ""

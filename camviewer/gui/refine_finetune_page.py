@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from camviewer.gui.job_progress import JobProgressBar
 from camviewer.gui.log_panel import LogPanel
 from camviewer.gui.path_field import PathField
 from camviewer.gui.refine_pages import unused_folder
@@ -50,7 +50,7 @@ class FinetunePage(QWizardPage):
         self.start_button = QPushButton("Fine-tune")
         self.cancel_button = QPushButton("Cancel step", enabled=False)
         self.cancel_button.setToolTip("Stop after this batch; the best checkpoint so far is kept")
-        self.progress = QProgressBar(maximum=1, value=0)
+        self.progress = JobProgressBar()
         self.status = QLabel("", wordWrap=True)
         self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.status.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
@@ -109,7 +109,7 @@ class FinetunePage(QWizardPage):
         self.curves.clear(self.epochs.value())
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        self.progress.setRange(0, 0)
+        self.progress.busy()
         self._show("Decoding the enhanced set…")
         self._log.info(f"Refinement: fine-tuning {Path(self.state.checkpoint).name} on {self.state.built} into {out}")
         self.runner.train({"data": self.state.built, "out": out, "init": self.state.checkpoint,
@@ -148,9 +148,7 @@ class FinetunePage(QWizardPage):
                     f"{epochs} epoch(s): best epoch {result.best_epoch} (validation loss {result.best_val_loss:.4f}).")
             self._log.info(f"Refinement: {text} {result.best_checkpoint}")
         self._show(text)
-        self.progress.setRange(0, 1)
-        self.progress.setValue(1)
-        self.progress.setFormat(result.stop_reason)
+        self.progress.finish(result.stop_reason)
 
     def _finished(self) -> None:
         self.start_button.setEnabled(True)

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
     QRadioButton,
     QVBoxLayout,
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from camviewer.gui import study_tasks
+from camviewer.gui.job_progress import JobProgressBar
 from camviewer.gui.job_runner import JobRunner
 from camviewer.gui.log_panel import LogPanel
 from camviewer.gui.path_field import PathField
@@ -55,7 +55,7 @@ class JobPage(QWizardPage):
         self.run_button = QPushButton(run_text)
         self.cancel_button = QPushButton("Cancel step", enabled=False)
         self.cancel_button.setToolTip("Stop this step; what it has written so far is reported")
-        self.progress = QProgressBar(maximum=1, value=0)
+        self.progress = JobProgressBar()
         self.status = QLabel("", wordWrap=True)
         self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.run_button.clicked.connect(self.run)
@@ -104,7 +104,7 @@ class JobPage(QWizardPage):
         self._left_by_back = False
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        self.progress.setRange(0, 0)
+        self.progress.busy()
         self.runner.start(label, func, *args)
         self.completeChanged.emit()
 
@@ -120,24 +120,18 @@ class JobPage(QWizardPage):
         self.status.setText(text)
 
     def _progressed(self, event) -> None:
-        if event.total:
-            self.progress.setRange(0, event.total)
-            self.progress.setValue(event.done)
-        self.progress.setFormat(event.message)
+        self.progress.show_progress(event)
         self.last_progress = event
 
     def _returned(self, value) -> None:
-        self.progress.setRange(0, 1)
-        self.progress.setValue(1)
-        self.progress.setFormat("done")
+        self.progress.finish()
         self.job_returned(value)
 
     def _cancelled(self) -> None:
         text = self.cancelled_text()
         if self._left_by_back:
             text = f"{self.title()}: cancelled by going back. {text}"
-        self.progress.setRange(0, 1)
-        self.progress.setFormat("cancelled")
+        self.progress.finish("cancelled", complete=False)
         self.show_status(text)
         self._log.warning(text)
 

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from camviewer.gui import study_tasks
+from camviewer.gui.job_progress import JobProgressBar
 from camviewer.gui.job_runner import JobRunner
 from camviewer.gui.log_panel import LogPanel
 from camviewer.gui.path_field import PathField
@@ -89,7 +89,7 @@ class TrustPanel(QWidget):
         self.faith_images.setToolTip("Faithfulness is measured on the first images only")
         self.run_button = QPushButton("Run trust report")
         self.cancel_button = QPushButton("Cancel", enabled=False)
-        self.progress = QProgressBar(maximum=1, value=0)
+        self.progress = JobProgressBar()
         self.status = QLabel("", wordWrap=True)
         self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.table = ResultTable()
@@ -107,7 +107,7 @@ class TrustPanel(QWidget):
         self.use_button.clicked.connect(self._use_method)
         self.table.cellClicked.connect(self._column_clicked)
         self.table.horizontalHeader().sectionClicked.connect(lambda column: self._column_clicked(0, column))
-        self.runner.progressed.connect(self._progressed)
+        self.runner.progressed.connect(self.progress.show_progress)
         self.runner.returned.connect(self._reported)
         self.runner.failed.connect(lambda message, _details: self._show(message, error=True))
         self.runner.cancelled.connect(lambda: self._show("Trust report cancelled."))
@@ -236,20 +236,12 @@ class TrustPanel(QWidget):
         self.run_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         if running:
-            self.progress.setRange(0, 0)
-
-    def _progressed(self, event) -> None:
-        if event.total:
-            self.progress.setRange(0, event.total)
-            self.progress.setValue(event.done)
-        self.progress.setFormat(event.message)
+            self.progress.busy()
 
     def _reported(self, report: dict) -> None:
         """One row per score, one column per method: methods compare side by side in a narrow dock."""
         self.report = report
-        self.progress.setRange(0, 1)
-        self.progress.setValue(1)
-        self.progress.setFormat("done")
+        self.progress.finish()
         summary = report["localization"]["summary"]
         faith = (report["faithfulness"] or {}).get("summary", {})
         methods = list(summary)
