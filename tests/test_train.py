@@ -262,6 +262,25 @@ def test_init_fine_tunes_matching_classes_by_name_and_refuses_others(data, tmp_p
         run(training.train(config(other, tmp_path / "bad", arch=None, init=str(first.best_checkpoint))))
 
 
+def test_init_from_a_bare_state_dict_takes_the_datas_classes_in_order(data, tmp_path):
+    torch.manual_seed(3)
+    bare = build_model("resnet18", 2, 3)
+    torch.save({"state_dict": bare.state_dict()}, tmp_path / "bare.pth")  # no card: classes unnamed
+    events = []
+    tuned = run(training.train(config(data, tmp_path / "tuned", epochs=1, arch="resnet18", arch_options={},
+                                      init=str(tmp_path / "bare.pth"))), events)
+    notices = [event.payload.text for event in events if isinstance(event.payload, Notice)]
+    classes = sorted(path.name for path in data.iterdir() if path.is_dir())
+    assert any(f"outputs are taken as the data's classes in sorted order ({', '.join(classes)})" in text
+               for text in notices)
+    card = load_model(tuned.best_checkpoint, device="cpu").card
+    assert card.arch == "resnet18" and card.class_names == classes
+    three = build_model("resnet18", 3, 3)
+    torch.save(three.state_dict(), tmp_path / "three.pth")
+    with pytest.raises(TrainingError, match="one output per class"):
+        run(training.train(config(data, tmp_path / "bad", arch="resnet18", arch_options={}, init=str(tmp_path / "three.pth"))))
+
+
 def test_pretrained_weights_offline_fail_clearly_unless_random_init_is_allowed(data, tmp_path, monkeypatch):
     monkeypatch.setattr(train_setup, "new_model", _offline_new_model(train_setup.new_model))
     with pytest.raises(PretrainedWeightsUnavailable):

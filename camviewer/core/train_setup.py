@@ -15,7 +15,7 @@ from torch import nn
 
 from camviewer.core import datasets as ds
 from camviewer.core.atomic import atomic_path
-from camviewer.core.card import IMAGENET_MEAN, IMAGENET_STD, ModelCard
+from camviewer.core.card import IMAGENET_MEAN, IMAGENET_STD, ModelCard, default_class_names
 from camviewer.core.errors import DatasetError, PretrainedWeightsUnavailable
 from camviewer.core.jobs import CancelToken, Progress
 from camviewer.core.models import (
@@ -62,8 +62,14 @@ def start_session(config: TrainConfig, run_dir: Path, state: dict | None, cancel
         index = ds.read_partition_csv(run_dir / "split.csv")
         card = ModelCard.from_dict(state["card"])
     else:
-        init = load_model(config.init, arch=config.arch, device="cpu") if config.init else None
         index = ds.scan_dataset(config.data)
+        if config.init:
+            init = load_model(config.init, arch=config.arch, device="cpu")
+            if _names_no_classes(init, index):
+                init.card = replace(init.card, class_names=list(index.class_names))
+                text = (f"{Path(config.init).name} names no classes: its {init.card.num_classes} outputs are taken "
+                        f"as the data's classes in sorted order ({', '.join(index.class_names)})")
+                yield Progress(0, None, text, Notice(text))
         card = _preprocessing_card(config, index, init)
     in_memory = ds.cache_bytes(len(index.samples), card) <= config.cache_bytes
     decoded = yield from ds.decode_samples(index.samples, card, in_memory, cancel=cancel)
@@ -109,6 +115,12 @@ def _check_splits(index: ds.DatasetIndex) -> None:
             raise DatasetError(f"{index.source}: no {split} images; give a --val-split above 0 or a val folder")
 
 
+def _names_no_classes(init: LoadedModel, index: ds.DatasetIndex) -> bool:
+    """A bare state_dict (no card) as --init, with as many outputs as the data has classes."""
+    card = init.card
+    return card.class_names == default_class_names(card.num_classes) and card.num_classes == len(index.class_names)
+
+
 def _class_names(index: ds.DatasetIndex, init: LoadedModel | None) -> list[str]:
     """The dataset's classes, in the init checkpoint's order when fine-tuning (matched by name)."""
     if init is None:
@@ -120,7 +132,7 @@ def _class_names(index: ds.DatasetIndex, init: LoadedModel | None) -> list[str]:
         raise TrainingError(
             f"the classes of {init.source} ({', '.join(theirs)}) do not match the data's ({', '.join(ours)}); "
             "classes are matched by name, so rename the folders/labels or train without --init "
-            "(a bare state_dict has no class names: save it with its card first)")
+            "(a checkpoint without a card needs one output per class of the data)")
     return list(theirs)
 
 
