@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from gui_helpers import SYNTH_CLASSES, WAIT_MS, fill_training_form, synth_cells
+from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QMessageBox
 
 pytest_plugins = ["gui_helpers"]  # the GUI fixtures; kept out of conftest.py so core tests load no Qt
@@ -123,6 +124,9 @@ def test_missing_imagenet_weights_continue_from_random_init_only_if_agreed(make_
 
     def answer(parent, title, text, *args):
         asked.append((title, text))
+        thinking = QEventLoop()  # a modal dialog runs the event loop while the user reads it
+        QTimer.singleShot(200, thinking.quit)
+        thinking.exec()
         return QMessageBox.StandardButton.Yes
 
     monkeypatch.setattr(QMessageBox, "question", answer)

@@ -31,7 +31,6 @@ class JobRunner(QObject):
         super().__init__(parent)
         self._registry = registry
         self._job: Job | None = None
-        self._token: CancelToken | None = None
         self._outcome: str | None = None
         self._latest: Progress | None = None
         self._timer = QTimer(self, singleShot=True, interval=THROTTLE_MS)
@@ -50,9 +49,9 @@ class JobRunner(QObject):
         """Run ``func(*args, cancel_token)``; False (and nothing started) while another job runs."""
         if self._job is not None:
             return False
-        self._token = CancelToken()
+        token = CancelToken()
         self._outcome, self._latest = None, None
-        self._job = self._registry.start(label, func, *args, self._token, cancel=self._token, background=background,
+        self._job = self._registry.start(label, func, *args, token, cancel=token, background=background,
                                          yielded=self._yielded, returned=self._returned, errored=self._errored,
                                          finished=self._finished)
         return True
@@ -60,9 +59,6 @@ class JobRunner(QObject):
     def cancel(self) -> None:
         if self._job is not None:
             self._job.stop()
-
-    def cancel_requested(self) -> bool:
-        return self._token is not None and self._token.cancelled
 
     # ---------------------------------------------------------------------------------- private
     def _yielded(self, item: Any) -> None:
@@ -91,7 +87,11 @@ class JobRunner(QObject):
         self._stop_progress()
         if self.error_handler is not None and self.error_handler(error):
             return
-        message, details = describe_error(self.label or "Job", error)
+        self.report(error)
+
+    def report(self, error: BaseException, label: str | None = None) -> None:
+        """Tell the log and ``failed`` about an error (one an ``error_handler`` held back, for instance)."""
+        message, details = describe_error(label or self.label or "Job", error)
         self._registry.failed.emit(message, details)
         self.failed.emit(message, details)
 

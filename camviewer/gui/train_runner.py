@@ -3,7 +3,8 @@
 Used by the training panel and by the refinement wizard's fine-tuning page. The engine's generator
 (``camviewer.core.train.train`` / ``resume``) runs unchanged in the worker; its per-batch updates come
 in chunks (see :func:`camviewer.gui.study_tasks.coalesce_batches`). When ImageNet weights cannot be had
-(offline, nothing cached) the engine's message is shown and the run restarts from random
+(offline, nothing cached) the engine's message is shown once the worker has ended (a dialog inside the
+worker's error handler would let its ``finished`` through first) and the run restarts from random
 initialisation only if the user agrees (``allow_random_init``).
 """
 
@@ -41,13 +42,11 @@ class TrainRunner(QObject):
         self.runner.error_handler = self._offline_weights
         self.options: dict | None = None  # the TrainConfig fields of the run being trained
         self.run_dir: str | None = None
-        self._retry: dict | None = None
+        self._offline: PretrainedWeightsUnavailable | None = None  # held back until the worker has ended
+        self.closing = False  # the window is closing: nothing is asked or started any more
 
     def running(self) -> bool:
         return self.runner.running()
-
-    def cancelling(self) -> bool:
-        return self.runner.running() and self.runner.cancel_requested()
 
     def train(self, options: dict) -> bool:
         """Start a new run; ``options`` holds TrainConfig's fields (data and out included)."""
@@ -69,6 +68,11 @@ class TrainRunner(QObject):
     def cancel(self) -> None:
         self.runner.cancel()
 
+    def stop(self) -> None:
+        """The window is closing: cancel, and start nothing afterwards."""
+        self.closing = True
+        self.runner.cancel()
+
     # ---------------------------------------------------------------------------------- private
     def _event(self, item) -> None:
         if isinstance(item, study_tasks.BatchChunk):
@@ -86,24 +90,25 @@ class TrainRunner(QObject):
             self.summary.emit(payload)
 
     def _offline_weights(self, error: BaseException) -> bool:
-        """ImageNet weights unavailable: offer random initialisation; True when the user took it."""
+        """ImageNet weights unavailable: held back, to be asked about once the worker has ended (``_finished``)."""
         if not isinstance(error, PretrainedWeightsUnavailable) or not self.options or self.options.get("allow_random_init"):
             return False
-        answer = QMessageBox.question(
-            self._parent, "ImageNet weights unavailable",
-            f"{error}\n\nContinue from random initialisation instead? The model card will say so. "
-            "(With no, nothing is trained.)",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
-        if answer != QMessageBox.StandardButton.Yes:
-            return False
-        self._retry = {**self.options, "allow_random_init": True}
-        self.notice.emit(f"{error} — continuing from random initialisation, as agreed.")
+        self._offline = error
         return True
 
     def _finished(self) -> None:
-        retry, self._retry = self._retry, None
-        if retry is not None:  # the run folder is still empty: the engine refused before writing anything
-            self.options = retry
-            self.runner.start(f"Training {Path(self.run_dir).name}", study_tasks.train_model, retry)
-            return
+        error, self._offline = self._offline, None
+        if error is not None and not self.closing:
+            answer = QMessageBox.question(
+                self._parent, "ImageNet weights unavailable",
+                f"{error}\n\nContinue from random initialisation instead? The model card will say so. "
+                "(With no, nothing is trained.)",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+            if answer == QMessageBox.StandardButton.Yes and not self.closing:
+                # the run folder is still empty: the engine refused before writing anything
+                self.options = {**self.options, "allow_random_init": True}
+                self.notice.emit(f"{error} — continuing from random initialisation, as agreed.")
+                self.runner.start(f"Training {Path(self.run_dir).name}", study_tasks.train_model, self.options)
+                return
+            self.runner.report(error, f"Training {Path(self.run_dir).name}")
         self.finished.emit()

@@ -218,6 +218,8 @@ class TrainingPanel(QWidget):
             self._show_status("Cancelling after this batch… the best checkpoint so far is kept.")
 
     def choose_run_to_resume(self) -> None:
+        if self.runner.running():
+            return self._show_error("A run is in progress: cancel it first, or wait for it to end.")
         start = self._settings.train_runs_dir or str(Path.home())
         folder = QFileDialog.getExistingDirectory(self, "Resume a run folder", start)
         if folder:
@@ -231,6 +233,8 @@ class TrainingPanel(QWidget):
                              errored=lambda error: self._show_error(describe_error(f"Resuming {run_dir}", error)[0]))
 
     def _resume_read(self, info: study_tasks.RunInfo, epochs: int | None) -> None:
+        if self.runner.running():  # Start was pressed while the run folder was being read
+            return self._show_error(f"A run is in progress: {Path(info.run_dir).name} was not resumed.")
         done, planned = len(info.history), int(info.config.get("epochs", 0))
         if epochs is None:
             proposed = planned if planned > done else done + self.form.epochs.value()
@@ -255,6 +259,7 @@ class TrainingPanel(QWidget):
     def stop(self) -> None:
         """Closing: a run cancelled by closing is not loaded into the viewer any more."""
         self._closing = True
+        self.runner.stop()
 
     def running(self) -> bool:
         return self.runner.running()
