@@ -68,6 +68,19 @@ def test_evaluation_needs_a_positive_class_and_names_it(evaluating_window, qtbot
     assert window.settings.eval_dataset == str(cells)
 
 
+def test_a_failed_evaluation_says_so_and_stops_the_busy_bar(evaluating_window, qtbot, tmp_path):
+    panel = evaluating_window.workbench.evaluation
+    empty = tmp_path / "no-images" / "parasitized"
+    empty.mkdir(parents=True)
+    panel.data.setText(str(empty.parent))
+    panel.positive.setCurrentIndex(panel.positive.findData("parasitized"))
+    with qtbot.waitSignal(panel.runner.finished, timeout=WAIT_MS):
+        panel.run_button.click()
+        assert panel.progress.maximum() == 0  # busy while it runs
+    assert panel.progress.maximum() == 1 and panel.progress.value() == 0 and panel.progress.format() == "failed"
+    assert "b00020" in panel.status.styleSheet() and panel.run_button.isEnabled()
+
+
 def test_clicking_a_cell_browses_exactly_its_images(evaluating_window, qtbot, cells):
     window = evaluating_window
     panel = window.workbench.evaluation

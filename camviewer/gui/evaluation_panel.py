@@ -81,7 +81,7 @@ class EvaluationPanel(QWidget):
         self.cancel_button.clicked.connect(self.runner.cancel)
         self.export_button.clicked.connect(self.choose_report_folder)
         self.confusion.cellChosen.connect(self._cell_chosen)
-        self.runner.progressed.connect(self.progress.show_progress)
+        self.progress.follow(self.runner)
         self.runner.returned.connect(self._evaluated)
         self.runner.failed.connect(lambda message, _details: self._show(message, error=True))
         self.runner.cancelled.connect(lambda: self._show("Evaluation cancelled."))
@@ -187,7 +187,6 @@ class EvaluationPanel(QWidget):
 
     def _evaluated(self, result) -> None:
         self.result = result
-        self.progress.finish()
         report = result.report
         skipped = f"; {len(result.skipped)} unreadable image(s) skipped" if result.skipped else ""
         source = f" (split from {result.split_source})" if result.split_source else ""

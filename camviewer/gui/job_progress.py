@@ -11,6 +11,13 @@ class JobProgressBar(QProgressBar):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, maximum=1, value=0)
 
+    def follow(self, runner) -> None:
+        """Show a JobRunner's jobs: their progress, then done, failed or cancelled."""
+        runner.progressed.connect(self.show_progress)
+        runner.returned.connect(lambda _value: self.finish())
+        runner.failed.connect(lambda _message, _details: self.finish("failed", complete=False))
+        runner.cancelled.connect(lambda: self.finish("cancelled", complete=False))
+
     def busy(self) -> None:
         """Running, nothing counted yet: an indeterminate bar."""
         self.setRange(0, 0)

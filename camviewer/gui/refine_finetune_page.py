@@ -46,7 +46,7 @@ class FinetunePage(QWizardPage):
         self.lr.setToolTip("Fine-tuning usually wants a smaller learning rate than training from scratch")
         self.batch_size = QSpinBox(minimum=1, maximum=4096, value=32)
         self.run_dir = PathField("Choose a new run folder", placeholder="a new folder for the fine-tuning run")
-        self.run_dir.edit.textEdited.connect(lambda _text: setattr(self, "_auto_run", False))
+        self.run_dir.chosen.connect(lambda _path: setattr(self, "_auto_run", False))  # typed or browsed
         self.start_button = QPushButton("Fine-tune")
         self.cancel_button = QPushButton("Cancel step", enabled=False)
         self.cancel_button.setToolTip("Stop after this batch; the best checkpoint so far is kept")
@@ -80,7 +80,7 @@ class FinetunePage(QWizardPage):
         self.runner.epoch.connect(self.curves.add_epoch)
         self.runner.notice.connect(self._log.warning)
         self.runner.trained.connect(self._trained)
-        self.runner.failed.connect(lambda message: self._show(message, error=True))
+        self.runner.failed.connect(self._failed)
         self.runner.finished.connect(self._finished)
         self._auto_run = True
         self._left_by_back = False
@@ -95,7 +95,8 @@ class FinetunePage(QWizardPage):
             self.run_dir.setText(str(unused_folder(built.parent, f"{built.name}-finetune")))
 
     def isComplete(self) -> bool:
-        return self.state.finetuned is not None and not self.runner.running()
+        return (self.state.finetuned is not None and self.state.finetuned_on == self.state.built
+                and not self.runner.running())
 
     def running(self) -> bool:
         return self.runner.running()
@@ -105,6 +106,7 @@ class FinetunePage(QWizardPage):
         if not out or not self.state.built:
             return self._show("Choose a new run folder.", error=True)
         self.state.run_dir, self.state.finetuned, self.state.stop_reason = out, None, None
+        self.state.finetuned_on = self.state.built
         self._epochs, self._left_by_back = self.epochs.value(), False
         self.curves.clear(self.epochs.value())
         self.start_button.setEnabled(False)
@@ -144,11 +146,17 @@ class FinetunePage(QWizardPage):
             text = f"Fine-tuning cancelled after {epochs} epoch(s){' (you went back)' if self._left_by_back else ''}: {kept}"
             self._log.warning(f"Refinement: {text}")
         else:
+            best = (f"best epoch {result.best_epoch} (validation loss {result.best_val_loss:.4f})"
+                    if result.best_epoch is not None else "never validated")
             text = (f"Fine-tuning {'completed' if result.stop_reason == 'completed' else 'stopped early'} after "
-                    f"{epochs} epoch(s): best epoch {result.best_epoch} (validation loss {result.best_val_loss:.4f}).")
+                    f"{epochs} epoch(s): {best}.")
             self._log.info(f"Refinement: {text} {result.best_checkpoint}")
         self._show(text)
         self.progress.finish(result.stop_reason)
+
+    def _failed(self, message: str) -> None:
+        self._show(message, error=True)
+        self.progress.finish("failed", complete=False)
 
     def _finished(self) -> None:
         self.start_button.setEnabled(True)

@@ -60,8 +60,9 @@ class JobPage(QWizardPage):
         self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.run_button.clicked.connect(self.run)
         self.cancel_button.clicked.connect(self.runner.cancel)
+        self.progress.follow(self.runner)
         self.runner.progressed.connect(self._progressed)
-        self.runner.returned.connect(self._returned)
+        self.runner.returned.connect(self.job_returned)
         self.runner.failed.connect(lambda message, _details: self.show_status(message, error=True))
         self.runner.cancelled.connect(self._cancelled)
         self.runner.finished.connect(self._finished)
@@ -105,6 +106,7 @@ class JobPage(QWizardPage):
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress.busy()
+        self.last_progress = None
         self.runner.start(label, func, *args)
         self.completeChanged.emit()
 
@@ -120,18 +122,12 @@ class JobPage(QWizardPage):
         self.status.setText(text)
 
     def _progressed(self, event) -> None:
-        self.progress.show_progress(event)
         self.last_progress = event
-
-    def _returned(self, value) -> None:
-        self.progress.finish()
-        self.job_returned(value)
 
     def _cancelled(self) -> None:
         text = self.cancelled_text()
         if self._left_by_back:
             text = f"{self.title()}: cancelled by going back. {text}"
-        self.progress.finish("cancelled", complete=False)
         self.show_status(text)
         self._log.warning(text)
 
@@ -224,7 +220,7 @@ class MeasurePage(JobPage):
             return self.show_status("Choose the positive class (sensitivity and specificity are its).", error=True)
         s.measure_data, s.masks, s.roi = self.data.text(), self.masks.text(), self.roi.text()
         s.method, s.positive_class = self.method.currentText(), self.positive.currentData()
-        s.before = None
+        s.before = s.after = None  # an "after" measured on other images or with another method compares nothing
         self.completeChanged.emit()
         self.start_job("Measuring the current model", study_tasks.measure_model, self.model, s.measure_data, s.masks,
                        s.roi or None, s.method, s.positive_class, None, PREVIEWS)
@@ -267,7 +263,7 @@ class BuildPage(JobPage):
         self.border = QDoubleSpinBox(minimum=0.01, maximum=0.45, singleStep=0.01, value=0.1)
         self.border.setToolTip("Fraction cut from each side")
         self.out = PathField("Choose a new folder for the enhanced set", placeholder="a new, empty folder")
-        self.out.edit.textEdited.connect(lambda _text: setattr(self, "_auto_out", False))
+        self.out.chosen.connect(lambda _path: setattr(self, "_auto_out", False))  # typed or browsed
         grid = QGridLayout()
         extras = {"cam-overlay": ("floor", self.floor), "roi-mask": ("ROI masks", self.roi), "crop": ("border", self.border)}
         for row, (mode, text) in enumerate(self.MODES.items()):

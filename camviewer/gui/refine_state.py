@@ -31,6 +31,7 @@ class RefineState:
     # step 3: fine-tuning
     run_dir: str | None = None
     finetuned: str | None = None  # best checkpoint of the fine-tuning run
+    finetuned_on: str | None = None  # the enhanced set it was fine-tuned on (a rebuilt set needs a new run)
     stop_reason: str | None = None
     # step 4: the same measurement with the fine-tuned model
     after: object | None = None

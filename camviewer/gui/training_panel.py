@@ -128,7 +128,7 @@ class TrainingPanel(QWidget):
         self.data.chosen.connect(self.scan)
         self.form.val_split.valueChanged.connect(self._show_preview)
         self.form.test_split.valueChanged.connect(self._show_preview)
-        self.run_dir.edit.textEdited.connect(lambda _text: setattr(self, "_auto_run_dir", False))
+        self.run_dir.chosen.connect(lambda _path: setattr(self, "_auto_run_dir", False))  # typed or browsed
         self.form.arch.currentTextChanged.connect(lambda _arch: self.propose_run_dir(only_if_auto=True))
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
@@ -323,6 +323,7 @@ class TrainingPanel(QWidget):
             text = f"Training {what} before any weights were saved; {result.run_dir} holds no model."
             self._log.warning(text)
             self._show_status(text)
+            self.progress.setFormat(what)
             self.propose_run_dir()
             return
         best = (f"best epoch {result.best_epoch} (validation loss {result.best_val_loss:.4f})"

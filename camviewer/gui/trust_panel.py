@@ -107,7 +107,7 @@ class TrustPanel(QWidget):
         self.use_button.clicked.connect(self._use_method)
         self.table.cellClicked.connect(self._column_clicked)
         self.table.horizontalHeader().sectionClicked.connect(lambda column: self._column_clicked(0, column))
-        self.runner.progressed.connect(self.progress.show_progress)
+        self.progress.follow(self.runner)
         self.runner.returned.connect(self._reported)
         self.runner.failed.connect(lambda message, _details: self._show(message, error=True))
         self.runner.cancelled.connect(lambda: self._show("Trust report cancelled."))
@@ -241,7 +241,6 @@ class TrustPanel(QWidget):
     def _reported(self, report: dict) -> None:
         """One row per score, one column per method: methods compare side by side in a narrow dock."""
         self.report = report
-        self.progress.finish()
         summary = report["localization"]["summary"]
         faith = (report["faithfulness"] or {}).get("summary", {})
         methods = list(summary)
