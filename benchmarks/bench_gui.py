@@ -228,7 +228,7 @@ def gap_while_training(window, scratch: Path, images: int = 300, epochs: int = 4
         spin.setValue(value)
     form.device.setCurrentText("cpu")
     panel.data.set_path(data)  # as a user picks it: the dataset is scanned (and the training code imported)
-    wait_until(lambda: panel.preview.table.isVisible(), 120)
+    wait_until(lambda: panel.preview.table.isVisible() and len(window.registry) == 0, 120)  # and code imported
     panel.run_dir.setText(str(scratch / "train-run"))
     best = str(scratch / "train-run" / "best.safetensors")
     settle_until = time.perf_counter() + 0.5  # the dock has been laid out and painted at its new width

@@ -81,7 +81,7 @@ def test_a_failed_evaluation_says_so_and_stops_the_busy_bar(evaluating_window, q
     assert "b00020" in panel.status.styleSheet() and panel.run_button.isEnabled()
 
 
-def test_clicking_a_cell_browses_exactly_its_images(evaluating_window, qtbot, cells):
+def test_clicking_a_cell_browses_exactly_its_images(evaluating_window, qtbot, cells, tmp_path):
     window = evaluating_window
     panel = window.workbench.evaluation
     panel.data.setText(str(cells))
@@ -99,6 +99,11 @@ def test_clicking_a_cell_browses_exactly_its_images(evaluating_window, qtbot, ce
     assert window.image_view.heat.image is not None
     window.browser.step(+1)
     wait_for_result(qtbot, window, expected[1])
+
+    other = save_synth_checkpoint(tmp_path / "other.safetensors")  # another model: its cells no longer browse
+    with qtbot.waitSignal(window.session.modelChanged, timeout=WAIT_MS):
+        window.open_model(other)
+    assert not panel.confusion.isEnabled() and "results of tiny.safetensors" in panel.status.text()
 
 
 def test_export_writes_the_report_and_asks_before_replacing(evaluating_window, qtbot, cells, tmp_path, monkeypatch):

@@ -53,6 +53,8 @@ class EvaluationPanel(QWidget):
         self.runner = JobRunner(registry, self)
         self.model = None  # the viewer's LoadedModel
         self.result = None  # EvaluationResult of the last run
+        self._result_model = self._running_model = None  # the LoadedModel behind it / behind the running job
+        self._result_name = ""
         self.model_label = QLabel("<i>No model loaded</i>", wordWrap=True)
         self.data = PathField("Choose the data to evaluate", placeholder="dataset folder or CSV",
                               tooltip="Class sub-folders, {train,val,test} folders or a CSV partition")
@@ -135,6 +137,7 @@ class EvaluationPanel(QWidget):
         """The viewer's model (``LoadedModel`` or None); its card pre-fills the positive class."""
         self.model = model
         self.positive.clear()
+        self._mark_stale()
         if model is None:
             self.model_label.setText("<i>No model loaded: open one (Ctrl+M) or train one.</i>")
             self.positive.setEnabled(False)
@@ -157,6 +160,13 @@ class EvaluationPanel(QWidget):
             if noted and Path(noted).exists():
                 self.data.setText(noted)
 
+    def _mark_stale(self) -> None:
+        """Results of another model stay readable, but their cells no longer browse (the new model would explain them)."""
+        stale = self.result is not None and self._result_model is not self.model
+        self.confusion.setEnabled(not stale)
+        if stale:
+            self._show(f"Shown: the results of {self._result_name}. Evaluate again for the model loaded now.")
+
     def positive_class(self) -> str | None:
         return self.positive.currentData()
 
@@ -175,6 +185,7 @@ class EvaluationPanel(QWidget):
         self._set_running(True)
         self._show(f"Evaluating on {Path(data).name} ({SPLITS[split].lower()})…")
         name = Path(self.model.source).name if self.model.source else "the model"
+        self._running_model = self.model
         self.runner.start(f"Evaluating {name} on {Path(data).name}", study_tasks.evaluate_model, self.model, data,
                           None if split == "all" else split, self.positive_class())
 
@@ -186,7 +197,9 @@ class EvaluationPanel(QWidget):
             self.progress.busy()
 
     def _evaluated(self, result) -> None:
-        self.result = result
+        self.result, self._result_model = result, self._running_model
+        model = self._result_model
+        self._result_name = Path(model.source).name if model.source else "the demo model"
         report = result.report
         skipped = f"; {len(result.skipped)} unreadable image(s) skipped" if result.skipped else ""
         source = f" (split from {result.split_source})" if result.split_source else ""
@@ -206,6 +219,7 @@ class EvaluationPanel(QWidget):
             line += f"{skipped}."
         self._show(line)
         self._log.info(line)
+        self._mark_stale()  # the viewer may have changed model while this ran
 
     def _show_report(self, report) -> None:
         positive = report.positive_class
@@ -261,7 +275,8 @@ class EvaluationPanel(QWidget):
             if answer != QMessageBox.StandardButton.Yes:
                 return
         self._settings.last_export_dir = str(folder)
-        checkpoint = str(self.model.source) if self.model is not None and self.model.source else None
+        model = self._result_model  # the training curves are those of the model that was evaluated
+        checkpoint = str(model.source) if model is not None and model.source else None
         self._registry.start(f"Writing the report to {folder}", study_tasks.write_evaluation_report, self.result,
                              str(folder), checkpoint, returned=self._exported)
 

@@ -46,14 +46,12 @@ def preview_dataset(data: str) -> DatasetPreview:
     index = scan_dataset(data)
     counts = ({split: index.class_counts(split) for split in SPLITS} if index.has_splits
               else {"all": index.class_counts()})
-    preview = DatasetPreview(str(index.source), index.layout, list(index.class_names), counts, index.positive_class,
-                             index.multi_label, list(index.ignored_folders), len(index.samples))
-    import_training_stack()
-    return preview
+    return DatasetPreview(str(index.source), index.layout, list(index.class_names), counts, index.positive_class,
+                          index.multi_label, list(index.ignored_folders), len(index.samples))
 
 
 def import_training_stack() -> None:
-    """Import what a training run needs now, while the user reads the preview, rather than after Start.
+    """Import what a training run needs now, while the user reads the preview (a job of its own), not after Start.
 
     Importing a module unmarshals its code with the GIL held: done mid-run, that stalls the window for
     up to ~0.2 s; done here, it happens before the curves and the progress bar have anything to show.

@@ -81,6 +81,7 @@ class TrainingPanel(QWidget):
         self._closing = False
         self._epochs = 0
         self._clock: tuple[float, int] | None = None  # (time, batches done) at the first batch of this session
+        self._stack_imported = False  # the training code is imported once a dataset has been previewed
         self._scanned = False  # the remembered dataset is scanned when the panel is first shown (not at start-up)
         self.form.from_json(settings.train_options)
         self.data.set_path(settings.train_dataset, announce=False)
@@ -164,6 +165,9 @@ class TrainingPanel(QWidget):
                              errored=lambda error: self._scan_failed(request, data, error))
 
     def _previewed(self, request: int, preview: study_tasks.DatasetPreview) -> None:
+        if not self._stack_imported:
+            self._stack_imported = True
+            self._registry.start("Preparing the training code", study_tasks.import_training_stack, background=True)
         if request == self._scan_request:
             self._last_preview = preview
             self._show_preview()
