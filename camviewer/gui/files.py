@@ -1,4 +1,5 @@
-"""File names the window proposes and receives: export names, drop contents, where exports go by default."""
+"""File names the window proposes and receives: export names, drop contents, where exports go by default,
+new folders for runs and enhanced sets."""
 
 from __future__ import annotations
 
@@ -48,3 +49,11 @@ def drop_paths(mime: QMimeData) -> list[str]:
 
 def _safe(text: str) -> str:
     return "".join("_" if c in '<>:"/\\|?*' or ord(c) < 32 else c for c in text).strip() or "_"
+
+
+def unused_folder(parent: Path, stem: str) -> Path:
+    """``parent/stem``, or ``stem-2``, ``stem-3``... : a folder name nothing uses yet (runs never reuse one)."""
+    candidate, number = parent / stem, 2
+    while candidate.exists():
+        candidate, number = parent / f"{stem}-{number}", number + 1
+    return candidate

@@ -107,7 +107,7 @@ def build_workbench_actions(window: QMainWindow) -> WorkbenchActions:
     )
 
 
-def build_workbench_menus(window: QMainWindow, actions: WorkbenchActions) -> dict[str, object]:
+def build_workbench_menus(window: QMainWindow, actions: WorkbenchActions) -> None:
     """The Train and Trust menus, placed before Help."""
     bar = window.menuBar()
     help_action = bar.actions()[-1] if bar.actions() else None
@@ -121,7 +121,6 @@ def build_workbench_menus(window: QMainWindow, actions: WorkbenchActions) -> dic
     trust_menu.addActions([actions.load_truth, actions.show_truth])
     trust_menu.addSeparator()
     trust_menu.addActions([actions.trust, actions.refine])
-    return {"train": train_menu, "trust": trust_menu}
 
 
 def build_menus(window: QMainWindow, actions: Actions, docks: list) -> dict[str, object]:

@@ -22,10 +22,10 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from camviewer.gui.files import unused_folder
 from camviewer.gui.job_progress import JobProgressBar
 from camviewer.gui.log_panel import LogPanel
 from camviewer.gui.path_field import PathField
-from camviewer.gui.refine_pages import unused_folder
 from camviewer.gui.refine_state import RefineState
 from camviewer.gui.train_runner import TrainRunner
 from camviewer.gui.training_curves import TrainingCurves

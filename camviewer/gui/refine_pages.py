@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from camviewer.gui import study_tasks
+from camviewer.gui.files import unused_folder
 from camviewer.gui.job_progress import JobProgressBar
 from camviewer.gui.job_runner import JobRunner
 from camviewer.gui.log_panel import LogPanel
@@ -35,13 +36,6 @@ from camviewer.gui.result_table import ResultTable, number
 from camviewer.gui.workers import WorkerRegistry
 
 PREVIEWS = 4  # images shown before | after at the end
-
-
-def unused_folder(parent: Path, stem: str) -> Path:
-    candidate, number_ = parent / stem, 2
-    while candidate.exists():
-        candidate, number_ = parent / f"{stem}-{number_}", number_ + 1
-    return candidate
 
 
 class JobPage(QWizardPage):

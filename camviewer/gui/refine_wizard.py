@@ -94,9 +94,6 @@ class RefineWizard(QWizard):
         for page in self.running_steps():
             page.runner.cancel()
 
-    def viewer_model_changed(self, ready) -> None:
-        """The wizard keeps refining the checkpoint it was opened with; the viewer may show another."""
-
     def _report(self, how: str) -> None:
         if self.state.measure_data:
             self._settings.refine_dataset = self.state.measure_data

@@ -174,7 +174,3 @@ class TrainingCurves(QWidget):
         step = 10 ** math.floor(math.log10(highest)) if highest > 0 else 1.0
         self._loss_top = math.ceil(highest * 1.05 / (step / 2)) * (step / 2) if highest > 0 else 1.0
         self.loss_plot.setYRange(0.0, self._loss_top, padding=0.02)
-        if self._epochs and self._epochs[-1] > self._planned:  # resumed beyond the plan
-            self._planned = self._epochs[-1]
-            for plot in (self.loss_plot, self.acc_plot):
-                plot.setXRange(0, self._planned, padding=0.02)

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from camviewer.gui import study_tasks
 from camviewer.gui.dataset_preview import DatasetPreview
+from camviewer.gui.files import unused_folder
 from camviewer.gui.log_panel import LogPanel
 from camviewer.gui.path_field import PathField
 from camviewer.gui.settings import Settings
@@ -190,10 +191,7 @@ class TrainingPanel(QWidget):
         parent = Path(self._settings.train_runs_dir or Path.home() / "camviewer-runs")
         data = Path(self.data.text()).stem or "run"
         stem = f"{data}-{self.form.arch.currentText() or 'model'}-{time.strftime('%Y%m%d-%H%M%S')}"
-        candidate, number = parent / stem, 2
-        while candidate.exists():
-            candidate, number = parent / f"{stem}-{number}", number + 1
-        self.run_dir.setText(str(candidate))
+        self.run_dir.setText(str(unused_folder(parent, stem)))
         self._auto_run_dir = True
 
     # -------------------------------------------------------------------------------- training

@@ -33,6 +33,7 @@ from camviewer.gui.path_field import PathField
 from camviewer.gui.result_table import ResultTable, number
 from camviewer.gui.settings import Settings
 from camviewer.gui.workers import WorkerRegistry
+from camviewer.gui.truth_dialog import KINDS, ask_for_truth
 
 COLUMNS = {  # summary key -> (header, tooltip)
     "with_region": ("images with a region", "Images that have a ground-truth region (the others score only the ROI)"),
@@ -50,9 +51,6 @@ FAITHFULNESS = {
     "sanity": ("sanity check", "Does the map change when the model's weights are randomized? It must."),
 }
 THRESHOLDS = {"0.2": 0.2, "otsu": "otsu", "tuned": "tuned"}
-TRUTH_KINDS = {"masks": "Masks folder", "boxes": "Boxes CSV", "coco": "COCO JSON"}
-
-
 class TrustPanel(QWidget):
     methodChosen = Signal(str)
 
@@ -67,9 +65,9 @@ class TrustPanel(QWidget):
                               tooltip="Images matched to the ground truth by their path relative to this folder")
         self.data.setText(settings.trust_dataset)
         self.truth_kind = QComboBox()
-        for key, text in TRUTH_KINDS.items():
+        for key, text in KINDS.items():
             self.truth_kind.addItem(text, key)
-        self.truth_kind.currentIndexChanged.connect(self._truth_kind_changed)
+        self.truth_kind.currentIndexChanged.connect(lambda: ask_for_truth(self.truth, self.truth_kind.currentData()))
         self.truth = PathField("Choose the ground truth", placeholder="masks/ mirroring the dataset's folders")
         self.roi = PathField("Choose region-of-interest masks", placeholder="optional: roi/ (e.g. lungs, cell body)")
         self.data.chosen.connect(self._propose_truth)
@@ -176,13 +174,6 @@ class TrustPanel(QWidget):
 
     def checked_methods(self) -> list[str]:
         return [name for name, box in self.method_checks.items() if box.isChecked()]
-
-    def _truth_kind_changed(self) -> None:
-        kind = self.truth_kind.currentData()
-        self.truth.kind = "folder" if kind == "masks" else "file"
-        self.truth.name_filter = {"boxes": "CSV (*.csv);;All files (*)", "coco": "JSON (*.json);;All files (*)"}.get(kind, "")
-        self.truth.edit.setPlaceholderText({"masks": "masks/ mirroring the dataset's folders",
-                                            "boxes": "path,x,y,w,h,label CSV", "coco": "COCO annotations"}[kind])
 
     def _propose_truth(self, data: str) -> None:
         """`camviewer synth` layout: masks/ and roi/ inside the dataset folder."""

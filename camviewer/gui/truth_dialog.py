@@ -24,6 +24,16 @@ from PySide6.QtWidgets import (
 from camviewer.gui.path_field import PathField
 
 KINDS = {"masks": "Masks folder", "boxes": "Boxes CSV", "coco": "COCO JSON"}
+FILTERS = {"boxes": "CSV (*.csv);;All files (*)", "coco": "JSON (*.json);;All files (*)"}
+PLACEHOLDERS = {"masks": "masks/ mirroring the dataset's folders", "boxes": "path,x,y,w,h,label CSV",
+                "coco": "COCO annotations"}
+
+
+def ask_for_truth(field: PathField, kind: str) -> None:
+    """Make a path field browse for one kind of ground truth (a masks folder, a boxes CSV, a COCO JSON)."""
+    field.kind = "folder" if kind == "masks" else "file"
+    field.name_filter = FILTERS.get(kind, "")
+    field.edit.setPlaceholderText(PLACEHOLDERS[kind])
 
 
 class TruthDialog(QDialog):
@@ -71,9 +81,7 @@ class TruthDialog(QDialog):
 
     def _kind_changed(self, _id: int, checked: bool) -> None:
         if checked:
-            kind = self.kind()
-            self.source.kind = "folder" if kind == "masks" else "file"
-            self.source.name_filter = {"boxes": "CSV (*.csv);;All files (*)", "coco": "JSON (*.json);;All files (*)"}.get(kind, "")
+            ask_for_truth(self.source, self.kind())
 
     def _source_chosen(self, text: str) -> None:
         """Propose the root and the ROI folder next to the ground truth, as `camviewer synth` lays them out."""

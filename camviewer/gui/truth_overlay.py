@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject
 
 from camviewer.gui import study_tasks
 from camviewer.gui.image_view import ImageView
@@ -24,10 +24,6 @@ from camviewer.gui.workers import WorkerRegistry, describe_error
 
 
 class TruthOverlay(QObject):
-    loaded = Signal(object)  # study_tasks.TruthSource
-    regionShown = Signal(object)  # study_tasks.TruthRegion of the current image
-    scored = Signal(object)  # score_map's dict for the map on screen
-
     def __init__(self, registry: WorkerRegistry, view: ImageView, panel: TruthPanel, log: LogPanel,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -77,7 +73,6 @@ class TruthOverlay(QObject):
         self._panel.show_source(source.description)
         self._panel.setToolTip(f"Paths relative to {source.root}")
         self._log.info(f"Ground truth loaded ({source.description}), matched relative to {source.root}")
-        self.loaded.emit(source)
         self.image_changed(self.path)  # the current image's region, then its scores
         self._current_map_again()
 
@@ -96,7 +91,6 @@ class TruthOverlay(QObject):
             return
         self.region = region
         self._view.set_truth(region.outline, region.boxes, region.roi_outline)
-        self.regionShown.emit(region)
         self._rescore()
 
     def _region_failed(self, image: int, error: BaseException) -> None:
@@ -141,7 +135,6 @@ class TruthOverlay(QObject):
         self.scores = scores
         note = "" if scores.get("pointing_hit") is not None else "No region in this image: only the ROI is scored."
         self._panel.show_scores(scores, note)
-        self.scored.emit(scores)
 
     def _score_failed(self, generation: int, error: BaseException) -> None:
         if generation == self._generation:

@@ -50,12 +50,11 @@ class Workbench(QObject):
         self.truth_status = QLabel("")  # the shown map's ground-truth scores, always visible
         self.truth_status.setObjectName("truthStatus")
         self.truth_status.setToolTip("Scores of the shown map against the ground truth (details: Model and CAM dock)")
-        self.truth_dialog: TruthDialog | None = None
         self.wizard = None  # RefineWizard, while open
         self.docks: dict[str, QDockWidget] = {}
 
     # ------------------------------------------------------------------------------- composing
-    def add_docks(self, beside: QDockWidget) -> list[QDockWidget]:
+    def add_docks(self, beside: QDockWidget) -> None:
         """Training, Evaluation and Trust as tabs next to ``beside`` (the model and CAM dock)."""
         for key, title in DOCK_TITLES.items():
             dock = QDockWidget(title, self.window)
@@ -65,7 +64,6 @@ class Workbench(QObject):
             self.window.tabifyDockWidget(beside, dock)
             self.docks[key] = dock
         beside.raise_()
-        return list(self.docks.values())
 
     def add_menus(self) -> None:
         build_workbench_menus(self.window, self.actions)
@@ -150,8 +148,6 @@ class Workbench(QObject):
     def _model_changed(self, ready) -> None:
         for key in self._panels:
             self._give_model(key, ready)
-        if self.wizard is not None:
-            self.wizard.viewer_model_changed(ready)
 
     def _shown_map(self, result):
         try:
@@ -172,7 +168,6 @@ class Workbench(QObject):
         dialog = TruthDialog(root, self.window)
         dialog.accepted.connect(lambda: self.truth.load(**dialog.values()))
         dialog.finished.connect(dialog.deleteLater)
-        self.truth_dialog = dialog
         dialog.open()
 
     # -------------------------------------------------------------------------------- refinement
