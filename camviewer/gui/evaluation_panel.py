@@ -37,6 +37,7 @@ from camviewer.gui.path_field import PathField
 from camviewer.gui.result_table import ResultTable, number
 from camviewer.gui.roc_plot import RocPlot
 from camviewer.gui.settings import Settings
+from camviewer.gui.status_label import StatusLabel
 from camviewer.gui.workers import WorkerRegistry
 
 SPLITS = {"all": "All images", "train": "Training split", "val": "Validation split", "test": "Test split"}
@@ -71,8 +72,7 @@ class EvaluationPanel(QWidget):
         self.run_button.setToolTip("Predict every image and compute the metrics (in the background)")
         self.cancel_button = QPushButton("Cancel", enabled=False)
         self.progress = JobProgressBar()
-        self.status = QLabel("", wordWrap=True)
-        self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self.status = StatusLabel()
         self.confusion = ConfusionView()
         self.roc = RocPlot()
         self.metrics = ResultTable()
@@ -252,8 +252,7 @@ class EvaluationPanel(QWidget):
         self.cellChosen.emit(paths, f"true {true_class} → predicted {predicted} ({len(paths)})")
 
     def _show(self, text: str, error: bool = False) -> None:
-        self.status.setStyleSheet("color: #b00020; font-weight: bold" if error else "")
-        self.status.setText(text)
+        self.status.say(text, error)
 
     # ------------------------------------------------------------------------------------ export
     def choose_report_folder(self) -> None:

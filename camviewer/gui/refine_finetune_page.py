@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
@@ -27,6 +26,7 @@ from camviewer.gui.job_progress import JobProgressBar
 from camviewer.gui.log_panel import LogPanel
 from camviewer.gui.path_field import PathField
 from camviewer.gui.refine_state import RefineState
+from camviewer.gui.status_label import StatusLabel
 from camviewer.gui.train_runner import TrainRunner
 from camviewer.gui.training_curves import TrainingCurves
 from camviewer.gui.workers import WorkerRegistry
@@ -51,10 +51,7 @@ class FinetunePage(QWizardPage):
         self.cancel_button = QPushButton("Cancel step", enabled=False)
         self.cancel_button.setToolTip("Stop after this batch; the best checkpoint so far is kept")
         self.progress = JobProgressBar()
-        self.status = QLabel("", wordWrap=True)
-        self.status.setTextFormat(Qt.TextFormat.PlainText)
-        self.status.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        self.status.setFixedHeight(2 * self.status.fontMetrics().lineSpacing() + 4)  # the curves keep their size
+        self.status = StatusLabel(lines=2)
         self.curves = TrainingCurves()
         form = QFormLayout()
         numbers = QHBoxLayout()
@@ -166,7 +163,6 @@ class FinetunePage(QWizardPage):
         self.completeChanged.emit()
 
     def _show(self, text: str, error: bool = False) -> None:
-        self.status.setStyleSheet("color: #b00020; font-weight: bold" if error else "")
-        self.status.setText(text)
+        self.status.say(text, error)
 
     _epochs = 1

@@ -33,6 +33,7 @@ from camviewer.gui.log_panel import LogPanel
 from camviewer.gui.path_field import PathField
 from camviewer.gui.refine_state import RefineState, comparison_rows
 from camviewer.gui.result_table import ResultTable, number
+from camviewer.gui.status_label import StatusLabel
 from camviewer.gui.workers import WorkerRegistry
 
 PREVIEWS = 4  # images shown before | after at the end
@@ -50,8 +51,7 @@ class JobPage(QWizardPage):
         self.cancel_button = QPushButton("Cancel step", enabled=False)
         self.cancel_button.setToolTip("Stop this step; what it has written so far is reported")
         self.progress = JobProgressBar()
-        self.status = QLabel("", wordWrap=True)
-        self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self.status = StatusLabel()
         self.run_button.clicked.connect(self.run)
         self.cancel_button.clicked.connect(self.runner.cancel)
         self.progress.follow(self.runner)
@@ -112,8 +112,7 @@ class JobPage(QWizardPage):
             self.show_status("Cancelling (you went back)…")
 
     def show_status(self, text: str, error: bool = False) -> None:
-        self.status.setStyleSheet("color: #b00020; font-weight: bold" if error else "")
-        self.status.setText(text)
+        self.status.say(text, error)
 
     def _progressed(self, event) -> None:
         self.last_progress = event

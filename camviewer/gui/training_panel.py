@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QInputDialog,
-    QLabel,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -35,6 +34,7 @@ from camviewer.gui.files import unused_folder
 from camviewer.gui.log_panel import LogPanel
 from camviewer.gui.path_field import PathField
 from camviewer.gui.settings import Settings
+from camviewer.gui.status_label import StatusLabel
 from camviewer.gui.train_runner import TrainRunner
 from camviewer.gui.training_curves import TrainingCurves
 from camviewer.gui.training_form import TrainingForm
@@ -64,13 +64,8 @@ class TrainingPanel(QWidget):
         self.cancel_button.setToolTip("Stop after the current batch; the best checkpoint so far is kept and loaded")
         self.resume_button = QPushButton("Resume…")
         self.resume_button.setToolTip("Continue a run folder where it stopped (same split, optimizer and RNG state)")
-        self.status = QLabel("", wordWrap=True)
+        self.status = StatusLabel(lines=3)
         self.status.setObjectName("trainingStatus")
-        self.status.setTextFormat(Qt.TextFormat.PlainText)
-        self.status.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        # A fixed height: a message growing by a line must not resize the plots below (a costly relayout)
-        self.status.setFixedHeight(3 * self.status.fontMetrics().lineSpacing() + 4)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.progress = QProgressBar(maximum=1, value=0, textVisible=True)
         self.progress.setFormat("")
         self.curves = TrainingCurves()
@@ -198,13 +193,13 @@ class TrainingPanel(QWidget):
     def start(self) -> None:
         data, out = self.data.text(), self.run_dir.text()
         if not data:
-            return self._show_error("Choose a dataset folder first.")
+            return self.status.say("Choose a dataset folder first.", error=True)
         if not out:
-            return self._show_error("Choose a run folder (a new folder).")
+            return self.status.say("Choose a run folder (a new folder).", error=True)
         try:
             options = self.form.options()
         except ValueError as error:
-            return self._show_error(str(error))
+            return self.status.say(str(error), error=True)
         self._settings.train_dataset = data
         self._settings.train_runs_dir = str(Path(out).expanduser().parent)
         self._settings.train_options = self.form.to_json()
@@ -217,11 +212,11 @@ class TrainingPanel(QWidget):
     def cancel(self) -> None:
         if self.runner.running():
             self.runner.cancel()
-            self._show_status("Cancelling after this batch… the best checkpoint so far is kept.")
+            self.status.say("Cancelling after this batch… the best checkpoint so far is kept.")
 
     def choose_run_to_resume(self) -> None:
         if self.runner.running():
-            return self._show_error("A run is in progress: cancel it first, or wait for it to end.")
+            return self.status.say("A run is in progress: cancel it first, or wait for it to end.", error=True)
         start = self._settings.train_runs_dir or str(Path.home())
         folder = QFileDialog.getExistingDirectory(self, "Resume a run folder", start)
         if folder:
@@ -229,14 +224,15 @@ class TrainingPanel(QWidget):
 
     def resume(self, run_dir: str, epochs: int | None = None) -> None:
         """Read the run's state (worker), ask how far to go unless ``epochs`` is given, then continue it."""
-        self._show_status(f"Reading {Path(run_dir).name}…")
+        self.status.say(f"Reading {Path(run_dir).name}…")
         self._registry.start(f"Reading {Path(run_dir).name}", study_tasks.read_run, str(run_dir), background=True,
                              returned=lambda info: self._resume_read(info, epochs),
-                             errored=lambda error: self._show_error(describe_error(f"Resuming {run_dir}", error)[0]))
+                             errored=lambda error: self.status.say(describe_error(f"Resuming {run_dir}", error)[0],
+                                                                   error=True))
 
     def _resume_read(self, info: study_tasks.RunInfo, epochs: int | None) -> None:
         if self.runner.running():  # Start was pressed while the run folder was being read
-            return self._show_error(f"A run is in progress: {Path(info.run_dir).name} was not resumed.")
+            return self.status.say(f"A run is in progress: {Path(info.run_dir).name} was not resumed.", error=True)
         done, planned = len(info.history), int(info.config.get("epochs", 0))
         if epochs is None:
             proposed = planned if planned > done else done + self.form.epochs.value()
@@ -244,7 +240,7 @@ class TrainingPanel(QWidget):
                 self, "Resume training", f"{Path(info.run_dir).name} has trained {done} of {planned} epochs.\n"
                 "Train up to how many epochs in total?", proposed, done + 1, 100_000)
             if not accepted:
-                self._show_status("")
+                self.status.say("")
                 return
         changes = {"epochs": int(epochs)}
         patience = int(info.config.get("patience", 5))
@@ -275,7 +271,7 @@ class TrainingPanel(QWidget):
             self._clock = None
             self.progress.setRange(0, 0)  # busy until the first batch says how many there are
             self.progress.setFormat("preparing the data…")
-            self._show_status("Decoding and checking every image…")
+            self.status.say("Decoding and checking every image…")
             self.curves.flush()
             if self.curves.isVisible():
                 self.curves.paint_now()  # now, before the worker competes for the CPU and the GIL
@@ -291,7 +287,7 @@ class TrainingPanel(QWidget):
 
     def _notice(self, text: str) -> None:
         self._log.warning(text)
-        self._show_status(text)
+        self.status.say(text)
 
     def _batches(self, updates: list) -> None:
         self.curves.add_batches(updates)
@@ -308,7 +304,7 @@ class TrainingPanel(QWidget):
         self.progress.setValue(min(done, total))
         self.progress.setFormat(f"epoch {last.epoch}/{self._epochs} · batch {last.batch}/{last.batches}"
                                 + (f" · {format_duration(left)} left at most" if left is not None else ""))
-        self._show_status(f"loss {last.loss:.4f} · {last.images_per_second:,.0f} images/s")
+        self.status.say(f"loss {last.loss:.4f} · {last.images_per_second:,.0f} images/s")
 
     def _epoch(self, record) -> None:
         self.curves.add_epoch(record)
@@ -324,7 +320,7 @@ class TrainingPanel(QWidget):
         if result.best_checkpoint is None:
             text = f"Training {what} before any weights were saved; {result.run_dir} holds no model."
             self._log.warning(text)
-            self._show_status(text)
+            self.status.say(text)
             self.progress.setFormat(what)
             self.propose_run_dir()
             return
@@ -336,7 +332,7 @@ class TrainingPanel(QWidget):
         if not self._closing:
             text += f" Loading {result.best_checkpoint} into the viewer."
         self._log.info(text)
-        self._show_status(text)
+        self.status.say(text)
         self.progress.setValue(self.progress.maximum())
         self.progress.setFormat(f"{what} · {epochs} epoch{'s' if epochs != 1 else ''}")
         self.propose_run_dir()
@@ -345,16 +341,8 @@ class TrainingPanel(QWidget):
 
     def _failed(self, message: str) -> None:
         message = message.replace("continue it with --resume", "continue that run with Resume…")
-        self._show_error(message)
+        self.status.say(message, error=True)
         self.progress.setFormat("not started" if "already holds a training run" in message else "failed")
-
-    def _show_status(self, text: str) -> None:
-        self.status.setStyleSheet("")
-        self.status.setText(text)
-
-    def _show_error(self, text: str) -> None:
-        self.status.setStyleSheet("color: #b00020; font-weight: bold")
-        self.status.setText(text)
 
 
 def _metric_line(metrics: dict) -> str:

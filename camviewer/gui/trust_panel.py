@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -32,6 +32,7 @@ from camviewer.gui.log_panel import LogPanel
 from camviewer.gui.path_field import PathField
 from camviewer.gui.result_table import ResultTable, number
 from camviewer.gui.settings import Settings
+from camviewer.gui.status_label import StatusLabel
 from camviewer.gui.workers import WorkerRegistry
 from camviewer.gui.truth_dialog import KINDS, ask_for_truth
 
@@ -88,8 +89,7 @@ class TrustPanel(QWidget):
         self.run_button = QPushButton("Run trust report")
         self.cancel_button = QPushButton("Cancel", enabled=False)
         self.progress = JobProgressBar()
-        self.status = QLabel("", wordWrap=True)
-        self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self.status = StatusLabel()
         self.table = ResultTable()
         self.table.setSelectionBehavior(ResultTable.SelectionBehavior.SelectItems)
         self.table.setToolTip("One column per CAM method; click a column to pick its method")
@@ -287,5 +287,4 @@ class TrustPanel(QWidget):
             self._log.info(f"The viewer now shows {method} maps")
 
     def _show(self, text: str, error: bool = False) -> None:
-        self.status.setStyleSheet("color: #b00020; font-weight: bold" if error else "")
-        self.status.setText(text)
+        self.status.say(text, error)
