@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from camviewer.gui import study_tasks
 from camviewer.gui.confusion_view import ConfusionView
+from camviewer.gui.files import suggested_export_dir
 from camviewer.gui.job_progress import JobProgressBar
 from camviewer.gui.job_runner import JobRunner
 from camviewer.gui.log_panel import LogPanel
@@ -258,8 +259,8 @@ class EvaluationPanel(QWidget):
     def choose_report_folder(self) -> None:
         if self.result is None:
             return self._show("Evaluate first; the report is written from the last evaluation.", error=True)
-        start = self._settings.last_export_dir or str(Path.home())
-        folder = QFileDialog.getExistingDirectory(self, "Export the evaluation report into", start)
+        start = suggested_export_dir(self._settings.last_export_dir)
+        folder = QFileDialog.getExistingDirectory(self, "Export the evaluation report into", str(start))
         if folder:
             self.export_report(folder)
 

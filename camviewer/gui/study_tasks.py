@@ -150,8 +150,7 @@ def write_evaluation_report(result, out_dir: str, checkpoint: str | None) -> dic
     """The report files of ``camviewer evaluate --out``; training curves too when the run's history is there."""
     from camviewer.core.evaluate import write_report
 
-    history = Path(checkpoint).parent / "history.csv" if checkpoint else None
-    return write_report(result, out_dir, history if history is not None and history.is_file() else None)
+    return write_report(result, out_dir, Path(checkpoint).parent / "history.csv" if checkpoint else None)
 
 
 # --------------------------------------------------------------------------------- ground truth
