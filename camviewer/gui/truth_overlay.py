@@ -33,6 +33,7 @@ class TruthOverlay(QObject):
         self.region: study_tasks.TruthRegion | None = None
         self.map: np.ndarray | None = None
         self.scores: dict | None = None
+        self._loading = 0  # bumped per load: only the last one asked for is used
         self._image = 0  # bumped when the image changes: a region read for an older one is dropped
         self._generation = 0  # bumped when the image, the map or the options change: older scores are dropped
         self._scoring = False
@@ -43,8 +44,11 @@ class TruthOverlay(QObject):
     def load(self, masks: str | None = None, boxes: str | None = None, coco: str | None = None,
              roi: str | None = None, root: str = "") -> None:
         self._panel.show_source("Loading…")
+        self._loading += 1
+        request = self._loading
         self._registry.start("Loading ground truth", study_tasks.load_truth, masks, boxes, coco, roi, root,
-                             background=True, returned=self._loaded, errored=self._load_failed)
+                             background=True, returned=lambda source: request == self._loading and self._loaded(source),
+                             errored=lambda error: request == self._loading and self._load_failed(error))
 
     def image_changed(self, path: str | None) -> None:
         self.path, self.region, self.map, self.scores = path, None, None, None
