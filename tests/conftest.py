@@ -10,3 +10,14 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 import pytest  # noqa: E402
 
 pytest.register_assert_rewrite("gui_helpers")
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models gain nothing from a second thread; on a busy 2-core machine it makes them 10x slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

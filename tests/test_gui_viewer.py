@@ -10,6 +10,7 @@ import pytest
 from gui_helpers import CLASSES, WAIT_MS, EngineSpy, wait_for_result
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 pytest_plugins = ["gui_helpers"]  # the GUI fixtures; kept out of conftest.py so core tests load no Qt
 pytestmark = pytest.mark.usefixtures("no_dangling_work")  # every GUI test: no threads or workers left behind
@@ -38,7 +39,7 @@ def test_opacity_changes_the_heat_layer_only(ready_window, qtbot, monkeypatch):
     QTest.keyClick(window, Qt.Key.Key_Minus)
     QTest.keyClick(window, Qt.Key.Key_Minus)
     assert abs(window.image_view.heat.opacity() - 0.1) < 1e-9
-    qtbot.wait(0)  # let any (wrongly) queued work start, so the check below could see it
+    QApplication.processEvents()  # let any (wrongly) queued work start, so the check below could see it
     assert spy.calls == 0 and not window.session.busy
     assert window.image_view.heat.image is heat_before  # same array: nothing was recomputed or reloaded
     assert window.settings.opacity == 0.1
@@ -79,7 +80,7 @@ def test_compare_methods_and_classes_come_from_one_pass(ready_window, qtbot, mon
     # back to the single view: the maps are already there, so the engine is not called again
     window.cam_panel.set_compare("off")
     assert window.central.currentWidget() is window.image_view
-    qtbot.wait(0)
+    QApplication.processEvents()
     assert spy.calls == 2
 
 

@@ -30,13 +30,7 @@ TINY = {"arch": "tinyvgg_gap", "arch_options": {"widths": [4, 8]}, "input_size":
         "lr": 0.01, "val_split": 0.25, "device": "cpu", "workers": 0}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from a second thread; on a busy 2-core machine it makes them 10x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
