@@ -139,3 +139,24 @@ def test_missing_imagenet_weights_continue_from_random_init_only_if_agreed(make_
     assert "no ImageNet weights for tinyvgg_gap" in asked[0][1]
     assert window.session.model.card.notes["training"]["pretrained"] == "unavailable: random initialisation"
     assert "continuing from random initialisation" in window.log.messages()
+
+
+def test_training_progress_counts_batches_over_the_planned_epochs(qtbot, monkeypatch):
+    from camviewer.core.train_records import BatchUpdate
+    from camviewer.gui import training_progress
+    from camviewer.gui.training_progress import TrainingProgressBar, format_duration
+
+    assert [format_duration(s) for s in (0.4, 59, 75, 3725)] == ["0 s", "59 s", "1 min 15 s", "1 h 02 min"]
+    clock = iter([100.0, 110.0])  # the first chunk starts the clock; 10 s later 10 more batches are done
+    monkeypatch.setattr(training_progress.time, "perf_counter", lambda: next(clock))
+    bar = TrainingProgressBar()
+    qtbot.addWidget(bar)
+    bar.begin(3)
+    assert bar.maximum() == 0 and bar.format() == "preparing the data…"
+    bar.show_batches([BatchUpdate(1, batch, 10, 0.7, 50.0) for batch in (1, 2)])
+    assert bar.format() == "epoch 1/3 · batch 2/10"  # no pace yet: no guess
+    bar.show_batches([BatchUpdate(epoch, batch, 10, 0.6, 50.0) for epoch, batch in [(1, b) for b in range(3, 11)]
+                      + [(2, 1), (2, 2)]])
+    # 12 of 30 batches; 10 batches in the 10 s since the first chunk -> 18 left at 1 batch/s
+    assert (bar.value(), bar.maximum()) == (12, 30)
+    assert bar.format() == "epoch 2/3 · batch 2/10 · 18 s left at most"

@@ -22,13 +22,13 @@ from PySide6.QtWidgets import (
 )
 
 from camviewer.gui.files import unused_folder
-from camviewer.gui.job_progress import JobProgressBar
 from camviewer.gui.log_panel import LogPanel
 from camviewer.gui.path_field import PathField
 from camviewer.gui.refine_state import RefineState
 from camviewer.gui.status_label import StatusLabel
 from camviewer.gui.train_runner import TrainRunner
 from camviewer.gui.training_curves import TrainingCurves
+from camviewer.gui.training_progress import TrainingProgressBar
 from camviewer.gui.workers import WorkerRegistry
 
 
@@ -50,7 +50,7 @@ class FinetunePage(QWizardPage):
         self.start_button = QPushButton("Fine-tune")
         self.cancel_button = QPushButton("Cancel step", enabled=False)
         self.cancel_button.setToolTip("Stop after this batch; the best checkpoint so far is kept")
-        self.progress = JobProgressBar()
+        self.progress = TrainingProgressBar()
         self.status = StatusLabel(lines=2)
         self.curves = TrainingCurves()
         form = QFormLayout()
@@ -104,11 +104,11 @@ class FinetunePage(QWizardPage):
             return self._show("Choose a new run folder.", error=True)
         self.state.run_dir, self.state.finetuned, self.state.stop_reason = out, None, None
         self.state.finetuned_on = self.state.built
-        self._epochs, self._left_by_back = self.epochs.value(), False
+        self._left_by_back = False
         self.curves.clear(self.epochs.value())
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        self.progress.busy()
+        self.progress.begin(self.epochs.value())
         self._show("Decoding the enhanced set…")
         self._log.info(f"Refinement: fine-tuning {Path(self.state.checkpoint).name} on {self.state.built} into {out}")
         self.runner.train({"data": self.state.built, "out": out, "init": self.state.checkpoint,
@@ -125,10 +125,8 @@ class FinetunePage(QWizardPage):
 
     def _batches(self, updates: list) -> None:
         self.curves.add_batches(updates)
+        self.progress.show_batches(updates)
         last = updates[-1]
-        self.progress.setRange(0, max(1, self._epochs * last.batches))
-        self.progress.setValue((last.epoch - 1) * last.batches + last.batch)
-        self.progress.setFormat(f"epoch {last.epoch}/{self._epochs} · batch {last.batch}/{last.batches}")
         self._show(f"loss {last.loss:.4f}")
 
     def _trained(self, result) -> None:
@@ -165,4 +163,3 @@ class FinetunePage(QWizardPage):
     def _show(self, text: str, error: bool = False) -> None:
         self.status.say(text, error)
 
-    _epochs = 1

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QInputDialog,
-    QProgressBar,
     QPushButton,
     QScrollArea,
     QSplitter,
@@ -38,6 +37,7 @@ from camviewer.gui.status_label import StatusLabel
 from camviewer.gui.train_runner import TrainRunner
 from camviewer.gui.training_curves import TrainingCurves
 from camviewer.gui.training_form import TrainingForm
+from camviewer.gui.training_progress import TrainingProgressBar
 from camviewer.gui.workers import WorkerRegistry, describe_error
 
 STOP_REASONS = {"completed": "completed", "early-stopping": "stopped early", "cancelled": "cancelled"}
@@ -66,7 +66,7 @@ class TrainingPanel(QWidget):
         self.resume_button.setToolTip("Continue a run folder where it stopped (same split, optimizer and RNG state)")
         self.status = StatusLabel(lines=3)
         self.status.setObjectName("trainingStatus")
-        self.progress = QProgressBar(maximum=1, value=0, textVisible=True)
+        self.progress = TrainingProgressBar()
         self.progress.setFormat("")
         self.curves = TrainingCurves()
         self._layout()
@@ -76,7 +76,6 @@ class TrainingPanel(QWidget):
         self._auto_run_dir = True
         self._closing = False
         self._epochs = 0
-        self._clock: tuple[float, int] | None = None  # (time, batches done) at the first batch of this session
         self._stack_imported = False  # the training code is imported once a dataset has been previewed
         self._scanned = False  # the remembered dataset is scanned when the panel is first shown (not at start-up)
         self.form.from_json(settings.train_options)
@@ -268,9 +267,7 @@ class TrainingPanel(QWidget):
             widget.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         if running:
-            self._clock = None
-            self.progress.setRange(0, 0)  # busy until the first batch says how many there are
-            self.progress.setFormat("preparing the data…")
+            self.progress.begin(self._epochs)
             self.status.say("Decoding and checking every image…")
             self.curves.flush()
             if self.curves.isVisible():
@@ -291,19 +288,8 @@ class TrainingPanel(QWidget):
 
     def _batches(self, updates: list) -> None:
         self.curves.add_batches(updates)
+        self.progress.show_batches(updates)
         last = updates[-1]
-        total = max(1, self._epochs * last.batches)
-        done = (last.epoch - 1) * last.batches + last.batch
-        now = time.perf_counter()
-        if self._clock is None:
-            self._clock = (now, done - len(updates))
-        started, done_before = self._clock
-        rate = (done - done_before) / max(now - started, 1e-6)
-        left = (total - done) / rate if rate > 0 else None
-        self.progress.setRange(0, total)
-        self.progress.setValue(min(done, total))
-        self.progress.setFormat(f"epoch {last.epoch}/{self._epochs} · batch {last.batch}/{last.batches}"
-                                + (f" · {format_duration(left)} left at most" if left is not None else ""))
         self.status.say(f"loss {last.loss:.4f} · {last.images_per_second:,.0f} images/s")
 
     def _epoch(self, record) -> None:
@@ -355,11 +341,3 @@ def _metric_line(metrics: dict) -> str:
         parts.append(f"ROC AUC {metrics['roc_auc']:.3f}")
     return ", ".join(parts)
 
-
-def format_duration(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
