@@ -270,8 +270,9 @@ class TrainingPanel(QWidget):
             self.progress.begin(self._epochs)
             self.status.say("Decoding and checking every image…")
             self.curves.flush()
-            if self.curves.isVisible():
-                self.curves.paint_now()  # now, before the worker competes for the CPU and the GIL
+            if self.isVisible():  # now, before the worker competes for the CPU and the GIL
+                self.curves.paint_now()
+                self.repaint()  # the greyed-out form, the busy bar and the status
         else:
             self.curves.flush()
             self.progress.setRange(0, max(1, self.progress.maximum()))
