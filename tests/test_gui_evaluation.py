@@ -19,6 +19,14 @@ def cells(tmp_path_factory) -> Path:
     return synth_cells(tmp_path_factory.mktemp("evaluate") / "cells", n=24, size=32)
 
 
+def evaluate(qtbot, panel, data, positive: str) -> None:
+    """Evaluate ``data`` from the panel, as a user does, with ``positive`` as the positive class."""
+    panel.data.setText(str(data))
+    panel.positive.setCurrentIndex(panel.positive.findData(positive))
+    with qtbot.waitSignal(panel.runner.finished, timeout=WAIT_MS):
+        panel.run_button.click()
+
+
 @pytest.fixture
 def evaluating_window(make_window, qtbot, tmp_path):
     """A window with an untrained tiny model whose card names no positive class, and the Evaluation dock up."""
@@ -84,10 +92,7 @@ def test_a_failed_evaluation_says_so_and_stops_the_busy_bar(evaluating_window, q
 def test_clicking_a_cell_browses_exactly_its_images(evaluating_window, qtbot, cells, tmp_path):
     window = evaluating_window
     panel = window.workbench.evaluation
-    panel.data.setText(str(cells))
-    panel.positive.setCurrentIndex(panel.positive.findData("parasitized"))
-    with qtbot.waitSignal(panel.runner.finished, timeout=WAIT_MS):
-        panel.run_button.click()
+    evaluate(qtbot, panel, cells, "parasitized")
     (true_class, predicted), paths = max(panel.result.cells().items(), key=lambda cell: len(cell[1]))
     row, column = SYNTH_CLASSES.index(true_class), SYNTH_CLASSES.index(predicted)
     rect = panel.confusion.visualItemRect(panel.confusion.item(row, column))
@@ -109,10 +114,7 @@ def test_clicking_a_cell_browses_exactly_its_images(evaluating_window, qtbot, ce
 def test_export_writes_the_report_and_asks_before_replacing(evaluating_window, qtbot, cells, tmp_path, monkeypatch):
     window = evaluating_window
     panel = window.workbench.evaluation
-    panel.data.setText(str(cells))
-    panel.positive.setCurrentIndex(panel.positive.findData("uninfected"))
-    with qtbot.waitSignal(panel.runner.finished, timeout=WAIT_MS):
-        panel.run_button.click()
+    evaluate(qtbot, panel, cells, "uninfected")
     assert "Sensitivity — positive class: uninfected" in panel.metrics.column_texts(0)
     out = tmp_path / "report"
     panel.export_report(out)

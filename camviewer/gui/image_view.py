@@ -21,6 +21,7 @@ TRUTH_COLOUR, ROI_COLOUR = "#51cf66", "#22b8cf"
 
 class ImageView(pg.GraphicsView):
     hovered = Signal(str)  # "x, y: image value, map value" for the status bar
+    mapChanged = Signal(object)  # the map on screen (H x W in [0, 1]) or None
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, background=QColor("#202124"))
@@ -68,6 +69,7 @@ class ImageView(pg.GraphicsView):
         else:
             self.heat.setImage(map01, autoLevels=False, levels=(0.0, 1.0))
         self._draw_outline()
+        self.mapChanged.emit(map01)
 
     def set_colormap(self, lut: np.ndarray) -> None:
         self.heat.setLookupTable(lut)

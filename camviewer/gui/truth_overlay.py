@@ -39,6 +39,7 @@ class TruthOverlay(QObject):
         self._scoring = False
         self._pending: tuple | None = None
         panel.optionsChanged.connect(lambda *_: self._rescore())
+        view.mapChanged.connect(self.map_changed)  # whatever put it there: a new result, new options, a failure
 
     # ------------------------------------------------------------------------------------ inputs
     def load(self, masks: str | None = None, boxes: str | None = None, coco: str | None = None,

@@ -10,7 +10,7 @@ through the window's existing paths:
     TrainingPanel.modelTrained ---------> window.open_model (as File > Open model)
     EvaluationPanel.cellChosen ---------> browser.show_paths (those images, each explained when selected)
     TrustPanel.methodChosen ------------> cam_panel.set_method
-    session image / map ----------------> TruthOverlay (outline in the image view, scores in the panel)
+    session image, ImageView.mapChanged -> TruthOverlay (outline in the image view, scores in the panel)
     session model ----------------------> evaluation, trust, refinement (the model they measure)
 """
 
@@ -24,7 +24,6 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QWidget
 
 from camviewer.gui.menus import build_workbench_actions, build_workbench_menus
-from camviewer.gui.state import main_map
 from camviewer.gui.truth_dialog import TruthDialog
 from camviewer.gui.truth_overlay import TruthOverlay
 from camviewer.gui.truth_panel import TruthPanel
@@ -126,9 +125,7 @@ class Workbench(QObject):
         a.refine.triggered.connect(self.open_wizard)
         w.session.modelChanged.connect(self._model_changed)
         w.session.imageReady.connect(lambda frame: self.truth.image_changed(frame.path))
-        w.session.explained.connect(lambda result, _seconds: self.truth.map_changed(self._shown_map(result)))
-        w.session.viewFailed.connect(lambda failure: self.truth.map_changed(None) if failure.stage == "cam"
-                                     else self.truth.image_changed(None))
+        w.session.viewFailed.connect(lambda failure: failure.stage == "image" and self.truth.image_changed(None))
 
     def show_dock(self, key: str) -> None:
         dock = self.docks[key]
@@ -148,12 +145,6 @@ class Workbench(QObject):
     def _model_changed(self, ready) -> None:
         for key in self._panels:
             self._give_model(key, ready)
-
-    def _shown_map(self, result):
-        try:
-            return main_map(result, self.window.cam_panel.compute)
-        except KeyError:  # options changed while this map was computed: the next one follows
-            return None
 
     def _browse_cell(self, paths: list, title: str) -> None:
         self.window.browser.show_paths(paths, title, counted=False)
