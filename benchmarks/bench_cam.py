@@ -18,9 +18,10 @@ from pathlib import Path
 
 import torch
 
-from camviewer.core.cam import compute_cams, upsample_map
-from camviewer.core.card import ModelCard
-from camviewer.core.models import new_model
+from camviewer.core.cam.display import upsample_map
+from camviewer.core.cam.engine import compute_cams
+from camviewer.core.model.card import ModelCard
+from camviewer.core.model.loading import new_model
 
 GRADIENT_FIVE = ["gradcam", "gradcam++", "xgradcam", "layercam", "hirescam"]
 

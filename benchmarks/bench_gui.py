@@ -199,8 +199,8 @@ def gap_while_exporting(window, scratch: Path, count: int = 64) -> tuple[float, 
 
 
 def gap_while_loading(window, scratch: Path) -> tuple[float, float]:
-    from camviewer.core.card import ModelCard
-    from camviewer.core.models import new_model
+    from camviewer.core.model.card import ModelCard
+    from camviewer.core.model.loading import new_model
 
     path = new_model(ModelCard(arch="resnet50", class_names=["normal", "pneumonia"]), device="cpu").save(
         scratch / "resnet50.safetensors")

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_train.py [--n 400] [--epochs 6] [--batch-size 32] [--input-size 96]
 
-Writes a small `camviewer synth` cells set into a temporary folder, then drives camviewer.core.train's
+Writes a small `camviewer synth` cells set into a temporary folder, then drives camviewer.core.training.loop's
 generator and, after each of its batches, trains one batch of a plain loop over the very same
 in-memory uint8 tensor (same architecture, seed and batch size, no augmentation on either side), so
 that both see the same machine load: they alternate batch by batch. Only the training pass is timed
@@ -24,10 +24,11 @@ from pathlib import Path
 import torch
 
 from camviewer.core import synth
-from camviewer.core import train as training
-from camviewer.core.archs import build_model
 from camviewer.core.jobs import run_to_end
+from camviewer.core.model.archs import build_model
 from camviewer.core.preprocess import normalize
+from camviewer.core.training.loop import train
+from camviewer.core.training.records import BatchUpdate, TrainConfig
 
 
 def parse_args() -> argparse.Namespace:
@@ -75,7 +76,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="camviewer-bench-") as folder:
         data = Path(folder) / "data"
         run_to_end(synth.generate(data, "cells", args.n, seed=0, size=128))
-        config = training.TrainConfig(
+        config = TrainConfig(
             data=str(data), out=str(Path(folder) / "run"), arch="tinyvgg_gap",
             arch_options={"widths": [int(w) for w in args.widths.split(",")]},
             input_size=(args.input_size, args.input_size), epochs=args.epochs, patience=args.epochs + 1,
@@ -93,7 +94,7 @@ def main() -> None:
           f"ratio of medians {statistics.median(ours) / statistics.median(plain):.3f}; target >= 0.95)")
 
 
-def compare(config: training.TrainConfig) -> tuple[list[float], list[float]]:
+def compare(config: TrainConfig) -> tuple[list[float], list[float]]:
     """Per-epoch images/s of camviewer and of the plain loop, timed batch by batch in alternation.
 
     After each camviewer batch (the span between two BatchUpdate events: fetch, step, bookkeeping)
@@ -101,11 +102,11 @@ def compare(config: training.TrainConfig) -> tuple[list[float], list[float]]:
     """
     ours, plain, loop = [], [], None
     ours_seconds, plain_seconds, images = 0.0, 0.0, 0
-    job = training.train(config)
+    job = train(config)
     mark = time.perf_counter()
     for event in job:
         payload = event.payload
-        if isinstance(payload, training.BatchUpdate):
+        if isinstance(payload, BatchUpdate):
             ours_seconds += time.perf_counter() - mark
             loop = loop or _plain_loop_like(job, config)
             plain_seconds += loop.batch()

@@ -16,11 +16,11 @@ __all__ = ["__version__", "load_model", "explain"]
 def __getattr__(name: str):
     # Lazy so that `import camviewer` (the GUI launcher, `--version`) stays fast.
     if name == "load_model":
-        from camviewer.core.models import load_model
+        from camviewer.core.model.loading import load_model
 
         return load_model
     if name == "explain":
-        from camviewer.core.explain import explain
+        from camviewer.core.explain.run import explain
 
         return explain
     raise AttributeError(f"module 'camviewer' has no attribute {name!r}")

@@ -42,8 +42,8 @@ def write_images(folder: Path, count: int, size: int = 64, prefix: str = "img") 
 def tiny_model():
     import torch
 
-    from camviewer.core.card import ModelCard
-    from camviewer.core.models import new_model
+    from camviewer.core.model.card import ModelCard
+    from camviewer.core.model.loading import new_model
 
     torch.manual_seed(0)
     card = ModelCard(arch="tinyvgg_gap", class_names=list(CLASSES), input_size=(32, 32),
@@ -158,12 +158,12 @@ class EngineSpy:
     """Wraps the engine's explain function: counts calls and records the thread each ran on."""
 
     def __init__(self, monkeypatch) -> None:
-        from camviewer.core import explain
+        from camviewer.core.explain import run
 
         self.calls = 0
         self.threads: set[int] = set()
         self.requests: list[tuple] = []
-        original = explain.explain_iter
+        original = run.explain_iter
 
         def spy(model, sources, methods=("gradcam",), target="pred", *args, **kwargs):
             self.calls += 1
@@ -171,7 +171,7 @@ class EngineSpy:
             self.requests.append((tuple(methods), target))
             yield from original(model, sources, methods, target, *args, **kwargs)
 
-        monkeypatch.setattr(explain, "explain_iter", spy)
+        monkeypatch.setattr(run, "explain_iter", spy)
 
 
 # ------------------------------------------------------------------------- training, evaluation, trust
@@ -192,8 +192,8 @@ def save_synth_checkpoint(path: Path, positive_class: str | None = "parasitized"
     """An untrained tiny model whose classes are the synth cells' (so it can be fine-tuned on them)."""
     import torch
 
-    from camviewer.core.card import ModelCard
-    from camviewer.core.models import new_model
+    from camviewer.core.model.card import ModelCard
+    from camviewer.core.model.loading import new_model
 
     torch.manual_seed(0)
     card = ModelCard(arch="tinyvgg_gap", class_names=list(SYNTH_CLASSES), input_size=(32, 32),

@@ -10,10 +10,14 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection_with_sign_correction
 from torch import nn
 
-from camviewer.core.cam import auto_layer, candidate_layers, compute_cams, eigen_projection, upsample_map
-from camviewer.core.card import ModelCard
+from camviewer.core.cam.display import upsample_map
+from camviewer.core.cam.engine import compute_cams
+from camviewer.core.cam.layers import auto_layer, candidate_layers
+from camviewer.core.cam.methods import eigen_projection
 from camviewer.core.errors import CamError
-from camviewer.core.models import LoadedModel, new_model
+from camviewer.core.model.card import ModelCard
+from camviewer.core.model.loaded import LoadedModel
+from camviewer.core.model.loading import new_model
 
 PGC_SAME_DEFINITION = {
     "gradcam": GradCAM,

@@ -11,15 +11,15 @@ import torch
 import torchvision
 from torch import nn
 
-from camviewer.core import checkpoints
-from camviewer.core.card import ModelCard
 from camviewer.core.errors import (
     ArchitectureInferenceError,
     CheckpointError,
     StateDictMismatchError,
     UnsafeCheckpointError,
 )
-from camviewer.core.models import describe_checkpoint, load_model, new_model
+from camviewer.core.model import state_dict
+from camviewer.core.model.card import ModelCard
+from camviewer.core.model.loading import describe_checkpoint, load_model, new_model
 
 torch.manual_seed(0)
 PROBE = torch.randn(2, 3, 64, 64)
@@ -258,6 +258,6 @@ def test_describe_checkpoint_prefills_a_dialog(tmp_path):
 def test_key_normalisation_notes():
     notes = []
     state = {"module.densenet121.features.denseblock1.denselayer1.norm.1.weight": torch.zeros(1)}
-    normalized = checkpoints.normalize_keys(state, notes=notes)
+    normalized = state_dict.normalize_keys(state, notes=notes)
     assert list(normalized) == ["features.denseblock1.denselayer1.norm1.weight"]
     assert notes[:2] == ["stripped key prefix 'module.'", "stripped key prefix 'densenet121.'"]

@@ -11,12 +11,14 @@ import pytest
 import torch
 from PIL import Image
 
-from camviewer.core import datasets as ds
-from camviewer.core.card import ModelCard
+from camviewer.core.data.decode import decode_samples
+from camviewer.core.data.index import SPLITS, assign_splits, read_partition_csv, scan_dataset, write_split_csv
+from camviewer.core.data.loaders import CachedImages, build_augmentation, label_targets, torch_dataset
 from camviewer.core.errors import DatasetError
-from camviewer.core.jobs import CancelToken, run_to_end
-from camviewer.core.preprocess import to_unit_tensor
 from camviewer.core.images import read_image
+from camviewer.core.jobs import CancelToken, run_to_end
+from camviewer.core.model.card import ModelCard
+from camviewer.core.preprocess import to_unit_tensor
 
 
 def write_image(path: Path, colour: tuple[int, int, int], size: int = 32, seed: int = 0) -> Path:
@@ -51,7 +53,7 @@ def test_class_folders_ignore_ground_truth_hidden_and_underscore_folders(tmp_pat
     (tmp_path / "empty").mkdir()
     (tmp_path / "synth.json").write_text(json.dumps({"positive_class": "parasitized"}))
 
-    index = ds.scan_dataset(tmp_path)
+    index = scan_dataset(tmp_path)
 
     assert index.layout == "class-folders"
     assert index.class_names == ["parasitized", "uninfected"]
@@ -66,18 +68,18 @@ def test_split_first_layout_keeps_its_splits_and_reads_aliases(tmp_path):
         class_folders(tmp_path / split, {"cat": count, "dog": count})
     write_image(tmp_path / "masks" / "cat" / "m.png", (0, 0, 0))
 
-    index = ds.scan_dataset(tmp_path)
+    index = scan_dataset(tmp_path)
 
     assert index.layout == "split-folders" and index.has_splits
-    assert {split: sum(index.class_counts(split).values()) for split in ds.SPLITS} == {"train": 8, "val": 4, "test": 4}
-    assert ds.assign_splits(index, 0.25, 0.0, seed=1) is index  # its own splits are kept
+    assert {split: sum(index.class_counts(split).values()) for split in SPLITS} == {"train": 8, "val": 4, "test": 4}
+    assert assign_splits(index, 0.25, 0.0, seed=1) is index  # its own splits are kept
 
 
 def test_split_first_layout_without_val_carves_it_from_train(tmp_path):
     for split in ("train", "test"):
         class_folders(tmp_path / split, {"cat": 8, "dog": 8})
 
-    index = ds.assign_splits(ds.scan_dataset(tmp_path), 0.25, 0.0, seed=0)
+    index = assign_splits(scan_dataset(tmp_path), 0.25, 0.0, seed=0)
 
     assert index.class_counts("val") == {"cat": 2, "dog": 2}
     assert index.class_counts("train") == {"cat": 6, "dog": 6}
@@ -92,7 +94,7 @@ def test_csv_partition_single_label_with_relative_paths_and_splits(tmp_path):
     csv_file.parent.mkdir()
     csv_file.write_text("\n".join(rows).replace("images/", "../images/", 3) + "\n")
 
-    index = ds.scan_dataset(csv_file)
+    index = scan_dataset(csv_file)
 
     assert index.layout == "csv" and index.class_names == ["no", "yes"]
     assert [s.split for s in index.samples] == ["train", "val", "train", "test"]
@@ -103,10 +105,10 @@ def test_csv_partition_multi_label(tmp_path):
     class_folders(tmp_path, {"x": 3})
     (tmp_path / "labels.csv").write_text("path,label\nx/x_0.png,effusion|mass\nx/x_1.png,mass\nx/x_2.png, nodule \n")
 
-    index = ds.scan_dataset(tmp_path / "labels.csv")
+    index = scan_dataset(tmp_path / "labels.csv")
 
     assert index.multi_label and index.class_names == ["effusion", "mass", "nodule"]
-    targets = ds.label_targets(index.samples, index.class_names, multi_label=True)
+    targets = label_targets(index.samples, index.class_names, multi_label=True)
     assert targets.tolist() == [[1, 1, 0], [0, 1, 0], [0, 0, 1]]
 
 
@@ -119,7 +121,7 @@ def test_csv_partition_multi_label(tmp_path):
 def test_csv_partition_errors_name_the_problem(tmp_path, text, problem):
     (tmp_path / "p.csv").write_text(text)
     with pytest.raises(DatasetError, match=problem):
-        ds.read_partition_csv(tmp_path / "p.csv")
+        read_partition_csv(tmp_path / "p.csv")
 
 
 def test_unreadable_files_are_skipped_and_listed_by_decoding_not_by_extension(tmp_path):
@@ -127,11 +129,11 @@ def test_unreadable_files_are_skipped_and_listed_by_decoding_not_by_extension(tm
     good = (tmp_path / "a" / "a_0.png").read_bytes()
     (tmp_path / "a" / "truncated.png").write_bytes(good[: len(good) // 2])
     (tmp_path / "b" / "notes.png").write_text("this is a text file, not an image")
-    index = ds.scan_dataset(tmp_path)
+    index = scan_dataset(tmp_path)
     assert len(index.samples) == 8  # listed by extension...
 
     events = []
-    job = ds.decode_samples(index.samples, CARD, in_memory=True)
+    job = decode_samples(index.samples, CARD, in_memory=True)
     decoded = run_to_end(job, events.append)
 
     skipped = dict(decoded.skipped)  # ...but only decodable ones are kept
@@ -149,16 +151,16 @@ def test_decoding_can_be_cancelled(tmp_path):
     from camviewer.core.errors import Cancelled
 
     with pytest.raises(Cancelled):
-        run_to_end(ds.decode_samples(ds.scan_dataset(tmp_path).samples, CARD, in_memory=False, cancel=token))
+        run_to_end(decode_samples(scan_dataset(tmp_path).samples, CARD, in_memory=False, cancel=token))
 
 
 def test_automatic_split_is_stratified_and_reproducible(tmp_path):
     class_folders(tmp_path, {"big": 30, "small": 10}, size=8)
-    index = ds.scan_dataset(tmp_path)
+    index = scan_dataset(tmp_path)
 
-    first = ds.assign_splits(index, 0.2, 0.2, seed=3)
-    again = ds.assign_splits(index, 0.2, 0.2, seed=3)
-    other = ds.assign_splits(index, 0.2, 0.2, seed=4)
+    first = assign_splits(index, 0.2, 0.2, seed=3)
+    again = assign_splits(index, 0.2, 0.2, seed=3)
+    other = assign_splits(index, 0.2, 0.2, seed=4)
 
     assert [s.split for s in first.samples] == [s.split for s in again.samples]
     assert [s.split for s in first.samples] != [s.split for s in other.samples]
@@ -169,16 +171,16 @@ def test_automatic_split_is_stratified_and_reproducible(tmp_path):
 
 def test_split_too_small_to_stratify_falls_back_to_a_random_split(tmp_path):
     class_folders(tmp_path, {"many": 9, "one": 1}, size=8)
-    index = ds.assign_splits(ds.scan_dataset(tmp_path), 0.2, 0.0, seed=0)
+    index = assign_splits(scan_dataset(tmp_path), 0.2, 0.0, seed=0)
     assert Counter(s.split for s in index.samples) == {"train": 8, "val": 2}
 
 
 def test_split_csv_round_trip(tmp_path):
     class_folders(tmp_path / "data", {"a": 4, "b": 4}, size=8)
-    index = ds.assign_splits(ds.scan_dataset(tmp_path / "data"), 0.25, 0.25, seed=0)
+    index = assign_splits(scan_dataset(tmp_path / "data"), 0.25, 0.25, seed=0)
 
-    path = ds.write_split_csv(index.samples, tmp_path / "run" / "split.csv")
-    again = ds.read_partition_csv(path)
+    path = write_split_csv(index.samples, tmp_path / "run" / "split.csv")
+    again = read_partition_csv(path)
 
     assert path.read_text().splitlines()[1].startswith("../data/")
     assert [(Path(s.path).resolve(), s.labels, s.split) for s in again.samples] == [
@@ -189,14 +191,14 @@ def test_cache_and_stream_give_the_preprocessing_of_inference(tmp_path):
     class_folders(tmp_path, {"a": 2, "b": 2}, size=40)
     card = ModelCard("tinyvgg_gap", ["a", "b"], input_size=(24, 24), border_crop=0.1, grayscale=True, channels=1,
                      mean=(0.5,), std=(0.25,))
-    index = ds.assign_splits(ds.scan_dataset(tmp_path), 0.5, 0.0, seed=0)
-    cached = run_to_end(ds.decode_samples(index.samples, card, in_memory=True))
-    streamed = run_to_end(ds.decode_samples(index.samples, card, in_memory=False))
+    index = assign_splits(scan_dataset(tmp_path), 0.5, 0.0, seed=0)
+    cached = run_to_end(decode_samples(index.samples, card, in_memory=True))
+    streamed = run_to_end(decode_samples(index.samples, card, in_memory=False))
     assert streamed.pixels is None
     cached.samples = streamed.samples = index.samples
 
-    from_cache = ds.torch_dataset(cached, "train", card, multi_label=False)
-    from_disk = ds.torch_dataset(streamed, "train", card, multi_label=False)
+    from_cache = torch_dataset(cached, "train", card, multi_label=False)
+    from_disk = torch_dataset(streamed, "train", card, multi_label=False)
     rows = [i for i, s in enumerate(index.samples) if s.split == "train"]
     expected = torch.stack([to_unit_tensor(read_image(index.samples[i].path).pixels, card) for i in rows])
 
@@ -210,8 +212,8 @@ def test_cache_and_stream_give_the_preprocessing_of_inference(tmp_path):
 def test_channel_statistics_come_from_the_training_split(tmp_path):
     write_image(tmp_path / "a" / "0.png", (255, 0, 0), seed=0)
     write_image(tmp_path / "b" / "0.png", (0, 0, 255), seed=1)
-    index = ds.scan_dataset(tmp_path)
-    decoded = run_to_end(ds.decode_samples(index.samples, CARD, in_memory=False))
+    index = scan_dataset(tmp_path)
+    decoded = run_to_end(decode_samples(index.samples, CARD, in_memory=False))
     decoded.samples = [s.__class__(s.path, s.labels, "train" if s.labels == ("a",) else "val") for s in decoded.samples]
 
     mean, std = decoded.channel_stats("train")
@@ -223,23 +225,23 @@ def test_channel_statistics_come_from_the_training_split(tmp_path):
 
 @pytest.mark.parametrize("preset", ["light", "standard"])
 def test_augmentations_keep_shape_and_range_and_vary_per_image(preset):
-    augment = ds.build_augmentation(preset, channels=3)
+    augment = build_augmentation(preset, channels=3)
     torch.manual_seed(0)
     images = torch.rand(6, 3, 16, 16)
-    cached = ds.CachedImages((images * 255).round().to(torch.uint8), torch.zeros(6, dtype=torch.int64), augment)
+    cached = CachedImages((images * 255).round().to(torch.uint8), torch.zeros(6, dtype=torch.int64), augment)
 
     batch, _ = cached.__getitems__([0] * 6)  # the same image six times
 
     assert batch.shape == (6, 3, 16, 16) and batch.min() >= 0 and batch.max() <= 1
     assert len({tuple(image.flatten().tolist()) for image in batch}) > 1  # parameters drawn per image
-    assert ds.build_augmentation("none", 3) is None
+    assert build_augmentation("none", 3) is None
     with pytest.raises(DatasetError):
-        ds.build_augmentation("heavy", 3)
+        build_augmentation("heavy", 3)
 
 
 def test_missing_folder_and_folder_without_images_are_errors(tmp_path):
     with pytest.raises(DatasetError, match="no such folder"):
-        ds.scan_dataset(tmp_path / "nothing")
+        scan_dataset(tmp_path / "nothing")
     (tmp_path / "a").mkdir()
     with pytest.raises(DatasetError, match="no images"):
-        ds.scan_dataset(tmp_path)
+        scan_dataset(tmp_path)

@@ -14,12 +14,12 @@ import torch
 from test_datasets import COLOURS, class_folders, write_image
 
 from camviewer.cli import main
-from camviewer.core import train as training
 from camviewer.core.errors import DatasetError, MetricsError
-from camviewer.core.evaluate import evaluate, resolve_positive_class
+from camviewer.core.evaluation.run import evaluate, resolve_positive_class
 from camviewer.core.jobs import run_to_end
-from camviewer.core.models import load_model
-
+from camviewer.core.model.loading import load_model
+from camviewer.core.training.loop import train
+from camviewer.core.training.records import TrainConfig
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -33,10 +33,10 @@ def trained(tmp_path_factory) -> tuple[Path, Path]:
         for i in range(3):
             write_image(data / name / f"{name}_{i}.png", colour, seed=50 + i)
     torch.set_num_threads(1)
-    config = training.TrainConfig(
+    config = TrainConfig(
         data=str(data), out=str(root / "run"), arch="tinyvgg_gap", arch_options={"widths": [4, 8]}, input_size=(16, 16),
         epochs=6, batch_size=6, lr=1e-2, val_split=0.25, test_split=0.25, device="cpu", workers=0, positive_class="red")
-    result = run_to_end(training.train(config))
+    result = run_to_end(train(config))
     return data, result.best_checkpoint
 
 
@@ -141,9 +141,9 @@ def test_multi_label_evaluation_reports_per_label(trained, tmp_path):
     images = sorted(data.rglob("*.png"))
     rows = ["path,label"] + [f"{p},{'warm|' if p.parent.name == 'red' else ''}{p.parent.name}" for p in images]
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
-    config = training.TrainConfig(data=str(tmp_path / "labels.csv"), out=str(tmp_path / "run"), arch="tinyvgg_gap",
+    config = TrainConfig(data=str(tmp_path / "labels.csv"), out=str(tmp_path / "run"), arch="tinyvgg_gap",
                                   arch_options={"widths": [4, 8]}, input_size=(16, 16), epochs=1, device="cpu", workers=0)
-    checkpoint = run_to_end(training.train(config)).best_checkpoint
+    checkpoint = run_to_end(train(config)).best_checkpoint
 
     result = run_to_end(evaluate(checkpoint, tmp_path / "labels.csv", out_dir=tmp_path / "out", device="cpu"))
 

@@ -12,8 +12,8 @@ from PIL import Image
 
 import camviewer
 from camviewer.cli import main
-from camviewer.core.card import ModelCard
-from camviewer.core.models import new_model
+from camviewer.core.model.card import ModelCard
+from camviewer.core.model.loading import new_model
 
 CLASSES = ["normal", "pneumonia", "effusion"]
 

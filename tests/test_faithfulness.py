@@ -8,11 +8,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from camviewer.core.card import ModelCard
-from camviewer.core.faithfulness import faithfulness
 from camviewer.core.jobs import run_to_end
-from camviewer.core.models import new_model
-from camviewer.core.sanity import rank_correlation, sanity_check, ssim
+from camviewer.core.model.card import ModelCard
+from camviewer.core.model.loading import new_model
+from camviewer.core.trust.faithfulness import faithfulness
+from camviewer.core.trust.sanity import rank_correlation, sanity_check, ssim
 
 
 def test_deletion_insertion_and_average_drop_match_torchcam():
@@ -56,7 +56,7 @@ def test_deletion_curve_by_hand():
             m = x.mean(dim=(1, 2, 3))
             return torch.stack([torch.zeros_like(m), m], 1)
 
-    from camviewer.core.models import LoadedModel
+    from camviewer.core.model.loaded import LoadedModel
 
     model = LoadedModel(MeanModel(), ModelCard(arch="mean", class_names=["a", "b"], input_size=(2, 2)), torch.device("cpu"))
     model.card.head = "sigmoid"  # probabilities = sigmoid(score): monotone, exact to hand-compute

@@ -128,10 +128,10 @@ def test_export_folder_writes_maps_overlays_and_predictions(ready_window, qtbot,
 
 def test_closing_during_an_export_asks_cancels_and_exits_cleanly(make_window, qtbot, tmp_path, checkpoint,
                                                                  monkeypatch):
-    from camviewer.core import explain
+    from camviewer.core.explain import export
 
     folder = write_images(tmp_path / "many", 24)[0].parent
-    original = explain.explain_to_folder
+    original = export.explain_to_folder
     first_written = threading.Event()
 
     def slow_export(*args, cancel=None, **kwargs):
@@ -142,7 +142,7 @@ def test_closing_during_an_export_asks_cancels_and_exits_cleanly(make_window, qt
             first_written.wait(0.01)
         yield from job  # the engine notices the cancel before its next batch
 
-    monkeypatch.setattr(explain, "explain_to_folder", slow_export)
+    monkeypatch.setattr(export, "explain_to_folder", slow_export)
     window = make_window()
     with qtbot.waitSignal(window.session.modelChanged, timeout=WAIT_MS):
         window.start([str(folder)], str(checkpoint))

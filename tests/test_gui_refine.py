@@ -56,7 +56,7 @@ def measure_and_build(qtbot, wizard, datasets, mode: str) -> None:
 
 
 def test_the_wizard_runs_end_to_end_and_compares_real_measurements(wizard, qtbot, datasets):
-    from camviewer.core.evaluate import evaluate
+    from camviewer.core.evaluation.run import evaluate
     from camviewer.core.jobs import run_to_end
 
     window, wizard = wizard

@@ -142,7 +142,7 @@ def test_missing_imagenet_weights_continue_from_random_init_only_if_agreed(make_
 
 
 def test_training_progress_counts_batches_over_the_planned_epochs(qtbot, monkeypatch):
-    from camviewer.core.train_records import BatchUpdate
+    from camviewer.core.training.records import BatchUpdate
     from camviewer.gui import training_progress
     from camviewer.gui.training_progress import TrainingProgressBar, format_duration
 

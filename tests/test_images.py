@@ -9,11 +9,21 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from image_files import (
+    PNG_GREY,
+    PNG_GREY_ALPHA,
+    PNG_RGB,
+    PNG_RGBA,
+    dicom_dataset,
+    encapsulated_dicom,
+    write_dicom,
+    write_png,
+)
 from PIL import ExifTags, Image
 from pydicom import Dataset
 from pydicom.pixels import get_decoder
 from pydicom.sequence import Sequence
-from pydicom.uid import JPEGBaseline8Bit, JPEGLSLossless, MPEG2MPML, RLELossless
+from pydicom.uid import MPEG2MPML, JPEGBaseline8Bit, JPEGLSLossless, RLELossless
 
 from camviewer.core.errors import (
     CorruptImageError,
@@ -31,16 +41,6 @@ from camviewer.core.images import (
     read_header,
     read_image,
     to_uint8_rgb,
-)
-from image_files import (
-    PNG_GREY,
-    PNG_GREY_ALPHA,
-    PNG_RGB,
-    PNG_RGBA,
-    dicom_dataset,
-    encapsulated_dicom,
-    write_dicom,
-    write_png,
 )
 
 EXACT = dict(rtol=0, atol=1e-7)  # float32 rounding of k/255 or k/65535, nothing more

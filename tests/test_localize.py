@@ -9,8 +9,9 @@ import torch
 from PIL import Image
 
 from camviewer.core.errors import DatasetError
-from camviewer.core.groundtruth import BoxTable, MaskFolder, Region, load_ground_truth
-from camviewer.core.localize import (
+from camviewer.core.trust.dataset import score_map, summarize
+from camviewer.core.trust.groundtruth import BoxTable, MaskFolder, Region, load_ground_truth
+from camviewer.core.trust.localization import (
     binarize,
     box_iou,
     boxes_to_mask,
@@ -20,7 +21,6 @@ from camviewer.core.localize import (
     largest_component_box,
     pointing_hit,
 )
-from camviewer.core.trust import score_map, summarize
 
 
 def square_mask(shape=(10, 10), top=2, left=3, size=3):
@@ -101,7 +101,7 @@ def test_score_map_combines_everything():
 
 
 def test_summary_means_only_where_scores_apply():
-    from camviewer.core.trust import LocalizationRow
+    from camviewer.core.trust.dataset import LocalizationRow
 
     rows = [
         LocalizationRow("a", "gradcam", "x", "x", True, 0.2, True, 0.5, 0.6, None, 0.7, None),
@@ -149,8 +149,8 @@ def test_mask_folder_mirrors_relative_paths(tmp_path):
 def test_localize_command_on_a_hand_made_dataset(tmp_path, capsys):
     """End to end on images whose 'lesion' the model's own head makes obvious."""
     from camviewer.cli import main
-    from camviewer.core.card import ModelCard
-    from camviewer.core.models import new_model
+    from camviewer.core.model.card import ModelCard
+    from camviewer.core.model.loading import new_model
 
     torch.manual_seed(0)
     model = new_model(ModelCard(arch="tinyvgg_gap", class_names=["normal", "sick"], input_size=(32, 32),

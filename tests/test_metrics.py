@@ -7,12 +7,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from camviewer.core.errors import MetricsError
-from camviewer.core.metrics import (
-    ClassificationReport,
-    evaluate_predictions,
-    multilabel_report,
-    roc_points,
-)
+from camviewer.core.evaluation.metrics import ClassificationReport, evaluate_predictions, multilabel_report, roc_points
 
 # Ten biopsies, positive class "malignant" (label 1). Prediction = argmax = "malignant" when p > 0.5.
 #   malignant (4): p = 0.95 TP, 0.80 TP, 0.65 TP, 0.40 FN

@@ -8,11 +8,11 @@ import torch
 from PIL import Image
 
 from camviewer.cli import main
-from camviewer.core.card import ModelCard
 from camviewer.core.errors import DatasetError
 from camviewer.core.jobs import run_to_end
-from camviewer.core.models import new_model
-from camviewer.core.refine import manifest_border_crop, refine_dataset
+from camviewer.core.model.card import ModelCard
+from camviewer.core.model.loading import new_model
+from camviewer.core.trust.refine import manifest_border_crop, refine_dataset
 
 
 @pytest.fixture

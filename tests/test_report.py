@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import camviewer.core.evaluation.report as report_module
 from camviewer.core.errors import MetricsError
-import camviewer.core.report as report_module
-from camviewer.core.metrics import ClassificationReport, evaluate_predictions, roc_points
-from camviewer.core.report import (
+from camviewer.core.evaluation.metrics import ClassificationReport, evaluate_predictions, roc_points
+from camviewer.core.evaluation.report import (
     _write_atomically,
     plot_confusion_matrix,
     plot_roc,

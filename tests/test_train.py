@@ -17,14 +17,15 @@ import torch
 from test_datasets import class_folders
 
 from camviewer.cli import main
-from camviewer.core import train as training
-from camviewer.core import train_setup
-from camviewer.core.archs import build_model
 from camviewer.core.errors import DatasetError, PretrainedWeightsUnavailable
+from camviewer.core.evaluation.report import HISTORY_COLUMNS
 from camviewer.core.jobs import CancelToken, run_to_end
-from camviewer.core.models import load_model
-from camviewer.core.report import HISTORY_COLUMNS
-from camviewer.core.train import BatchUpdate, EpochRecord, Notice, TrainConfig, TrainingError
+from camviewer.core.model.archs import build_model
+from camviewer.core.model.loading import load_model
+from camviewer.core.training import setup as train_setup
+from camviewer.core.training.loop import read_train_state, resume, train
+from camviewer.core.training.records import BatchUpdate, EpochRecord, Notice, TrainConfig, TrainingError
+from camviewer.core.training.setup import freeze_parameters
 
 TINY = {"arch": "tinyvgg_gap", "arch_options": {"widths": [4, 8]}, "input_size": (16, 16), "batch_size": 6,
         "lr": 0.01, "val_split": 0.25, "device": "cpu", "workers": 0}
@@ -58,7 +59,7 @@ def same_weights(a: Path, b: Path) -> bool:
 
 def test_learns_a_separable_set_and_writes_the_run_folder(data, tmp_path):
     events = []
-    result = run(training.train(config(data, tmp_path / "run", epochs=12, patience=12)), events)
+    result = run(train(config(data, tmp_path / "run", epochs=12, patience=12)), events)
 
     assert max(r.train_acc for r in result.history) == 1.0 and result.history[-1].val_acc == 1.0
     assert {"config.json", "split.csv", "history.csv", "best.safetensors", "last.pt"} <= {p.name for p in (tmp_path / "run").iterdir()}
@@ -77,42 +78,42 @@ def test_learns_a_separable_set_and_writes_the_run_folder(data, tmp_path):
 
 
 def test_same_seed_gives_identical_history_and_weights(data, tmp_path):
-    first = run(training.train(config(data, tmp_path / "a", epochs=3, augment="standard")))
-    second = run(training.train(config(data, tmp_path / "b", epochs=3, augment="standard")))
+    first = run(train(config(data, tmp_path / "a", epochs=3, augment="standard")))
+    second = run(train(config(data, tmp_path / "b", epochs=3, augment="standard")))
     assert history_without_time(first) == history_without_time(second)
     assert same_weights(first.best_checkpoint, second.best_checkpoint)
 
 
 def test_resume_continues_at_the_next_epoch_as_if_never_stopped(data, tmp_path):
-    whole = run(training.train(config(data, tmp_path / "whole", epochs=4)))
-    part = run(training.train(config(data, tmp_path / "part", epochs=2)))
+    whole = run(train(config(data, tmp_path / "whole", epochs=4)))
+    part = run(train(config(data, tmp_path / "part", epochs=2)))
     assert len(part.history) == 2
 
     events = []
-    resumed = run(training.resume(tmp_path / "part", {"epochs": 4}), events)
+    resumed = run(resume(tmp_path / "part", {"epochs": 4}), events)
 
     epochs = [e.payload.epoch for e in events if isinstance(e.payload, EpochRecord)]
     assert epochs == [3, 4]
     assert history_without_time(resumed) == history_without_time(whole)
     assert same_weights(tmp_path / "part" / "best.safetensors", tmp_path / "whole" / "best.safetensors")
-    state = training.read_train_state(tmp_path / "part")
+    state = read_train_state(tmp_path / "part")
     assert state["optimizer"]["state"][0]["step"].item() == 4 * 3  # Adam's step count carried over
 
 
 def test_resume_refuses_changes_other_than_length_and_device(data, tmp_path):
-    run(training.train(config(data, tmp_path / "run", epochs=1)))
+    run(train(config(data, tmp_path / "run", epochs=1)))
     with pytest.raises(TrainingError, match="cannot change lr"):
-        run(training.resume(tmp_path / "run", {"lr": 0.1}))
+        run(resume(tmp_path / "run", {"lr": 0.1}))
     with pytest.raises(TrainingError, match="already ran 1 epochs"):
-        run(training.resume(tmp_path / "run"))
+        run(resume(tmp_path / "run"))
     with pytest.raises(TrainingError, match="no last.pt"):
-        run(training.resume(tmp_path))
+        run(resume(tmp_path))
 
 
 def test_a_run_folder_in_use_is_refused(data, tmp_path):
-    run(training.train(config(data, tmp_path / "run", epochs=1)))
+    run(train(config(data, tmp_path / "run", epochs=1)))
     with pytest.raises(TrainingError, match="already holds a training run"):
-        run(training.train(config(data, tmp_path / "run", epochs=1)))
+        run(train(config(data, tmp_path / "run", epochs=1)))
 
 
 def cancel_after(job, token: CancelToken, predicate):
@@ -128,7 +129,7 @@ def cancel_after(job, token: CancelToken, predicate):
 
 def test_cancel_mid_training_keeps_the_best_checkpoint(data, tmp_path):
     token = CancelToken()
-    job = training.train(config(data, tmp_path / "run", epochs=10), cancel=token)
+    job = train(config(data, tmp_path / "run", epochs=10), cancel=token)
     result = cancel_after(job, token, lambda e: isinstance(e.payload, BatchUpdate) and e.payload.epoch == 3)
 
     assert result.stop_reason == "cancelled" and len(result.history) == 2
@@ -139,7 +140,7 @@ def test_cancel_mid_training_keeps_the_best_checkpoint(data, tmp_path):
 
 def test_cancel_before_the_first_validation_saves_the_current_weights_with_a_note(data, tmp_path):
     token = CancelToken()
-    job = training.train(config(data, tmp_path / "run"), cancel=token)
+    job = train(config(data, tmp_path / "run"), cancel=token)
     result = cancel_after(job, token, lambda e: isinstance(e.payload, BatchUpdate))
 
     assert result.stop_reason == "cancelled" and result.history == [] and result.best_epoch is None
@@ -148,7 +149,7 @@ def test_cancel_before_the_first_validation_saves_the_current_weights_with_a_not
 
 
 def test_closing_the_generator_still_leaves_a_checkpoint(data, tmp_path):
-    job = training.train(config(data, tmp_path / "run"))
+    job = train(config(data, tmp_path / "run"))
     for event in job:
         if isinstance(event.payload, BatchUpdate):
             break
@@ -159,17 +160,18 @@ def test_closing_the_generator_still_leaves_a_checkpoint(data, tmp_path):
 def test_cancel_while_checking_images_returns_without_a_checkpoint(data, tmp_path):
     token = CancelToken()
     token.cancel()
-    result = run(training.train(config(data, tmp_path / "run"), cancel=token))
+    result = run(train(config(data, tmp_path / "run"), cancel=token))
     assert result.stop_reason == "cancelled" and result.best_checkpoint is None
 
 
 KILLER = """
 import sys
-from camviewer.core import train as training
 from camviewer.core.jobs import run_to_end
-config = training.TrainConfig(data=sys.argv[1], out=sys.argv[2], arch="tinyvgg_gap", arch_options={"widths": [4, 8]},
+from camviewer.core.training.loop import train
+from camviewer.core.training.records import EpochRecord, TrainConfig
+config = TrainConfig(data=sys.argv[1], out=sys.argv[2], arch="tinyvgg_gap", arch_options={"widths": [4, 8]},
     input_size=(16, 16), batch_size=6, lr=0.003, val_split=0.25, device="cpu", workers=0, epochs=1000, patience=1000)
-run_to_end(training.train(config), lambda event: isinstance(event.payload, training.EpochRecord) and print(flush=True))
+run_to_end(train(config), lambda event: isinstance(event.payload, EpochRecord) and print(flush=True))
 """
 
 
@@ -213,30 +215,30 @@ def test_killing_training_during_saves_never_leaves_a_corrupt_best_checkpoint(da
         model = load_model(out / "best.safetensors", device="cpu")  # never half-written
         assert model.card.notes["training"]["best_epoch"] >= 1, moment
         if (out / "last.pt").exists():  # written the same way
-            training.read_train_state(out)
+            read_train_state(out)
 
 
 def test_freeze_by_fraction_and_by_layer_name():
     model = build_model("resnet18", 2)
     total = sum(p.numel() for p in model.parameters())
-    frozen = training.freeze_parameters(model, "0.5")
+    frozen = freeze_parameters(model, "0.5")
     first_trainable = next(p for p in model.parameters() if p.requires_grad)
     assert frozen <= 0.5 * total < frozen + first_trainable.numel()  # as many leading values as fit in half
     assert model.conv1.weight.requires_grad is False and model.fc.weight.requires_grad is True
 
     model = build_model("resnet18", 2)
-    frozen = training.freeze_parameters(model, "layer3")
+    frozen = freeze_parameters(model, "layer3")
     assert not any(p.requires_grad for p in model.layer3.parameters())
     assert all(p.requires_grad for p in model.layer4.parameters())
     assert frozen == sum(p.numel() for p in model.parameters() if not p.requires_grad)
     with pytest.raises(TrainingError, match="top-level modules are conv1, bn1"):
-        training.freeze_parameters(build_model("resnet18", 2), "layer9")
+        freeze_parameters(build_model("resnet18", 2), "layer9")
     with pytest.raises(TrainingError, match=r"\[0, 1\)"):
-        training.freeze_parameters(build_model("resnet18", 2), "1.0")
+        freeze_parameters(build_model("resnet18", 2), "1.0")
 
 
 def test_frozen_parameters_do_not_change_in_training(data, tmp_path):
-    result = run(training.train(config(data, tmp_path / "run", epochs=2, freeze="conv_block_1")))
+    result = run(train(config(data, tmp_path / "run", epochs=2, freeze="conv_block_1")))
     trained = load_model(result.best_checkpoint, device="cpu").module
     torch.manual_seed(0)
     initial = build_model("tinyvgg_gap", 2, 3, {"widths": [4, 8]})
@@ -245,15 +247,15 @@ def test_frozen_parameters_do_not_change_in_training(data, tmp_path):
 
 
 def test_init_fine_tunes_matching_classes_by_name_and_refuses_others(data, tmp_path):
-    first = run(training.train(config(data, tmp_path / "first", epochs=1)))
-    tuned = run(training.train(config(data, tmp_path / "tuned", epochs=1, arch=None, init=str(first.best_checkpoint))))
+    first = run(train(config(data, tmp_path / "first", epochs=1)))
+    tuned = run(train(config(data, tmp_path / "tuned", epochs=1, arch=None, init=str(first.best_checkpoint))))
     card = load_model(tuned.best_checkpoint, device="cpu").card
     assert card.notes["training"]["init"] == str(first.best_checkpoint)
     assert card.mean == load_model(first.best_checkpoint, device="cpu").card.mean
 
     other = class_folders(tmp_path / "other", {"cat": 4, "dog": 4})
     with pytest.raises(TrainingError, match="matched by name"):
-        run(training.train(config(other, tmp_path / "bad", arch=None, init=str(first.best_checkpoint))))
+        run(train(config(other, tmp_path / "bad", arch=None, init=str(first.best_checkpoint))))
 
 
 def test_init_from_a_bare_state_dict_takes_the_datas_classes_in_order(data, tmp_path):
@@ -261,7 +263,7 @@ def test_init_from_a_bare_state_dict_takes_the_datas_classes_in_order(data, tmp_
     bare = build_model("resnet18", 2, 3)
     torch.save({"state_dict": bare.state_dict()}, tmp_path / "bare.pth")  # no card: classes unnamed
     events = []
-    tuned = run(training.train(config(data, tmp_path / "tuned", epochs=1, arch="resnet18", arch_options={},
+    tuned = run(train(config(data, tmp_path / "tuned", epochs=1, arch="resnet18", arch_options={},
                                       init=str(tmp_path / "bare.pth"))), events)
     notices = [event.payload.text for event in events if isinstance(event.payload, Notice)]
     classes = sorted(path.name for path in data.iterdir() if path.is_dir())
@@ -272,16 +274,16 @@ def test_init_from_a_bare_state_dict_takes_the_datas_classes_in_order(data, tmp_
     three = build_model("resnet18", 3, 3)
     torch.save(three.state_dict(), tmp_path / "three.pth")
     with pytest.raises(TrainingError, match="one output per class"):
-        run(training.train(config(data, tmp_path / "bad", arch="resnet18", arch_options={}, init=str(tmp_path / "three.pth"))))
+        run(train(config(data, tmp_path / "bad", arch="resnet18", arch_options={}, init=str(tmp_path / "three.pth"))))
 
 
 def test_pretrained_weights_offline_fail_clearly_unless_random_init_is_allowed(data, tmp_path, monkeypatch):
     monkeypatch.setattr(train_setup, "new_model", _offline_new_model(train_setup.new_model))
     with pytest.raises(PretrainedWeightsUnavailable):
-        run(training.train(config(data, tmp_path / "a", pretrained=True, epochs=1)))
+        run(train(config(data, tmp_path / "a", pretrained=True, epochs=1)))
 
     events = []
-    result = run(training.train(config(data, tmp_path / "b", pretrained=True, allow_random_init=True, epochs=1)), events)
+    result = run(train(config(data, tmp_path / "b", pretrained=True, allow_random_init=True, epochs=1)), events)
     assert any(isinstance(e.payload, Notice) and "random initialisation" in e.payload.text for e in events)
     card = load_model(result.best_checkpoint, device="cpu").card
     assert card.mean == (0.485, 0.456, 0.406)  # ImageNet statistics, as asked for pretrained weights
@@ -309,18 +311,18 @@ def _offline_new_model(real):
 def test_border_crop_is_part_of_the_card_from_the_flag_or_a_refined_dataset(data, tmp_path):
     refined = Path(shutil.copytree(data, tmp_path / "refined"))
     (refined / "refine.json").write_text(json.dumps({"mode": "crop", "options": {"border_crop": 0.15}}))
-    from_manifest = run(training.train(config(refined, tmp_path / "a", epochs=1)))
-    from_flag = run(training.train(config(refined, tmp_path / "b", epochs=1, border_crop=0.05)))
+    from_manifest = run(train(config(refined, tmp_path / "a", epochs=1)))
+    from_flag = run(train(config(refined, tmp_path / "b", epochs=1, border_crop=0.05)))
     assert load_model(from_manifest.best_checkpoint, device="cpu").card.border_crop == 0.15
     assert load_model(from_flag.best_checkpoint, device="cpu").card.border_crop == 0.05
     # Fine-tuning on a crop-mode set adds its crop to a model that had another one (the refinement cycle).
-    fine_tuned = run(training.train(config(refined, tmp_path / "c", epochs=1, init=str(from_flag.best_checkpoint))))
+    fine_tuned = run(train(config(refined, tmp_path / "c", epochs=1, init=str(from_flag.best_checkpoint))))
     assert load_model(fine_tuned.best_checkpoint, device="cpu").card.border_crop == 0.15
 
 
 def test_streaming_from_disk_with_worker_processes(data, tmp_path):
     events = []
-    result = run(training.train(config(data, tmp_path / "run", epochs=2, cache_bytes=0, workers=1)), events)
+    result = run(train(config(data, tmp_path / "run", epochs=2, cache_bytes=0, workers=1)), events)
     summary = next(e.payload for e in events if e.message == "dataset ready")
     assert summary.in_memory is False and len(result.history) == 2
 
@@ -329,7 +331,7 @@ def test_multi_label_csv_trains_a_sigmoid_head(data, tmp_path):
     images = sorted(Path(data).rglob("*.png"))
     rows = ["path,label"] + [f"{p},{'warm|' if 'red' in p.name else ''}{p.parent.name}" for p in images]
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
-    result = run(training.train(config(tmp_path / "labels.csv", tmp_path / "run", epochs=2)))
+    result = run(train(config(tmp_path / "labels.csv", tmp_path / "run", epochs=2)))
     card = load_model(result.best_checkpoint, device="cpu").card
     assert card.head == "sigmoid" and card.class_names == ["blue", "red", "warm"]
 
@@ -337,7 +339,7 @@ def test_multi_label_csv_trains_a_sigmoid_head(data, tmp_path):
 def test_too_few_images_for_a_validation_split_is_an_error(tmp_path):
     class_folders(tmp_path / "data", {"a": 1, "b": 1})
     with pytest.raises(DatasetError):
-        run(training.train(config(tmp_path / "data", tmp_path / "run", val_split=0.0)))
+        run(train(config(tmp_path / "data", tmp_path / "run", val_split=0.0)))
 
 
 def test_cli_trains_and_resumes(data, tmp_path, capsys):

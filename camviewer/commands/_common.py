@@ -52,7 +52,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, required: bool = True, 
 
 
 def load_model_from_args(args: argparse.Namespace):
-    from camviewer.core.models import load_model
+    from camviewer.core.model.loading import load_model
 
     return load_model(
         args.model,

@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from camviewer.commands._common import drive, load_model_from_args
     from camviewer.core.errors import CamviewerError
-    from camviewer.core.evaluate import evaluate
+    from camviewer.core.evaluation.run import evaluate
 
     try:
         model = load_model_from_args(args)

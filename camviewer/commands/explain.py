@@ -33,9 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from camviewer.core.cam import METHODS
+    from camviewer.core.cam.names import METHODS
     from camviewer.core.errors import CamError, CamviewerError
-    from camviewer.core.explain import ExplainFailure, explain_to_folder
+    from camviewer.core.explain.export import explain_to_folder
+    from camviewer.core.explain.records import ExplainFailure
 
     unknown = [m for m in args.method if m.lower() not in METHODS]
     if unknown:

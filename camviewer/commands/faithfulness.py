@@ -9,7 +9,14 @@ import sys
 from pathlib import Path
 
 from camviewer.commands._common import (
-    EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_model_arguments, comma_list, drive, fail, load_model_from_args,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_model_arguments,
+    comma_list,
+    drive,
+    fail,
+    load_model_from_args,
 )
 
 
@@ -28,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from camviewer.core.errors import CamError, CamviewerError
-    from camviewer.core.trust import dataset_images, faithfulness_dataset, format_table
+    from camviewer.core.trust.dataset import dataset_images, faithfulness_dataset, format_table
 
     if args.steps < 1 or args.limit < 1 or args.sanity_images < 0:
         return fail("--steps and --limit must be >= 1, --sanity-images >= 0", EXIT_USAGE)

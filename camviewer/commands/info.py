@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     from camviewer.core.errors import CamviewerError
 
     if args.list_archs:
-        from camviewer.core.archs import available_architectures
+        from camviewer.core.model.registry import available_architectures
 
         print("\n".join(available_architectures()))
         return EXIT_OK
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         model = load_model_from_args(args)
         card = model.card.to_dict()
         if args.layers:
-            from camviewer.core.cam import auto_layer, candidate_layers
+            from camviewer.core.cam.layers import auto_layer, candidate_layers
 
             card["layers"] = [{"name": layer.name, "shape": list(layer.shape)} for layer in candidate_layers(model)]
             card["auto_layer"] = auto_layer(model)

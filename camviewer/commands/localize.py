@@ -9,7 +9,14 @@ import sys
 from pathlib import Path
 
 from camviewer.commands._common import (
-    EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_model_arguments, comma_list, drive, fail, load_model_from_args,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_model_arguments,
+    comma_list,
+    drive,
+    fail,
+    load_model_from_args,
 )
 
 
@@ -47,8 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from camviewer.core.errors import CamError, CamviewerError
-    from camviewer.core.groundtruth import MaskFolder, load_ground_truth
-    from camviewer.core.trust import dataset_images, format_table, localize_dataset, rows_as_dicts
+    from camviewer.core.trust.dataset import dataset_images, format_table, localize_dataset, rows_as_dicts
+    from camviewer.core.trust.groundtruth import MaskFolder, load_ground_truth
 
     try:
         truth = load_ground_truth(args.masks, args.boxes, args.coco)

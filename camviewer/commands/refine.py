@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from camviewer.core.errors import CamviewerError
-    from camviewer.core.refine import refine_dataset
+    from camviewer.core.trust.refine import refine_dataset
 
     if not 0 <= args.floor <= 1 or not 0 <= args.border_crop < 0.5:
         return fail("--floor must be in [0, 1] and --border-crop in [0, 0.5)", EXIT_USAGE)

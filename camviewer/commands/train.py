@@ -2,7 +2,7 @@
 
 DATA is a folder with one sub-folder per class (ground-truth folders such as masks/ and roi/ are
 ignored), a {train,val,test}/<class>/ tree, or a CSV partition file (path,label[,split]). See
-camviewer.core.datasets and camviewer.core.train for what is written into RUN.
+camviewer.core.data.index and camviewer.core.training.loop for what is written into RUN.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import sys
 
 from camviewer.commands._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ProgressLine, fail, input_size
 from camviewer.core.jobs import run_to_end
+from camviewer.core.training.records import RESUMABLE_CHANGES, TrainConfig
 
 # Defaults live in TrainConfig; flags default to None so that --resume can tell what was given.
 _CONFIG_FLAGS = ("arch", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "pretrained", "freeze", "patience",
@@ -78,7 +79,6 @@ def _int_list(text: str) -> list[int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from camviewer.core import train as training
     from camviewer.core.errors import CamviewerError, PretrainedWeightsUnavailable
 
     if args.threads:
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     try:
-        job = _resume_job(args, training) if args.resume else _train_job(args, training)
+        job = _resume_job(args) if args.resume else _train_job(args)
         if isinstance(job, int):
             return job
         result = _drive(job)
@@ -100,7 +100,9 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK if result.best_checkpoint else EXIT_FAILED
 
 
-def _train_job(args: argparse.Namespace, training):
+def _train_job(args: argparse.Namespace):
+    from camviewer.core.training.loop import train
+
     if not args.data or not args.out:
         return fail("train needs DATA and --out RUN (or --resume RUN)", EXIT_USAGE)
     given = {name: getattr(args, name) for name in _CONFIG_FLAGS if getattr(args, name) is not None}
@@ -110,24 +112,26 @@ def _train_job(args: argparse.Namespace, training):
     if args.cache_mb is not None:
         given["cache_bytes"] = args.cache_mb * 2**20
     command = shlex.join(["camviewer", "train", *sys.argv[2:]]) if sys.argv[1:2] == ["train"] else None
-    config = training.TrainConfig(data=args.data, out=args.out, arch_options=options, command=command, **given)
-    return training.train(config)
+    config = TrainConfig(data=args.data, out=args.out, arch_options=options, command=command, **given)
+    return train(config)
 
 
-def _resume_job(args: argparse.Namespace, training):
+def _resume_job(args: argparse.Namespace):
+    from camviewer.core.training.loop import resume
+
     changes = {name: getattr(args, name) for name in _CONFIG_FLAGS if getattr(args, name) is not None}
-    refused = sorted(set(changes) - set(training.RESUMABLE_CHANGES))
+    refused = sorted(set(changes) - set(RESUMABLE_CHANGES))
     if refused or args.arch_options or args.widths or args.out not in (None, args.resume):
         names = ", ".join("--" + name.replace("_", "-") for name in refused) or "the model or output options"
         return fail(f"--resume continues a run as it was configured; {names} cannot change "
-                    f"(only {', '.join('--' + n for n in training.RESUMABLE_CHANGES)})", EXIT_USAGE)
-    return training.resume(args.resume, changes)
+                    f"(only {', '.join('--' + n for n in RESUMABLE_CHANGES)})", EXIT_USAGE)
+    return resume(args.resume, changes)
 
 
 def _drive(job):
     """Run the generator, printing the dataset summary, notices, a progress line per epoch and a summary line."""
-    from camviewer.core.datasets import DatasetSummary
-    from camviewer.core.train import BatchUpdate, EpochRecord, Notice
+    from camviewer.core.data.summary import DatasetSummary
+    from camviewer.core.training.records import BatchUpdate, EpochRecord, Notice
 
     progress = ProgressLine("images")
 

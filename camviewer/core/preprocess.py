@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import torch
 
-from camviewer.core.card import ModelCard
+from camviewer.core.model.card import ModelCard
 
 # ITU-R 601-2 luma, as PIL's "L" conversion: keeps grey images and their RGB copies equivalent.
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)

@@ -1,6 +1,6 @@
 """The Evaluation dock: the viewer's model on a dataset (or one split of it), as ``camviewer evaluate`` does.
 
-    dataset + split + positive class --> worker (camviewer.core.evaluate.evaluate) --> confusion matrix,
+    dataset + split + positive class --> worker (camviewer.core.evaluation.run.evaluate) --> confusion matrix,
     ROC curve, metrics; a confusion-matrix cell --> ``cellChosen(paths, title)``: the browser lists
     exactly those images, each shown with its heatmap.
 

@@ -41,7 +41,7 @@ class DatasetPreview:
 
 
 def preview_dataset(data: str) -> DatasetPreview:
-    from camviewer.core.datasets import SPLITS, scan_dataset
+    from camviewer.core.data.index import SPLITS, scan_dataset
 
     index = scan_dataset(data)
     counts = ({split: index.class_counts(split) for split in SPLITS} if index.has_splits
@@ -61,14 +61,14 @@ def import_training_stack() -> None:
     import torch.utils.serialization  # noqa: F401  (last.pt)
     import torchvision.transforms.v2  # noqa: F401  (augmentation)
 
-    import camviewer.core.evaluate  # noqa: F401  (the test split, at the end)
-    import camviewer.core.refine  # noqa: F401  (a refined set's border crop)
-    import camviewer.core.train  # noqa: F401
+    import camviewer.core.evaluation.run  # noqa: F401  (the test split, at the end)
+    import camviewer.core.training.loop  # noqa: F401
+    import camviewer.core.trust.refine  # noqa: F401  (a refined set's border crop)
 
 
 @dataclass
 class BatchChunk:
-    """Consecutive per-batch training updates (``camviewer.core.train.BatchUpdate``), oldest first."""
+    """Consecutive per-batch training updates (``camviewer.core.training.records.BatchUpdate``), oldest first."""
 
     updates: list
 
@@ -79,7 +79,7 @@ def coalesce_batches(job: Iterator[Progress]) -> Iterator:
     Every batch still arrives (the loss curve gets all its points); the GUI thread just gets fewer
     signals. Any other event flushes the pending batches first, so the order is kept.
     """
-    from camviewer.core.train import BatchUpdate
+    from camviewer.core.training.records import BatchUpdate
 
     pending: list = []
     last = time.perf_counter()
@@ -107,14 +107,15 @@ def coalesce_batches(job: Iterator[Progress]) -> Iterator:
 
 def train_model(options: dict, cancel: CancelToken) -> Iterator:
     """``camviewer train``: ``options`` are TrainConfig's fields (plain values from the form)."""
-    from camviewer.core.train import TrainConfig, train
+    from camviewer.core.training.loop import train
+    from camviewer.core.training.records import TrainConfig
 
     return (yield from coalesce_batches(train(TrainConfig(**options), cancel)))
 
 
 def resume_training(run_dir: str, changes: dict, cancel: CancelToken) -> Iterator:
     """``camviewer train --resume RUN``: only epochs, patience, device and workers may change."""
-    from camviewer.core.train import resume
+    from camviewer.core.training.loop import resume
 
     return (yield from coalesce_batches(resume(run_dir, changes, cancel)))
 
@@ -130,7 +131,8 @@ class RunInfo:
 
 
 def read_run(run_dir: str) -> RunInfo:
-    from camviewer.core.train import EpochRecord, read_train_state
+    from camviewer.core.training.loop import read_train_state
+    from camviewer.core.training.records import EpochRecord
 
     state = read_train_state(run_dir)
     return RunInfo(run_dir, dict(state["config"]), [EpochRecord(**record) for record in state["history"]],
@@ -141,14 +143,14 @@ def read_run(run_dir: str) -> RunInfo:
 
 def evaluate_model(model, data: str, split: str | None, positive_class: str | None, cancel: CancelToken) -> Iterator:
     """``camviewer evaluate``: the split comes from the data or the split.csv beside the checkpoint."""
-    from camviewer.core import evaluate
+    from camviewer.core.evaluation.run import evaluate
 
-    return (yield from evaluate.evaluate(model, data, split, positive_class, cancel=cancel))
+    return (yield from evaluate(model, data, split, positive_class, cancel=cancel))
 
 
 def write_evaluation_report(result, out_dir: str, checkpoint: str | None) -> dict[str, Path]:
     """The report files of ``camviewer evaluate --out``; training curves too when the run's history is there."""
-    from camviewer.core.evaluate import write_report
+    from camviewer.core.evaluation.run import write_report
 
     return write_report(result, out_dir, Path(checkpoint).parent / "history.csv" if checkpoint else None)
 
@@ -166,7 +168,7 @@ class TruthSource:
 
 
 def load_truth(masks: str | None, boxes: str | None, coco: str | None, roi: str | None, root: str) -> TruthSource:
-    from camviewer.core.groundtruth import MaskFolder, load_ground_truth
+    from camviewer.core.trust.groundtruth import MaskFolder, load_ground_truth
 
     truth = load_ground_truth(masks or None, boxes or None, coco or None)
     roi_folder = MaskFolder(roi) if roi else None
@@ -190,8 +192,8 @@ class TruthRegion:
 
 
 def load_region(source: TruthSource, path: str) -> TruthRegion:
-    from camviewer.core.groundtruth import relative_key
     from camviewer.core.overlay import contours
+    from camviewer.core.trust.groundtruth import relative_key
 
     key = relative_key(path, source.root)
     region = source.truth.region(key)
@@ -204,8 +206,8 @@ def load_region(source: TruthSource, path: str) -> TruthRegion:
 
 
 def score_truth(map01: np.ndarray, region, roi_mask, threshold: float | str, tolerance: float) -> dict:
-    """Localization scores of the shown map (``trust.score_map``): 27 ms at 1024², 77 ms at 2048², so not on the GUI thread."""
-    from camviewer.core.trust import score_map
+    """Localization scores of the shown map (``camviewer.core.trust.dataset.score_map``): 27 ms at 1024², 77 ms at 2048², so not on the GUI thread."""
+    from camviewer.core.trust.dataset import score_map
 
     return score_map(map01, region, roi_mask, threshold, tolerance)
 
@@ -237,20 +239,20 @@ def _progress_only(job: Iterator[Progress], stage: str, offset: int = 0, total: 
 
 def trust_report(model, request: TrustRequest, cancel: CancelToken) -> Iterator:
     """``camviewer localize`` (and ``camviewer faithfulness``, with the sanity check) over one dataset."""
-    from camviewer.core import trust
-    from camviewer.core.groundtruth import MaskFolder, load_ground_truth
+    from camviewer.core.trust.dataset import dataset_images, faithfulness_dataset, localize_dataset
+    from camviewer.core.trust.groundtruth import MaskFolder, load_ground_truth
 
     truth = load_ground_truth(request.masks, request.boxes, request.coco)
     roi = MaskFolder(request.roi) if request.roi else None
-    entries = trust.dataset_images(request.data)
+    entries = dataset_images(request.data)
     faithful = entries[:request.faithfulness_images] if request.faithfulness else []
     total = len(entries) + (len(faithful) + len(request.methods) if faithful else 0)
-    job = trust.localize_dataset(model, entries, truth, request.methods, request.threshold, request.tolerance, roi,
+    job = localize_dataset(model, entries, truth, request.methods, request.threshold, request.tolerance, roi,
                                  batch_size=request.batch_size, cancel=cancel)
     localization = yield from _progress_only(job, "localization", 0, total)
     faithfulness = None
     if faithful:
-        job = trust.faithfulness_dataset(model, [entry.path for entry in faithful], request.methods, request.steps,
+        job = faithfulness_dataset(model, [entry.path for entry in faithful], request.methods, request.steps,
                                          sanity_images=request.sanity_images, cancel=cancel)
         faithfulness = yield from _progress_only(job, "faithfulness", len(entries), total)
     return {"images": len(entries), "localization": localization, "faithfulness": faithfulness}
@@ -263,7 +265,7 @@ class Measurement:
     """One model measured on one dataset with ground truth: classification and localization, plus previews."""
 
     checkpoint: str | None
-    metrics: dict  # evaluate.summary_metrics: n, accuracy, sensitivity, specificity, roc_auc, positive_class...
+    metrics: dict  # evaluation.run.summary_metrics: n, accuracy, sensitivity, specificity, roc_auc, positive_class...
     localization: dict  # trust summary of the method: pointing_game, iou, energy_in_region, energy_in_roi...
     method: str
     previews: list[tuple[str, np.ndarray]]  # (image key, overlay RGB uint8 with the ground-truth outline)
@@ -272,17 +274,19 @@ class Measurement:
 def measure_model(model_or_path, data: str, masks: str, roi: str | None, method: str, positive_class: str | None,
                   preview_keys: Sequence[str] | None, preview_count: int, cancel: CancelToken) -> Iterator:
     """Evaluate, then localize one CAM method on the same images; keep overlays of a few images with a region."""
-    from camviewer.core import evaluate, trust
-    from camviewer.core.groundtruth import MaskFolder, load_ground_truth
-    from camviewer.core.models import LoadedModel, load_model
+    from camviewer.core.evaluation.run import evaluate, summary_metrics
+    from camviewer.core.model.loaded import LoadedModel
+    from camviewer.core.model.loading import load_model
+    from camviewer.core.trust.dataset import dataset_images, localize_dataset
+    from camviewer.core.trust.groundtruth import MaskFolder, load_ground_truth
 
     model = model_or_path if isinstance(model_or_path, LoadedModel) else load_model(model_or_path)
-    entries = trust.dataset_images(data)
+    entries = dataset_images(data)
     total = 2 * len(entries)
-    job = evaluate.evaluate(model, data, None, positive_class, cancel=cancel)
+    job = evaluate(model, data, None, positive_class, cancel=cancel)
     result = yield from _progress_only(job, "classification", 0, total)
     truth = load_ground_truth(masks=masks)
-    job = trust.localize_dataset(model, entries, truth, [method], 0.2, 0.0, MaskFolder(roi) if roi else None,
+    job = localize_dataset(model, entries, truth, [method], 0.2, 0.0, MaskFolder(roi) if roi else None,
                                  cancel=cancel)
     wanted = list(preview_keys) if preview_keys else None
     previews: dict[str, np.ndarray] = {}
@@ -300,7 +304,7 @@ def measure_model(model_or_path, data: str, masks: str, roi: str | None, method:
 
     localization = yield from relay(job, keep_preview)
     order = wanted if wanted is not None else list(previews)
-    return Measurement(str(model.source) if model.source else None, evaluate.summary_metrics(result),
+    return Measurement(str(model.source) if model.source else None, summary_metrics(result),
                        localization["summary"][method], method, [(key, previews[key]) for key in order if key in previews])
 
 
@@ -330,7 +334,7 @@ def _preview(path: Path, result, method: str, region) -> np.ndarray:
 def build_refined_set(data: str, out: str, mode: str, model, roi_masks: str | None, method: str, floor: float,
                       border_crop: float, cancel: CancelToken) -> Iterator:
     """``camviewer refine``: the enhanced copy of a training set; returns its manifest."""
-    from camviewer.core.refine import refine_dataset
+    from camviewer.core.trust.refine import refine_dataset
 
     job = refine_dataset(data, out, mode, model, roi_masks, method, floor, border_crop, cancel=cancel)
     return (yield from _progress_only(job, "building"))

@@ -1,7 +1,7 @@
 """What runs inside the workers: thin calls into :mod:`camviewer.core`, never called on the GUI thread.
 
 Each function here imports the engine when it runs, so importing this module costs nothing and torch
-loads in a worker thread. The engine is looked up through its module (``explain.explain_iter``) at
+loads in a worker thread. The engine is looked up through its module (``run.explain_iter``) at
 call time, so tests can wrap it to count calls or record the calling thread.
 """
 
@@ -25,7 +25,7 @@ DEMO_CLASSES = ["parasitized", "uninfected"]
 class ModelReady:
     """A loaded model and what the CAM panel needs to offer for it."""
 
-    model: Any  # camviewer.core.models.LoadedModel
+    model: Any  # camviewer.core.model.loaded.LoadedModel
     layers: list  # [camviewer.core.cam.LayerInfo]
     auto_layer: str
     methods: tuple[str, ...]
@@ -35,26 +35,27 @@ class ModelReady:
 
 @dataclass
 class CheckpointInfo:
-    summary: Any  # camviewer.core.models.CheckpointSummary
+    summary: Any  # camviewer.core.model.loading.CheckpointSummary
     architectures: list[str]  # what the checkpoint dialog offers
 
 
 def describe_checkpoint(path: str, trust_pickle: bool = False) -> CheckpointInfo:
-    from camviewer.core import archs, models
+    from camviewer.core.model.loading import describe_checkpoint as describe
+    from camviewer.core.model.registry import available_architectures
 
-    return CheckpointInfo(models.describe_checkpoint(path, trust_pickle=trust_pickle), archs.available_architectures())
+    return CheckpointInfo(describe(path, trust_pickle=trust_pickle), available_architectures())
 
 
 def load_checkpoint(path: str, trust_pickle: bool = False, **options: Any) -> ModelReady:
     """``options`` are load_model's keywords from the checkpoint dialog (arch, class_names...)."""
-    from camviewer.core import models
+    from camviewer.core.model.loading import load_model
 
-    return _ready(models.load_model(path, trust_pickle=trust_pickle, **options))
+    return _ready(load_model(path, trust_pickle=trust_pickle, **options))
 
 
 def load_demo() -> ModelReady:
     """The built-in demo model, or an untrained placeholder built by the project's code if it is missing."""
-    from camviewer.core import models
+    from camviewer.core.model.loading import load_model, new_model
     from camviewer.core.paths import demo_model_path
 
     try:
@@ -62,29 +63,30 @@ def load_demo() -> ModelReady:
     except FileNotFoundError:
         path = None
     if path is not None and path.is_file():
-        return _ready(models.load_model(path))
+        return _ready(load_model(path))
     import torch
 
-    from camviewer.core.card import ModelCard
+    from camviewer.core.model.card import ModelCard
 
     torch.manual_seed(0)
     card = ModelCard(arch="tinyvgg_gap", class_names=list(DEMO_CLASSES), input_size=(96, 96),
                      arch_options={"widths": [16, 32, 64]},
                      notes={"loading": ["untrained placeholder: weights/demo.safetensors was not found"]})
     warning = "Demo model is an UNTRAINED placeholder (weights/demo.safetensors not found): its heatmaps mean nothing."
-    return _ready(models.new_model(card), warning)
+    return _ready(new_model(card), warning)
 
 
 def _ready(model, warning: str | None = None) -> ModelReady:
-    from camviewer.core import cam
+    from camviewer.core.cam.layers import auto_layer, candidate_layers
+    from camviewer.core.cam.names import METHODS
     from camviewer.core.overlay import COLORMAPS
 
     try:
-        layers, auto = cam.candidate_layers(model), cam.auto_layer(model)
+        layers, auto = candidate_layers(model), auto_layer(model)
     except CamviewerError as error:  # e.g. a transformer: it still predicts, it cannot be explained
         layers, auto = [], ""
         warning = f"{warning} {error}" if warning else str(error)
-    return ModelReady(model, layers, auto, tuple(cam.METHODS), tuple(COLORMAPS), warning)
+    return ModelReady(model, layers, auto, tuple(METHODS), tuple(COLORMAPS), warning)
 
 
 # --------------------------------------------------------------------------------------- images
@@ -140,10 +142,11 @@ def view_image(request: ViewRequest) -> Iterator[ImageFrame | Explained | ViewFa
         yield ImageFrame(request.generation, request.path, image, images.to_uint8_rgb(image.pixels))
     if request.model is None or request.cancel.cancelled:
         return
-    from camviewer.core import explain
+    from camviewer.core.explain import run
+    from camviewer.core.explain.records import ExplainFailure
 
     started = time.perf_counter()
-    events = explain.explain_iter(request.model, [image], request.methods, request.target, request.layer,
+    events = run.explain_iter(request.model, [image], request.methods, request.target, request.layer,
                                   batch_size=1, cancel=request.cancel)
     try:
         payload = next(events).payload
@@ -154,7 +157,7 @@ def view_image(request: ViewRequest) -> Iterator[ImageFrame | Explained | ViewFa
         return
     finally:
         events.close()
-    if isinstance(payload, explain.ExplainFailure):
+    if isinstance(payload, ExplainFailure):
         yield ViewFailed(request.generation, request.path, payload.reason, "cam")
     else:
         payload.source = request.path
@@ -217,9 +220,9 @@ def export_view(pixels: np.ndarray, map01: np.ndarray, colormap: str, opacity: f
 def export_folder(model, paths: Sequence[str], out_dir: str, methods: Sequence[str], target: str,
                   layer: str | None, colormap: str, opacity: float, cancel: CancelToken) -> Iterator:
     """The engine's folder export (same layout as `camviewer explain`); yields Progress, returns its summary."""
-    from camviewer.core import explain
+    from camviewer.core.explain import export
 
-    job = explain.explain_to_folder(model, paths, out_dir, methods, target, layer, batch_size=8,
+    job = export.explain_to_folder(model, paths, out_dir, methods, target, layer, batch_size=8,
                                     colormap=colormap, alpha=opacity, cancel=cancel)
     try:
         # The engine locks the model per batch, so the viewer can still explain between export batches.

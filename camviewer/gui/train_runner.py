@@ -1,7 +1,7 @@
 """A training or resumed run in a worker: the engine's events as signals, and the offline-weights question.
 
 Used by the training panel and by the refinement wizard's fine-tuning page. The engine's generator
-(``camviewer.core.train.train`` / ``resume``) runs unchanged in the worker; its per-batch updates come
+(``camviewer.core.training.loop.train`` / ``resume``) runs unchanged in the worker; its per-batch updates come
 in chunks (see :func:`camviewer.gui.study_tasks.coalesce_batches`). When ImageNet weights cannot be had
 (offline, nothing cached) the engine's message is shown once the worker has ended (a dialog inside the
 worker's error handler would let its ``finished`` through first) and the run restarts from random
@@ -78,8 +78,8 @@ class TrainRunner(QObject):
         if isinstance(item, study_tasks.BatchChunk):
             self.batches.emit(item.updates)
             return
-        from camviewer.core.datasets import DatasetSummary  # already imported by the worker: no cost
-        from camviewer.core.train import EpochRecord, Notice
+        from camviewer.core.data.summary import DatasetSummary  # already imported by the worker: no cost
+        from camviewer.core.training.records import EpochRecord, Notice
 
         payload = getattr(item, "payload", None)
         if isinstance(payload, EpochRecord):

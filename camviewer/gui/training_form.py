@@ -1,6 +1,6 @@
 """The training hyper-parameters: architecture and preprocessing, optimisation, splits. Plain values only.
 
-:meth:`TrainingForm.options` returns the fields of ``camviewer.core.train.TrainConfig`` (all but the
+:meth:`TrainingForm.options` returns the fields of ``camviewer.core.training.records.TrainConfig`` (all but the
 dataset and the run folder, which the panel owns), so the worker builds the config and the GUI thread
 never imports torch. The form is remembered between sessions as one JSON value in the settings.
 """

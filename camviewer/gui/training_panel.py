@@ -1,7 +1,7 @@
 """The Training dock: choose a dataset, set the hyper-parameters, train with live curves, cancel, resume.
 
     dataset folder --scan (worker)--> DatasetPreview
-    Start  --> TrainRunner (worker: camviewer.core.train.train) --> curves, progress + ETA, log
+    Start  --> TrainRunner (worker: camviewer.core.training.loop.train) --> curves, progress + ETA, log
     end    --> ``modelTrained(best checkpoint)``: the window opens it like File > Open model
 
 A run folder is never reused: the engine refuses one that holds a run, and the panel says so plainly

@@ -33,8 +33,8 @@ from camviewer.gui.path_field import PathField
 from camviewer.gui.result_table import ResultTable, number
 from camviewer.gui.settings import Settings
 from camviewer.gui.status_label import StatusLabel
-from camviewer.gui.workers import WorkerRegistry
 from camviewer.gui.truth_dialog import KINDS, ask_for_truth
+from camviewer.gui.workers import WorkerRegistry
 
 COLUMNS = {  # summary key -> (header, tooltip)
     "with_region": ("images with a region", "Images that have a ground-truth region (the others score only the ROI)"),

@@ -17,7 +17,6 @@ through the window's existing paths:
 from __future__ import annotations
 
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt

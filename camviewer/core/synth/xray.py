@@ -18,7 +18,6 @@ from camviewer.core.synth.drawing import (
     wobbly_outline,
 )
 
-
 # Outlines in unit coordinates (x right, y down) of a frontal view; the patient's right lung is on
 # the image's left. Randomly scaled, rotated and shifted per image, then rounded by corner cutting.
 _BODY = [(0.42, -0.02), (0.41, 0.06), (0.24, 0.09), (0.09, 0.15), (0.05, 0.30), (0.04, 0.60), (0.08, 0.85),

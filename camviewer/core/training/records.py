@@ -3,18 +3,16 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch import nn
-
-from camviewer.core import datasets as ds
-from camviewer.core.card import ModelCard
+from camviewer.core.data.index import DEFAULT_CACHE_BYTES
+from camviewer.core.data.summary import DatasetSummary
 from camviewer.core.errors import CamviewerError
-from camviewer.core.models import LoadedModel
+
+# What may differ when a run is resumed; everything else comes from the run itself.
+RESUMABLE_CHANGES = ("epochs", "patience", "device", "workers")
 
 
 class TrainingError(CamviewerError):
@@ -50,7 +48,7 @@ class TrainConfig:
     positive_class: str | None = None  # None: synth.json's, else unset
     init: str | None = None  # checkpoint to fine-tune from
     workers: int | None = None  # DataLoader worker processes; None: automatic
-    cache_bytes: int = ds.DEFAULT_CACHE_BYTES
+    cache_bytes: int = DEFAULT_CACHE_BYTES
     command: str | None = None  # the command line, for the card's notes
 
     def __post_init__(self) -> None:
@@ -108,34 +106,5 @@ class TrainResult:
     best_val_loss: float | None
     stop_reason: str
     history: list[EpochRecord]
-    summary: ds.DatasetSummary | None = None
+    summary: DatasetSummary | None = None
     test_metrics: dict[str, Any] | None = None  # headline numbers of the test split, when there is one
-
-
-@dataclass
-class Session:
-    """The live state of one training run."""
-
-    config: TrainConfig
-    run_dir: Path
-    card: ModelCard
-    model: LoadedModel
-    optimizer: torch.optim.Optimizer
-    scheduler: Any
-    scaler: Any
-    loss_fn: nn.Module
-    train_loader: Any
-    val_loader: Any
-    loader_generator: torch.Generator
-    decoded: ds.DecodedSet
-    summary: ds.DatasetSummary
-    history: list[EpochRecord] = field(default_factory=list)
-    best_val_loss: float = math.inf
-    best_epoch: int | None = None
-    stale_epochs: int = 0
-
-    @property
-    def next_epoch(self) -> int:
-        return len(self.history) + 1
-
-

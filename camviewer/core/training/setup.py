@@ -13,25 +13,25 @@ from typing import Any
 import torch
 from torch import nn
 
-from camviewer.core import datasets as ds
 from camviewer.core.atomic import atomic_path
-from camviewer.core.card import IMAGENET_MEAN, IMAGENET_STD, ModelCard, default_class_names
+from camviewer.core.data.decode import DecodedSet, cache_bytes, decode_samples
+from camviewer.core.data.index import (
+    AUGMENTATIONS,
+    DatasetIndex,
+    assign_splits,
+    read_partition_csv,
+    scan_dataset,
+    write_split_csv,
+)
+from camviewer.core.data.loaders import build_augmentation, default_workers, make_loader, torch_dataset
+from camviewer.core.data.summary import summarize
 from camviewer.core.errors import DatasetError, PretrainedWeightsUnavailable
 from camviewer.core.jobs import CancelToken, Progress
-from camviewer.core.models import (
-    GREY_MEAN,
-    GREY_STD,
-    LoadedModel,
-    load_model,
-    new_model,
-)
-from camviewer.core.train_records import (
-    EpochRecord,
-    Notice,
-    Session,
-    TrainConfig,
-    TrainingError,
-)
+from camviewer.core.model.card import GREY_MEAN, GREY_STD, IMAGENET_MEAN, IMAGENET_STD, ModelCard, default_class_names
+from camviewer.core.model.loaded import LoadedModel
+from camviewer.core.model.loading import load_model, new_model
+from camviewer.core.training.records import EpochRecord, Notice, TrainConfig, TrainingError
+from camviewer.core.training.session import Session
 
 RUN_FILES = ("config.json", "best.safetensors", "last.pt", "history.csv")
 
@@ -59,10 +59,10 @@ def start_session(config: TrainConfig, run_dir: Path, state: dict | None, cancel
     torch.manual_seed(config.seed)
     init = None
     if state:  # the run's own split and card: the same images, preprocessing and statistics
-        index = ds.read_partition_csv(run_dir / "split.csv")
+        index = read_partition_csv(run_dir / "split.csv")
         card = ModelCard.from_dict(state["card"])
     else:
-        index = ds.scan_dataset(config.data)
+        index = scan_dataset(config.data)
         if config.init:
             init = load_model(config.init, arch=config.arch, device="cpu")
             if _names_no_classes(init, index):
@@ -71,18 +71,18 @@ def start_session(config: TrainConfig, run_dir: Path, state: dict | None, cancel
                         f"as the data's classes in sorted order ({', '.join(index.class_names)})")
                 yield Progress(0, None, text, Notice(text))
         card = _preprocessing_card(config, index, init)
-    in_memory = ds.cache_bytes(len(index.samples), card) <= config.cache_bytes
-    decoded = yield from ds.decode_samples(index.samples, card, in_memory, cancel=cancel)
+    in_memory = cache_bytes(len(index.samples), card) <= config.cache_bytes
+    decoded = yield from decode_samples(index.samples, card, in_memory, cancel=cancel)
     if not decoded.samples:
         raise DatasetError(f"{config.data}: none of the {len(index.samples)} images could be decoded")
     index = replace(index, samples=decoded.samples)
     if not state:
-        index = ds.assign_splits(index, config.val_split, config.test_split, config.seed)
+        index = assign_splits(index, config.val_split, config.test_split, config.seed)
     decoded.samples = index.samples  # same images, same order, now with their splits
     if not state:
         card = _final_card(config, card, decoded, run_dir, index.origin)
     _check_splits(index)
-    summary = ds.summarize(index, decoded)
+    summary = summarize(index, decoded)
     yield Progress(0, None, "dataset ready", summary)
     model, notices = _build_model(config, card, init, resuming=state is not None)
     for text in notices:
@@ -100,8 +100,8 @@ def _check_config(config: TrainConfig) -> None:
         raise TrainingError("choose an architecture (--arch; see `camviewer info --list-archs`) or --init a checkpoint")
     if config.optimizer not in ("adam", "sgd"):
         raise TrainingError(f"unknown optimizer {config.optimizer!r}; use adam or sgd")
-    if config.augment not in ds.AUGMENTATIONS:
-        raise TrainingError(f"unknown augmentation {config.augment!r}; use one of {', '.join(ds.AUGMENTATIONS)}")
+    if config.augment not in AUGMENTATIONS:
+        raise TrainingError(f"unknown augmentation {config.augment!r}; use one of {', '.join(AUGMENTATIONS)}")
     for name in ("epochs", "batch_size", "patience"):
         if getattr(config, name) < 1:
             raise TrainingError(f"{name.replace('_', '-')} must be at least 1")
@@ -109,19 +109,19 @@ def _check_config(config: TrainConfig) -> None:
         raise TrainingError("the learning rate must be positive")
 
 
-def _check_splits(index: ds.DatasetIndex) -> None:
+def _check_splits(index: DatasetIndex) -> None:
     for split in ("train", "val"):
         if not index.in_split(split):
             raise DatasetError(f"{index.source}: no {split} images; give a --val-split above 0 or a val folder")
 
 
-def _names_no_classes(init: LoadedModel, index: ds.DatasetIndex) -> bool:
+def _names_no_classes(init: LoadedModel, index: DatasetIndex) -> bool:
     """A bare state_dict (no card) as --init, with as many outputs as the data has classes."""
     card = init.card
     return card.class_names == default_class_names(card.num_classes) and card.num_classes == len(index.class_names)
 
 
-def _class_names(index: ds.DatasetIndex, init: LoadedModel | None) -> list[str]:
+def _class_names(index: DatasetIndex, init: LoadedModel | None) -> list[str]:
     """The dataset's classes, in the init checkpoint's order when fine-tuning (matched by name)."""
     if init is None:
         if len(index.class_names) < 2 and not index.multi_label:
@@ -136,7 +136,7 @@ def _class_names(index: ds.DatasetIndex, init: LoadedModel | None) -> list[str]:
     return list(theirs)
 
 
-def _preprocessing_card(config: TrainConfig, index: ds.DatasetIndex, init: LoadedModel | None) -> ModelCard:
+def _preprocessing_card(config: TrainConfig, index: DatasetIndex, init: LoadedModel | None) -> ModelCard:
     """The card's architecture, classes and preprocessing; mean/std are settled after decoding."""
     base = init.card if init else None
     if base is not None and config.arch not in (None, base.arch):
@@ -170,7 +170,7 @@ def _border_crop(config: TrainConfig, base: ModelCard | None) -> float:
     The refined dataset comes before the init checkpoint: fine-tuning on a crop-mode set exists to
     add that crop to a model that had none.
     """
-    from camviewer.core.refine import manifest_border_crop
+    from camviewer.core.trust.refine import manifest_border_crop
 
     if config.border_crop is not None:
         return config.border_crop
@@ -181,7 +181,7 @@ def _border_crop(config: TrainConfig, base: ModelCard | None) -> float:
     return base.border_crop if base is not None else 0.0
 
 
-def _final_card(config: TrainConfig, card: ModelCard, decoded: ds.DecodedSet, run_dir: Path,
+def _final_card(config: TrainConfig, card: ModelCard, decoded: DecodedSet, run_dir: Path,
                 origin: dict | None) -> ModelCard:
     if config.init:
         mean, std = card.mean, card.std
@@ -267,12 +267,12 @@ def _modules_up_to(module: nn.Module, name: str) -> list[nn.Module]:
 def _new_session(config, run_dir, model: LoadedModel, decoded, summary) -> Session:
     card = model.card
     multi_label = card.head == "sigmoid"
-    augment = ds.build_augmentation(config.augment, card.channels)
-    workers = config.workers if config.workers is not None else ds.default_workers(decoded.pixels is None)
+    augment = build_augmentation(config.augment, card.channels)
+    workers = config.workers if config.workers is not None else default_workers(decoded.pixels is None)
     generator = torch.Generator().manual_seed(config.seed)
     pin = model.device.type == "cuda"
-    train_set = ds.torch_dataset(decoded, "train", card, multi_label, augment)
-    val_set = ds.torch_dataset(decoded, "val", card, multi_label)
+    train_set = torch_dataset(decoded, "train", card, multi_label, augment)
+    val_set = torch_dataset(decoded, "val", card, multi_label)
     trainable = [p for p in model.module.parameters() if p.requires_grad]
     if config.optimizer == "adam":
         optimizer = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
@@ -283,15 +283,15 @@ def _new_session(config, run_dir, model: LoadedModel, decoded, summary) -> Sessi
         scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=max(1, config.patience // 2)),
         scaler=torch.amp.GradScaler("cuda", enabled=model.device.type == "cuda"),
         loss_fn=nn.BCEWithLogitsLoss() if multi_label else nn.CrossEntropyLoss(),
-        train_loader=ds.make_loader(train_set, config.batch_size, True, generator, workers, pin),
-        val_loader=ds.make_loader(val_set, 2 * config.batch_size, False, None, workers, pin),
+        train_loader=make_loader(train_set, config.batch_size, True, generator, workers, pin),
+        val_loader=make_loader(val_set, 2 * config.batch_size, False, None, workers, pin),
         loader_generator=generator, decoded=decoded, summary=summary,
     )
 
 
-def _write_run_files(session: Session, index: ds.DatasetIndex) -> None:
+def _write_run_files(session: Session, index: DatasetIndex) -> None:
     run = session.run_dir
-    ds.write_split_csv(index.samples, run / "split.csv")
+    write_split_csv(index.samples, run / "split.csv")
     write_text_atomic(run / "config.json", json.dumps(session.config.to_dict(), indent=2) + "\n")
     if session.decoded.skipped:
         write_text_atomic(run / "skipped.csv", csv_text([("path", "reason"), *session.decoded.skipped]))

@@ -24,7 +24,7 @@ from matplotlib.ticker import MaxNLocator
 
 from camviewer.core.atomic import atomic_path
 from camviewer.core.errors import MetricsError
-from camviewer.core.metrics import ClassificationReport
+from camviewer.core.evaluation.metrics import ClassificationReport
 
 DPI = 100
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "train_acc", "val_acc", "lr", "seconds")

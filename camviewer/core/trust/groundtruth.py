@@ -16,7 +16,7 @@ import numpy as np
 
 from camviewer.core.errors import DatasetError, ImageError
 from camviewer.core.images import read_image
-from camviewer.core.localize import Box, boxes_to_mask
+from camviewer.core.trust.localization import Box, boxes_to_mask
 
 MASK_SUFFIXES = (".png", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg")
 # ChestX-ray14's BBox_List_2017.csv: "Image Index,Finding Label,Bbox [x,y,w,h],,," (x/y/w/h spread over 4 columns)

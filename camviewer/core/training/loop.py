@@ -2,7 +2,7 @@
 
 :func:`train` (and :func:`resume`) yield :class:`~camviewer.core.jobs.Progress` events whose payloads
 are made for a live plot: :class:`BatchUpdate` per batch, :class:`EpochRecord` per epoch, plus a
-:class:`~camviewer.core.datasets.DatasetSummary` once the data is checked and :class:`Notice` for
+:class:`~camviewer.core.data.summary.DatasetSummary` once the data is checked and :class:`Notice` for
 warnings. They return a :class:`TrainResult`. The run folder holds::
 
     config.json        the TrainConfig (what `--resume` continues)
@@ -32,21 +32,22 @@ from typing import Any
 
 import torch
 
-from camviewer.core.checkpoints import save_checkpoint, save_torch_atomic
 from camviewer.core.errors import Cancelled
+from camviewer.core.evaluation.report import HISTORY_COLUMNS
 from camviewer.core.jobs import CancelToken, Progress
-from camviewer.core.models import load_model
-from camviewer.core.report import HISTORY_COLUMNS
-from camviewer.core.train_records import (  # re-exported: the public API of training lives here
+from camviewer.core.model.files import save_checkpoint, save_torch_atomic
+from camviewer.core.model.loading import load_model
+from camviewer.core.training.records import (
+    RESUMABLE_CHANGES,
     BatchUpdate,
     EpochRecord,
     Notice,
-    Session,
     TrainConfig,
     TrainingError,
     TrainResult,
 )
-from camviewer.core.train_setup import (
+from camviewer.core.training.session import Session
+from camviewer.core.training.setup import (
     claim_run_dir,
     csv_text,
     freeze_parameters,
@@ -59,8 +60,6 @@ __all__ = ["BatchUpdate", "EpochRecord", "Notice", "TrainConfig", "TrainResult",
            "read_train_state", "resume", "train"]
 
 STATE_FORMAT = "camviewer-train-state/1"
-# What may differ when a run is resumed; everything else comes from the run itself.
-RESUMABLE_CHANGES = ("epochs", "patience", "device", "workers")
 
 
 def train(config: TrainConfig, cancel: CancelToken | None = None) -> Generator[Progress, None, TrainResult]:
@@ -270,11 +269,7 @@ def _save_state(session: Session) -> None:
 
 def _evaluate_test_split(session: Session, cancel: CancelToken | None):
     """Evaluate best.safetensors on the test split (if any) into RUN/test and note it in the card."""
-    from camviewer.core.evaluate import (
-        evaluate_samples,
-        resolve_positive_class,
-        summary_metrics,
-    )
+    from camviewer.core.evaluation.run import evaluate_samples, resolve_positive_class, summary_metrics
 
     test = [sample for sample in session.decoded.samples if sample.split == "test"]
     best_path = session.run_dir / "best.safetensors"

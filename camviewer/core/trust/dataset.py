@@ -14,12 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from camviewer.core.cam import upsample_map
+from camviewer.core.cam.display import upsample_map
 from camviewer.core.errors import DatasetError
-from camviewer.core.explain import ExplainFailure, ExplainResult, explain_iter
-from camviewer.core.groundtruth import MaskFolder, Region, relative_key
+from camviewer.core.explain.records import ExplainFailure, ExplainResult
+from camviewer.core.explain.run import explain_iter
 from camviewer.core.jobs import CancelToken, Progress, run_to_end
-from camviewer.core.localize import (
+from camviewer.core.model.loaded import LoadedModel
+from camviewer.core.trust.groundtruth import MaskFolder, Region, relative_key
+from camviewer.core.trust.localization import (
     binarize,
     box_iou,
     dice,
@@ -28,7 +30,6 @@ from camviewer.core.localize import (
     largest_component_box,
     pointing_hit,
 )
-from camviewer.core.models import LoadedModel
 
 THRESHOLD_GRID = tuple(round(0.05 * k, 2) for k in range(1, 20))
 SCORES = ("pointing_hit", "iou", "dice", "box_iou", "energy_in_region", "energy_in_roi")
@@ -59,7 +60,7 @@ class LocalizationRow:
 
 def dataset_images(data: str | Path) -> list[ImageEntry]:
     """Images of a dataset (class folders, split folders, CSV) or, failing that, any folder of images."""
-    from camviewer.core.datasets import scan_dataset
+    from camviewer.core.data.index import scan_dataset
     from camviewer.core.images import list_images
 
     data = Path(data)
@@ -227,10 +228,10 @@ def faithfulness_dataset(
 
     Yields Progress per image (then per sanity stage); returns {"rows", "summary"}.
     """
-    from camviewer.core.cam import compute_cams
-    from camviewer.core.faithfulness import faithfulness
+    from camviewer.core.cam.engine import compute_cams
     from camviewer.core.images import as_decoded
-    from camviewer.core.sanity import sanity_check
+    from camviewer.core.trust.faithfulness import faithfulness
+    from camviewer.core.trust.sanity import sanity_check
 
     rows, summary, failed = [], {m: defaultdict(list) for m in methods}, []
     size = model.card.input_size

@@ -3,8 +3,8 @@
 :func:`evaluate` resolves which images to use (``split`` from the data's own layout or CSV, else from
 the ``split.csv`` of the run that produced the checkpoint), then :func:`evaluate_samples` decodes them
 in a thread pool, predicts with :meth:`LoadedModel.predict` (the same preprocessing as training and
-the viewer) in batches, and computes the numbers with :mod:`camviewer.core.metrics`. With ``out_dir``
-the report files are written by :mod:`camviewer.core.report`: metrics.json, roc.csv, predictions.csv,
+the viewer) in batches, and computes the numbers with :mod:`camviewer.core.evaluation.metrics`. With ``out_dir``
+the report files are written by :mod:`camviewer.core.evaluation.report`: metrics.json, roc.csv, predictions.csv,
 confusion_matrix.png, roc.png and, when a history.csv lies next to the checkpoint, training_curves.png.
 
 The positive class of a two-class model is explicit: the ``positive_class`` argument, else the card's;
@@ -23,14 +23,17 @@ from typing import Any
 
 import numpy as np
 
-from camviewer.core import datasets as ds
 from camviewer.core.atomic import atomic_path
+from camviewer.core.data.decode import ordered_map
+from camviewer.core.data.index import LABEL_SEPARATOR, SPLIT_ALIASES, SPLITS, Sample, read_partition_csv, scan_dataset
+from camviewer.core.data.loaders import label_targets
 from camviewer.core.errors import DatasetError, ImageError, MetricsError
+from camviewer.core.evaluation.metrics import ClassificationReport, evaluate_predictions, multilabel_report, roc_points
+from camviewer.core.evaluation.report import plot_training_curves, write_evaluation_report
 from camviewer.core.images import read_image
 from camviewer.core.jobs import CancelToken, Progress
-from camviewer.core.metrics import ClassificationReport, evaluate_predictions, multilabel_report, roc_points
-from camviewer.core.models import LoadedModel, load_model
-from camviewer.core.report import plot_training_curves, write_evaluation_report
+from camviewer.core.model.loaded import LoadedModel
+from camviewer.core.model.loading import load_model
 
 PREDICTED_THRESHOLD = 0.5  # a sigmoid label is predicted when its probability reaches this
 
@@ -45,7 +48,7 @@ class EvaluationResult:
     targets: np.ndarray  # class indices (single-label) or N x K multi-hot (multi-label)
     probabilities: np.ndarray  # N x K
     report: ClassificationReport | None  # single-label models
-    multilabel: dict | None  # sigmoid models: core.metrics.multilabel_report
+    multilabel: dict | None  # sigmoid models: metrics.multilabel_report
     roc: dict[str, dict]
     predictions: list[dict]  # rows of predictions.csv
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason) of unreadable files
@@ -118,13 +121,13 @@ def resolve_positive_class(model: LoadedModel, requested: str | None) -> str | N
     return chosen
 
 
-def select_samples(data: str | Path, split: str | None, model: LoadedModel) -> tuple[list[ds.Sample], str | None]:
+def select_samples(data: str | Path, split: str | None, model: LoadedModel) -> tuple[list[Sample], str | None]:
     """The images to evaluate and where their split came from (the data itself or a run's split.csv)."""
-    index = ds.scan_dataset(data)
+    index = scan_dataset(data)
     if split in (None, "all"):
         return index.samples, None
-    split = ds.SPLIT_ALIASES.get(split.lower(), split)
-    if split not in ds.SPLITS:
+    split = SPLIT_ALIASES.get(split.lower(), split)
+    if split not in SPLITS:
         raise DatasetError(f"unknown split {split!r}; use train, val, test or all")
     if index.has_splits:
         return _non_empty(index.in_split(split), split, str(index.source)), str(index.source)
@@ -133,14 +136,14 @@ def select_samples(data: str | Path, split: str | None, model: LoadedModel) -> t
         raise DatasetError(
             f"{data} has no {split} split of its own and no split.csv was found next to the checkpoint "
             "or in its card's notes; give the split in a CSV (path,label,split) or a {train,val,test} layout")
-    samples = ds.read_partition_csv(split_file).in_split(split)
+    samples = read_partition_csv(split_file).in_split(split)
     _check_inside(samples, Path(data), split_file)
     return _non_empty(samples, split, str(split_file)), str(split_file)
 
 
 def evaluate_samples(
     model: LoadedModel,
-    samples: Sequence[ds.Sample],
+    samples: Sequence[Sample],
     positive_class: str | None = None,
     out_dir: str | Path | None = None,
     batch_size: int = 32,
@@ -150,7 +153,7 @@ def evaluate_samples(
     """Predict ``samples`` in batches (Progress per batch), compute metrics, write the report if asked."""
     names = model.card.class_names
     multi_label = model.card.head == "sigmoid"
-    targets_all = ds.label_targets(samples, names, multi_label).numpy()
+    targets_all = label_targets(samples, names, multi_label).numpy()
     kept, probabilities, skipped = [], [], []
     for batch in _decoded_batches(samples, batch_size):
         if cancel is not None:
@@ -198,7 +201,7 @@ def write_report(result: EvaluationResult, out_dir: str | Path, history_csv: str
 # ----------------------------------------------------------------------------- helpers
 
 
-def _decoded_batches(samples: Sequence[ds.Sample], batch_size: int) -> Iterator[list]:
+def _decoded_batches(samples: Sequence[Sample], batch_size: int) -> Iterator[list]:
     """Batches of (row, pixels or failure reason), decoded in threads at most two batches ahead."""
 
     def decode(row: int):
@@ -207,7 +210,7 @@ def _decoded_batches(samples: Sequence[ds.Sample], batch_size: int) -> Iterator[
         except ImageError as error:
             return row, error.reason
 
-    with closing(ds.ordered_map(decode, range(len(samples)), threads=4, ahead=2 * batch_size)) as decoded:
+    with closing(ordered_map(decode, range(len(samples)), threads=4, ahead=2 * batch_size)) as decoded:
         while batch := list(islice(decoded, batch_size)):
             yield batch
 
@@ -224,8 +227,8 @@ def _metrics(names, positive, paths, targets, probs, multi_label: bool) -> Evalu
 
 def _prediction_row(path: str, truth, probs: np.ndarray, names: list[str], multi_label: bool) -> dict:
     if multi_label:
-        true = ds.LABEL_SEPARATOR.join(n for n, t in zip(names, truth) if t)
-        predicted = ds.LABEL_SEPARATOR.join(n for n, p in zip(names, probs) if p >= PREDICTED_THRESHOLD)
+        true = LABEL_SEPARATOR.join(n for n, t in zip(names, truth) if t)
+        predicted = LABEL_SEPARATOR.join(n for n, p in zip(names, probs) if p >= PREDICTED_THRESHOLD)
     else:
         true, predicted = names[int(truth)], names[int(np.argmax(probs))]
     return {"path": path, "true": true, "predicted": predicted, **{f"p_{n}": float(p) for n, p in zip(names, probs)}}
@@ -249,7 +252,7 @@ def _split_file(model: LoadedModel) -> Path | None:
     return next((path for path in candidates if path.is_file()), None)
 
 
-def _check_inside(samples: list[ds.Sample], data: Path, split_file: Path) -> None:
+def _check_inside(samples: list[Sample], data: Path, split_file: Path) -> None:
     """A split file must describe the data being evaluated, not another dataset."""
     if data.is_file():
         data = data.parent
@@ -258,7 +261,7 @@ def _check_inside(samples: list[ds.Sample], data: Path, split_file: Path) -> Non
         raise DatasetError(f"{split_file} lists images outside {data}: it belongs to another dataset")
 
 
-def _non_empty(samples: list[ds.Sample], split: str, where: str) -> list[ds.Sample]:
+def _non_empty(samples: list[Sample], split: str, where: str) -> list[Sample]:
     if not samples:
         raise DatasetError(f"{where}: the {split} split is empty")
     return samples

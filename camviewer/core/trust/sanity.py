@@ -19,9 +19,10 @@ import torch
 from scipy.stats import spearmanr
 from torch import nn
 
-from camviewer.core.cam import compute_cams, upsample_map
+from camviewer.core.cam.display import upsample_map
+from camviewer.core.cam.engine import compute_cams
 from camviewer.core.jobs import CancelToken, Progress
-from camviewer.core.models import LoadedModel
+from camviewer.core.model.loaded import LoadedModel
 
 # (model, normalised batch, classes per image) -> maps N x H x W at input resolution
 MapFunction = Callable[[LoadedModel, torch.Tensor, Sequence[int]], np.ndarray]

@@ -14,10 +14,10 @@ import torchvision
 from torch import nn
 
 from camviewer.core.errors import CamviewerError, PretrainedWeightsUnavailable
+from camviewer.core.model.pretrained import pretrained_state_dict
+from camviewer.core.model.registry import available_architectures
+from camviewer.core.model.state_dict import normalize_keys
 
-CUSTOM_ARCHS = ("tinyvgg", "tinyvgg_gap", "vgg16_gap")
-# Transformers have no (N, C, H, W) feature map to hook without a reshape transform.
-NO_SPATIAL_FEATURES = ("vit_", "swin_", "maxvit_")
 TINYVGG_DEFAULT_WIDTHS = (10, 10)
 
 
@@ -101,11 +101,6 @@ class DenseNetWithFinalReLU(torchvision.models.DenseNet):
         return self.classifier(torch.flatten(pooled, 1))
 
 
-def available_architectures() -> list[str]:
-    """Every name :func:`build_model` accepts."""
-    return sorted(set(torchvision.models.list_models(module=torchvision.models)) | set(CUSTOM_ARCHS))
-
-
 def build_model(
     arch: str,
     num_classes: int,
@@ -137,8 +132,6 @@ def build_model(
             model.features.load_state_dict(features)
     elif pretrained or weights_file:
         model = torchvision.models.get_model(arch, weights=None)
-        from camviewer.core.checkpoints import normalize_keys  # legacy DenseNet names in old weight files
-
         model.load_state_dict(normalize_keys(pretrained_state_dict(arch, weights_file), model.state_dict()))
         replace_classifier(model, num_classes)
     else:
@@ -149,28 +142,6 @@ def build_model(
     if channels != 3:
         replace_first_conv(model, channels)
     return model
-
-
-def pretrained_state_dict(arch: str, weights_file: str | Path | None = None) -> dict[str, torch.Tensor]:
-    """ImageNet weights from a given file, torch's cache, or a download; a clear error when none works."""
-    if weights_file is not None:
-        return torch.load(weights_file, map_location="cpu", weights_only=True)
-    try:
-        weights = torchvision.models.get_model_weights(arch).DEFAULT
-    except (ValueError, KeyError):
-        raise PretrainedWeightsUnavailable(f"torchvision has no pretrained weights for {arch!r}") from None
-    filename = weights.url.rsplit("/", 1)[-1]
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / filename
-    if cached.is_file():
-        return torch.load(cached, map_location="cpu", weights_only=True)
-    try:
-        return torch.hub.load_state_dict_from_url(weights.url, map_location="cpu", progress=False, check_hash=True)
-    except Exception as error:  # no network, proxy, bad hash: all mean the same to the user
-        raise PretrainedWeightsUnavailable(
-            f"ImageNet weights for {arch} are not in the local cache ({cached}) and could not be "
-            f"downloaded from {weights.url} ({type(error).__name__}: {error}). Copy {filename} into "
-            f"{cached.parent}, give the file with --weights-file, or train from random initialisation."
-        ) from None
 
 
 def final_layer_name(model: nn.Module) -> str:

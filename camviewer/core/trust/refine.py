@@ -21,12 +21,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from camviewer.core.errors import CamviewerError, DatasetError
-from camviewer.core.explain import ExplainFailure, explain_iter
-from camviewer.core.groundtruth import MaskFolder
+from camviewer.core.explain.records import ExplainFailure
+from camviewer.core.explain.run import explain_iter
 from camviewer.core.jobs import CancelToken, Progress
-from camviewer.core.models import LoadedModel
+from camviewer.core.model.loaded import LoadedModel
 from camviewer.core.overlay import to_uint8, write_png
-from camviewer.core.trust import ImageEntry, dataset_images
+from camviewer.core.trust.dataset import ImageEntry, dataset_images
+from camviewer.core.trust.groundtruth import MaskFolder
 
 MODES = ("cam-overlay", "roi-mask", "crop")
 MANIFEST = "refine.json"

@@ -1,94 +1,23 @@
-"""A model ready to use: the network, its card and its device. ``load_model`` reads what people have."""
+"""``load_model`` reads what people have (camviewer checkpoints, bare or nested state_dicts, trusted pickles)
+and settles the model card; ``new_model`` builds a fresh one; ``describe_checkpoint`` pre-fills a loading dialog."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-import torch
 from torch import nn
 
-from camviewer.core.archs import build_model, final_layer_name
-from camviewer.core.card import IMAGENET_MEAN, IMAGENET_STD, ModelCard, default_class_names
-from camviewer.core.checkpoints import (
-    check_compatible,
-    infer_architecture,
-    normalize_keys,
-    read_checkpoint,
-    save_checkpoint,
-    strip_wrapper_prefixes,
-)
-from camviewer.core.errors import CamviewerError, CheckpointError, StateDictMismatchError
-from camviewer.core.preprocess import to_model_batch
+from camviewer.core.errors import CheckpointError, StateDictMismatchError
+from camviewer.core.model.archs import build_model, final_layer_name
+from camviewer.core.model.card import GREY_MEAN, GREY_STD, IMAGENET_MEAN, IMAGENET_STD, ModelCard, default_class_names
+from camviewer.core.model.files import read_checkpoint
+from camviewer.core.model.inference import infer_architecture
+from camviewer.core.model.loaded import LoadedModel, resolve_device
+from camviewer.core.model.state_dict import check_compatible, normalize_keys, strip_wrapper_prefixes
 
-GREY_MEAN, GREY_STD = (0.449,), (0.226,)  # ImageNet statistics averaged over RGB
 _OVERRIDES = ("input_size", "mean", "std", "grayscale", "multi_label")
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise CamviewerError("CUDA was requested but no CUDA device is available; use --device cpu")
-    return device
-
-
-class eval_mode:
-    """Put every submodule in eval mode; restore each one's own flag afterwards, even on error.
-
-    Only modules that were training are touched (none, for a loaded model), so a mixed state such
-    as a frozen BatchNorm inside a training model comes back exactly, and the common case costs nothing.
-    """
-
-    def __init__(self, module: nn.Module) -> None:
-        self.module = module
-
-    def __enter__(self):
-        self.training = [m for m in self.module.modules() if m.training]
-        for module in self.training:
-            module.training = False
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for module in self.training:
-            module.training = True
-
-
-@dataclass
-class LoadedModel:
-    """A network in eval mode on its device, with the card that says how to feed it."""
-
-    module: nn.Module
-    card: ModelCard
-    device: torch.device
-    source: str | None = None
-    _layers: dict = field(default_factory=dict, repr=False)  # cache for camviewer.core.cam
-    # One pass at a time: CAM hooks and eval-mode switches of concurrent passes would interfere
-    # (the viewer and a folder export share the model; they take turns batch by batch).
-    lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
-
-    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(logits) if self.card.head == "sigmoid" else torch.softmax(logits, dim=1)
-
-    def to_batch(self, images: Sequence[np.ndarray]) -> torch.Tensor:
-        return to_model_batch(images, self.card).to(self.device)
-
-    def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        """Class probabilities, N x K, for decoded images (float arrays in [0, 1])."""
-        return self.predict_tensor(self.to_batch(images))
-
-    @torch.no_grad()
-    def predict_tensor(self, batch: torch.Tensor) -> np.ndarray:
-        """Class probabilities, N x K, for an already normalised batch (eval mode, restored after)."""
-        with self.lock, eval_mode(self.module):
-            return self.probabilities(self.module(batch.to(self.device))).cpu().numpy()
-
-    def save(self, path: str | Path) -> Path:
-        return save_checkpoint(path, self.module, self.card)
 
 
 def new_model(

@@ -27,136 +27,21 @@ upsampling to the original image (``cv2.resize``), then min-max to [0, 1].
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from camviewer.core.archs import NO_SPATIAL_FEATURES, final_layer_name
+from camviewer.core.cam.layers import auto_layer, layer_module
+from camviewer.core.cam.methods import GRADIENT_METHODS, eigen_projection
+from camviewer.core.cam.names import Target, validate_methods
 from camviewer.core.errors import CamError
 from camviewer.core.jobs import CancelToken
-from camviewer.core.models import LoadedModel, eval_mode
-from camviewer.core.preprocess import crop_box
-
-METHODS = ("gradcam", "gradcam++", "xgradcam", "layercam", "hirescam", "cam", "eigencam", "scorecam")
-# "pred", "all", a class name or index for every image, or one class name/index per image.
-Target = str | int | Sequence[str | int]
-
-
-def _weighted_sum(weights: torch.Tensor, activations: torch.Tensor) -> torch.Tensor:
-    return torch.einsum("nc,nchw->nhw", weights, activations)
-
-
-def _gradcam(a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    return _weighted_sum(g.mean(dim=(2, 3)), a)
-
-
-def _gradcam_plus_plus(a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    g2 = g.pow(2)
-    alpha = g2 / (2 * g2 + a.sum(dim=(2, 3), keepdim=True) * g2 * g + 1e-6)
-    alpha = torch.where(g != 0, alpha, torch.zeros_like(alpha))
-    return _weighted_sum((g.clamp(min=0) * alpha).sum(dim=(2, 3)), a)
-
-
-def _xgradcam(a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    return _weighted_sum((g * a).sum(dim=(2, 3)) / (a.sum(dim=(2, 3)) + 1e-7), a)
-
-
-def _layercam(a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    return (g.clamp(min=0) * a).sum(dim=1)
-
-
-def _hirescam(a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    return (g * a).sum(dim=1)
-
-
-GRADIENT_METHODS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    "gradcam": _gradcam,
-    "gradcam++": _gradcam_plus_plus,
-    "xgradcam": _xgradcam,
-    "layercam": _layercam,
-    "hirescam": _hirescam,
-}
-
-
-def eigen_projection(a: torch.Tensor) -> torch.Tensor:
-    """First principal component of each image's activations (N x h x w), sign-corrected."""
-    n, c, h, w = a.shape
-    x = torch.nan_to_num(a).flatten(2).transpose(1, 2)  # N x hw x C
-    x = x - x.mean(dim=1, keepdim=True)
-    _, _, vh = torch.linalg.svd(x, full_matrices=False)
-    projection = (x @ vh[:, 0, :, None]).squeeze(-1)
-    flip = projection.amin(dim=1).abs() > projection.amax(dim=1).abs()
-    return torch.where(flip[:, None], -projection, projection).view(n, h, w)
-
-
-# --- target layer -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LayerInfo:
-    name: str
-    shape: tuple[int, int, int]  # channels, height, width for the model's input size
-    module_type: str
-
-
-def candidate_layers(model: LoadedModel) -> list[LayerInfo]:
-    """Layers with a spatial (C, h, w) output, in execution order; cached on the model.
-
-    A dry forward at the card's input size records every module's output. Excluded: the model
-    itself, adaptive pooling (it only resizes), outputs of size 1x1, and modules called more
-    than once (ResNet reuses one ReLU module inside a block: its hook would fire twice).
-    """
-    if "candidates" in model._layers:
-        return model._layers["candidates"]
-    if model.card.arch.startswith(NO_SPATIAL_FEATURES):
-        raise CamError(f"{model.card.arch} is a transformer without (N, C, H, W) feature maps; CAMs need a CNN")
-    calls: dict[str, int] = defaultdict(int)
-    order: list[tuple[str, tuple, str]] = []
-
-    def record(name: str):
-        def hook(module, _inputs, output):
-            calls[name] += 1
-            if isinstance(output, torch.Tensor) and output.ndim == 4 and output.shape[2] * output.shape[3] > 1:
-                order.append((name, tuple(output.shape[1:]), type(module).__name__))
-        return hook
-
-    skip = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
-    handles = [
-        module.register_forward_hook(record(name))
-        for name, module in model.module.named_modules()
-        if name and not isinstance(module, skip)
-    ]
-    card = model.card
-    probe = torch.zeros(1, card.channels, *card.input_size, device=model.device)
-    try:
-        with model.lock, eval_mode(model.module), torch.no_grad():
-            model.module(probe)
-    finally:
-        for handle in handles:
-            handle.remove()
-    layers = [LayerInfo(name, shape, kind) for name, shape, kind in order if calls[name] == 1]
-    if not layers:
-        raise CamError(f"{card.arch} has no layer with a spatial (N, C, H, W) output to explain")
-    model._layers["candidates"] = layers
-    return layers
-
-
-def auto_layer(model: LoadedModel) -> str:
-    """The last module with a spatial output before global pooling (the outermost when nested)."""
-    return candidate_layers(model)[-1].name
-
-
-def _layer_module(model: LoadedModel, name: str) -> nn.Module:
-    try:
-        return model.module.get_submodule(name)
-    except AttributeError:
-        close = [layer.name for layer in candidate_layers(model)][-5:]
-        raise CamError(f"no layer named {name!r} in {model.card.arch}; try one of {close}") from None
+from camviewer.core.model.archs import final_layer_name
+from camviewer.core.model.loaded import LoadedModel, eval_mode
 
 
 class _LayerCapture:
@@ -198,9 +83,6 @@ def _describe(output) -> str:
     return f"shape {tuple(output.shape)}" if isinstance(output, torch.Tensor) else type(output).__name__
 
 
-# --- the engine -------------------------------------------------------------------------------
-
-
 @dataclass
 class CamBatch:
     """Maps for a batch: ``raw[i][method][class_index]`` is an h x w float32 array (before ReLU)."""
@@ -236,14 +118,6 @@ def resolve_targets(target: Target, probs: np.ndarray, model: LoadedModel) -> li
     return [[index] for _ in probs]
 
 
-def validate_methods(methods: Sequence[str]) -> tuple[str, ...]:
-    methods = tuple(dict.fromkeys(m.strip().lower() for m in methods))
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown or not methods:
-        raise CamError(f"unknown CAM method(s) {unknown}; choose from {', '.join(METHODS)}")
-    return methods
-
-
 def compute_cams(
     model: LoadedModel,
     batch: torch.Tensor,
@@ -257,7 +131,7 @@ def compute_cams(
     methods = validate_methods(methods)
     layer = layer or auto_layer(model)
     gradient_methods = [m for m in methods if m in GRADIENT_METHODS]
-    capture = _LayerCapture(_layer_module(model, layer), with_grad=bool(gradient_methods))
+    capture = _LayerCapture(layer_module(model, layer), with_grad=bool(gradient_methods))
     batch = batch.to(model.device)
     with model.lock, eval_mode(model.module), capture:
         with torch.no_grad():
@@ -347,20 +221,3 @@ def _score_maps(module, batch, a, targets, raw, chunk: int, cancel: CancelToken 
         maps = torch.einsum("ck,chw->khw", weights, a[i])
         for j, c in enumerate(classes):
             raw[i]["scorecam"][c] = maps[j]
-
-
-# --- display maps -----------------------------------------------------------------------------
-
-
-def upsample_map(raw: np.ndarray, image_size: tuple[int, int], border_crop: float = 0.0) -> np.ndarray:
-    """ReLU, bilinear resize onto the image region the model saw, min-max to [0, 1] (H x W float32)."""
-    height, width = image_size
-    top, left, crop_h, crop_w = crop_box(height, width, border_crop)
-    resized = cv2.resize(np.maximum(raw, 0).astype(np.float32), (crop_w, crop_h), interpolation=cv2.INTER_LINEAR)
-    if (crop_h, crop_w) != (height, width):
-        canvas = np.zeros((height, width), np.float32)
-        canvas[top:top + crop_h, left:left + crop_w] = resized
-        resized = canvas
-    resized -= resized.min()
-    resized /= resized.max() + 1e-7
-    return resized

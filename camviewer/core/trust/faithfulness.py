@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from camviewer.core.jobs import CancelToken
-from camviewer.core.models import LoadedModel, eval_mode
+from camviewer.core.model.loaded import LoadedModel, eval_mode
 
 
 @dataclass

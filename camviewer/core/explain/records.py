@@ -1,0 +1,36 @@
+"""Explaining images: decode, batch, compute CAMs, upsample; and the folder export behind `camviewer explain`.
+
+Decoding runs in a small thread pool ahead of the model (Pillow, OpenCV and torch release the
+GIL), and outputs are written by another, so the model rarely waits for files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from camviewer.core.images import DecodedImage
+
+ImageSource = str | Path | np.ndarray | DecodedImage
+
+
+@dataclass
+class ExplainResult:
+    """One image explained: ``maps[method][class_name]`` is H x W float32 in [0, 1] at the original size."""
+
+    source: str
+    size: tuple[int, int]
+    probs: dict[str, float]
+    predicted: str
+    layer: str
+    maps: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    raw: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    image: DecodedImage | None = None
+
+
+@dataclass
+class ExplainFailure:
+    source: str
+    reason: str

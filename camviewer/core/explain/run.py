@@ -1,0 +1,137 @@
+"""Explaining images: decode, batch, compute CAMs, upsample; and the folder export behind `camviewer explain`.
+
+Decoding runs in a small thread pool ahead of the model (Pillow, OpenCV and torch release the
+GIL), and outputs are written by another, so the model rarely waits for files.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from camviewer.core.cam.display import upsample_map
+from camviewer.core.cam.engine import compute_cams
+from camviewer.core.cam.names import Target, validate_methods
+from camviewer.core.errors import CamviewerError, ImageError
+from camviewer.core.explain.records import ExplainFailure, ExplainResult, ImageSource
+from camviewer.core.images import DecodedImage, as_decoded
+from camviewer.core.jobs import CancelToken, Progress
+from camviewer.core.model.loaded import LoadedModel
+from camviewer.core.preprocess import normalize
+
+
+def explain(
+    model: LoadedModel,
+    images: Sequence[ImageSource] | ImageSource,
+    methods: Sequence[str] = ("gradcam",),
+    target: Target = "pred",
+    layer: str | None = None,
+    batch_size: int = 16,
+) -> list[ExplainResult]:
+    """Explain paths or arrays; raises the first image's error instead of skipping it."""
+    if isinstance(images, (str, Path, np.ndarray, DecodedImage)):
+        images = [images]
+    results = []
+    for event in explain_iter(model, images, methods, target, layer, batch_size):
+        if isinstance(event.payload, ExplainFailure):
+            raise CamviewerError(f"{event.payload.source}: {event.payload.reason}")
+        results.append(event.payload)
+    return results
+
+
+def explain_iter(
+    model: LoadedModel,
+    sources: Sequence[ImageSource],
+    methods: Sequence[str] = ("gradcam",),
+    target: Target = "pred",
+    layer: str | None = None,
+    batch_size: int = 16,
+    cancel: CancelToken | None = None,
+    keep_images: bool = False,
+) -> Iterator[Progress]:
+    """Yield one Progress per image, its payload an ExplainResult or an ExplainFailure (bad file)."""
+    methods = validate_methods(methods)
+    total = len(sources)
+    done = 0
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="camviewer-decode") as pool:
+        for batch in _decoded_batches(pool, sources, model, batch_size):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            good = [item for item in batch if not isinstance(item, ExplainFailure)]
+            results = iter(_explain_decoded(model, good, methods, target, layer, keep_images, cancel) if good else [])
+            for item in batch:
+                done += 1
+                payload = item if isinstance(item, ExplainFailure) else next(results)
+                yield Progress(done, total, payload.source, payload)
+
+
+def _decoded_batches(pool: ThreadPoolExecutor, sources, model, batch_size) -> Iterator[list]:
+    """Batches of (index, label, DecodedImage, unit array) or ExplainFailure, decoded two batches ahead."""
+    from camviewer.core.preprocess import to_unit_array
+
+    def decode(index: int, source: ImageSource):
+        label = _label(source, index)
+        try:
+            image = as_decoded(source)
+            return index, label, image, to_unit_array(image.pixels, model.card)
+        except ImageError as error:
+            return ExplainFailure(label, error.reason)
+
+    pending: deque[Future] = deque()
+    queue = iter(enumerate(sources))
+    for index, source in _take(queue, 2 * batch_size):
+        pending.append(pool.submit(decode, index, source))
+    while pending:
+        batch = []
+        while pending and len(batch) < batch_size:
+            batch.append(pending.popleft().result())
+            for index, source in _take(queue, 1):
+                pending.append(pool.submit(decode, index, source))
+        yield batch
+
+
+def _take(iterator: Iterator, count: int) -> list:
+    return [item for _, item in zip(range(count), iterator)]
+
+
+def _label(source: ImageSource, index: int) -> str:
+    if isinstance(source, (str, Path)):
+        return str(source)
+    if isinstance(source, DecodedImage) and source.info.path:
+        return source.info.path
+    return f"<image {index}>"
+
+
+def _explain_decoded(model, items, methods, target, layer, keep_images, cancel) -> list[ExplainResult]:
+    import torch
+
+    units = torch.stack([torch.from_numpy(np.ascontiguousarray(unit.transpose(2, 0, 1))) for *_, unit in items])
+    if not isinstance(target, (str, int)):  # one target per source: pick this batch's
+        target = [target[index] for index, *_ in items]
+    cams = compute_cams(model, normalize(units, model.card), methods, target, layer, cancel=cancel)
+    names = model.card.class_names
+    results = []
+    for (_, label, image, _), probs, targets, raw in zip(items, cams.probs, cams.targets, cams.raw):
+        size = image.pixels.shape[:2]
+        raw_named = {m: {names[c]: raw[m][c] for c in targets} for m in methods}
+        maps = {
+            m: {name: upsample_map(r, size, model.card.border_crop) for name, r in per_class.items()}
+            for m, per_class in raw_named.items()
+        }
+        results.append(
+            ExplainResult(
+                source=label,
+                size=size,
+                probs={name: float(p) for name, p in zip(names, probs)},
+                predicted=names[int(np.argmax(probs))],
+                layer=cams.layer,
+                maps=maps,
+                raw=raw_named,
+                image=image if keep_images else None,
+            )
+        )
+    return results

@@ -1,0 +1,127 @@
+"""What every image reader shares: the decoded image type, errors that name the file, intensity scaling."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from camviewer.core.errors import (
+    CorruptImageError,
+    ImageError,
+    ImageTooLargeError,
+    TruncatedImageError,
+)
+
+DEFAULT_MAX_PIXELS: int = 250_000_000
+
+
+# Signatures of the raster formats we read, to tell "damaged PNG" from "not an image at all".
+SIGNATURES = {b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"BM": "BMP", b"II*\x00": "TIFF",
+               b"MM\x00*": "TIFF", b"GIF8": "GIF"}
+
+
+HEAD_BYTES = 132  # a DICOM file has a 128-byte preamble then "DICM"
+
+
+INT32_MAX = float(np.iinfo(np.int32).max)
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    path: str | None
+    format: str  # "PNG", "JPEG", "TIFF", "DICOM", "ARRAY", ...
+    width: int
+    height: int
+    bit_depth: int  # bits per sample of the source
+    mode: str  # PIL mode of the source, DICOM PhotometricInterpretation, or "L"/"RGB"/"RGBA" for arrays
+    channels: int  # channels of the decoded pixels: 1 or 3
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    pixels: np.ndarray  # float32, C-contiguous, (H, W) or (H, W, 3), values in [0, 1]
+    info: ImageInfo
+
+
+def open_head(path: str | os.PathLike) -> tuple[Path, bytes]:
+    """The first bytes of the file, or an ImageError for everything that is not a readable, non-empty file."""
+    file = Path(path)
+    if file.is_dir():
+        raise ImageError(file, "is a directory, not an image file")
+    try:
+        with open(file, "rb") as handle:
+            head = handle.read(HEAD_BYTES)
+    except FileNotFoundError:
+        raise ImageError(file, "no such file") from None
+    except PermissionError:
+        raise ImageError(file, "permission denied") from None
+    except OSError as exc:
+        raise ImageError(file, exc.strerror or str(exc)) from None
+    if not head:
+        raise CorruptImageError(file, "empty file")
+    return file, head
+
+
+@contextmanager
+def errors_named(file: Path) -> Iterator[None]:
+    """Let our typed errors through; turn anything a decoder raised into one that names the file."""
+    try:
+        yield
+    except ImageError:
+        raise
+    except MemoryError:
+        raise ImageTooLargeError(file, "not enough memory to decode it") from None
+    except Exception as exc:
+        raise CorruptImageError(file, f"{type(exc).__name__}: {exc}") from exc
+
+
+def check_size(file: Path | None, width: int, height: int, max_pixels: int | None) -> None:
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageTooLargeError(
+            file, f"{width}x{height} = {width * height:,} pixels is above the limit of {max_pixels:,}")
+
+
+def decoder_error(file: Path, exc: BaseException) -> ImageError:
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, EOFError) or "truncated" in message.lower():
+        return TruncatedImageError(file, message)
+    return CorruptImageError(file, message)
+
+
+def raster_signature(head: bytes) -> str | None:
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    return next((kind for magic, kind in SIGNATURES.items() if head.startswith(magic)), None)
+
+
+def scale_float(values: np.ndarray) -> np.ndarray:
+    """Keep values already in [0, 1]; else min-max over the finite values. NaN -> 0, -inf -> 0, +inf -> 1."""
+    values = np.array(values, dtype=np.float32)  # always a copy: the caller's array stays theirs
+    finite = values[np.isfinite(values)]
+    if finite.size and (finite.min() < 0 or finite.max() > 1):
+        low, high = float(finite.min()), float(finite.max())
+        values = (values - low) / (high - low) if high > low else np.zeros_like(values)
+    return np.nan_to_num(values, nan=0.0, posinf=1.0, neginf=0.0)
+
+
+def divided(samples: np.ndarray, full_scale: float) -> np.ndarray:
+    pixels = samples.astype(np.float32)  # a new array, so dividing in place is safe and saves a copy
+    pixels /= full_scale
+    return pixels
+
+
+def min_max(values: np.ndarray) -> np.ndarray:
+    low, high = float(values.min()), float(values.max())
+    return (values - low) / (high - low) if high > low else np.zeros_like(values)
+
+
+def decoded(file: Path, format_name: str, bits: int, mode: str, pixels: np.ndarray) -> DecodedImage:
+    pixels = np.ascontiguousarray(pixels, dtype=np.float32)
+    height, width = pixels.shape[:2]
+    info = ImageInfo(str(file), format_name, width, height, bits, mode, 1 if pixels.ndim == 2 else 3)
+    return DecodedImage(pixels, info)

@@ -1,0 +1,135 @@
+"""Reading and writing checkpoint files, with no knowledge of architectures.
+
+A camviewer checkpoint is a ``.safetensors`` file whose metadata holds the model card as JSON
+(one file, no code inside). ``.pt``/``.pth`` files are read with ``torch.load(weights_only=True)``;
+a file that needs unpickling arbitrary objects is refused unless the caller trusts it.
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from camviewer.core.atomic import atomic_path
+from camviewer.core.errors import (
+    CheckpointError,
+    UnsafeCheckpointError,
+)
+from camviewer.core.model.card import ModelCard
+
+CARD_KEY = "camviewer_card"
+
+
+NESTING_KEYS = ("state_dict", "model_state_dict", "model", "net", "network", "weights")
+
+
+@dataclass
+class RawCheckpoint:
+    """What a file holds, before any architecture is built."""
+
+    state_dict: dict[str, torch.Tensor]
+    card: ModelCard | None = None
+    module: nn.Module | None = None  # only for a trusted pickle of a whole model
+    extra: dict = field(default_factory=dict)  # other top-level entries (optimizer, epoch...)
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, card: ModelCard) -> Path:
+    """Write weights + card as one safetensors file, atomically (temporary file, then rename)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata={CARD_KEY: card.to_json()})
+    return path
+
+
+def save_torch_atomic(obj, path: str | Path) -> Path:
+    """``torch.save`` through a temporary file (for resumable training states)."""
+    with atomic_path(Path(path)) as tmp:
+        torch.save(obj, tmp)
+    return Path(path)
+
+
+def read_checkpoint(path: str | Path, trust_pickle: bool = False) -> RawCheckpoint:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: the file is empty")
+    if _is_safetensors(path):
+        return _read_safetensors(path)
+    obj = _torch_load(path, trust_pickle)
+    if isinstance(obj, nn.Module):
+        return RawCheckpoint(state_dict=obj.state_dict(), module=obj)
+    return _unwrap(obj, path)
+
+
+def _is_safetensors(path: Path) -> bool:
+    if path.suffix == ".safetensors":
+        return True
+    with open(path, "rb") as handle:  # 8-byte header length, then a JSON header starting with "{"
+        head = handle.read(9)
+    return len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < 100_000_000
+
+
+def _read_safetensors(path: Path) -> RawCheckpoint:
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            state = {key: handle.get_tensor(key) for key in handle.keys()}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({error})") from None
+    card = None
+    if CARD_KEY in metadata:
+        try:
+            card = ModelCard.from_json(metadata[CARD_KEY])
+        except (ValueError, TypeError) as error:
+            raise CheckpointError(f"{path}: the model card inside is invalid ({error})") from None
+    return RawCheckpoint(state_dict=state, card=card)
+
+
+def _torch_load(path: Path, trust_pickle: bool):
+    try:
+        return torch.load(path, map_location="cpu", weights_only=not trust_pickle)
+    except pickle.UnpicklingError as error:
+        if trust_pickle:
+            raise CheckpointError(f"{path}: cannot unpickle ({error})") from None
+        culprit = re.search(r"GLOBAL ([\w.]+)", str(error))
+        what = f" (it references {culprit.group(1)})" if culprit else ""
+        raise UnsafeCheckpointError(
+            f"{path}: refused: the file holds pickled Python objects{what}, not just tensors. "
+            "Unpickling would run code from the file. If you trust its source, load it with "
+            "--trust-pickle (GUI: 'Trust this file'); better, re-save it as a state_dict."
+        ) from None
+    except Exception as error:  # the unpickler raises anything from KeyError to RuntimeError on junk
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(error).__name__}: {error})") from None
+
+
+def _unwrap(obj, path: Path) -> RawCheckpoint:
+    """Find the state_dict inside the usual nestings: {'state_dict': ...}, {'model': ...}."""
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f"{path}: expected a dict of tensors, found {type(obj).__name__}")
+    card = ModelCard.from_dict(obj[CARD_KEY]) if isinstance(obj.get(CARD_KEY), Mapping) else None
+    for key in NESTING_KEYS:
+        inner = obj.get(key)
+        if isinstance(inner, Mapping) and inner and _is_tensor_dict(inner):
+            extra = {k: v for k, v in obj.items() if k not in (key, CARD_KEY)}
+            return RawCheckpoint(state_dict=dict(inner), card=card, extra=extra)
+    if _is_tensor_dict(obj):
+        return RawCheckpoint(state_dict=dict(obj), card=card)
+    keys = ", ".join(map(str, list(obj)[:8]))
+    raise CheckpointError(f"{path}: no state_dict found (top-level keys: {keys})")
+
+
+def _is_tensor_dict(obj: Mapping) -> bool:
+    tensors = sum(isinstance(v, torch.Tensor) for v in obj.values())
+    return tensors > 0 and tensors >= len(obj) // 2
