@@ -36,7 +36,7 @@ refine-cycle: $(STAMP)
 
 # README screenshots, rendered by the app itself offscreen (QWidget.grab).
 screenshots: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(PY) -m camviewer.gui.screenshots docs/screenshots
+	QT_QPA_PLATFORM=offscreen $(PY) -m camviewer.gui.app.screenshots docs/screenshots
 
 # One-folder PyInstaller bundle in dist/camviewer/; check it with its self-test.
 bundle: $(STAMP)

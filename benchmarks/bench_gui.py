@@ -63,7 +63,7 @@ if probe.at is None:
 print(json.dumps({"t": probe.at, "torch": probe.torch}))
 """
 CAMVIEWER_WINDOW = PAINT_PROBE + """
-from camviewer.gui.launch import make_application, open_main_window
+from camviewer.gui.app.launch import make_application, open_main_window
 app = make_application()
 app.installEventFilter(probe)
 window = open_main_window([], settings_path=sys.argv[1])
@@ -90,7 +90,7 @@ def rss_mb() -> float:
 
 
 def wait_until(condition, timeout_s: float = 300.0) -> None:
-    from camviewer.gui.screenshots import wait_until as wait
+    from camviewer.gui.app.screenshots import wait_until as wait
 
     wait(condition, timeout_s)
 
@@ -288,7 +288,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--images", type=int, default=10_000)
     args = parser.parse_args()
-    from camviewer.gui.launch import make_application, open_main_window
+    from camviewer.gui.app.launch import make_application, open_main_window
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="camviewer-bench-") as tmp:

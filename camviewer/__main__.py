@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         from camviewer import desktop
 
         return desktop.main(DESKTOP_FLAGS[argv[0]])
-    from camviewer.gui.launch import launch
+    from camviewer.gui.app.launch import launch
 
     return launch(argv)
 

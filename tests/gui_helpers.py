@@ -15,9 +15,9 @@ from PIL import Image
 from PySide6.QtCore import QThreadPool, QTimer
 from PySide6.QtWidgets import QMessageBox
 
-from camviewer.gui.launch import make_application
-from camviewer.gui.main_window import MainWindow
-from camviewer.gui.settings import Settings
+from camviewer.gui.app.launch import make_application
+from camviewer.gui.app.main_window import MainWindow
+from camviewer.gui.common.settings import Settings
 
 CLASSES = ["normal", "lesion"]
 WAIT_MS = 20_000  # generous: the machine is shared; tests still finish as soon as the signal comes

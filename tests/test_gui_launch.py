@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from gui_helpers import WAIT_MS, save_tiny_checkpoint, wait_for_result, write_images
 
-from camviewer.gui.launch import NO_DISPLAY, launch, parse_arguments
-from camviewer.gui.settings import Settings
+from camviewer.gui.app.launch import NO_DISPLAY, launch, parse_arguments
+from camviewer.gui.common.settings import Settings
 
 pytest_plugins = ["gui_helpers"]  # the GUI fixtures; kept out of conftest.py so core tests load no Qt
 pytestmark = pytest.mark.usefixtures("no_dangling_work")  # every GUI test: no threads or workers left behind
@@ -30,7 +30,7 @@ def test_the_window_paints_before_torch_is_imported(tmp_path):
     code = textwrap.dedent(f"""
         import sys
         from PySide6.QtCore import QEvent, QObject, QTimer
-        from camviewer.gui.launch import make_application, open_main_window
+        from camviewer.gui.app.launch import make_application, open_main_window
 
         class FirstPaint(QObject):
             seen = None
@@ -126,7 +126,7 @@ def test_signal_emits_do_not_drain_true(qapp):
     """PySide6 6.12.0 returns True from emit() without a reference; make_application repairs that."""
     from PySide6.QtCore import QObject, Signal
 
-    from camviewer.gui.launch import make_application
+    from camviewer.gui.app.launch import make_application
 
     make_application()
 

@@ -143,8 +143,8 @@ def test_missing_imagenet_weights_continue_from_random_init_only_if_agreed(make_
 
 def test_training_progress_counts_batches_over_the_planned_epochs(qtbot, monkeypatch):
     from camviewer.core.training.records import BatchUpdate
-    from camviewer.gui import training_progress
-    from camviewer.gui.training_progress import TrainingProgressBar, format_duration
+    from camviewer.gui.training import progress_bar as training_progress
+    from camviewer.gui.training.progress_bar import TrainingProgressBar, format_duration
 
     assert [format_duration(s) for s in (0.4, 59, 75, 3725)] == ["0 s", "59 s", "1 min 15 s", "1 h 02 min"]
     clock = iter([100.0, 110.0])  # the first chunk starts the clock; 10 s later 10 more batches are done

@@ -9,7 +9,7 @@ import pytest
 from gui_helpers import WAIT_MS, save_synth_checkpoint, synth_cells, wait_for_result
 from PySide6.QtCore import QPointF
 
-from camviewer.gui.result_table import number
+from camviewer.gui.common.result_table import number
 
 pytest_plugins = ["gui_helpers"]  # the GUI fixtures; kept out of conftest.py so core tests load no Qt
 pytestmark = pytest.mark.usefixtures("no_dangling_work")  # every GUI test: no threads or workers left behind

@@ -1,0 +1,227 @@
+"""`python -m camviewer.gui.app.screenshots OUTDIR`: README screenshots of the real window, rendered offscreen.
+
+Writes main.png (an image with its heatmap), compare.png (methods side by side), model-dialog.png
+(the questions asked for a bare state_dict), then training.png (a finished run with its curves),
+evaluation.png (confusion matrix, ROC and metrics, one cell browsed), trust.png (ground truth over the
+image, the trust table per method) and refine.png (the refinement wizard's before/after page). Uses the
+demo model, sample images and small synthetic datasets, with settings in a temporary folder so the
+user's own preferences are neither used nor changed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+SIZE = (1280, 800)
+TIMEOUT_S = 120
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float = TIMEOUT_S) -> None:
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    poll = QTimer(interval=20)
+    poll.timeout.connect(lambda: loop.quit() if condition() else None)
+    deadline = QTimer(singleShot=True, interval=int(timeout_s * 1000))
+    deadline.timeout.connect(loop.quit)
+    poll.start()
+    deadline.start()
+    if not condition():
+        loop.exec()
+    poll.stop()
+    deadline.stop()
+    if not condition():
+        raise TimeoutError("the window did not get there in time")
+
+
+def settle(window, seconds: float = 0.3) -> None:
+    """Let pending paints and layouts happen before grabbing."""
+    end = time.monotonic() + seconds
+    wait_until(lambda: time.monotonic() > end and not window.session.busy)
+
+
+def sample_folder(scratch: Path) -> Path:
+    """The bundled samples, or a few synthetic cell images if they are missing."""
+    from camviewer.core.paths import sample_images
+
+    samples = sample_images()
+    if samples:
+        return samples[0].parent
+    import numpy as np
+    from PIL import Image
+
+    folder = scratch / "samples"
+    folder.mkdir()
+    yy, xx = np.mgrid[:128, :128]
+    for index in range(4):
+        cell = ((yy - 64) ** 2 + (xx - 64) ** 2 < 45**2)
+        pixels = np.where(cell[..., None], [226, 160, 170], [240, 228, 226]).astype(np.uint8)
+        Image.fromarray(pixels).save(folder / f"cell_{index}.png")
+    return folder
+
+
+def shoot(out: Path) -> list[Path]:
+    from camviewer.gui.app.launch import make_application
+    from camviewer.gui.app.main_window import MainWindow
+    from camviewer.gui.common.settings import Settings
+    from camviewer.gui.viewer.checkpoint_dialog import CheckpointDialog
+
+    app = make_application()
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    with tempfile.TemporaryDirectory() as scratch:
+        window = MainWindow(Settings(Path(scratch) / "settings.ini"))
+        window.resize(*SIZE)
+        window.show()
+        folder = sample_folder(Path(scratch))
+        window.start([str(folder)])
+        wait_until(lambda: window.session.result is not None)
+        paths = window.browser.paths()
+        positive = next((i for i, p in enumerate(paths) if "parasitized" in Path(p).name), 0)
+        window.browser.select(positive)
+        wait_until(lambda: window.session.result is not None and window.session.result.source == paths[positive])
+        window.cam_panel.opacity.setValue(45)
+        window.cam_panel.outline.setCurrentIndex(window.cam_panel.outline.findData("contour"))
+        settle(window)
+        written.append(_save(window.grab(), out / "main.png"))
+
+        window.cam_panel.set_compare("methods")
+        wait_until(lambda: window.session.result is not None and len(window.compare_view.cells) > 1)
+        settle(window)
+        written.append(_save(window.grab(), out / "compare.png"))
+        window.cam_panel.set_compare("off")
+
+        dialog = CheckpointDialog("chexnet_densenet121.pth.tar",
+                                  {"arch": "densenet121", "num_classes": 14, "channels": 3, "input_size": None},
+                                  None, 727, ["densenet121", "densenet169", "resnet18", "resnet50", "tinyvgg_gap"],
+                                  window)
+        dialog.show()
+        settle(window, 0.2)
+        written.append(_save(dialog.grab(), out / "model-dialog.png"))
+        dialog.close()
+        written += shoot_workbench(window, Path(scratch), out)
+        window.close()
+        wait_until(lambda: not window.isVisible())
+    app.processEvents()
+    return written
+
+
+def synth_cells(folder: Path, n: int, size: int, seed: int, shortcut: float = 0.0) -> Path:
+    from camviewer.core.jobs import run_to_end
+    from camviewer.core.synth import generate
+
+    run_to_end(generate(folder, "cells", n, seed, size=size, shortcut=shortcut))
+    return folder
+
+
+def shoot_workbench(window, scratch: Path, out: Path) -> list[Path]:
+    """The Training, Evaluation and Trust docks and the refinement wizard, on synthetic cells."""
+    workbench, written = window.workbench, []
+    demo = window.session.model.source  # trained on synthetic cells: its numbers mean something here
+    held_out = synth_cells(scratch / "cells-held-out", 60, 128, seed=11, shortcut=1.0)
+
+    panel, form = workbench.training, workbench.training.form
+    workbench.show_dock("training")
+    form.arch.setCurrentText("tinyvgg_gap")
+    form.arch_options.setText('{"widths": [8, 16, 32]}')
+    for spin, value in ((form.input_size, 64), (form.epochs, 10), (form.batch_size, 16), (form.lr, 0.003),
+                        (form.patience, 8)):
+        spin.setValue(value)
+    form.device.setCurrentText("cpu")
+    # positives carry a corner tag: a shortcut this small model learns within seconds (the trust and
+    # refinement steps exist to catch exactly that)
+    train_set = synth_cells(scratch / "cells-train", 400, 96, seed=12, shortcut=0.9)
+    panel.data.set_path(train_set)
+    wait_until(lambda: panel.preview.table.isVisible())
+    panel.run_dir.setText(str(scratch / "runs" / "cells-tinyvgg_gap"))
+    panel.start()
+    wait_until(lambda: not panel.running())
+    wait_until(lambda: window.session.model is not None and "best" in str(window.session.model.source))
+    settle(window)
+    written.append(_save(window.grab(), out / "training.png"))
+    shortcut_model = window.session.model.source
+
+    window.open_model(demo)
+    wait_until(lambda: window.session.model.source == demo)
+    evaluation = workbench.evaluation
+    workbench.show_dock("evaluation")
+    evaluation.data.setText(str(held_out))
+    evaluation.start()
+    wait_until(lambda: not evaluation.runner.running() and evaluation.result is not None)
+    cells = evaluation.result.cells()
+    errors = [cell for cell in cells if cell[0] != cell[1]]
+    evaluation.confusion.choose(*(errors[0] if errors else next(iter(cells))))
+    wait_until(lambda: window.session.result is not None and window.browser.paths()
+               and window.session.result.source == window.browser.paths()[0])
+    settle(window)
+    written.append(_save(window.grab(), out / "evaluation.png"))
+
+    workbench.truth.load(masks=str(held_out / "masks"), roi=str(held_out / "roi"), root=str(held_out))
+    window.browser.open_folder(held_out / "parasitized")
+    wait_until(lambda: workbench.truth.scores is not None and workbench.truth.path == window.browser.paths()[0])
+    trust = workbench.trust
+    workbench.show_dock("trust")
+    trust.data.set_path(str(held_out))
+    trust.set_checked_methods(["gradcam", "gradcam++", "layercam", "eigencam"])
+    trust.faithfulness.setChecked(True)
+    trust.faith_images.setValue(8)
+    trust.start()
+    wait_until(lambda: not trust.runner.running() and trust.report is not None)
+    settle(window)
+    written.append(_save(window.grab(), out / "trust.png"))
+
+    window.open_model(shortcut_model)  # the refinement cycle is for a model that learnt the tag
+    wait_until(lambda: window.session.model.source == shortcut_model)
+    workbench.open_wizard()
+    wizard = workbench.wizard
+    wizard.measure_page.data.set_path(str(held_out))
+    wizard.measure_page.run()
+    wait_until(wizard.measure_page.isComplete)
+    wizard.next()
+    wizard.build_page.data.set_path(str(train_set))
+    wizard.build_page.set_mode("crop")
+    wizard.build_page.border.setValue(0.2)  # the corner tag lies within the outer fifth
+    wizard.build_page.run()
+    wait_until(wizard.build_page.isComplete)
+    wizard.next()
+    page = wizard.finetune_page
+    page.epochs.setValue(10)
+    page.lr.setValue(1e-3)
+    page.batch_size.setValue(16)
+    page.run()
+    wait_until(page.isComplete)
+    wizard.next()
+    wait_until(wizard.after_page.isComplete)
+    wizard.next()
+    settle(window)
+    written.append(_save(wizard.grab(), out / "refine.png"))
+    wizard.compare_page.load_box.setChecked(False)
+    wizard.accept()
+    return written
+
+
+def _save(pixmap, path: Path) -> Path:
+    if not pixmap.save(str(path)):
+        raise OSError(f"could not write {path}")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m camviewer.gui.app.screenshots OUTDIR", file=sys.stderr)
+        return 2
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # grab() renders without a screen
+    for path in shoot(Path(argv[0])):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""Training, evaluation, trust and refinement in the main window: builds their panels and wires them.
+
+The Training, Evaluation and Trust panels (pyqtgraph plots, forms: ~150 ms) are built when their dock is
+first shown, not at start-up, so the window paints as soon as the viewer itself is ready.
+
+The main window stays a composer: it creates one Workbench, gives it the right dock to sit beside and
+its menu bar, and calls ``stop()`` when closing. Everything the features need from the viewer goes
+through the window's existing paths:
+
+    TrainingPanel.modelTrained ---------> window.open_model (as File > Open model)
+    EvaluationPanel.cellChosen ---------> browser.show_paths (those images, each explained when selected)
+    TrustPanel.methodChosen ------------> cam_panel.set_method
+    session image, ImageView.mapChanged -> TruthOverlay (outline in the image view, scores in the panel)
+    session model ----------------------> evaluation, trust, refinement (the model they measure)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QWidget
+
+from camviewer.gui.app.menus import build_workbench_actions, build_workbench_menus
+from camviewer.gui.trust.truth_dialog import TruthDialog
+from camviewer.gui.trust.truth_overlay import TruthOverlay
+from camviewer.gui.trust.truth_panel import TruthPanel
+
+if TYPE_CHECKING:
+    from camviewer.gui.evaluation.panel import EvaluationPanel
+    from camviewer.gui.training.panel import TrainingPanel
+    from camviewer.gui.trust.panel import TrustPanel
+
+DOCK_TITLES = {"training": "Training", "evaluation": "Evaluation", "trust": "Trust"}
+DOCK_WIDTH = 600  # wide enough for the forms and two plots side by side
+MESSAGE_MS = 8000
+
+
+class Workbench(QObject):
+    def __init__(self, window: QMainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.actions = build_workbench_actions(window)
+        self._panels: dict[str, QWidget] = {}  # built on first use
+        self.truth_panel = TruthPanel(self.actions.load_truth, self.actions.show_truth)
+        self.truth = TruthOverlay(window.registry, window.image_view, self.truth_panel, window.log, self)
+        self.truth_status = QLabel("")  # the shown map's ground-truth scores, always visible
+        self.truth_status.setObjectName("truthStatus")
+        self.truth_status.setToolTip("Scores of the shown map against the ground truth (details: Model and CAM dock)")
+        self.wizard = None  # RefineWizard, while open
+        self.docks: dict[str, QDockWidget] = {}
+
+    # ------------------------------------------------------------------------------- composing
+    def add_docks(self, beside: QDockWidget) -> None:
+        """Training, Evaluation and Trust as tabs next to ``beside`` (the model and CAM dock)."""
+        for key, title in DOCK_TITLES.items():
+            dock = QDockWidget(title, self.window)
+            dock.setObjectName(f"{key}Dock")
+            dock.visibilityChanged.connect(lambda visible, key=key: visible and self.panel(key))
+            self.window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+            self.window.tabifyDockWidget(beside, dock)
+            self.docks[key] = dock
+        beside.raise_()
+
+    def add_menus(self) -> None:
+        build_workbench_menus(self.window, self.actions)
+        self.window.statusBar().addPermanentWidget(self.truth_status)
+        self._wire()
+
+    @property
+    def training(self) -> TrainingPanel:
+        return self.panel("training")
+
+    @property
+    def evaluation(self) -> EvaluationPanel:
+        return self.panel("evaluation")
+
+    @property
+    def trust(self) -> TrustPanel:
+        return self.panel("trust")
+
+    def panel(self, key: str) -> QWidget:
+        """The panel of a dock, built (and given the viewer's model) the first time it is needed."""
+        if key not in self._panels:
+            w, ready = self.window, self.window.session.ready
+            if key == "training":
+                from camviewer.gui.training.panel import TrainingPanel
+
+                panel = TrainingPanel(w.registry, w.settings, w.log)
+                panel.modelTrained.connect(w.open_model)
+            elif key == "evaluation":
+                from camviewer.gui.evaluation.panel import EvaluationPanel
+
+                panel = EvaluationPanel(w.registry, w.settings, w.log)
+                panel.cellChosen.connect(self._browse_cell)
+            else:
+                from camviewer.gui.trust.panel import TrustPanel
+
+                panel = TrustPanel(w.registry, w.settings, w.log)
+                panel.methodChosen.connect(w.cam_panel.set_method)
+            self._panels[key] = panel
+            self.docks[key].setWidget(panel)
+            if ready is not None:
+                self._give_model(key, ready)
+        return self._panels[key]
+
+    def _give_model(self, key: str, ready) -> None:
+        if key in ("evaluation", "trust"):
+            self._panels[key].set_model(ready.model)
+        if key == "trust":
+            self._panels[key].set_methods(ready.methods, (self.window.cam_panel.compute.method,))
+
+    def _wire(self) -> None:
+        a, w = self.actions, self.window
+        a.training.triggered.connect(lambda: self.show_dock("training"))
+        a.resume.triggered.connect(lambda: (self.show_dock("training"), self.training.choose_run_to_resume()))
+        a.evaluation.triggered.connect(lambda: self.show_dock("evaluation"))
+        a.export_report.triggered.connect(lambda: (self.show_dock("evaluation"), self.evaluation.choose_report_folder()))
+        a.trust.triggered.connect(lambda: self.show_dock("trust"))
+        a.load_truth.triggered.connect(self.choose_truth)
+        a.show_truth.toggled.connect(self.truth.set_visible)
+        self.truth_panel.summaryChanged.connect(self.truth_status.setText)
+        a.refine.triggered.connect(self.open_wizard)
+        w.session.modelChanged.connect(self._model_changed)
+        w.session.imageReady.connect(lambda frame: self.truth.image_changed(frame.path))
+        w.session.viewFailed.connect(lambda failure: failure.stage == "image" and self.truth.image_changed(None))
+
+    def show_dock(self, key: str) -> None:
+        dock = self.docks[key]
+        dock.show()
+        dock.raise_()
+        if dock.width() < DOCK_WIDTH and not dock.isFloating():
+            self.window.resizeDocks([dock], [DOCK_WIDTH], Qt.Orientation.Horizontal)
+
+    def stop(self) -> None:
+        """Closing: nothing started from here any more (no model loaded after a cancelled run)."""
+        if "training" in self._panels:
+            self.training.stop()
+        if self.wizard is not None:
+            self.wizard.stop()
+
+    # ---------------------------------------------------------------------------------- events
+    def _model_changed(self, ready) -> None:
+        for key in self._panels:
+            self._give_model(key, ready)
+
+    def _browse_cell(self, paths: list, title: str) -> None:
+        self.window.browser.show_paths(paths, title, counted=False)
+        self.window.statusBar().showMessage(f"Browsing {title}: select an image to see its heatmap", MESSAGE_MS)
+
+    # ------------------------------------------------------------------------------ ground truth
+    def choose_truth(self) -> None:
+        folder = self.window.browser.folder
+        root = None
+        if folder is not None:
+            root = str(folder.parent if (folder.parent / "masks").is_dir() else folder)
+        dialog = TruthDialog(root, self.window)
+        dialog.accepted.connect(lambda: self.truth.load(**dialog.values()))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    # -------------------------------------------------------------------------------- refinement
+    def open_wizard(self) -> None:
+        from camviewer.gui.refine.wizard import RefineWizard
+
+        ready = self.window.session.ready
+        if ready is None or not ready.model.source or not Path(ready.model.source).is_file():
+            self.window.statusBar().showMessage("The refinement wizard fine-tunes a checkpoint: open one "
+                                                "(Ctrl+M) or train one first.", MESSAGE_MS)
+            return
+        if self.wizard is not None:
+            self.wizard.raise_()
+            return
+        self.wizard = RefineWizard(self.window.registry, self.window.settings, self.window.log, ready, self.window)
+        self.wizard.modelChosen.connect(self.window.open_model)
+        self.wizard.finished.connect(self._wizard_closed)
+        self.wizard.show()
+
+    def _wizard_closed(self) -> None:
+        if self.wizard is not None:
+            self.wizard.deleteLater()
+            self.wizard = None

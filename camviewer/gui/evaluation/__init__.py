@@ -1,0 +1,1 @@
+"""The Evaluation dock: metrics table, ROC plot, clickable confusion matrix, report export."""

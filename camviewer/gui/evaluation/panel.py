@@ -1,0 +1,287 @@
+"""The Evaluation dock: the viewer's model on a dataset (or one split of it), as ``camviewer evaluate`` does.
+
+    dataset + split + positive class --> worker (camviewer.core.evaluation.run.evaluate) --> confusion matrix,
+    ROC curve, metrics; a confusion-matrix cell --> ``cellChosen(paths, title)``: the browser lists
+    exactly those images, each shown with its heatmap.
+
+A two-class evaluation needs its positive class: it is pre-filled from the model card and, when the
+card names none, the user must pick it; it is printed next to sensitivity, specificity and the ROC.
+The split of a camviewer run is found by the engine (the split.csv beside the checkpoint). "Export
+report…" writes the engine's report files and never replaces existing ones without asking.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from camviewer.gui.common.files import suggested_export_dir
+from camviewer.gui.common.log_panel import LogPanel
+from camviewer.gui.common.path_field import PathField
+from camviewer.gui.common.result_table import ResultTable, number
+from camviewer.gui.common.settings import Settings
+from camviewer.gui.common.status_label import StatusLabel
+from camviewer.gui.evaluation import tasks
+from camviewer.gui.evaluation.confusion_view import ConfusionView
+from camviewer.gui.evaluation.roc_plot import RocPlot
+from camviewer.gui.jobs.progress_bar import JobProgressBar
+from camviewer.gui.jobs.registry import WorkerRegistry
+from camviewer.gui.jobs.runner import JobRunner
+
+SPLITS = {"all": "All images", "train": "Training split", "val": "Validation split", "test": "Test split"}
+REPORT_FILES = ("metrics.json", "roc.csv", "predictions.csv", "confusion_matrix.png", "roc.png", "training_curves.png")
+
+
+class EvaluationPanel(QWidget):
+    cellChosen = Signal(list, str)  # image paths, title for the browser
+
+    def __init__(self, registry: WorkerRegistry, settings: Settings, log: LogPanel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("evaluationPanel")
+        self._registry, self._settings, self._log = registry, settings, log
+        self.runner = JobRunner(registry, self)
+        self.model = None  # the viewer's LoadedModel
+        self.result = None  # EvaluationResult of the last run
+        self._result_model = self._running_model = None  # the LoadedModel behind it / behind the running job
+        self._result_name = ""
+        self.model_label = QLabel("<i>No model loaded</i>", wordWrap=True)
+        self.data = PathField("Choose the data to evaluate", placeholder="dataset folder or CSV",
+                              tooltip="Class sub-folders, {train,val,test} folders or a CSV partition")
+        self.data.setText(settings.eval_dataset)
+        self.split = QComboBox()
+        for key, text in SPLITS.items():
+            self.split.addItem(text, key)
+        self.split.setCurrentIndex(max(0, self.split.findData(settings.eval_split)))
+        self.split.setToolTip("Which images: a split of the data's own layout, else of the run that trained the "
+                              "model (split.csv beside the checkpoint)")
+        self.positive = QComboBox()
+        self.positive.setToolTip("The class sensitivity, specificity and the ROC curve are reported for")
+        self.run_button = QPushButton("Evaluate")
+        self.run_button.setToolTip("Predict every image and compute the metrics (in the background)")
+        self.cancel_button = QPushButton("Cancel", enabled=False)
+        self.progress = JobProgressBar()
+        self.status = StatusLabel()
+        self.confusion = ConfusionView()
+        self.roc = RocPlot()
+        self.metrics = ResultTable()
+        self.export_button = QPushButton("Export report…", enabled=False)
+        self.export_button.setToolTip("metrics.json, roc.csv, predictions.csv and the figures, into a folder")
+        self._layout()
+        self.run_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.runner.cancel)
+        self.export_button.clicked.connect(self.choose_report_folder)
+        self.confusion.cellChosen.connect(self._cell_chosen)
+        self.progress.follow(self.runner)
+        self.runner.returned.connect(self._evaluated)
+        self.runner.failed.connect(lambda message, _details: self._show(message, error=True))
+        self.runner.cancelled.connect(lambda: self._show("Evaluation cancelled."))
+        self.runner.finished.connect(lambda: self._set_running(False))
+        self.set_model(None)
+
+    def _layout(self) -> None:
+        form = QGridLayout()
+        form.addWidget(QLabel("Data"), 0, 0)
+        form.addWidget(self.data, 0, 1, 1, 3)
+        form.addWidget(QLabel("Images"), 1, 0)
+        form.addWidget(self.split, 1, 1)
+        form.addWidget(QLabel("Positive class"), 1, 2, alignment=Qt.AlignmentFlag.AlignRight)
+        form.addWidget(self.positive, 1, 3)
+        form.setColumnStretch(1, 1)
+        form.setColumnStretch(3, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.progress, 1)
+        caption = QLabel("<b>Confusion matrix</b> — rows: true class, columns: predicted class. "
+                         "Click a cell to browse its images.", wordWrap=True)
+        caption.setStyleSheet("color: #444")
+        charts = QSplitter(Qt.Orientation.Horizontal)
+        charts.addWidget(self.confusion)
+        charts.addWidget(self.roc)
+        charts.setSizes([300, 300])
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(caption)
+        top_layout.addWidget(charts, 1)
+        results = QSplitter(Qt.Orientation.Vertical)
+        results.addWidget(top)
+        results.addWidget(self.metrics)
+        results.setSizes([260, 190])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.model_label)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status)
+        layout.addWidget(results, 1)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.export_button)
+        layout.addLayout(row)
+
+    # ------------------------------------------------------------------------------------ model
+    def set_model(self, model) -> None:
+        """The viewer's model (``LoadedModel`` or None); its card pre-fills the positive class."""
+        self.model = model
+        self.positive.clear()
+        self._mark_stale()
+        if model is None:
+            self.model_label.setText("<i>No model loaded: open one (Ctrl+M) or train one.</i>")
+            self.positive.setEnabled(False)
+            return
+        card = model.card
+        name = Path(model.source).name if model.source else "demo model"
+        self.model_label.setText(f"Model: <b>{name}</b> · {card.arch} · {', '.join(card.class_names)}")
+        self.model_label.setToolTip(str(model.source or ""))
+        binary = card.num_classes == 2 and card.head == "softmax"
+        if binary:
+            self.positive.addItem("choose…", None)
+            for name in card.class_names:
+                self.positive.addItem(name, name)
+            self.positive.setCurrentIndex(max(0, self.positive.findData(card.positive_class)))
+        else:
+            self.positive.addItem("not applicable" if card.num_classes != 2 else "each label", None)
+        self.positive.setEnabled(binary)
+        if not self.data.text():
+            noted = (card.notes.get("training") or {}).get("data") if isinstance(card.notes, dict) else None
+            if noted and Path(noted).exists():
+                self.data.setText(noted)
+
+    def _mark_stale(self) -> None:
+        """Results of another model stay readable, but their cells no longer browse (the new model would explain them)."""
+        stale = self.result is not None and self._result_model is not self.model
+        self.confusion.setEnabled(not stale)
+        if stale:
+            self._show(f"Shown: the results of {self._result_name}. Evaluate again for the model loaded now.")
+
+    def positive_class(self) -> str | None:
+        return self.positive.currentData()
+
+    # ------------------------------------------------------------------------------------- runs
+    def start(self) -> None:
+        if self.model is None:
+            return self._show("Open or train a model first.", error=True)
+        data = self.data.text()
+        if not data:
+            return self._show("Choose the data to evaluate.", error=True)
+        if self.positive.isEnabled() and self.positive_class() is None:
+            return self._show("Choose the positive class: sensitivity and specificity are those of that class, "
+                              "and the model card names none.", error=True)
+        split = self.split.currentData()
+        self._settings.eval_dataset, self._settings.eval_split = data, split
+        self._set_running(True)
+        self._show(f"Evaluating on {Path(data).name} ({SPLITS[split].lower()})…")
+        name = Path(self.model.source).name if self.model.source else "the model"
+        self._running_model = self.model
+        self.runner.start(f"Evaluating {name} on {Path(data).name}", tasks.evaluate_model, self.model, data,
+                          None if split == "all" else split, self.positive_class())
+
+    def _set_running(self, running: bool) -> None:
+        self.run_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        self.export_button.setEnabled(not running and self.result is not None)
+        if running:
+            self.progress.busy()
+
+    def _evaluated(self, result) -> None:
+        self.result, self._result_model = result, self._running_model
+        model = self._result_model
+        self._result_name = Path(model.source).name if model.source else "the demo model"
+        report = result.report
+        skipped = f"; {len(result.skipped)} unreadable image(s) skipped" if result.skipped else ""
+        source = f" (split from {result.split_source})" if result.split_source else ""
+        if report is None:
+            self.confusion.set_matrix([], [])
+            self.roc.set_curves({}, None, "multi-label model: per-label AUC in the table")
+            self._show_multilabel(result.multilabel)
+            line = f"Evaluated {result.multilabel['n']:,} images (multi-label){source}{skipped}."
+        else:
+            self.confusion.set_matrix(report.class_names, report.confusion_matrix)
+            self.roc.set_curves(result.roc, report.positive_class, report.roc_auc_note)
+            self._show_report(report)
+            line = f"Evaluated {report.n:,} images{source}: accuracy {report.accuracy:.3f}"
+            if report.positive_class is not None:
+                line += (f", sensitivity {number(report.sensitivity)}, specificity {number(report.specificity)} "
+                         f"(positive class: {report.positive_class})")
+            line += f"{skipped}."
+        self._show(line)
+        self._log.info(line)
+        self._mark_stale()  # the viewer may have changed model while this ran
+
+    def _show_report(self, report) -> None:
+        positive = report.positive_class
+        suffix = f" — positive class: {positive}" if positive else ""
+        rows = [("Images", f"{report.n:,}", None), ("Accuracy", number(report.accuracy), None),
+                ("Balanced accuracy", number(report.balanced_accuracy), "mean recall over the classes")]
+        if positive is not None:
+            rows += [(f"Sensitivity{suffix}", number(report.sensitivity), report.sensitivity_note),
+                     (f"Specificity{suffix}", number(report.specificity), report.specificity_note)]
+        rows += [(f"ROC AUC{suffix if positive else ' (macro, one vs rest)'}", number(report.roc_auc),
+                  report.roc_auc_note),
+                 ("Cohen's kappa", number(report.cohen_kappa), report.cohen_kappa_note)]
+        if positive is None:
+            for name, values in report.per_class.items():
+                rows.append((f"Recall (sensitivity) of {name}", number(values["recall"]),
+                             f"precision {number(values['precision'])}, F1 {number(values['f1'])}, "
+                             f"{values['support']} images"))
+        self.metrics.set_rows(["Metric", "Value"], [(name, value) for name, value, _ in rows],
+                              [(note, note) if note else None for _, _, note in rows])
+
+    def _show_multilabel(self, report: dict) -> None:
+        rows = [("Images", f"{report['n']:,}"), ("Macro AUC", number(report["macro_auc"]))]
+        rows += [(f"AUC of {name}", number(values["auc"])) for name, values in report["per_label"].items()]
+        self.metrics.set_rows(["Metric", "Value"], rows)
+
+    def _cell_chosen(self, true_class: str, predicted: str) -> None:
+        if self.result is None or self.result.report is None:
+            return
+        paths = self.result.cell_paths(true_class, predicted)
+        self.cellChosen.emit(paths, f"true {true_class} → predicted {predicted} ({len(paths)})")
+
+    def _show(self, text: str, error: bool = False) -> None:
+        self.status.say(text, error)
+
+    # ------------------------------------------------------------------------------------ export
+    def choose_report_folder(self) -> None:
+        if self.result is None:
+            return self._show("Evaluate first; the report is written from the last evaluation.", error=True)
+        start = suggested_export_dir(self._settings.last_export_dir)
+        folder = QFileDialog.getExistingDirectory(self, "Export the evaluation report into", str(start))
+        if folder:
+            self.export_report(folder)
+
+    def export_report(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        existing = [name for name in REPORT_FILES if (folder / name).exists()]
+        if existing:
+            answer = QMessageBox.question(self, "Replace the existing report?",
+                                          f"{folder} already holds {', '.join(existing)}. Replace these files?",
+                                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                          QMessageBox.StandardButton.No)
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self._settings.last_export_dir = str(folder)
+        model = self._result_model  # the training curves are those of the model that was evaluated
+        checkpoint = str(model.source) if model is not None and model.source else None
+        self._registry.start(f"Writing the report to {folder}", tasks.write_evaluation_report, self.result,
+                             str(folder), checkpoint, returned=self._exported)
+
+    def _exported(self, files: dict) -> None:
+        folder = Path(next(iter(files.values()))).parent if files else ""
+        line = f"Wrote the evaluation report to {folder}: {', '.join(files)}"
+        self._log.info(line)
+        self._show(line)

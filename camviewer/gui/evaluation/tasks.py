@@ -1,0 +1,22 @@
+"""What the Evaluation dock runs in workers: `camviewer evaluate` and its report files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from camviewer.core.jobs import CancelToken
+
+
+def evaluate_model(model, data: str, split: str | None, positive_class: str | None, cancel: CancelToken) -> Iterator:
+    """``camviewer evaluate``: the split comes from the data or the split.csv beside the checkpoint."""
+    from camviewer.core.evaluation.run import evaluate
+
+    return (yield from evaluate(model, data, split, positive_class, cancel=cancel))
+
+
+def write_evaluation_report(result, out_dir: str, checkpoint: str | None) -> dict[str, Path]:
+    """The report files of ``camviewer evaluate --out``; training curves too when the run's history is there."""
+    from camviewer.core.evaluation.run import write_report
+
+    return write_report(result, out_dir, Path(checkpoint).parent / "history.csv" if checkpoint else None)

@@ -1,0 +1,1 @@
+"""The refinement wizard: measure, build the enhanced set, fine-tune, re-measure, compare."""

@@ -1,0 +1,115 @@
+"""A wizard page that runs one job in a worker, with progress and Cancel; Next only once the step has a result.
+
+Going Back while the step runs cancels it, and the page then says — in the page and in the log — what the
+cancelled step left behind.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+    QWizardPage,
+)
+
+from camviewer.gui.common.log_panel import LogPanel
+from camviewer.gui.common.status_label import StatusLabel
+from camviewer.gui.jobs.progress_bar import JobProgressBar
+from camviewer.gui.jobs.registry import WorkerRegistry
+from camviewer.gui.jobs.runner import JobRunner
+from camviewer.gui.refine.state import RefineState
+
+
+class JobPage(QWizardPage):
+    def __init__(self, state: RefineState, registry: WorkerRegistry, log: LogPanel, title: str, subtitle: str,
+                 run_text: str) -> None:
+        super().__init__()
+        self.state, self._log = state, log
+        self.setTitle(title)
+        self.setSubTitle(subtitle)
+        self.runner = JobRunner(registry, self)
+        self.run_button = QPushButton(run_text)
+        self.cancel_button = QPushButton("Cancel step", enabled=False)
+        self.cancel_button.setToolTip("Stop this step; what it has written so far is reported")
+        self.progress = JobProgressBar()
+        self.status = StatusLabel()
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button.clicked.connect(self.runner.cancel)
+        self.progress.follow(self.runner)
+        self.runner.progressed.connect(self._progressed)
+        self.runner.returned.connect(self.job_returned)
+        self.runner.failed.connect(lambda message, _details: self.show_status(message, error=True))
+        self.runner.cancelled.connect(self._cancelled)
+        self.runner.finished.connect(self._finished)
+        self._left_by_back = False
+
+    def job_row(self) -> QWidget:
+        holder = QWidget()
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.run_button)
+        row.addWidget(self.cancel_button)
+        row.addWidget(self.progress, 1)
+        column = QVBoxLayout(holder)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addLayout(row)
+        column.addWidget(self.status)
+        return holder
+
+    # ---------------------------------------------------------------------------------- hooks
+    def run(self) -> None:
+        raise NotImplementedError
+
+    def has_result(self) -> bool:
+        raise NotImplementedError
+
+    def job_returned(self, value) -> None:
+        raise NotImplementedError
+
+    def cancelled_text(self) -> str:
+        return "Cancelled."
+
+    # ---------------------------------------------------------------------------------- running
+    def running(self) -> bool:
+        return self.runner.running()
+
+    def isComplete(self) -> bool:
+        return self.has_result() and not self.runner.running()
+
+    def start_job(self, label: str, func, *args) -> None:
+        self._left_by_back = False
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress.busy()
+        self.last_progress = None
+        self.runner.start(label, func, *args)
+        self.completeChanged.emit()
+
+    def cleanupPage(self) -> None:
+        """Back: a running step is cancelled (and reported when it has stopped); results are kept."""
+        if self.runner.running():
+            self._left_by_back = True
+            self.runner.cancel()
+            self.show_status("Cancelling (you went back)…")
+
+    def show_status(self, text: str, error: bool = False) -> None:
+        self.status.say(text, error)
+
+    def _progressed(self, event) -> None:
+        self.last_progress = event
+
+    def _cancelled(self) -> None:
+        text = self.cancelled_text()
+        if self._left_by_back:
+            text = f"{self.title()}: cancelled by going back. {text}"
+        self.show_status(text)
+        self._log.warning(text)
+
+    def _finished(self) -> None:
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.completeChanged.emit()
+
+    last_progress = None

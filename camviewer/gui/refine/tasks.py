@@ -1,0 +1,95 @@
+"""What the refinement wizard runs in workers: measuring a model (classification + localization, with previews)
+and building the enhanced set."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from camviewer.core.jobs import CancelToken, Progress, relay
+from camviewer.gui.jobs.relays import progress_only
+
+PREVIEW_SIZE = 128  # longest side of the before/after previews, pixels
+
+
+@dataclass
+class Measurement:
+    """One model measured on one dataset with ground truth: classification and localization, plus previews."""
+
+    checkpoint: str | None
+    metrics: dict  # evaluation.run.summary_metrics: n, accuracy, sensitivity, specificity, roc_auc, positive_class...
+    localization: dict  # trust summary of the method: pointing_game, iou, energy_in_region, energy_in_roi...
+    method: str
+    previews: list[tuple[str, np.ndarray]]  # (image key, overlay RGB uint8 with the ground-truth outline)
+
+
+def measure_model(model_or_path, data: str, masks: str, roi: str | None, method: str, positive_class: str | None,
+                  preview_keys: Sequence[str] | None, preview_count: int, cancel: CancelToken) -> Iterator:
+    """Evaluate, then localize one CAM method on the same images; keep overlays of a few images with a region."""
+    from camviewer.core.evaluation.run import evaluate, summary_metrics
+    from camviewer.core.model.loaded import LoadedModel
+    from camviewer.core.model.loading import load_model
+    from camviewer.core.trust.dataset import dataset_images, localize_dataset
+    from camviewer.core.trust.groundtruth import MaskFolder, load_ground_truth
+
+    model = model_or_path if isinstance(model_or_path, LoadedModel) else load_model(model_or_path)
+    entries = dataset_images(data)
+    total = 2 * len(entries)
+    job = evaluate(model, data, None, positive_class, cancel=cancel)
+    result = yield from progress_only(job, "classification", 0, total)
+    truth = load_ground_truth(masks=masks)
+    job = localize_dataset(model, entries, truth, [method], 0.2, 0.0, MaskFolder(roi) if roi else None,
+                                 cancel=cancel)
+    wanted = list(preview_keys) if preview_keys else None
+    previews: dict[str, np.ndarray] = {}
+
+    def keep_preview(event: Progress) -> Progress:
+        entry = entries[event.done - 1]
+        region = truth.region(entry.key)
+        if wanted is not None:
+            chosen = entry.key in wanted
+        else:
+            chosen = region is not None and _has_pixels(region) and len(previews) < preview_count
+        if chosen and hasattr(event.payload, "maps"):
+            previews[entry.key] = _preview(entry.path, event.payload, method, region)
+        return Progress(len(entries) + event.done, total, f"localization: {entry.path.name}")
+
+    localization = yield from relay(job, keep_preview)
+    order = wanted if wanted is not None else list(previews)
+    return Measurement(str(model.source) if model.source else None, summary_metrics(result),
+                       localization["summary"][method], method, [(key, previews[key]) for key in order if key in previews])
+
+
+def _has_pixels(region) -> bool:
+    return bool(region.boxes) or (region.mask is not None and bool(region.mask.any()))
+
+
+def _preview(path: Path, result, method: str, region) -> np.ndarray:
+    """The image with its map (jet, half opacity) and the ground-truth outline in white, at most PREVIEW_SIZE."""
+    import cv2
+
+    from camviewer.core import overlay
+    from camviewer.core.images import read_image
+
+    pixels = read_image(path).pixels
+    (map01,) = result.maps[method].values()
+    rgb = overlay.overlay(pixels, map01, "jet", 0.5)
+    if region is not None:
+        rgb = overlay.draw_contours(rgb, overlay.contours(region.as_mask(map01.shape)))
+    scale = PREVIEW_SIZE / max(rgb.shape[:2])
+    if scale != 1:
+        size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_NEAREST if scale > 1 else cv2.INTER_AREA)
+    return np.ascontiguousarray(rgb)
+
+
+def build_refined_set(data: str, out: str, mode: str, model, roi_masks: str | None, method: str, floor: float,
+                      border_crop: float, cancel: CancelToken) -> Iterator:
+    """``camviewer refine``: the enhanced copy of a training set; returns its manifest."""
+    from camviewer.core.trust.refine import refine_dataset
+
+    job = refine_dataset(data, out, mode, model, roi_masks, method, floor, border_crop, cancel=cancel)
+    return (yield from progress_only(job, "building"))

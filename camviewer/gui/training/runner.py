@@ -1,0 +1,114 @@
+"""A training or resumed run in a worker: the engine's events as signals, and the offline-weights question.
+
+Used by the training panel and by the refinement wizard's fine-tuning page. The engine's generator
+(``camviewer.core.training.loop.train`` / ``resume``) runs unchanged in the worker; its per-batch updates come
+in chunks (see :func:`camviewer.gui.tasks.coalesce_batches`). When ImageNet weights cannot be had
+(offline, nothing cached) the engine's message is shown once the worker has ended (a dialog inside the
+worker's error handler would let its ``finished`` through first) and the run restarts from random
+initialisation only if the user agrees (``allow_random_init``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from camviewer.core.errors import PretrainedWeightsUnavailable
+from camviewer.gui.jobs.registry import WorkerRegistry
+from camviewer.gui.jobs.runner import JobRunner
+from camviewer.gui.training import tasks
+
+
+class TrainRunner(QObject):
+    started = Signal()
+    summary = Signal(object)  # DatasetSummary, once the data is decoded and split
+    notice = Signal(str)  # something the engine wants the user to read (a fallback, frozen layers)
+    batches = Signal(list)  # [BatchUpdate]
+    epoch = Signal(object)  # EpochRecord
+    trained = Signal(object)  # TrainResult: completed, early-stopping or cancelled
+    failed = Signal(str)  # the engine's message (already in the log)
+    finished = Signal()
+
+    def __init__(self, registry: WorkerRegistry, dialog_parent: QWidget) -> None:
+        super().__init__(dialog_parent)
+        self._parent = dialog_parent
+        self.runner = JobRunner(registry, self)
+        self.runner.event.connect(self._event)
+        self.runner.returned.connect(self.trained)
+        self.runner.failed.connect(lambda message, _details: self.failed.emit(message))
+        self.runner.finished.connect(self._finished)
+        self.runner.error_handler = self._offline_weights
+        self.options: dict | None = None  # the TrainConfig fields of the run being trained
+        self.run_dir: str | None = None
+        self._offline: PretrainedWeightsUnavailable | None = None  # held back until the worker has ended
+        self.closing = False  # the window is closing: nothing is asked or started any more
+
+    def running(self) -> bool:
+        return self.runner.running()
+
+    def train(self, options: dict) -> bool:
+        """Start a new run; ``options`` holds TrainConfig's fields (data and out included)."""
+        if self.runner.running():
+            return False
+        self.options, self.run_dir = dict(options), str(options["out"])
+        self.started.emit()  # before the worker: the GUI redraws itself while it still has the CPU to itself
+        self.runner.start(f"Training {Path(self.run_dir).name}", tasks.train_model, self.options)
+        return True
+
+    def resume(self, run_dir: str, changes: dict) -> bool:
+        if self.runner.running():
+            return False
+        self.options, self.run_dir = None, str(run_dir)
+        self.started.emit()
+        self.runner.start(f"Resuming {Path(run_dir).name}", tasks.resume_training, str(run_dir), dict(changes))
+        return True
+
+    def cancel(self) -> None:
+        self.runner.cancel()
+
+    def stop(self) -> None:
+        """The window is closing: cancel, and start nothing afterwards."""
+        self.closing = True
+        self.runner.cancel()
+
+    # ---------------------------------------------------------------------------------- private
+    def _event(self, item) -> None:
+        if isinstance(item, tasks.BatchChunk):
+            self.batches.emit(item.updates)
+            return
+        from camviewer.core.data.summary import DatasetSummary  # already imported by the worker: no cost
+        from camviewer.core.training.records import EpochRecord, Notice
+
+        payload = getattr(item, "payload", None)
+        if isinstance(payload, EpochRecord):
+            self.epoch.emit(payload)
+        elif isinstance(payload, Notice):
+            self.notice.emit(payload.text)
+        elif isinstance(payload, DatasetSummary):
+            self.summary.emit(payload)
+
+    def _offline_weights(self, error: BaseException) -> bool:
+        """ImageNet weights unavailable: held back, to be asked about once the worker has ended (``_finished``)."""
+        if not isinstance(error, PretrainedWeightsUnavailable) or not self.options or self.options.get("allow_random_init"):
+            return False
+        self._offline = error
+        return True
+
+    def _finished(self) -> None:
+        error, self._offline = self._offline, None
+        if error is not None and not self.closing:
+            answer = QMessageBox.question(
+                self._parent, "ImageNet weights unavailable",
+                f"{error}\n\nContinue from random initialisation instead? The model card will say so. "
+                "(With no, nothing is trained.)",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+            if answer == QMessageBox.StandardButton.Yes and not self.closing:
+                # the run folder is still empty: the engine refused before writing anything
+                self.options = {**self.options, "allow_random_init": True}
+                self.notice.emit(f"{error} — continuing from random initialisation, as agreed.")
+                self.runner.start(f"Training {Path(self.run_dir).name}", tasks.train_model, self.options)
+                return
+            self.runner.report(error, f"Training {Path(self.run_dir).name}")
+        self.finished.emit()

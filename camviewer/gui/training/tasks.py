@@ -1,0 +1,127 @@
+"""What the Training dock runs in workers: thin calls into the engine, imported when they run (no torch at import).
+
+Per-batch training updates are gathered into one :class:`BatchChunk` per 50 ms, so the GUI thread gets few signals.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from camviewer.core.jobs import CancelToken, Progress
+
+BATCH_FLUSH_S = 0.05  # at most ~20 batch chunks a second cross to the GUI thread
+
+
+@dataclass
+class DatasetPreview:
+    """What a dataset folder holds, before any pixel is decoded (for the training panel)."""
+
+    source: str
+    layout: str
+    class_names: list[str]
+    counts: dict[str, dict[str, int]]  # split -> class -> images; the single key "all" without given splits
+    positive_class: str | None
+    multi_label: bool
+    ignored_folders: list[str]
+    total: int
+
+
+def preview_dataset(data: str) -> DatasetPreview:
+    from camviewer.core.data.index import SPLITS, scan_dataset
+
+    index = scan_dataset(data)
+    counts = ({split: index.class_counts(split) for split in SPLITS} if index.has_splits
+              else {"all": index.class_counts()})
+    return DatasetPreview(str(index.source), index.layout, list(index.class_names), counts, index.positive_class,
+                          index.multi_label, list(index.ignored_folders), len(index.samples))
+
+
+def import_training_stack() -> None:
+    """Import what a training run needs now, while the user reads the preview (a job of its own), not after Start.
+
+    Importing a module unmarshals its code with the GIL held: done mid-run, that stalls the window for
+    up to ~0.2 s; done here, it happens before the curves and the progress bar have anything to show.
+    """
+    import safetensors.torch  # noqa: F401  (checkpoints)
+    import sklearn.model_selection  # noqa: F401  (the stratified split)
+    import torch.utils.serialization  # noqa: F401  (last.pt)
+    import torchvision.transforms.v2  # noqa: F401  (augmentation)
+
+    import camviewer.core.evaluation.run  # noqa: F401  (the test split, at the end)
+    import camviewer.core.training.loop  # noqa: F401
+    import camviewer.core.trust.refine  # noqa: F401  (a refined set's border crop)
+
+
+@dataclass
+class BatchChunk:
+    """Consecutive per-batch training updates (``camviewer.core.training.records.BatchUpdate``), oldest first."""
+
+    updates: list
+
+
+def coalesce_batches(job: Iterator[Progress]) -> Iterator:
+    """A training job's events, with its per-batch updates gathered into a BatchChunk every 50 ms.
+
+    Every batch still arrives (the loss curve gets all its points); the GUI thread just gets fewer
+    signals. Any other event flushes the pending batches first, so the order is kept.
+    """
+    from camviewer.core.training.records import BatchUpdate
+
+    pending: list = []
+    last = time.perf_counter()
+    try:
+        while True:
+            try:
+                event = next(job)
+            except StopIteration as stop:
+                if pending:
+                    yield BatchChunk(pending)
+                return stop.value
+            if isinstance(event.payload, BatchUpdate):
+                pending.append(event.payload)
+                if time.perf_counter() - last >= BATCH_FLUSH_S:
+                    yield BatchChunk(pending)
+                    pending, last = [], time.perf_counter()
+                continue
+            if pending:
+                yield BatchChunk(pending)
+                pending, last = [], time.perf_counter()
+            yield event
+    finally:
+        job.close()  # a closed worker still leaves a checkpoint (the engine handles GeneratorExit)
+
+
+def train_model(options: dict, cancel: CancelToken) -> Iterator:
+    """``camviewer train``: ``options`` are TrainConfig's fields (plain values from the form)."""
+    from camviewer.core.training.loop import train
+    from camviewer.core.training.records import TrainConfig
+
+    return (yield from coalesce_batches(train(TrainConfig(**options), cancel)))
+
+
+def resume_training(run_dir: str, changes: dict, cancel: CancelToken) -> Iterator:
+    """``camviewer train --resume RUN``: only epochs, patience, device and workers may change."""
+    from camviewer.core.training.loop import resume
+
+    return (yield from coalesce_batches(resume(run_dir, changes, cancel)))
+
+
+@dataclass
+class RunInfo:
+    """A run folder's state, read before resuming it."""
+
+    run_dir: str
+    config: dict
+    history: list  # [EpochRecord]
+    stale_epochs: int
+
+
+def read_run(run_dir: str) -> RunInfo:
+    from camviewer.core.training.loop import read_train_state
+    from camviewer.core.training.records import EpochRecord
+
+    state = read_train_state(run_dir)
+    return RunInfo(run_dir, dict(state["config"]), [EpochRecord(**record) for record in state["history"]],
+                   int(state["stale_epochs"]))

@@ -1,0 +1,201 @@
+"""Left panel: a folder tree (folders only) over the images of the chosen folder, as thumbnails or a list.
+
+Listing runs in a worker, so a folder of 10,000 images shows its names at once; thumbnails are decoded
+only for the items on screen (see :mod:`camviewer.gui.viewer.thumbnail_loader`).
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from PySide6.QtCore import QDir, QItemSelectionModel, QModelIndex, QSize, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileSystemModel,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QSplitter,
+    QToolButton,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from camviewer.gui.jobs.registry import WorkerRegistry, describe_error
+from camviewer.gui.viewer import tasks
+from camviewer.gui.viewer.image_list_model import ImageListModel
+from camviewer.gui.viewer.thumbnail_loader import ThumbnailLoader
+
+LIST_ICON = 28
+
+
+class FolderBrowser(QWidget):
+    imageSelected = Signal(str)
+    listed = Signal(str, int)  # title, number of images
+    failed = Signal(str, str)  # message, details
+
+    def __init__(self, registry: WorkerRegistry, thumbnails: bool = True, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._registry = registry
+        self._listing = 0  # request number: a newer folder supersedes an older listing
+        self.folder: Path | None = None
+        self.loader = ThumbnailLoader(registry, parent=self)
+        self.images = ImageListModel(self.loader, self)
+        self.tree = self._make_tree()
+        self.list = self._make_list()
+        self.title = QLabel("No folder open", wordWrap=True)
+        self.title.setObjectName("browserTitle")
+        self.mode_button = QToolButton(checkable=True, checked=thumbnails, autoRaise=True)
+        self.mode_button.setText("Thumbnails")
+        self.mode_button.setToolTip("Show thumbnails or a plain list of names")
+        self.mode_button.toggled.connect(self.set_thumbnails)
+        self._layout()
+        self.set_thumbnails(thumbnails)
+
+    def _make_tree(self) -> QTreeView:
+        self.folders = QFileSystemModel(self)
+        self.folders.setFilter(QDir.Filter.AllDirs | QDir.Filter.NoDotAndDotDot | QDir.Filter.Drives)
+        self.folders.setRootPath("")
+        self.folders.directoryLoaded.connect(self._directory_loaded)  # the tree fills in asynchronously
+        self._reveal_timer = QTimer(self, singleShot=True, interval=50)
+        self._reveal_timer.timeout.connect(self._reveal_in_tree)
+        tree = QTreeView()
+        tree.setModel(self.folders)
+        for column in range(1, self.folders.columnCount()):
+            tree.hideColumn(column)
+        tree.setHeaderHidden(True)
+        tree.setToolTip("Click a folder to list its images")
+        tree.clicked.connect(lambda index: self.open_folder(self.folders.filePath(index)))
+        return tree
+
+    def _make_list(self) -> QListView:
+        view = QListView()
+        view.setModel(self.images)
+        view.setUniformItemSizes(True)  # the view then asks one item for its size, not 10,000
+        view.setLayoutMode(QListView.LayoutMode.Batched)
+        view.setBatchSize(500)
+        view.setMovement(QListView.Movement.Static)
+        view.setResizeMode(QListView.ResizeMode.Adjust)
+        view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        view.selectionModel().currentChanged.connect(self._current_changed)
+        return view
+
+    def _layout(self) -> None:
+        header = QHBoxLayout()
+        header.addWidget(self.title, 1)
+        header.addWidget(self.mode_button)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.tree)
+        splitter.addWidget(self.list)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 3)
+        splitter.setSizes([180, 520])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(header)
+        layout.addWidget(splitter, 1)
+
+    # ---------------------------------------------------------------------------------- public
+    def set_thumbnails(self, on: bool) -> None:
+        self.mode_button.setChecked(on)
+        size = self.loader.size if on else LIST_ICON
+        self.list.setViewMode(QListView.ViewMode.IconMode if on else QListView.ViewMode.ListMode)
+        self.list.setIconSize(QSize(size, size))
+        self.list.setGridSize(QSize(size + 22, size + 30) if on else QSize())
+        self.list.setWordWrap(False)
+        self.list.setFlow(QListView.Flow.LeftToRight if on else QListView.Flow.TopToBottom)
+        self.list.setWrapping(on)
+        self.list.setSpacing(0 if on else 1)
+
+    def stop(self) -> None:
+        """Closing: no more thumbnails, no more scrolling."""
+        self.loader.stop()
+        self.folder = None  # nothing to reveal any more
+        self._reveal_timer.stop()
+
+    def thumbnails(self) -> bool:
+        return self.mode_button.isChecked()
+
+    def open_folder(self, folder: str | Path) -> None:
+        """List a folder's images in a worker; the first one is selected when the list arrives."""
+        folder = Path(folder)
+        self._listing += 1
+        request = self._listing
+        self.folder = folder
+        self.title.setText(f"Listing {folder.name or folder}…")
+        self._reveal_in_tree()
+        self._registry.start(
+            f"Listing {folder}", tasks.list_folder, str(folder), background=True,
+            returned=lambda paths: self._listed(request, folder.name or str(folder), paths),
+            errored=lambda error: self._listing_failed(request, folder, error),
+        )
+
+    def show_paths(self, paths: list[str | Path], title: str, counted: bool = True) -> None:
+        """Show given images (dropped files, command-line files, a confusion-matrix cell) instead of a folder.
+
+        ``counted=False``: the title already says how many (e.g. "true parasitized → predicted uninfected (3)").
+        """
+        self._listing += 1
+        self.folder = None
+        self._listed(self._listing, title, paths, counted)
+
+    def paths(self) -> list[str]:
+        return self.images.paths()
+
+    def current_path(self) -> str | None:
+        index = self.list.currentIndex()
+        return self.images.path(index.row()) if index.isValid() else None
+
+    def select(self, row: int) -> None:
+        if 0 <= row < self.images.rowCount():
+            index = self.images.index(row)
+            self.list.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            if row:  # scrolling lays out every item first: not needed for the first one
+                self.list.scrollTo(index)
+
+    def step(self, delta: int) -> None:
+        """Next (+1) or previous (-1) image, stopping at the ends."""
+        count = self.images.rowCount()
+        if count:
+            current = self.list.currentIndex().row()
+            self.select(min(max(current + delta, 0), count - 1) if current >= 0 else 0)
+
+    # --------------------------------------------------------------------------------- private
+    def _listed(self, request: int, title: str, paths: list, counted: bool = True) -> None:
+        if request != self._listing:
+            return
+        self.images.set_paths(paths)
+        count = f" — {len(paths):,} image{'s' if len(paths) != 1 else ''}" if counted else ""
+        self.title.setText(f"<b>{html.escape(title)}</b>{count}")
+        self.title.setToolTip(str(self.folder) if self.folder else title)
+        self.listed.emit(title, len(paths))
+        if paths:
+            self.select(0)
+
+    def _listing_failed(self, request: int, folder: Path, error: BaseException) -> None:
+        if request == self._listing:
+            self.title.setText(f"Cannot list {folder.name or folder}")
+            self.failed.emit(*describe_error(f"Listing {folder}", error))
+
+    def _directory_loaded(self, path: str) -> None:
+        if self.folder is not None and self.folder.is_relative_to(path):  # rows above ours moved: scroll again
+            self._reveal_timer.start()  # once the view has laid out the new rows
+
+    def _reveal_in_tree(self) -> None:
+        if self.folder is None:
+            return
+        index = self.folders.index(str(self.folder))
+        if index.isValid():
+            parent = index.parent()
+            while parent.isValid():
+                self.tree.expand(parent)
+                parent = parent.parent()
+            self.tree.setCurrentIndex(index)
+            self.tree.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid():
+            self.imageSelected.emit(self.images.path(current.row()))
