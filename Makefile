@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.camviewer-installed
 
-.PHONY: run test test-slow bench refine-cycle screenshots demo-weights bundle clean
+.PHONY: run test lint format test-slow bench refine-cycle screenshots demo-weights bundle clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,17 @@ $(STAMP): pyproject.toml | $(PY)
 run: $(STAMP)
 	$(VENV)/bin/camviewer
 
-test: $(STAMP)
+test: $(STAMP) lint
 	$(PY) -m pytest -q
+
+# ruff (configured in pyproject.toml): lint and format check, seconds; `make format` applies both.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check camviewer tests benchmarks
+	$(VENV)/bin/ruff format --check camviewer tests benchmarks
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix camviewer tests benchmarks
+	$(VENV)/bin/ruff format camviewer tests benchmarks
 
 test-slow: $(STAMP)
 	$(PY) -m pip install --disable-pip-version-check -q -e '.[test,bundle]'

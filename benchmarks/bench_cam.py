@@ -10,6 +10,7 @@ Our timings include upsampling the maps to the input size, as the references' do
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -34,6 +35,7 @@ def our_method(model, batch, methods):
             for per_class in image.values():
                 for raw in per_class.values():
                     upsample_map(raw, size)
+
     return run
 
 
@@ -118,24 +120,39 @@ def bench_explain_folder(count: int, repeats: int) -> None:
         def plain_loop():
             with torch.no_grad():
                 for start in range(0, len(files), 16):
-                    images = [read_image(f).pixels for f in files[start:start + 16]]
+                    images = [read_image(f).pixels for f in files[start : start + 16]]
                     model.module(model.to_batch(images)).softmax(1)
 
         def camviewer_explain():
-            quiet = open("/dev/null", "w")
+            quiet = open(os.devnull, "w")  # noqa: SIM115  (closed in the finally below)
             stderr, sys.stderr = sys.stderr, quiet
             try:
-                code = cli_main(["explain", *map(str, files), "--model", str(checkpoint), "--out",
-                                 str(tmp / "out"), "--device", "cpu", "--batch-size", "16"])
+                code = cli_main(
+                    [
+                        "explain",
+                        *map(str, files),
+                        "--model",
+                        str(checkpoint),
+                        "--out",
+                        str(tmp / "out"),
+                        "--device",
+                        "cpu",
+                        "--batch-size",
+                        "16",
+                    ]
+                )
             finally:
                 sys.stderr = stderr
                 quiet.close()
             assert code == 0
 
-        medians = time_round_robin({"plain batched no-grad loop": plain_loop, "camviewer explain": camviewer_explain},
-                                   repeats, warmup=1)
-        print(f"\n`camviewer explain` over {len(files)} images (256x256 PNG, resnet18, batch 16, gradcam; "
-              "writes maps, overlays, CSV):\n")
+        medians = time_round_robin(
+            {"plain batched no-grad loop": plain_loop, "camviewer explain": camviewer_explain}, repeats, warmup=1
+        )
+        print(
+            f"\n`camviewer explain` over {len(files)} images (256x256 PNG, resnet18, batch 16, gradcam; "
+            "writes maps, overlays, CSV):\n"
+        )
         print("| pipeline | median s | images/s | ratio |")
         print("|---|---|---|---|")
         base = len(files) / (medians["plain batched no-grad loop"] / 1000)

@@ -45,7 +45,9 @@ class FirstPaint(QObject):
         return False
 probe = FirstPaint()
 """
-BARE_WINDOW = PAINT_PROBE + """
+BARE_WINDOW = (
+    PAINT_PROBE
+    + """
 import numpy as np
 from PySide6.QtWidgets import QApplication, QMainWindow
 import pyqtgraph as pg
@@ -62,7 +64,10 @@ if probe.at is None:
     app.exec()
 print(json.dumps({"t": probe.at, "torch": probe.torch}))
 """
-CAMVIEWER_WINDOW = PAINT_PROBE + """
+)
+CAMVIEWER_WINDOW = (
+    PAINT_PROBE
+    + """
 from camviewer.gui.app.launch import make_application, open_main_window
 app = make_application()
 app.installEventFilter(probe)
@@ -73,9 +78,11 @@ print(json.dumps({"t": probe.at, "torch": probe.torch}))
 sys.stdout.flush()
 import os; os._exit(0)  # the demo model is loading in a worker: do not wait for it
 """
+)
 
 
 # ------------------------------------------------------------------------------------------ helpers
+
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
@@ -140,16 +147,27 @@ def write_pngs(folder: Path, count: int, size: int, seed: int = 0) -> list[Path]
 
 # ---------------------------------------------------------------------------------------- measures
 
+
 def first_paint(runs: int, scratch: Path) -> dict:
-    env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen"),
-           "HOME": str(scratch), "XDG_CONFIG_HOME": str(scratch / "config")}
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen"),
+        "HOME": str(scratch),
+        "XDG_CONFIG_HOME": str(scratch / "config"),
+    }
     times = {"bare": [], "camviewer": []}
     torch_at_paint = []
     for _ in range(runs):
         for name, code in (("bare", BARE_WINDOW), ("camviewer", CAMVIEWER_WINDOW)):
             started = time.time()
-            out = subprocess.run([sys.executable, "-c", code, str(scratch / "paint.ini")], env=env, text=True,
-                                 capture_output=True, timeout=300, check=True)
+            out = subprocess.run(
+                [sys.executable, "-c", code, str(scratch / "paint.ini")],
+                env=env,
+                text=True,
+                capture_output=True,
+                timeout=300,
+                check=True,
+            )
             report = json.loads(out.stdout.strip().splitlines()[-1])
             times[name].append(report["t"] - started)
             if name == "camviewer":
@@ -176,7 +194,9 @@ def drop_to_heatmap(window, scratch: Path, runs: int) -> float:
         started = time.perf_counter()
         QApplication.sendEvent(window, QDragEnterEvent(where.toPoint(), action, mime, buttons, keys))
         QApplication.sendEvent(window, QDropEvent(where, action, mime, buttons, keys))
-        wait_until(lambda dropped=str(copy): window.session.result is not None and window.session.result.source == dropped, 60)
+        wait_until(
+            lambda dropped=str(copy): window.session.result is not None and window.session.result.source == dropped, 60
+        )
         window.image_view.viewport().repaint()  # the heatmap is on screen
         results.append(time.perf_counter() - started)
     return median(results)
@@ -203,7 +223,8 @@ def gap_while_loading(window, scratch: Path) -> tuple[float, float]:
     from camviewer.core.model.loading import new_model
 
     path = new_model(ModelCard(arch="resnet50", class_names=["normal", "pneumonia"]), device="cpu").save(
-        scratch / "resnet50.safetensors")
+        scratch / "resnet50.safetensors"
+    )
     started = time.perf_counter()
     with Heartbeat() as beat:
         window.open_model(path)
@@ -237,8 +258,12 @@ def gap_while_training(window, scratch: Path, images: int = 300, epochs: int = 4
     with Heartbeat() as beat:
         panel.start()
         wait_until(lambda: not panel.running(), 600)
-        wait_until(lambda: window.session.model is not None and window.session.model.source == best
-                   and not window.session.busy, 120)
+        wait_until(
+            lambda: (
+                window.session.model is not None and window.session.model.source == best and not window.session.busy
+            ),
+            120,
+        )
     return beat.max_gap_ms, time.perf_counter() - started, panel.curves.counts()[0]
 
 
@@ -283,6 +308,7 @@ def big_folder(window, scratch: Path, count: int) -> tuple[float, float, int]:
 
 # ---------------------------------------------------------------------------------------------- main
 
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -295,9 +321,16 @@ def main() -> int:
         scratch = Path(tmp)
         paint = first_paint(args.runs, scratch)
         rows.append(("first paint, bare PySide6 + pyqtgraph", f"{paint['bare'] * 1000:.0f} ms", ""))
-        rows.append(("first paint, camviewer", f"{paint['camviewer'] * 1000:.0f} ms",
-                     (f"{paint['camviewer'] / paint['bare']:.2f}x bare (target <= 1.2x); "
-                      f"torch loaded at paint: {paint['torch_at_paint']}")))
+        rows.append(
+            (
+                "first paint, camviewer",
+                f"{paint['camviewer'] * 1000:.0f} ms",
+                (
+                    f"{paint['camviewer'] / paint['bare']:.2f}x bare (target <= 1.2x); "
+                    f"torch loaded at paint: {paint['torch_at_paint']}"
+                ),
+            )
+        )
 
         app = make_application()
         idle = Heartbeat()
@@ -308,23 +341,55 @@ def main() -> int:
             window = open_main_window([], settings_path=str(scratch / "bench.ini"))
             window.resize(1280, 800)
             wait_until(lambda: window.session.model is not None and not window.session.busy, 300)
-        rows.append(("largest heartbeat gap, show -> demo ready (torch import)", f"{beat.max_gap_ms:.0f} ms",
-                     "first start only"))
-        rows.append(("drop an image -> heatmap shown (demo model)", f"{drop_to_heatmap(window, scratch, args.runs) * 1000:.0f} ms", f"median of {args.runs}"))
+        rows.append(
+            (
+                "largest heartbeat gap, show -> demo ready (torch import)",
+                f"{beat.max_gap_ms:.0f} ms",
+                "first start only",
+            )
+        )
+        rows.append(
+            (
+                "drop an image -> heatmap shown (demo model)",
+                f"{drop_to_heatmap(window, scratch, args.runs) * 1000:.0f} ms",
+                f"median of {args.runs}",
+            )
+        )
         gap, seconds = gap_while_exporting(window, scratch)
-        rows.append(("largest heartbeat gap, exporting 64 images", f"{gap:.0f} ms", f"target <= 50 ms; export {seconds:.1f} s"))
+        rows.append(
+            ("largest heartbeat gap, exporting 64 images", f"{gap:.0f} ms", f"target <= 50 ms; export {seconds:.1f} s")
+        )
         gap, seconds = gap_while_loading(window, scratch)
-        rows.append(("largest heartbeat gap, loading resnet50", f"{gap:.0f} ms", f"target <= 50 ms; load {seconds:.1f} s"))
+        rows.append(
+            ("largest heartbeat gap, loading resnet50", f"{gap:.0f} ms", f"target <= 50 ms; load {seconds:.1f} s")
+        )
         gap, seconds, batches = gap_while_training(window, scratch)
-        rows.append(("largest GUI heartbeat gap while training in the window", f"{gap:.0f} ms",
-                     f"target <= 50 ms; {batches} batches in {seconds:.1f} s, live curves"))
-        rows.append(("opacity change -> repaint, 2048x2048", f"{opacity_repaint(window, scratch):.1f} ms",
-                     "target <= 16 ms; median of 30"))
+        rows.append(
+            (
+                "largest GUI heartbeat gap while training in the window",
+                f"{gap:.0f} ms",
+                f"target <= 50 ms; {batches} batches in {seconds:.1f} s, live curves",
+            )
+        )
+        rows.append(
+            (
+                "opacity change -> repaint, 2048x2048",
+                f"{opacity_repaint(window, scratch):.1f} ms",
+                "target <= 16 ms; median of 30",
+            )
+        )
         visible, growth, cached = big_folder(window, scratch, args.images)
-        rows.append((f"open a folder of {args.images:,} images: list visible", f"{visible * 1000:.0f} ms", "target <= 1 s"))
-        cache_mb = cached * window.browser.loader.size ** 2 * 4 / 2**20
-        rows.append(("peak memory growth scrolling every page of thumbnails", f"{growth:.0f} MB",
-                     f"target <= 300 MB; {cached} thumbnails (<= {cache_mb:.0f} MB) in the bounded cache"))
+        rows.append(
+            (f"open a folder of {args.images:,} images: list visible", f"{visible * 1000:.0f} ms", "target <= 1 s")
+        )
+        cache_mb = cached * window.browser.loader.size**2 * 4 / 2**20
+        rows.append(
+            (
+                "peak memory growth scrolling every page of thumbnails",
+                f"{growth:.0f} MB",
+                f"target <= 300 MB; {cached} thumbnails (<= {cache_mb:.0f} MB) in the bounded cache",
+            )
+        )
         window.close()
         wait_until(lambda: not window.isVisible(), 120)
         app.processEvents()

@@ -77,21 +77,36 @@ def main() -> None:
         data = Path(folder) / "data"
         run_to_end(synth.generate(data, "cells", args.n, seed=0, size=128))
         config = TrainConfig(
-            data=str(data), out=str(Path(folder) / "run"), arch="tinyvgg_gap",
+            data=str(data),
+            out=str(Path(folder) / "run"),
+            arch="tinyvgg_gap",
             arch_options={"widths": [int(w) for w in args.widths.split(",")]},
-            input_size=(args.input_size, args.input_size), epochs=args.epochs, patience=args.epochs + 1,
-            batch_size=args.batch_size, augment="none", val_split=0.2, device="cpu", workers=0)
+            input_size=(args.input_size, args.input_size),
+            epochs=args.epochs,
+            patience=args.epochs + 1,
+            batch_size=args.batch_size,
+            augment="none",
+            val_split=0.2,
+            device="cpu",
+            workers=0,
+        )
         ours, plain = compare(config)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); tinyvgg_gap {config.arch_options['widths']} "
-          f"at {args.input_size} px, batch {args.batch_size}, {args.epochs} epochs, in-memory uint8 data")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); tinyvgg_gap {config.arch_options['widths']} "
+        f"at {args.input_size} px, batch {args.batch_size}, {args.epochs} epochs, in-memory uint8 data"
+    )
     for epoch, (a, b) in enumerate(zip(ours, plain), start=1):
         warm_up = "  (warm-up, not counted)" if epoch == 1 else ""
         print(f"  epoch {epoch}: camviewer {a:7.1f} images/s   plain {b:7.1f} images/s   ratio {a / b:.3f}{warm_up}")
     ours, plain = ours[1:], plain[1:]
     ratios = [a / b for a, b in zip(ours, plain)]
-    print(f"median: camviewer {statistics.median(ours):.1f} images/s, plain PyTorch {statistics.median(plain):.1f} images/s")
-    print(f"ratio camviewer / plain: {statistics.median(ratios):.3f} (median of the per-epoch paired ratios; "
-          f"ratio of medians {statistics.median(ours) / statistics.median(plain):.3f}; target >= 0.95)")
+    print(
+        f"median: camviewer {statistics.median(ours):.1f} images/s, plain PyTorch {statistics.median(plain):.1f} images/s"
+    )
+    print(
+        f"ratio camviewer / plain: {statistics.median(ratios):.3f} (median of the per-epoch paired ratios; "
+        f"ratio of medians {statistics.median(ours) / statistics.median(plain):.3f}; target >= 0.95)"
+    )
 
 
 def compare(config: TrainConfig) -> tuple[list[float], list[float]]:

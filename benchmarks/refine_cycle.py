@@ -25,8 +25,26 @@ from pathlib import Path
 
 from camviewer.cli import main as camviewer
 
-TRAIN = ["--arch", "tinyvgg_gap", "--widths", "8,16,32", "--input-size", "96", "--batch-size", "16",
-         "--patience", "4", "--val-split", "0.2", "--seed", "0", "--device", "cpu", "--threads", "1"]
+TRAIN = [
+    "--arch",
+    "tinyvgg_gap",
+    "--widths",
+    "8,16,32",
+    "--input-size",
+    "96",
+    "--batch-size",
+    "16",
+    "--patience",
+    "4",
+    "--val-split",
+    "0.2",
+    "--seed",
+    "0",
+    "--device",
+    "cpu",
+    "--threads",
+    "1",
+]
 
 
 def run(*args: str) -> None:
@@ -41,10 +59,36 @@ def run(*args: str) -> None:
 def measure(work: Path, model: Path, tag: str) -> dict:
     held, clean = work / "heldout", work / "clean"
     out = work / f"measure-{tag}"
-    run("localize", held, "--model", model, "--masks", held / "masks", "--roi", held / "roi", "--target", "parasitized",
-        "--tolerance", "4", "--out", out / "lesion")
-    run("localize", held, "--model", model, "--boxes", held / "markers.csv", "--target", "parasitized",
-        "--tolerance", "4", "--out", out / "marker")
+    run(
+        "localize",
+        held,
+        "--model",
+        model,
+        "--masks",
+        held / "masks",
+        "--roi",
+        held / "roi",
+        "--target",
+        "parasitized",
+        "--tolerance",
+        "4",
+        "--out",
+        out / "lesion",
+    )
+    run(
+        "localize",
+        held,
+        "--model",
+        model,
+        "--boxes",
+        held / "markers.csv",
+        "--target",
+        "parasitized",
+        "--tolerance",
+        "4",
+        "--out",
+        out / "marker",
+    )
     run("evaluate", clean, "--model", model, "--positive-class", "parasitized", "--out", out / "clean")
     lesion = json.loads((out / "lesion" / "summary.json").read_text())["summary"]["gradcam"]
     marker = json.loads((out / "marker" / "summary.json").read_text())["summary"]["gradcam"]
@@ -74,11 +118,29 @@ def main() -> None:
     run("synth", work / "clean", "--kind", "cells", "--n", 200, "--seed", 12, "--shortcut", 0)
     run("train", work / "train", *TRAIN, "--epochs", 12, "--out", work / "run-shortcut")
     before = measure(work, work / "run-shortcut" / "best.safetensors", "before")
-    refine = ["--roi-masks", work / "train" / "roi"] if args.mode == "roi-mask" else (
-        ["--model", work / "run-shortcut" / "best.safetensors"] if args.mode == "cam-overlay" else ["--border-crop", 0.2])
+    refine = (
+        ["--roi-masks", work / "train" / "roi"]
+        if args.mode == "roi-mask"
+        else (
+            ["--model", work / "run-shortcut" / "best.safetensors"]
+            if args.mode == "cam-overlay"
+            else ["--border-crop", 0.2]
+        )
+    )
     run("refine", work / "train", "--mode", args.mode, *refine, "--out", work / "train-refined")
-    run("train", work / "train-refined", *TRAIN, "--epochs", 8, "--lr", "5e-4",
-        "--init", work / "run-shortcut" / "best.safetensors", "--out", work / "run-refined")
+    run(
+        "train",
+        work / "train-refined",
+        *TRAIN,
+        "--epochs",
+        8,
+        "--lr",
+        "5e-4",
+        "--init",
+        work / "run-shortcut" / "best.safetensors",
+        "--out",
+        work / "run-refined",
+    )
     after = measure(work, work / "run-refined" / "best.safetensors", "after")
     print(f"\nRefinement cycle ({args.mode}), Grad-CAM, {time.perf_counter() - started:.0f} s in all:\n")
     print("| measure | before | after |")

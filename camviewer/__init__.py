@@ -10,7 +10,7 @@ The Python API is small and lazy (importing camviewer does not import torch)::
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "load_model", "explain"]
+__all__ = ["__version__", "explain", "load_model"]
 
 
 def __getattr__(name: str):

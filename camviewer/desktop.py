@@ -91,8 +91,10 @@ def uninstall() -> list[Path]:
 
 def _refresh_caches() -> None:
     """Let menus notice the change; harmless where the tools are missing."""
-    for command in (["update-desktop-database", str(data_home() / "applications")],
-                    ["gtk-update-icon-cache", "-q", "-t", str(data_home() / "icons" / "hicolor")]):
+    for command in (
+        ["update-desktop-database", str(data_home() / "applications")],
+        ["gtk-update-icon-cache", "-q", "-t", str(data_home() / "icons" / "hicolor")],
+    ):
         if shutil.which(command[0]):
             subprocess.run(command, capture_output=True, check=False)
 

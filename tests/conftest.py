@@ -7,7 +7,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 # GUI fixtures live in tests/gui_helpers.py (loaded by the GUI test modules as a plugin, so core tests load
 # no Qt); its asserts must be rewritten like those of a conftest.
-import pytest  # noqa: E402
+import pytest
 
 pytest.register_assert_rewrite("gui_helpers")
 

@@ -46,8 +46,9 @@ def tiny_model():
     from camviewer.core.model.loading import new_model
 
     torch.manual_seed(0)
-    card = ModelCard(arch="tinyvgg_gap", class_names=list(CLASSES), input_size=(32, 32),
-                     arch_options={"widths": [4, 8]})
+    card = ModelCard(
+        arch="tinyvgg_gap", class_names=list(CLASSES), input_size=(32, 32), arch_options={"widths": [4, 8]}
+    )
     return new_model(card, device="cpu")
 
 
@@ -147,10 +148,11 @@ def ready_window(qtbot, make_window, images, checkpoint) -> MainWindow:
 
 def wait_for_result(qtbot, window: MainWindow, path: Path | str | None = None) -> None:
     """Until the session holds a result (for ``path`` if given) and no request is pending."""
+
     def done() -> bool:
         result = window.session.result
-        return (result is not None and (path is None or Path(result.source) == Path(path))
-                and not window.session.busy)
+        return result is not None and (path is None or Path(result.source) == Path(path)) and not window.session.busy
+
     qtbot.waitUntil(done, timeout=WAIT_MS)
 
 
@@ -196,8 +198,13 @@ def save_synth_checkpoint(path: Path, positive_class: str | None = "parasitized"
     from camviewer.core.model.loading import new_model
 
     torch.manual_seed(0)
-    card = ModelCard(arch="tinyvgg_gap", class_names=list(SYNTH_CLASSES), input_size=(32, 32),
-                     arch_options={"widths": [4, 8]}, positive_class=positive_class)
+    card = ModelCard(
+        arch="tinyvgg_gap",
+        class_names=list(SYNTH_CLASSES),
+        input_size=(32, 32),
+        arch_options={"widths": [4, 8]},
+        positive_class=positive_class,
+    )
     return new_model(card, device="cpu").save(path)
 
 

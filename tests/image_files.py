@@ -24,8 +24,14 @@ def png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def write_png(path: Path, samples: np.ndarray, colour_type: int, width: int | None = None,
-              height: int | None = None, exif: bytes = b"") -> Path:
+def write_png(
+    path: Path,
+    samples: np.ndarray,
+    colour_type: int,
+    width: int | None = None,
+    height: int | None = None,
+    exif: bytes = b"",
+) -> Path:
     """Write ``samples`` (HxW or HxWxC; uint8 or uint16) as a PNG, big-endian as the format says.
 
     ``width``/``height`` override the declared size, to forge a header that claims a huge image;
@@ -34,16 +40,27 @@ def write_png(path: Path, samples: np.ndarray, colour_type: int, width: int | No
     bit_depth = 16 if samples.dtype == np.uint16 else 8
     rows = samples.astype(samples.dtype.newbyteorder(">")).reshape(samples.shape[0], -1)
     raw = b"".join(b"\x00" + row.tobytes() for row in rows)  # filter type 0 on every row
-    ihdr = struct.pack(">IIBBBBB", width or samples.shape[1], height or samples.shape[0],
-                       bit_depth, colour_type, 0, 0, 0)
+    ihdr = struct.pack(
+        ">IIBBBBB", width or samples.shape[1], height or samples.shape[0], bit_depth, colour_type, 0, 0, 0
+    )
     exif_chunk = png_chunk(b"eXIf", exif) if exif else b""
-    path.write_bytes(PNG_SIGNATURE + png_chunk(b"IHDR", ihdr) + exif_chunk
-                     + png_chunk(b"IDAT", zlib.compress(raw)) + png_chunk(b"IEND", b""))
+    path.write_bytes(
+        PNG_SIGNATURE
+        + png_chunk(b"IHDR", ihdr)
+        + exif_chunk
+        + png_chunk(b"IDAT", zlib.compress(raw))
+        + png_chunk(b"IEND", b"")
+    )
     return path
 
 
-def dicom_dataset(pixels: np.ndarray | None, photometric: str = "MONOCHROME2", bits_stored: int | None = None,
-                  multi_frame: bool = False, **elements) -> FileDataset:
+def dicom_dataset(
+    pixels: np.ndarray | None,
+    photometric: str = "MONOCHROME2",
+    bits_stored: int | None = None,
+    multi_frame: bool = False,
+    **elements,
+) -> FileDataset:
     """A Secondary Capture dataset holding ``pixels`` uncompressed (or no pixels when None).
 
     ``pixels`` is HxW (grey) or HxWx3 (colour), with a leading frame axis when ``multi_frame``.
@@ -81,8 +98,9 @@ def write_dicom(path: Path, ds: Dataset) -> Path:
     return path
 
 
-def encapsulated_dicom(frame: bytes, transfer_syntax: str, rows: int, columns: int,
-                       photometric: str = "MONOCHROME2", samples: int = 1) -> FileDataset:
+def encapsulated_dicom(
+    frame: bytes, transfer_syntax: str, rows: int, columns: int, photometric: str = "MONOCHROME2", samples: int = 1
+) -> FileDataset:
     """An 8-bit dataset whose single frame is the compressed bitstream ``frame``."""
     ds = dicom_dataset(None)
     ds.file_meta.TransferSyntaxUID = transfer_syntax

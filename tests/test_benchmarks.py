@@ -18,13 +18,27 @@ ROOT = Path(__file__).resolve().parents[1]
 NUMBER = re.compile(r"\d+(\.\d+)?")
 
 CASES = {
-    "bench_cam.py": (["--archs", "resnet18", "--batches", "1", "--repeats", "1", "--images", "4"],
-                     ["| resnet18 | 1 | gradcam |", "pytorch-grad-cam GradCAM", "torchcam GradCAM", "camviewer explain"]),
-    "bench_train.py": (["--n", "40", "--epochs", "2", "--batch-size", "8", "--input-size", "32"],
-                       ["ratio camviewer / plain"]),
-    "bench_gui.py": (["--runs", "1", "--images", "60"],
-                     ["first paint, camviewer", "drop an image -> heatmap shown", "exporting 64 images", "loading resnet50",
-                      "while training in the window", "opacity change -> repaint", "list visible", "peak memory growth"]),
+    "bench_cam.py": (
+        ["--archs", "resnet18", "--batches", "1", "--repeats", "1", "--images", "4"],
+        ["| resnet18 | 1 | gradcam |", "pytorch-grad-cam GradCAM", "torchcam GradCAM", "camviewer explain"],
+    ),
+    "bench_train.py": (
+        ["--n", "40", "--epochs", "2", "--batch-size", "8", "--input-size", "32"],
+        ["ratio camviewer / plain"],
+    ),
+    "bench_gui.py": (
+        ["--runs", "1", "--images", "60"],
+        [
+            "first paint, camviewer",
+            "drop an image -> heatmap shown",
+            "exporting 64 images",
+            "loading resnet50",
+            "while training in the window",
+            "opacity change -> repaint",
+            "list visible",
+            "peak memory growth",
+        ],
+    ),
 }
 
 
@@ -32,8 +46,14 @@ CASES = {
 def test_benchmark_script_runs(script, tmp_path):
     args, rows = CASES[script]
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path)}
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.splitlines()
     for row in rows:

@@ -61,7 +61,7 @@ def test_gradient_methods_match_pytorch_grad_cam(reference_case, method):
 
 
 def test_eigencam_matches_sign_corrected_projection(reference_case):
-    arch, model, batch, ours = reference_case
+    _arch, model, batch, ours = reference_case
     layer = model.module.get_submodule(ours.layer)
     captured = {}
     handle = layer.register_forward_hook(lambda m, i, o: captured.setdefault("a", o.detach().clone()))
@@ -141,8 +141,9 @@ def test_hand_checked_values_for_every_gradient_method():
     # Activations A (2 channels, 2x2); logit_a = mean(A0) - 2 mean(A1), so dlogit_a/dA0 = 1/4, dA1 = -1/2.
     a = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]], [[0.0, 1.0], [1.0, 2.0]]]])
     model = hand_model()
-    out = compute_cams(model, a, ["gradcam", "gradcam++", "xgradcam", "layercam", "hirescam", "cam"], target="a",
-                       layer="features")
+    out = compute_cams(
+        model, a, ["gradcam", "gradcam++", "xgradcam", "layercam", "hirescam", "cam"], target="a", layer="features"
+    )
     raw = {m: out.raw[0][m][0] for m in out.raw[0]}
     a0, a1 = a[0, 0].numpy(), a[0, 1].numpy()
     np.testing.assert_allclose(raw["gradcam"], 0.25 * a0 - 0.5 * a1, rtol=1e-6)
@@ -279,8 +280,15 @@ def test_no_memory_growth_over_many_calls():
 
 
 def test_auto_layer_choices():
-    expected = {"resnet18": "layer4", "densenet121": "final_relu", "vgg16": "features", "tinyvgg_gap": "conv_block_2",
-                "vgg16_gap": "conv", "squeezenet1_1": "classifier.2", "mobilenet_v3_small": "features"}
+    expected = {
+        "resnet18": "layer4",
+        "densenet121": "final_relu",
+        "vgg16": "features",
+        "tinyvgg_gap": "conv_block_2",
+        "vgg16_gap": "conv",
+        "squeezenet1_1": "classifier.2",
+        "mobilenet_v3_small": "features",
+    }
     for arch, layer in expected.items():
         assert auto_layer(make_model(arch, size=64)) == layer, arch
     names = [layer.name for layer in candidate_layers(make_model("resnet18", size=64))]

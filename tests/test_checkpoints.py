@@ -37,8 +37,15 @@ def torchvision_model(arch, classes):
 
 
 def test_camviewer_checkpoint_round_trip(tmp_path):
-    card = ModelCard(arch="resnet18", class_names=["benign", "malignant"], input_size=(96, 80),
-                     mean=(0.5, 0.4, 0.3), std=(0.2, 0.2, 0.2), positive_class="malignant", border_crop=0.05)
+    card = ModelCard(
+        arch="resnet18",
+        class_names=["benign", "malignant"],
+        input_size=(96, 80),
+        mean=(0.5, 0.4, 0.3),
+        std=(0.2, 0.2, 0.2),
+        positive_class="malignant",
+        border_crop=0.05,
+    )
     model = new_model(card, device="cpu")
     path = model.save(tmp_path / "model.safetensors")
     loaded = load_model(path, device="cpu")
@@ -62,8 +69,15 @@ def test_card_inside_a_weights_only_torch_file(tmp_path):
 
 @pytest.mark.parametrize(
     "arch,classes",
-    [("resnet18", 3), ("resnet50", 2), ("densenet121", 14), ("vgg11_bn", 2), ("vgg16", 4),
-     ("squeezenet1_0", 2), ("squeezenet1_1", 5)],
+    [
+        ("resnet18", 3),
+        ("resnet50", 2),
+        ("densenet121", 14),
+        ("vgg11_bn", 2),
+        ("vgg16", 4),
+        ("squeezenet1_0", 2),
+        ("squeezenet1_1", 5),
+    ],
 )
 def test_bare_state_dict_architecture_and_classes_inferred(tmp_path, arch, classes):
     model = torchvision_model(arch, classes)
@@ -75,9 +89,11 @@ def test_bare_state_dict_architecture_and_classes_inferred(tmp_path, arch, class
 
 
 def test_custom_architectures_inferred(tmp_path):
-    for arch, options, size in [("tinyvgg", {"widths": [10, 10]}, (64, 64)),
-                                ("tinyvgg_gap", {"widths": [8, 16, 32]}, (224, 224)),
-                                ("vgg16_gap", {"conv_width": 1024}, (224, 224))]:
+    for arch, options, size in [
+        ("tinyvgg", {"widths": [10, 10]}, (64, 64)),
+        ("tinyvgg_gap", {"widths": [8, 16, 32]}, (224, 224)),
+        ("vgg16_gap", {"conv_width": 1024}, (224, 224)),
+    ]:
         torch.manual_seed(2)
         model = new_model(ModelCard(arch=arch, class_names=["x", "y"], input_size=size, arch_options=options), "cpu")
         torch.save(model.module.state_dict(), tmp_path / f"{arch}.pt")
@@ -97,13 +113,16 @@ def test_arch_given_for_a_state_dict_that_cannot_be_inferred(tmp_path):
     torch.testing.assert_close(logits(loaded.module), logits(model))
 
 
-@pytest.mark.parametrize("wrap", [
-    lambda sd: {"state_dict": sd},
-    lambda sd: {"model_state_dict": sd, "optimizer_state_dict": {"state": {}, "param_groups": []}, "epoch": 7},
-    lambda sd: {"model": sd, "best_acc": 0.9},
-    lambda sd: {f"module.{k}": v for k, v in sd.items()},
-    lambda sd: {"state_dict": {f"module.{k}": v for k, v in sd.items()}},
-])
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda sd: {"state_dict": sd},
+        lambda sd: {"model_state_dict": sd, "optimizer_state_dict": {"state": {}, "param_groups": []}, "epoch": 7},
+        lambda sd: {"model": sd, "best_acc": 0.9},
+        lambda sd: {f"module.{k}": v for k, v in sd.items()},
+        lambda sd: {"state_dict": {f"module.{k}": v for k, v in sd.items()}},
+    ],
+)
 def test_nested_and_dataparallel_checkpoints(tmp_path, wrap):
     model = torchvision_model("resnet18", 2)
     torch.save(wrap(model.state_dict()), tmp_path / "ckpt.pth.tar")

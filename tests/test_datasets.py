@@ -88,8 +88,13 @@ def test_split_first_layout_without_val_carves_it_from_train(tmp_path):
 
 def test_csv_partition_single_label_with_relative_paths_and_splits(tmp_path):
     class_folders(tmp_path / "images", {"yes": 2, "no": 2})
-    rows = ["path,label,split", "images/yes/yes_0.png,yes,train", "images/yes/yes_1.png,yes,Validation",
-            "images/no/no_0.png,no,train", f"{tmp_path / 'images/no/no_1.png'},no,test"]
+    rows = [
+        "path,label,split",
+        "images/yes/yes_0.png,yes,train",
+        "images/yes/yes_1.png,yes,Validation",
+        "images/no/no_0.png,no,train",
+        f"{tmp_path / 'images/no/no_1.png'},no,test",
+    ]
     csv_file = tmp_path / "lists" / "partition.csv"
     csv_file.parent.mkdir()
     csv_file.write_text("\n".join(rows).replace("images/", "../images/", 3) + "\n")
@@ -112,12 +117,15 @@ def test_csv_partition_multi_label(tmp_path):
     assert targets.tolist() == [[1, 1, 0], [0, 1, 0], [0, 0, 1]]
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("file,label\na.png,x\n", "'path' and 'label'"),
-    ("path,label,split\na.png,x,train\nb.png,y,\n", "fill it on all or none"),
-    ("path,label,split\na.png,x,holdout\n", "unknown split"),
-    ("path,label\na.png,\n", "at least one label"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("file,label\na.png,x\n", "'path' and 'label'"),
+        ("path,label,split\na.png,x,train\nb.png,y,\n", "fill it on all or none"),
+        ("path,label,split\na.png,x,holdout\n", "unknown split"),
+        ("path,label\na.png,\n", "at least one label"),
+    ],
+)
 def test_csv_partition_errors_name_the_problem(tmp_path, text, problem):
     (tmp_path / "p.csv").write_text(text)
     with pytest.raises(DatasetError, match=problem):
@@ -184,13 +192,22 @@ def test_split_csv_round_trip(tmp_path):
 
     assert path.read_text().splitlines()[1].startswith("../data/")
     assert [(Path(s.path).resolve(), s.labels, s.split) for s in again.samples] == [
-        (Path(s.path).resolve(), s.labels, s.split) for s in index.samples]
+        (Path(s.path).resolve(), s.labels, s.split) for s in index.samples
+    ]
 
 
 def test_cache_and_stream_give_the_preprocessing_of_inference(tmp_path):
     class_folders(tmp_path, {"a": 2, "b": 2}, size=40)
-    card = ModelCard("tinyvgg_gap", ["a", "b"], input_size=(24, 24), border_crop=0.1, grayscale=True, channels=1,
-                     mean=(0.5,), std=(0.25,))
+    card = ModelCard(
+        "tinyvgg_gap",
+        ["a", "b"],
+        input_size=(24, 24),
+        border_crop=0.1,
+        grayscale=True,
+        channels=1,
+        mean=(0.5,),
+        std=(0.25,),
+    )
     index = assign_splits(scan_dataset(tmp_path), 0.5, 0.0, seed=0)
     cached = run_to_end(decode_samples(index.samples, card, in_memory=True))
     streamed = run_to_end(decode_samples(index.samples, card, in_memory=False))

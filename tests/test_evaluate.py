@@ -34,8 +34,20 @@ def trained(tmp_path_factory) -> tuple[Path, Path]:
             write_image(data / name / f"{name}_{i}.png", colour, seed=50 + i)
     torch.set_num_threads(1)
     config = TrainConfig(
-        data=str(data), out=str(root / "run"), arch="tinyvgg_gap", arch_options={"widths": [4, 8]}, input_size=(16, 16),
-        epochs=6, batch_size=6, lr=1e-2, val_split=0.25, test_split=0.25, device="cpu", workers=0, positive_class="red")
+        data=str(data),
+        out=str(root / "run"),
+        arch="tinyvgg_gap",
+        arch_options={"widths": [4, 8]},
+        input_size=(16, 16),
+        epochs=6,
+        batch_size=6,
+        lr=1e-2,
+        val_split=0.25,
+        test_split=0.25,
+        device="cpu",
+        workers=0,
+        positive_class="red",
+    )
     result = run_to_end(train(config))
     return data, result.best_checkpoint
 
@@ -51,7 +63,14 @@ def test_report_files_and_metrics_agree_with_an_independent_count(trained, tmp_p
     run_to_end(evaluate(checkpoint, data, out_dir=tmp_path, device="cpu"), events.append)
 
     written = {p.name for p in tmp_path.iterdir()}
-    assert {"metrics.json", "roc.csv", "predictions.csv", "confusion_matrix.png", "roc.png", "training_curves.png"} <= written
+    assert {
+        "metrics.json",
+        "roc.csv",
+        "predictions.csv",
+        "confusion_matrix.png",
+        "roc.png",
+        "training_curves.png",
+    } <= written
     assert events[-1].done == events[-1].total == 24
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     rows = read_rows(tmp_path / "predictions.csv")
@@ -83,7 +102,7 @@ def test_confusion_cells_map_to_their_image_paths(trained):
             paths = result.cell_paths(true_name, predicted_name)
             assert len(paths) == matrix[t][p] == len(result.cells().get((true_name, predicted_name), []))
             assert all(Path(path).parent.name == true_name for path in paths)
-    assert sorted(sum(result.cells().values(), [])) == sorted(result.paths)
+    assert sorted([path for paths in result.cells().values() for path in paths]) == sorted(result.paths)
 
 
 def test_positive_class_comes_from_the_argument_then_the_card_else_is_an_error(trained):
@@ -106,14 +125,18 @@ def test_split_test_comes_from_the_runs_split_csv(trained):
     data, checkpoint = trained
     result = run_to_end(evaluate(checkpoint, data, split="test", device="cpu"))
     expected = [row["path"] for row in read_rows(checkpoint.parent / "split.csv") if row["split"] == "test"]
-    assert sorted(Path(p).resolve() for p in result.paths) == sorted((checkpoint.parent / p).resolve() for p in expected)
+    assert sorted(Path(p).resolve() for p in result.paths) == sorted(
+        (checkpoint.parent / p).resolve() for p in expected
+    )
     assert result.split_source == str(checkpoint.parent / "split.csv") and len(result.paths) == 6
 
 
 def test_split_of_the_data_itself_wins_and_a_missing_split_is_an_error(trained, tmp_path):
     data, checkpoint = trained
     images = sorted(data.rglob("*.png"))
-    lines = ["path,label,split"] + [f"{p},{p.parent.name},{'test' if i % 4 == 0 else 'train'}" for i, p in enumerate(images)]
+    lines = ["path,label,split"] + [
+        f"{p},{p.parent.name},{'test' if i % 4 == 0 else 'train'}" for i, p in enumerate(images)
+    ]
     (tmp_path / "own.csv").write_text("\n".join(lines) + "\n")
     result = run_to_end(evaluate(checkpoint, tmp_path / "own.csv", split="test", device="cpu"))
     assert sorted(result.paths) == sorted(str(p) for i, p in enumerate(images) if i % 4 == 0)
@@ -141,8 +164,16 @@ def test_multi_label_evaluation_reports_per_label(trained, tmp_path):
     images = sorted(data.rglob("*.png"))
     rows = ["path,label"] + [f"{p},{'warm|' if p.parent.name == 'red' else ''}{p.parent.name}" for p in images]
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
-    config = TrainConfig(data=str(tmp_path / "labels.csv"), out=str(tmp_path / "run"), arch="tinyvgg_gap",
-                                  arch_options={"widths": [4, 8]}, input_size=(16, 16), epochs=1, device="cpu", workers=0)
+    config = TrainConfig(
+        data=str(tmp_path / "labels.csv"),
+        out=str(tmp_path / "run"),
+        arch="tinyvgg_gap",
+        arch_options={"widths": [4, 8]},
+        input_size=(16, 16),
+        epochs=1,
+        device="cpu",
+        workers=0,
+    )
     checkpoint = run_to_end(train(config)).best_checkpoint
 
     result = run_to_end(evaluate(checkpoint, tmp_path / "labels.csv", out_dir=tmp_path / "out", device="cpu"))
@@ -156,8 +187,20 @@ def test_multi_label_evaluation_reports_per_label(trained, tmp_path):
 
 def test_cli_evaluate(trained, tmp_path, capsys):
     data, checkpoint = trained
-    code = main(["evaluate", str(data), "--model", str(checkpoint), "--split", "test", "--out", str(tmp_path / "a"),
-                 "--device", "cpu"])
+    code = main(
+        [
+            "evaluate",
+            str(data),
+            "--model",
+            str(checkpoint),
+            "--split",
+            "test",
+            "--out",
+            str(tmp_path / "a"),
+            "--device",
+            "cpu",
+        ]
+    )
     output = capsys.readouterr().out
     assert code == 0 and "positive class: red" in output and "sensitivity" in output
     assert (tmp_path / "a" / "metrics.json").is_file()
@@ -168,5 +211,20 @@ def test_cli_evaluate(trained, tmp_path, capsys):
     model.save(bare)
     assert main(["evaluate", str(data), "--model", str(bare), "--out", str(tmp_path / "b"), "--device", "cpu"]) == 1
     assert "blue, red" in capsys.readouterr().err
-    assert main(["evaluate", str(data), "--model", str(bare), "--positive-class", "blue", "--out", str(tmp_path / "c"),
-                 "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(data),
+                "--model",
+                str(bare),
+                "--positive-class",
+                "blue",
+                "--out",
+                str(tmp_path / "c"),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )

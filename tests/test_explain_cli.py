@@ -45,8 +45,20 @@ def read_predictions(out):
 
 def test_explain_folder_writes_the_documented_layout(image_folder, checkpoint, tmp_path, capsys):
     out = tmp_path / "out"
-    code = main(["explain", str(image_folder), "--model", str(checkpoint), "--method", "gradcam,layercam",
-                 "--out", str(out), "--batch-size", "2"])
+    code = main(
+        [
+            "explain",
+            str(image_folder),
+            "--model",
+            str(checkpoint),
+            "--method",
+            "gradcam,layercam",
+            "--out",
+            str(out),
+            "--batch-size",
+            "2",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0
     assert "broken.png" in captured.err  # reported, skipped, the rest still processed
@@ -69,21 +81,55 @@ def test_explain_folder_writes_the_documented_layout(image_folder, checkpoint, t
 
 def test_explain_all_targets_gives_one_map_per_class(image_folder, checkpoint, tmp_path):
     out = tmp_path / "all"
-    assert main(["explain", str(image_folder / "a.png"), "--model", str(checkpoint), "--target", "all",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["explain", str(image_folder / "a.png"), "--model", str(checkpoint), "--target", "all", "--out", str(out)])
+        == 0
+    )
     assert sorted(p.name for p in (out / "maps").iterdir()) == sorted(f"a__gradcam__{c}.npy" for c in CLASSES)
-    assert main(["explain", str(image_folder / "a.png"), "--model", str(checkpoint), "--target", "2",
-                 "--out", str(tmp_path / "idx")]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                str(image_folder / "a.png"),
+                "--model",
+                str(checkpoint),
+                "--target",
+                "2",
+                "--out",
+                str(tmp_path / "idx"),
+            ]
+        )
+        == 0
+    )
     assert [p.name for p in (tmp_path / "idx" / "maps").iterdir()] == ["a__gradcam__effusion.npy"]
 
 
 def test_exit_codes(image_folder, checkpoint, tmp_path, capsys):
-    assert main(["explain", str(image_folder / "broken.png"), "--model", str(checkpoint),
-                 "--out", str(tmp_path / "x")]) == 1
-    assert main(["explain", str(image_folder), "--model", str(checkpoint), "--method", "magic",
-                 "--out", str(tmp_path / "y")]) == 2
-    assert main(["explain", str(image_folder), "--model", str(checkpoint), "--target", "nope",
-                 "--out", str(tmp_path / "z")]) == 2
+    assert (
+        main(["explain", str(image_folder / "broken.png"), "--model", str(checkpoint), "--out", str(tmp_path / "x")])
+        == 1
+    )
+    assert (
+        main(
+            [
+                "explain",
+                str(image_folder),
+                "--model",
+                str(checkpoint),
+                "--method",
+                "magic",
+                "--out",
+                str(tmp_path / "y"),
+            ]
+        )
+        == 2
+    )
+    assert (
+        main(
+            ["explain", str(image_folder), "--model", str(checkpoint), "--target", "nope", "--out", str(tmp_path / "z")]
+        )
+        == 2
+    )
     assert main(["explain", str(image_folder), "--model", str(tmp_path / "missing.pt")]) == 1
     with pytest.raises(SystemExit) as usage:
         main(["explain", str(image_folder)])  # --model is required

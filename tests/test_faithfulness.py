@@ -35,11 +35,11 @@ def test_deletion_insertion_and_average_drop_match_torchcam():
     for i in range(3):
         with GradCAM(model.module, "layer4", input_shape=(3, 64, 64)) as extractor:
             metric = DeletionInsertionMetric(extractor, softmax, steps=20)
-            metric.update(batch[i:i + 1])
+            metric.update(batch[i : i + 1])
             expected = metric.summary()
         with GradCAM(model.module, "layer4", input_shape=(3, 64, 64)) as extractor:
             drop = ClassificationMetric(extractor, softmax)
-            drop.update(batch[i:i + 1])
+            drop.update(batch[i : i + 1])
             drop_expected = drop.summary()
         assert ours.deletion_auc[i] == pytest.approx(expected["deletion_auc"], abs=1e-3)
         assert ours.insertion_auc[i] == pytest.approx(expected["insertion_auc"], abs=1e-3)
@@ -58,7 +58,9 @@ def test_deletion_curve_by_hand():
 
     from camviewer.core.model.loaded import LoadedModel
 
-    model = LoadedModel(MeanModel(), ModelCard(arch="mean", class_names=["a", "b"], input_size=(2, 2)), torch.device("cpu"))
+    model = LoadedModel(
+        MeanModel(), ModelCard(arch="mean", class_names=["a", "b"], input_size=(2, 2)), torch.device("cpu")
+    )
     model.card.head = "sigmoid"  # probabilities = sigmoid(score): monotone, exact to hand-compute
     batch = torch.tensor([[[[4.0, 0.0], [0.0, 0.0]]]]).repeat(1, 3, 1, 1)
     heat = torch.tensor([[[1.0, 0.5], [0.2, 0.1]]])
@@ -68,7 +70,7 @@ def test_deletion_curve_by_hand():
     np.testing.assert_allclose(scores.deletion[0], expected, rtol=1e-6)
     inserted = torch.sigmoid(torch.tensor([0.0, 1.0, 1.0, 1.0, 1.0])).numpy()
     np.testing.assert_allclose(scores.insertion[0], inserted, rtol=1e-6)
-    assert scores.deletion_auc[0] == pytest.approx(np.trapezoid(expected, [0, .25, .5, .75, 1]))
+    assert scores.deletion_auc[0] == pytest.approx(np.trapezoid(expected, [0, 0.25, 0.5, 0.75, 1]))
 
 
 def test_ssim_matches_scikit_image():
@@ -94,7 +96,7 @@ def spot_images(n, rng):
     labels = np.arange(n) % 2
     for i in np.flatnonzero(labels):
         y, x = rng.integers(2, 24, 2)
-        images[i, :, y:y + 6, x:x + 6] = 1.0
+        images[i, :, y : y + 6, x : x + 6] = 1.0
     return torch.from_numpy(images), torch.from_numpy(labels)
 
 
@@ -102,7 +104,9 @@ def spot_images(n, rng):
 def trained_spot_model():
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    card = ModelCard(arch="tinyvgg_gap", class_names=["plain", "spot"], input_size=(32, 32), arch_options={"widths": [8, 16]})
+    card = ModelCard(
+        arch="tinyvgg_gap", class_names=["plain", "spot"], input_size=(32, 32), arch_options={"widths": [8, 16]}
+    )
     model = new_model(card, "cpu")
     images, labels = spot_images(128, rng)
     optimizer = torch.optim.Adam(model.module.parameters(), lr=3e-3)
@@ -110,7 +114,7 @@ def trained_spot_model():
     for _ in range(12):
         for start in range(0, 128, 32):
             optimizer.zero_grad()
-            loss = F.cross_entropy(model.module(images[start:start + 32]), labels[start:start + 32])
+            loss = F.cross_entropy(model.module(images[start : start + 32]), labels[start : start + 32])
             loss.backward()
             optimizer.step()
     model.module.eval()

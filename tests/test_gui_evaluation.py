@@ -40,7 +40,9 @@ def evaluating_window(make_window, qtbot, tmp_path):
 
 def test_panels_are_built_when_first_shown_and_get_the_viewers_model(make_window, qtbot, tmp_path):
     window = make_window()  # the window paints without them: each costs pyqtgraph plots and forms
-    assert [window.findChild(QWidget, name) for name in ("trainingPanel", "evaluationPanel", "trustPanel")] == [None] * 3
+    assert [window.findChild(QWidget, name) for name in ("trainingPanel", "evaluationPanel", "trustPanel")] == [
+        None
+    ] * 3
     checkpoint = save_synth_checkpoint(tmp_path / "tiny.safetensors", positive_class="uninfected")
     with qtbot.waitSignal(window.session.modelChanged, timeout=WAIT_MS):
         window.open_model(checkpoint)
@@ -124,8 +126,7 @@ def test_export_writes_the_report_and_asks_before_replacing(evaluating_window, q
     assert '"positive_class": "uninfected"' in (out / "metrics.json").read_text()
     before = {path.name: path.stat().st_mtime_ns for path in out.iterdir()}
     asked = []
-    monkeypatch.setattr(QMessageBox, "question",
-                        lambda *args: asked.append(args[1]) or QMessageBox.StandardButton.No)
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: asked.append(args[1]) or QMessageBox.StandardButton.No)
     panel.export_report(out)
     assert asked == ["Replace the existing report?"]
     assert len(window.registry) == 0  # declined: no writer was started

@@ -23,8 +23,9 @@ def drop(window, paths: list[Path]) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path)) for path in paths])
     point = QPointF(window.width() / 2, window.height() / 2)
-    enter = QDragEnterEvent(point.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(
+        point.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted()
     event = QDropEvent(point, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
@@ -90,7 +91,7 @@ def test_export_current_view_writes_png_and_npy(ready_window, qtbot, tmp_path, m
     png = np.asarray(Image.open(target))
     assert png.shape == (64, 64, 3) and png.dtype == np.uint8
     raw = np.load(target.with_suffix(".npy"))
-    assert raw.shape == (64, 64) and raw.dtype == np.float32 and 0.0 <= raw.min() and raw.max() <= 1.0
+    assert raw.shape == (64, 64) and raw.dtype == np.float32 and raw.min() >= 0.0 and raw.max() <= 1.0
     np.testing.assert_array_equal(raw, window.session.result.maps["gradcam"][window.session.result.predicted])
     assert window.settings.last_export_dir == str(target.parent)
     # a second export to the same name asks first, and writes nothing if the user says no
@@ -120,14 +121,13 @@ def test_export_folder_writes_maps_overlays_and_predictions(ready_window, qtbot,
     overlays = sorted((out / "overlays").glob("*.png"))
     assert len(maps) == len(overlays) == len(images)
     first = np.load(maps[0])
-    assert first.shape == (64, 64) and 0.0 <= first.min() and first.max() <= 1.0
+    assert first.shape == (64, 64) and first.min() >= 0.0 and first.max() <= 1.0
     assert np.asarray(Image.open(overlays[0])).shape == (64, 64, 3)
     assert dialog.progress.value() == dialog.progress.maximum()
     dialog.close()
 
 
-def test_closing_during_an_export_asks_cancels_and_exits_cleanly(make_window, qtbot, tmp_path, checkpoint,
-                                                                 monkeypatch):
+def test_closing_during_an_export_asks_cancels_and_exits_cleanly(make_window, qtbot, tmp_path, checkpoint, monkeypatch):
     from camviewer.core.explain import export
 
     folder = write_images(tmp_path / "many", 24)[0].parent
@@ -152,7 +152,9 @@ def test_closing_during_an_export_asks_cancels_and_exits_cleanly(make_window, qt
     window.export_dialog.start_button.click()
     qtbot.waitUntil(first_written.is_set, timeout=WAIT_MS)
     questions = []
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: questions.append(a[1]) or QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(
+        QMessageBox, "question", lambda *a, **k: questions.append(a[1]) or QMessageBox.StandardButton.Yes
+    )
     window.close()
     assert questions == ["Quit camviewer?"]
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=WAIT_MS)

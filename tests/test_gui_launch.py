@@ -43,7 +43,7 @@ def test_the_window_paints_before_torch_is_imported(tmp_path):
         app = make_application()
         probe = FirstPaint()
         app.installEventFilter(probe)
-        window = open_main_window([], settings_path={str(tmp_path / 's.ini')!r})
+        window = open_main_window([], settings_path={str(tmp_path / "s.ini")!r})
         shown = 'torch' in sys.modules
         if probe.seen is None:  # offscreen Qt may paint during show(), before the event loop
             app.exec()
@@ -52,8 +52,9 @@ def test_the_window_paints_before_torch_is_imported(tmp_path):
         import os; os._exit(0)  # do not wait for the demo model still loading in its worker
     """)
     env = {"QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
-                         check=False)
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
     assert run.stdout.split() == ["False", "False"], run.stdout + run.stderr
 
 

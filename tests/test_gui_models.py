@@ -70,6 +70,7 @@ def test_a_pickled_model_is_loaded_only_if_the_user_trusts_it(ready_window, qtbo
         def ask(*args, **kwargs):
             questions.append(args[1])
             return choice
+
         return ask
 
     monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))

@@ -18,8 +18,10 @@ pytestmark = pytest.mark.usefixtures("no_dangling_work")  # every GUI test: no t
 def datasets(tmp_path_factory) -> tuple[Path, Path]:
     """A training set whose positives carry a corner tag (the shortcut), and held-out images to measure on."""
     root = tmp_path_factory.mktemp("refine")
-    return (synth_cells(root / "train", n=32, size=32, seed=0, shortcut=1.0),
-            synth_cells(root / "held-out", n=12, size=32, seed=1, shortcut=1.0))
+    return (
+        synth_cells(root / "train", n=32, size=32, seed=0, shortcut=1.0),
+        synth_cells(root / "held-out", n=12, size=32, seed=1, shortcut=1.0),
+    )
 
 
 @pytest.fixture
@@ -86,8 +88,10 @@ def test_the_wizard_runs_end_to_end_and_compares_real_measurements(wizard, qtbot
     assert rows["Accuracy"] == (number(state.before.metrics["accuracy"]), number(state.after.metrics["accuracy"]))
     assert rows["Sensitivity — positive class: parasitized"][1] == number(state.after.metrics["sensitivity"])
     assert rows["Specificity — positive class: parasitized"][0] == number(state.before.metrics["specificity"])
-    assert rows["Pointing game (gradcam)"] == (number(state.before.localization["pointing_game"]),
-                                               number(state.after.localization["pointing_game"]))
+    assert rows["Pointing game (gradcam)"] == (
+        number(state.before.localization["pointing_game"]),
+        number(state.after.localization["pointing_game"]),
+    )
     assert rows["Energy inside the lesion"][1] == number(state.after.localization["energy_in_region"], percent=True)
     # the numbers come from real runs: the fine-tuned checkpoint, evaluated here independently
     independent = run_to_end(evaluate(state.finetuned, datasets[1], positive_class="parasitized"))

@@ -36,7 +36,7 @@ def test_training_draws_live_curves_and_loads_the_best_model(make_window, qtbot,
     assert window.workbench.docks["training"].isVisible()
     panel.data.set_path(cells)  # scanned in a worker: classes and counts before anything is decoded
     qtbot.waitUntil(lambda: panel.preview.table.isVisible(), timeout=WAIT_MS)
-    assert panel.preview.counts() == {"images": {name: 12 for name in SYNTH_CLASSES}}
+    assert panel.preview.counts() == {"images": dict.fromkeys(SYNTH_CLASSES, 12)}
     assert "positive class <b>parasitized</b>" in panel.preview.summary.text()
     assert panel.form.positive_class.currentData() == "parasitized"  # from synth.json, shown for the user to see
     run_dir = tmp_path / "runs" / "first"
@@ -116,8 +116,9 @@ def test_a_folder_holding_a_run_is_refused_with_a_visible_message(make_window, q
     assert window.session.model is None
 
 
-def test_missing_imagenet_weights_continue_from_random_init_only_if_agreed(make_window, qtbot, cells, tmp_path,
-                                                                          monkeypatch):
+def test_missing_imagenet_weights_continue_from_random_init_only_if_agreed(
+    make_window, qtbot, cells, tmp_path, monkeypatch
+):
     window = make_window()
     panel = window.workbench.training
     asked = []
@@ -155,8 +156,9 @@ def test_training_progress_counts_batches_over_the_planned_epochs(qtbot, monkeyp
     assert bar.maximum() == 0 and bar.format() == "preparing the data…"
     bar.show_batches([BatchUpdate(1, batch, 10, 0.7, 50.0) for batch in (1, 2)])
     assert bar.format() == "epoch 1/3 · batch 2/10"  # no pace yet: no guess
-    bar.show_batches([BatchUpdate(epoch, batch, 10, 0.6, 50.0) for epoch, batch in [(1, b) for b in range(3, 11)]
-                      + [(2, 1), (2, 2)]])
+    bar.show_batches(
+        [BatchUpdate(epoch, batch, 10, 0.6, 50.0) for epoch, batch in [(1, b) for b in range(3, 11)] + [(2, 1), (2, 2)]]
+    )
     # 12 of 30 batches; 10 batches in the 10 s since the first chunk -> 18 left at 1 batch/s
     assert (bar.value(), bar.maximum()) == (12, 30)
     assert bar.format() == "epoch 2/3 · batch 2/10 · 18 s left at most"

@@ -112,19 +112,37 @@ def test_trust_report_table_per_method_and_use_this_method(make_window, qtbot, c
 
     model = load_model(checkpoint, device="cpu")
     entries = dataset_images(cells)
-    expected = run_to_end(localize_dataset(model, entries, load_ground_truth(masks=cells / "masks"),
-                                           ["gradcam", "gradcam++"], 0.2, 0.0, MaskFolder(cells / "roi")))["summary"]
-    faith = run_to_end(faithfulness_dataset(model, [e.path for e in entries[:4]], ["gradcam", "gradcam++"],
-                                            sanity_images=8))["summary"]
+    expected = run_to_end(
+        localize_dataset(
+            model,
+            entries,
+            load_ground_truth(masks=cells / "masks"),
+            ["gradcam", "gradcam++"],
+            0.2,
+            0.0,
+            MaskFolder(cells / "roi"),
+        )
+    )["summary"]
+    faith = run_to_end(
+        faithfulness_dataset(model, [e.path for e in entries[:4]], ["gradcam", "gradcam++"], sanity_images=8)
+    )["summary"]
     assert panel.methods_shown() == ["gradcam", "gradcam++"]  # one column per method, one row per score
     for method in ("gradcam", "gradcam++"):
-        for key, title in (("pointing_game", "pointing game ↑"), ("iou", "IoU ↑"), ("dice", "Dice ↑"),
-                           ("box_iou", "box IoU ↑"), ("energy_in_region", "energy in region ↑"),
-                           ("energy_in_roi", "energy in ROI ↑")):
+        for key, title in (
+            ("pointing_game", "pointing game ↑"),
+            ("iou", "IoU ↑"),
+            ("dice", "Dice ↑"),
+            ("box_iou", "box IoU ↑"),
+            ("energy_in_region", "energy in region ↑"),
+            ("energy_in_roi", "energy in ROI ↑"),
+        ):
             assert panel.report["localization"]["summary"][method][key] == pytest.approx(expected[method][key])
             assert panel.value(title, method) == number(expected[method][key])
-        for key, title in (("deletion_auc", "deletion AUC ↓"), ("insertion_auc", "insertion AUC ↑"),
-                           ("average_drop", "average drop ↓")):
+        for key, title in (
+            ("deletion_auc", "deletion AUC ↓"),
+            ("insertion_auc", "insertion AUC ↑"),
+            ("average_drop", "average drop ↓"),
+        ):
             assert panel.value(title, method) == number(faith[method][key])
         assert panel.value("sanity check", method) in ("passed", "FAILED")
         assert panel.value("images with a region", method) == f"{expected[method]['with_region']} / 16"
@@ -134,6 +152,7 @@ def test_trust_report_table_per_method_and_use_this_method(make_window, qtbot, c
     assert panel.method_choice.currentText() == "gradcam++"
     panel.use_button.click()
     assert window.cam_panel.compute.method == "gradcam++"
-    qtbot.waitUntil(lambda: window.session.result is not None and "gradcam++" in window.session.result.maps,
-                    timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: window.session.result is not None and "gradcam++" in window.session.result.maps, timeout=WAIT_MS
+    )
     wait_for_result(qtbot, window)

@@ -22,7 +22,7 @@ def test_first_image_is_explained_in_a_worker(ready_window, images):
     assert Path(result.source) == images[0]
     assert window.image_view.base.image.shape == (64, 64, 3)
     heat = window.image_view.heat.image
-    assert heat.shape == (64, 64) and 0.0 <= heat.min() and heat.max() <= 1.0
+    assert heat.shape == (64, 64) and heat.min() >= 0.0 and heat.max() <= 1.0
     bars = window.model_panel.probability_texts()
     assert set(bars) == set(CLASSES) and all(text != "–" for text in bars.values())
     assert "gradcam" in window.statusBar().currentMessage()

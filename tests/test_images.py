@@ -43,7 +43,7 @@ from camviewer.core.images import (
     to_uint8_rgb,
 )
 
-EXACT = dict(rtol=0, atol=1e-7)  # float32 rounding of k/255 or k/65535, nothing more
+EXACT = {"rtol": 0, "atol": 1e-7}  # float32 rounding of k/255 or k/65535, nothing more
 GREY_8x6 = (np.arange(48, dtype=np.uint8) * 5).reshape(6, 8)  # 0, 5, ..., 235
 
 
@@ -62,10 +62,11 @@ def assert_decoded_well_formed(decoded: DecodedImage) -> None:
     assert pixels.dtype == np.float32 and pixels.flags.c_contiguous
     assert pixels.shape[:2] == (decoded.info.height, decoded.info.width)
     assert decoded.info.channels == (1 if pixels.ndim == 2 else 3)
-    assert 0.0 <= pixels.min() and pixels.max() <= 1.0
+    assert pixels.min() >= 0.0 and pixels.max() <= 1.0
 
 
 # ------------------------------------------------------------------------------------ 8-bit formats
+
 
 def test_grey_png_is_divided_by_255_and_stays_2d(tmp_path):
     decoded = read_image(save(tmp_path / "grey.png", Image.fromarray(GREY_8x6)))
@@ -130,8 +131,7 @@ def test_one_bit_image_maps_to_zero_and_one(tmp_path):
     np.testing.assert_array_equal(decoded.pixels, [[1, 0], [0, 1]])
 
 
-@pytest.mark.parametrize("name, options", [("img.bmp", {}), ("img.webp", {"lossless": True}),
-                                           ("img.tif", {})])
+@pytest.mark.parametrize("name, options", [("img.bmp", {}), ("img.webp", {"lossless": True}), ("img.tif", {})])
 def test_lossless_rgb_formats_are_exact(tmp_path, name, options):
     rgb = np.dstack([GREY_8x6, 255 - GREY_8x6, np.full_like(GREY_8x6, 9)])
     decoded = read_image(save(tmp_path / name, Image.fromarray(rgb), **options))
@@ -176,14 +176,18 @@ def test_png_named_with_a_lying_extension_still_decodes(tmp_path):
 
 # -------------------------------------------------------------------------------- 16-bit and float
 
+
 def test_16bit_grey_png_is_divided_by_65535_not_stretched(tmp_path):
     samples = np.array([[0, 1000, 32768], [65535, 4095, 12]], np.uint16)
-    for path in (write_png(tmp_path / "hand.png", samples, PNG_GREY),
-                 save(tmp_path / "pillow.png", Image.fromarray(samples))):
+    for path in (
+        write_png(tmp_path / "hand.png", samples, PNG_GREY),
+        save(tmp_path / "pillow.png", Image.fromarray(samples)),
+    ):
         decoded = read_image(path)
         assert decoded.info.bit_depth == 16 and decoded.pixels.ndim == 2
-        np.testing.assert_allclose(decoded.pixels, [[0, 1000 / 65535, 32768 / 65535],
-                                                    [1.0, 4095 / 65535, 12 / 65535]], **EXACT)
+        np.testing.assert_allclose(
+            decoded.pixels, [[0, 1000 / 65535, 32768 / 65535], [1.0, 4095 / 65535, 12 / 65535]], **EXACT
+        )
 
 
 def test_16bit_grey_tiff(tmp_path):
@@ -221,7 +225,7 @@ def test_16bit_rgba_drops_alpha_and_honours_exif_orientation(tmp_path):
     rgba[1, 2] = (0, 0, 65535, 65535)  # stored bottom-right lands bottom-left
     exif = Image.Exif()
     exif[ExifTags.Base.Orientation] = 6  # turn 90 degrees clockwise: stored (0, 0) lands top-right
-    path = write_png(tmp_path / "rgba16.png", rgba, PNG_RGBA, exif=exif.tobytes()[len(b"Exif\0\0"):])
+    path = write_png(tmp_path / "rgba16.png", rgba, PNG_RGBA, exif=exif.tobytes()[len(b"Exif\0\0") :])
     decoded = read_image(path)
     assert decoded.pixels.shape == (3, 2, 3) and decoded.info == read_header(path)
     np.testing.assert_allclose(decoded.pixels[0, 1], [1, 256 / 65535, 1 / 65535], **EXACT)
@@ -259,23 +263,26 @@ def test_32bit_integer_tiff_is_divided_by_the_int32_maximum(tmp_path):
 
 # -------------------------------------------------------------------------------------------- DICOM
 
+
 def test_dicom_rescale_then_window(tmp_path):
     stored = np.array([[0, 432, 532], [618, 639, 1000]], np.uint16)
     # Hounsfield = 2 * stored - 1024: [[-1024, -160, 40], [212, 254, 976]]
-    ds = dicom_dataset(stored, bits_stored=12, RescaleSlope=2, RescaleIntercept=-1024,
-                       WindowCenter=[40, 500], WindowWidth=[400, 2000])  # the first window is the default
+    ds = dicom_dataset(
+        stored, bits_stored=12, RescaleSlope=2, RescaleIntercept=-1024, WindowCenter=[40, 500], WindowWidth=[400, 2000]
+    )  # the first window is the default
     decoded = read_image(write_dicom(tmp_path / "ct.dcm", ds))
     assert (decoded.info.format, decoded.info.mode, decoded.info.bit_depth) == ("DICOM", "MONOCHROME2", 12)
     # PS3.3 C.11.2.1.2.1, LINEAR: y = (x - 39.5) / 399 + 0.5, clipped; 0 at x <= -160, 1 at x > 239
-    np.testing.assert_allclose(decoded.pixels, [[0, 0, 0.5 + 0.5 / 399],
-                                                [0.5 + 172.5 / 399, 1, 1]], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(decoded.pixels, [[0, 0, 0.5 + 0.5 / 399], [0.5 + 172.5 / 399, 1, 1]], rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("function, expected", [("LINEAR_EXACT", [0.5, 0.75, 1]),
-                                                ("SIGMOID", [0.5, 1 / (1 + np.exp(-1)), 1])])
+@pytest.mark.parametrize(
+    "function, expected", [("LINEAR_EXACT", [0.5, 0.75, 1]), ("SIGMOID", [0.5, 1 / (1 + np.exp(-1)), 1])]
+)
 def test_dicom_window_functions(tmp_path, function, expected):
-    ds = dicom_dataset(np.array([[40, 140, 65535]], np.uint16), WindowCenter=40, WindowWidth=400,
-                       VOILUTFunction=function)
+    ds = dicom_dataset(
+        np.array([[40, 140, 65535]], np.uint16), WindowCenter=40, WindowWidth=400, VOILUTFunction=function
+    )
     np.testing.assert_allclose(read_image(write_dicom(tmp_path / "w.dcm", ds)).pixels[0], expected, atol=1e-6)
 
 
@@ -290,8 +297,7 @@ def test_dicom_voi_lut_sequence(tmp_path):
 
 def test_dicom_without_window_uses_min_max_and_monochrome1_is_inverted(tmp_path):
     stored = np.array([[0, 50], [100, 200]], np.uint16)
-    mono2 = read_image(write_dicom(tmp_path / "m2.dcm", dicom_dataset(stored, RescaleIntercept=-1000,
-                                                                       RescaleSlope=1)))
+    mono2 = read_image(write_dicom(tmp_path / "m2.dcm", dicom_dataset(stored, RescaleIntercept=-1000, RescaleSlope=1)))
     mono1 = read_image(write_dicom(tmp_path / "m1.dcm", dicom_dataset(stored, "MONOCHROME1")))
     np.testing.assert_allclose(mono2.pixels, [[0, 0.25], [0.5, 1]], **EXACT)
     np.testing.assert_allclose(mono1.pixels, [[1, 0.75], [0.5, 0]], **EXACT)
@@ -313,15 +319,15 @@ def test_dicom_palette_colour(tmp_path):
         setattr(ds, f"{colour}PaletteColorLookupTableDescriptor", [3, 0, 16])
         setattr(ds, f"{colour}PaletteColorLookupTableData", np.array(entries, "<u2").tobytes())
     decoded = read_image(write_dicom(tmp_path / "palette.dcm", ds))
-    np.testing.assert_allclose(decoded.pixels, [[[1, 0, 0], [0, 1, 0]], [[0, 0, 32768 / 65535], [0, 1, 0]]],
-                               **EXACT)
+    np.testing.assert_allclose(decoded.pixels, [[[1, 0, 0], [0, 1, 0]], [[0, 0, 32768 / 65535], [0, 1, 0]]], **EXACT)
 
 
 def test_dicom_multiframe_gives_the_first_frame(tmp_path):
     frames = np.stack([np.array([[0, 10], [20, 40]], np.uint16), np.full((2, 2), 7, np.uint16)])
     ds = dicom_dataset(frames, multi_frame=True)
-    np.testing.assert_allclose(read_image(write_dicom(tmp_path / "cine.dcm", ds)).pixels,
-                               [[0, 0.25], [0.5, 1]], **EXACT)
+    np.testing.assert_allclose(
+        read_image(write_dicom(tmp_path / "cine.dcm", ds)).pixels, [[0, 0.25], [0.5, 1]], **EXACT
+    )
 
 
 def test_dicom_rle_lossless(tmp_path):
@@ -344,8 +350,7 @@ def test_dicom_jpeg_baseline_via_pillow(tmp_path):
 def test_dicom_found_by_content_whatever_its_name(tmp_path):
     ds = dicom_dataset(np.array([[0, 1], [2, 4]], np.uint16))
     for name in ("IM000001", "1.2.840.113619.2.55.871", "scan.png"):
-        np.testing.assert_allclose(read_image(write_dicom(tmp_path / name, ds)).pixels,
-                                   [[0, 0.25], [0.5, 1]], **EXACT)
+        np.testing.assert_allclose(read_image(write_dicom(tmp_path / name, ds)).pixels, [[0, 0.25], [0.5, 1]], **EXACT)
 
 
 def test_dicom_without_preamble_named_dcm(tmp_path):
@@ -385,6 +390,7 @@ def test_dicom_with_short_pixel_data_is_corrupt_not_a_raw_traceback(tmp_path):
 
 
 # ------------------------------------------------------------------------------------- bad inputs
+
 
 def test_empty_file(tmp_path):
     (tmp_path / "empty.png").write_bytes(b"")
@@ -455,6 +461,7 @@ def test_directory_and_missing_file(tmp_path):
 
 # -------------------------------------------------------------------------- listing and headers
 
+
 def test_list_images_natural_order_and_filtering(tmp_path):
     grey = Image.fromarray(GREY_8x6)
     for name in ("img10.png", "img2.png", "img1.PNG", "b.jpeg", "notes.txt", ".hidden.png"):
@@ -500,8 +507,10 @@ def test_read_header_matches_read_image(tmp_path):
 
 def test_concurrent_reads_agree_with_sequential_reads(tmp_path):
     paths = [save(tmp_path / f"{i}.png", Image.fromarray(GREY_8x6 + i)) for i in range(8)]
-    paths += [write_dicom(tmp_path / f"{i}.dcm", dicom_dataset(np.full((4, 4), i, np.uint16), WindowCenter=4,
-                                                                WindowWidth=8)) for i in range(8)]
+    paths += [
+        write_dicom(tmp_path / f"{i}.dcm", dicom_dataset(np.full((4, 4), i, np.uint16), WindowCenter=4, WindowWidth=8))
+        for i in range(8)
+    ]
     sequential = [read_image(path).pixels for path in paths]
     with ThreadPoolExecutor(max_workers=4) as pool:
         concurrent = list(pool.map(lambda path: read_image(path).pixels, paths * 4))
@@ -511,15 +520,19 @@ def test_concurrent_reads_agree_with_sequential_reads(tmp_path):
 
 # ---------------------------------------------------------------------------------------- arrays
 
-@pytest.mark.parametrize("array, expected, bits", [
-    (np.array([[0, 128, 255]], np.uint8), [[0, 128 / 255, 1]], 8),
-    (np.array([[0, 32768, 65535]], np.uint16), [[0, 32768 / 65535, 1]], 16),
-    (np.array([[0, 32768, 65535]], ">u2"), [[0, 32768 / 65535, 1]], 16),
-    (np.array([[True, False, True]]), [[1, 0, 1]], 1),
-    (np.array([[0.0, 0.2, 1.0]], np.float64), [[0, 0.2, 1]], 64),
-    (np.array([[-2.0, 0.0, 2.0]], np.float32), [[0, 0.5, 1]], 32),
-    (np.array([[np.nan, 0.5, 1.0]], np.float32), [[0, 0.5, 1]], 32),
-])
+
+@pytest.mark.parametrize(
+    "array, expected, bits",
+    [
+        (np.array([[0, 128, 255]], np.uint8), [[0, 128 / 255, 1]], 8),
+        (np.array([[0, 32768, 65535]], np.uint16), [[0, 32768 / 65535, 1]], 16),
+        (np.array([[0, 32768, 65535]], ">u2"), [[0, 32768 / 65535, 1]], 16),
+        (np.array([[True, False, True]]), [[1, 0, 1]], 1),
+        (np.array([[0.0, 0.2, 1.0]], np.float64), [[0, 0.2, 1]], 64),
+        (np.array([[-2.0, 0.0, 2.0]], np.float32), [[0, 0.5, 1]], 32),
+        (np.array([[np.nan, 0.5, 1.0]], np.float32), [[0, 0.5, 1]], 32),
+    ],
+)
 def test_as_decoded_grey_arrays(array, expected, bits):
     decoded = as_decoded(array)
     assert_decoded_well_formed(decoded)
@@ -545,8 +558,10 @@ def test_as_decoded_copies_the_callers_array():
     assert decoded.pixels[0, 0] == 0.25
 
 
-@pytest.mark.parametrize("array", [np.zeros((2, 3), np.int32), np.zeros(5, np.uint8),
-                                   np.zeros((2, 3, 2), np.uint8), np.zeros((0, 3), np.uint8)])
+@pytest.mark.parametrize(
+    "array",
+    [np.zeros((2, 3), np.int32), np.zeros(5, np.uint8), np.zeros((2, 3, 2), np.uint8), np.zeros((0, 3), np.uint8)],
+)
 def test_as_decoded_refuses_other_arrays(array):
     with pytest.raises(UnsupportedImageError):
         as_decoded(array)

@@ -25,7 +25,7 @@ from camviewer.core.trust.localization import (
 
 def square_mask(shape=(10, 10), top=2, left=3, size=3):
     mask = np.zeros(shape, bool)
-    mask[top:top + size, left:left + size] = True
+    mask[top : top + size, left : left + size] = True
     return mask
 
 
@@ -80,7 +80,9 @@ def test_energy_and_boxes():
     mask[1:3, 1:3] = True  # 4 px
     mask[5:10, 6:9] = True  # 15 px: the largest
     assert largest_component_box(mask) == (6, 5, 3, 5)
-    np.testing.assert_array_equal(boxes_to_mask([(6, 5, 3, 5)], (12, 12)), np.pad(np.ones((5, 3), bool), ((5, 2), (6, 3))))
+    np.testing.assert_array_equal(
+        boxes_to_mask([(6, 5, 3, 5)], (12, 12)), np.pad(np.ones((5, 3), bool), ((5, 2), (6, 3)))
+    )
 
 
 def test_score_map_combines_everything():
@@ -116,17 +118,28 @@ def test_summary_means_only_where_scores_apply():
 
 def test_box_csv_formats_and_coco(tmp_path):
     ours = tmp_path / "boxes.csv"
-    ours.write_text("path,x,y,w,h,label\nparasitized/a.png,1,2,3,4,parasitized\nparasitized/a.png,5,5,2,2,parasitized\n")
+    ours.write_text(
+        "path,x,y,w,h,label\nparasitized/a.png,1,2,3,4,parasitized\nparasitized/a.png,5,5,2,2,parasitized\n"
+    )
     table = BoxTable.from_csv(ours)
     region = table.region("parasitized/a.png")
     assert region.boxes == [(1, 2, 3, 4), (5, 5, 2, 2)] and region.label == "parasitized"
     cxr = tmp_path / "BBox_List_2017.csv"
-    cxr.write_text("Image Index,Finding Label,Bbox [x,y,w,h],,,\n00013118_008.png,Atelectasis,225.08,547.01,86.78,79.19\n")
+    cxr.write_text(
+        "Image Index,Finding Label,Bbox [x,y,w,h],,,\n00013118_008.png,Atelectasis,225.08,547.01,86.78,79.19\n"
+    )
     region = BoxTable.from_csv(cxr).region("images/00013118_008.png")  # matched by file name
     assert region.boxes == [(225, 547, 87, 79)] and region.label == "Atelectasis"
     coco = tmp_path / "coco.json"
-    coco.write_text(json.dumps({"images": [{"id": 7, "file_name": "x/b.png"}], "categories": [{"id": 1, "name": "nodule"}],
-                                "annotations": [{"image_id": 7, "category_id": 1, "bbox": [10.4, 20.6, 5, 6]}]}))
+    coco.write_text(
+        json.dumps(
+            {
+                "images": [{"id": 7, "file_name": "x/b.png"}],
+                "categories": [{"id": 1, "name": "nodule"}],
+                "annotations": [{"image_id": 7, "category_id": 1, "bbox": [10.4, 20.6, 5, 6]}],
+            }
+        )
+    )
     assert BoxTable.from_coco(coco).region("x/b.png").boxes == [(10, 21, 5, 6)]
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     with pytest.raises(DatasetError, match="expected columns"):
@@ -153,8 +166,12 @@ def test_localize_command_on_a_hand_made_dataset(tmp_path, capsys):
     from camviewer.core.model.loading import new_model
 
     torch.manual_seed(0)
-    model = new_model(ModelCard(arch="tinyvgg_gap", class_names=["normal", "sick"], input_size=(32, 32),
-                                arch_options={"widths": [4, 8]}), "cpu")
+    model = new_model(
+        ModelCard(
+            arch="tinyvgg_gap", class_names=["normal", "sick"], input_size=(32, 32), arch_options={"widths": [4, 8]}
+        ),
+        "cpu",
+    )
     checkpoint = model.save(tmp_path / "m.safetensors")
     rng = np.random.default_rng(0)
     rows = []
@@ -162,7 +179,9 @@ def test_localize_command_on_a_hand_made_dataset(tmp_path, capsys):
         (tmp_path / "data" / cls).mkdir(parents=True)
         (tmp_path / "data" / "masks" / cls).mkdir(parents=True)
         for i in range(3):
-            Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(tmp_path / "data" / cls / f"{i}.png")
+            Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(
+                tmp_path / "data" / cls / f"{i}.png"
+            )
             mask = np.zeros((32, 32), np.uint8)
             if cls == "sick":
                 mask[8:16, 8:16] = 255
@@ -171,8 +190,20 @@ def test_localize_command_on_a_hand_made_dataset(tmp_path, capsys):
     with open(tmp_path / "boxes.csv", "w", newline="") as handle:
         csv.writer(handle).writerows([["path", "x", "y", "w", "h", "label"], *rows])
     out = tmp_path / "loc"
-    code = main(["localize", str(tmp_path / "data"), "--model", str(checkpoint), "--masks",
-                 str(tmp_path / "data" / "masks"), "--method", "gradcam,layercam", "--out", str(out)])
+    code = main(
+        [
+            "localize",
+            str(tmp_path / "data"),
+            "--model",
+            str(checkpoint),
+            "--masks",
+            str(tmp_path / "data" / "masks"),
+            "--method",
+            "gradcam,layercam",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())["summary"]
     assert summary["gradcam"]["images"] == 6 and summary["gradcam"]["with_region"] == 3
@@ -182,8 +213,23 @@ def test_localize_command_on_a_hand_made_dataset(tmp_path, capsys):
     assert all(r["class_name"] == "sick" for r in sick)  # the ground truth's class is explained
     hits = np.mean([r["pointing_hit"] == "True" for r in sick])
     assert summary["gradcam"]["pointing_game"] == pytest.approx(hits)
-    assert main(["localize", str(tmp_path / "data"), "--model", str(checkpoint), "--boxes",
-                 str(tmp_path / "boxes.csv"), "--threshold", "otsu", "--out", str(tmp_path / "loc2")]) == 0
+    assert (
+        main(
+            [
+                "localize",
+                str(tmp_path / "data"),
+                "--model",
+                str(checkpoint),
+                "--boxes",
+                str(tmp_path / "boxes.csv"),
+                "--threshold",
+                "otsu",
+                "--out",
+                str(tmp_path / "loc2"),
+            ]
+        )
+        == 0
+    )
     boxes_summary = json.loads((tmp_path / "loc2" / "summary.json").read_text())["summary"]["gradcam"]
     assert boxes_summary["with_region"] == 3 and boxes_summary["box_iou"] is not None
     assert main(["localize", str(tmp_path / "data"), "--model", str(checkpoint)]) == 2  # no ground truth

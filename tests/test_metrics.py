@@ -185,15 +185,17 @@ def test_kappa_undefined_when_everything_is_one_class():
 # Thin-smear crops. Argmax predictions:  0->0, 0->1, 1->1, 1->2, 2->2, 2->0, 2->2
 THREE_NAMES = ["falciparum", "vivax", "uninfected"]
 THREE_LABELS = [0, 0, 1, 1, 2, 2, 2]
-THREE_PROBS = np.array([
-    [0.70, 0.20, 0.10],
-    [0.30, 0.50, 0.20],
-    [0.10, 0.80, 0.10],
-    [0.20, 0.30, 0.50],
-    [0.10, 0.10, 0.80],
-    [0.45, 0.20, 0.35],
-    [0.20, 0.20, 0.60],
-])
+THREE_PROBS = np.array(
+    [
+        [0.70, 0.20, 0.10],
+        [0.30, 0.50, 0.20],
+        [0.10, 0.80, 0.10],
+        [0.20, 0.30, 0.50],
+        [0.10, 0.10, 0.80],
+        [0.45, 0.20, 0.35],
+        [0.20, 0.20, 0.60],
+    ]
+)
 
 
 def test_three_classes_confusion_matrix_and_kappa_by_hand():

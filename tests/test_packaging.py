@@ -34,8 +34,9 @@ def test_desktop_file_is_valid():
     for key in ("Categories", "MimeType", "Keywords"):
         assert entry[key].endswith(";")  # the spec's list syntax
     if subprocess.run(["which", "desktop-file-validate"], capture_output=True).returncode == 0:
-        check = subprocess.run(["desktop-file-validate", str(ROOT / "resources" / "camviewer.desktop")],
-                               capture_output=True, text=True)
+        check = subprocess.run(
+            ["desktop-file-validate", str(ROOT / "resources" / "camviewer.desktop")], capture_output=True, text=True
+        )
         assert check.returncode == 0, check.stdout + check.stderr
 
 
@@ -66,8 +67,9 @@ def test_install_and_uninstall_round_trip(tmp_path, monkeypatch):
 
 
 def run_camviewer(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "camviewer", *args], capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "camviewer", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
+    )
 
 
 def test_launcher_version_and_help():
@@ -125,20 +127,31 @@ def test_user_folders_follow_xdg(monkeypatch, tmp_path):
 @pytest.mark.slow
 def test_wheel_installs_and_finds_its_resources(tmp_path):
     """Build the wheel, install it into a fresh venv (dependencies borrowed from this one), use it."""
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "wheel"), str(ROOT)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "wheel"), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
     (wheel,) = (tmp_path / "wheel").glob("camviewer-*.whl")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
-    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     Path(site, "borrowed-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run([python, "-m", "pip", "install", "--no-deps", "-q", str(wheel)], check=True, capture_output=True)
-    code = ("from camviewer.core import paths; import camviewer; "
-            "print(paths.resource_path('camviewer.desktop')); print(paths.demo_model_path()); "
-            "print(len(paths.sample_images())); print(camviewer.__file__)")
-    lines = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path).stdout.split()
+    code = (
+        "from camviewer.core import paths; import camviewer; "
+        "print(paths.resource_path('camviewer.desktop')); print(paths.demo_model_path()); "
+        "print(len(paths.sample_images())); print(camviewer.__file__)"
+    )
+    lines = subprocess.run(
+        [python, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    ).stdout.split()
     installed = Path(site) / "camviewer"
     assert lines[0] == str(installed / "resources" / "camviewer.desktop")
     assert lines[1] == str(installed / "weights" / "demo.safetensors") and Path(lines[1]).is_file()
@@ -151,9 +164,23 @@ def test_wheel_installs_and_finds_its_resources(tmp_path):
 def test_bundle_builds_and_passes_its_self_test(tmp_path):
     """`make bundle` equivalent into a temporary folder, then the bundled app's offscreen self-test."""
     build = subprocess.run(
-        [sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN", "--distpath", str(tmp_path / "dist"),
-         "--workpath", str(tmp_path / "build"), str(ROOT / "build.spec")],
-        capture_output=True, text=True, cwd=ROOT, timeout=1800,
+        [
+            sys.executable,
+            "-m",
+            "PyInstaller",
+            "--noconfirm",
+            "--log-level",
+            "WARN",
+            "--distpath",
+            str(tmp_path / "dist"),
+            "--workpath",
+            str(tmp_path / "build"),
+            str(ROOT / "build.spec"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=1800,
     )
     assert build.returncode == 0, build.stderr[-3000:]
     executable = tmp_path / "dist" / "camviewer" / "camviewer"

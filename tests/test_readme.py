@@ -27,10 +27,21 @@ def readme_commands() -> list[list[str]]:
 def test_readme_walkthrough_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     commands = readme_commands()
-    assert [c[0] for c in commands] == ["synth", "train", "evaluate", "explain", "localize", "faithfulness",
-                                        "refine", "train", "info"]
+    assert [c[0] for c in commands] == [
+        "synth",
+        "train",
+        "evaluate",
+        "explain",
+        "localize",
+        "faithfulness",
+        "refine",
+        "train",
+        "info",
+    ]
     for command in commands:
-        extra = [item for flag, value in EXTRA.get(command[0], {}).items() if flag not in command for item in (flag, value)]
+        extra = [
+            item for flag, value in EXTRA.get(command[0], {}).items() if flag not in command for item in (flag, value)
+        ]
         assert main(command + extra) == 0, (command, capsys.readouterr().err[-2000:])
     assert (tmp_path / "runs/refined/best.safetensors").is_file()
     assert (tmp_path / "reports/cells/metrics.json").is_file()

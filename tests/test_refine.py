@@ -48,8 +48,12 @@ def test_roi_mask_mode_keeps_only_the_region(dataset, tmp_path):
 
 def test_cam_overlay_mode_weights_pixels_by_their_map(dataset, tmp_path):
     torch.manual_seed(0)
-    model = new_model(ModelCard(arch="tinyvgg_gap", class_names=["normal", "sick"], input_size=(16, 16),
-                                arch_options={"widths": [4]}), "cpu")
+    model = new_model(
+        ModelCard(
+            arch="tinyvgg_gap", class_names=["normal", "sick"], input_size=(16, 16), arch_options={"widths": [4]}
+        ),
+        "cpu",
+    )
     run_to_end(refine_dataset(dataset, tmp_path / "new", "cam-overlay", model=model, floor=0.25))
     original = np.asarray(Image.open(dataset / "normal" / "0.png")).astype(float)
     weighted = np.asarray(Image.open(tmp_path / "new" / "normal" / "0.png")).astype(float)
@@ -75,8 +79,21 @@ def test_refuses_to_overwrite_or_write_inside_the_dataset(dataset, tmp_path):
 
 
 def test_refine_command(dataset, tmp_path, capsys):
-    assert main(["refine", str(dataset), "--mode", "roi-mask", "--roi-masks", str(dataset / "roi"),
-                 "--out", str(tmp_path / "new")]) == 0
+    assert (
+        main(
+            [
+                "refine",
+                str(dataset),
+                "--mode",
+                "roi-mask",
+                "--roi-masks",
+                str(dataset / "roi"),
+                "--out",
+                str(tmp_path / "new"),
+            ]
+        )
+        == 0
+    )
     assert "wrote 4 image(s)" in capsys.readouterr().out
     assert main(["refine", str(dataset), "--mode", "roi-mask", "--out", str(tmp_path / "other")]) == 2
     assert "--roi-masks" in capsys.readouterr().err

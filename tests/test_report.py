@@ -2,6 +2,7 @@
 
 import ast
 import csv
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -71,7 +72,12 @@ def read_png(path, min_side=300, max_side=2000):
 def test_write_evaluation_report_writes_every_file(full_report):
     out, written = full_report
     assert set(written) == {
-        "metrics.json", "roc.csv", "predictions.csv", "confusion_matrix.png", "roc.png", "training_curves.png"
+        "metrics.json",
+        "roc.csv",
+        "predictions.csv",
+        "confusion_matrix.png",
+        "roc.png",
+        "training_curves.png",
     }
     assert all(path.parent == out and path.is_file() for path in written.values())
     assert sorted(p.name for p in out.iterdir()) == sorted(written)  # no temporary files left behind
@@ -102,7 +108,7 @@ def test_roc_csv_runs_from_origin_to_one_one(full_report):
     assert {row["curve"] for row in rows} == {"malignant"}
     points = [(float(row["fpr"]), float(row["tpr"])) for row in rows]
     assert points[0] == (0.0, 0.0) and points[-1] == (1.0, 1.0)
-    assert all(a <= c and b <= d for (a, b), (c, d) in zip(points, points[1:]))  # monotone
+    assert all(a <= c and b <= d for (a, b), (c, d) in itertools.pairwise(points))  # monotone
     assert float(rows[0]["threshold"]) == float("inf")  # sklearn's "call nothing positive" point
 
 
@@ -127,8 +133,17 @@ def test_roc_png_without_curves_shows_the_note(tmp_path):
 
 def test_three_class_report(tmp_path):
     labels = [0, 0, 1, 1, 2, 2, 2]
-    probs = np.array([[0.7, 0.2, 0.1], [0.3, 0.5, 0.2], [0.1, 0.8, 0.1], [0.2, 0.3, 0.5],
-                      [0.1, 0.1, 0.8], [0.45, 0.2, 0.35], [0.2, 0.2, 0.6]])
+    probs = np.array(
+        [
+            [0.7, 0.2, 0.1],
+            [0.3, 0.5, 0.2],
+            [0.1, 0.8, 0.1],
+            [0.2, 0.3, 0.5],
+            [0.1, 0.1, 0.8],
+            [0.45, 0.2, 0.35],
+            [0.2, 0.2, 0.6],
+        ]
+    )
     names = ["falciparum", "vivax", "uninfected"]
     report = evaluate_predictions(labels, probs, names)
     written = write_evaluation_report(tmp_path, report, roc_points(labels, probs, names))
@@ -158,7 +173,11 @@ def test_training_curves_tolerate_missing_optional_columns(tmp_path):
 
 @pytest.mark.parametrize(
     "text, message",
-    [("epoch,lr\n1,0.1\n", "none of"), ("epoch,train_loss\n", "no epochs"), ("epoch,train_loss\n1,abc\n", "non-number")],
+    [
+        ("epoch,lr\n1,0.1\n", "none of"),
+        ("epoch,train_loss\n", "no epochs"),
+        ("epoch,train_loss\n1,abc\n", "non-number"),
+    ],
 )
 def test_unusable_history_raises_metrics_error(tmp_path, text, message):
     history = tmp_path / "history.csv"

@@ -129,7 +129,7 @@ def test_make_sample_returns_consistent_arrays():
         assert sample.lesion_mask.dtype == bool and sample.roi_mask.dtype == bool
         assert sample.label == synth.CLASSES[kind][1] and sample.marker_box is not None
         x, y, w, h = sample.marker_box
-        assert 0 <= x and 0 <= y and x + w <= 80 and y + h <= 80
+        assert x >= 0 and y >= 0 and x + w <= 80 and y + h <= 80
         assert not sample.lesion_mask[y : y + h, x : x + w].any()  # the tag never hides the lesion
 
 
@@ -187,8 +187,12 @@ def test_replaces_a_previous_synth_output_without_leaving_stale_images(tmp_path)
     summary = make(tmp_path, kind="xray", n=2)
     assert summary["kind"] == "xray"
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.png")) == [
-        "masks/normal/xray_00000.png", "masks/pneumonia/xray_00001.png", "normal/xray_00000.png",
-        "pneumonia/xray_00001.png", "roi/normal/xray_00000.png", "roi/pneumonia/xray_00001.png",
+        "masks/normal/xray_00000.png",
+        "masks/pneumonia/xray_00001.png",
+        "normal/xray_00000.png",
+        "pneumonia/xray_00001.png",
+        "roi/normal/xray_00000.png",
+        "roi/pneumonia/xray_00001.png",
     ]
 
 
@@ -225,8 +229,7 @@ def test_cli_writes_a_dataset_and_prints_a_summary(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "bad",
-    [["--kind", "mri"], ["--n", "1"], ["--shortcut", "1.5"], ["--shortcut", "-0.1"], ["--size", "8"],
-     ["--seed", "-1"]],
+    [["--kind", "mri"], ["--n", "1"], ["--shortcut", "1.5"], ["--shortcut", "-0.1"], ["--size", "8"], ["--seed", "-1"]],
 )
 def test_cli_usage_errors_exit_2_and_write_nothing(tmp_path, capsys, bad):
     base = {"--kind": "cells", "--n": "4", "--seed": "0", "--shortcut": "0", "--size": "48"}

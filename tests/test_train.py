@@ -27,8 +27,16 @@ from camviewer.core.training.loop import read_train_state, resume, train
 from camviewer.core.training.records import BatchUpdate, EpochRecord, Notice, TrainConfig, TrainingError
 from camviewer.core.training.setup import freeze_parameters
 
-TINY = {"arch": "tinyvgg_gap", "arch_options": {"widths": [4, 8]}, "input_size": (16, 16), "batch_size": 6,
-        "lr": 0.01, "val_split": 0.25, "device": "cpu", "workers": 0}
+TINY = {
+    "arch": "tinyvgg_gap",
+    "arch_options": {"widths": [4, 8]},
+    "input_size": (16, 16),
+    "batch_size": 6,
+    "lr": 0.01,
+    "val_split": 0.25,
+    "device": "cpu",
+    "workers": 0,
+}
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -62,7 +70,9 @@ def test_learns_a_separable_set_and_writes_the_run_folder(data, tmp_path):
     result = run(train(config(data, tmp_path / "run", epochs=12, patience=12)), events)
 
     assert max(r.train_acc for r in result.history) == 1.0 and result.history[-1].val_acc == 1.0
-    assert {"config.json", "split.csv", "history.csv", "best.safetensors", "last.pt"} <= {p.name for p in (tmp_path / "run").iterdir()}
+    assert {"config.json", "split.csv", "history.csv", "best.safetensors", "last.pt"} <= {
+        p.name for p in (tmp_path / "run").iterdir()
+    }
     model = load_model(result.best_checkpoint, device="cpu")
     notes = model.card.notes["training"]
     assert notes["best_epoch"] == result.best_epoch and notes["seed"] == 0
@@ -190,9 +200,10 @@ def _best_changed(out: Path):
 
 
 KILL_MOMENTS = {
-    "after the first epoch": lambda out: (lambda: True),
+    "after the first epoch": lambda out: lambda: True,
     "while best.safetensors is rewritten": lambda out: (
-        lambda: (out / "best.safetensors").exists() and any(out.glob(".best.safetensors.*.tmp"))),
+        lambda: (out / "best.safetensors").exists() and any(out.glob(".best.safetensors.*.tmp"))
+    ),
     "right after best.safetensors was replaced": _best_changed,
 }
 
@@ -263,12 +274,19 @@ def test_init_from_a_bare_state_dict_takes_the_datas_classes_in_order(data, tmp_
     bare = build_model("resnet18", 2, 3)
     torch.save({"state_dict": bare.state_dict()}, tmp_path / "bare.pth")  # no card: classes unnamed
     events = []
-    tuned = run(train(config(data, tmp_path / "tuned", epochs=1, arch="resnet18", arch_options={},
-                                      init=str(tmp_path / "bare.pth"))), events)
+    tuned = run(
+        train(
+            config(
+                data, tmp_path / "tuned", epochs=1, arch="resnet18", arch_options={}, init=str(tmp_path / "bare.pth")
+            )
+        ),
+        events,
+    )
     notices = [event.payload.text for event in events if isinstance(event.payload, Notice)]
     classes = sorted(path.name for path in data.iterdir() if path.is_dir())
-    assert any(f"outputs are taken as the data's classes in sorted order ({', '.join(classes)})" in text
-               for text in notices)
+    assert any(
+        f"outputs are taken as the data's classes in sorted order ({', '.join(classes)})" in text for text in notices
+    )
     card = load_model(tuned.best_checkpoint, device="cpu").card
     assert card.arch == "resnet18" and card.class_names == classes
     three = build_model("resnet18", 3, 3)
@@ -292,7 +310,19 @@ def test_pretrained_weights_offline_fail_clearly_unless_random_init_is_allowed(d
 
 def test_cli_pretrained_offline_exits_1_unless_random_init_is_allowed(data, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(train_setup, "new_model", _offline_new_model(train_setup.new_model))
-    args = ["train", str(data), "--arch", "resnet18", "--input-size", "16", "--epochs", "1", "--pretrained", "--device", "cpu"]
+    args = [
+        "train",
+        str(data),
+        "--arch",
+        "resnet18",
+        "--input-size",
+        "16",
+        "--epochs",
+        "1",
+        "--pretrained",
+        "--device",
+        "cpu",
+    ]
     assert main([*args, "--out", str(tmp_path / "a")]) == 1
     assert "--allow-random-init" in capsys.readouterr().err
     assert main([*args, "--allow-random-init", "--batch-size", "6", "--out", str(tmp_path / "b")]) == 0
@@ -343,9 +373,28 @@ def test_too_few_images_for_a_validation_split_is_an_error(tmp_path):
 
 
 def test_cli_trains_and_resumes(data, tmp_path, capsys):
-    args = ["train", str(data), "--arch", "tinyvgg_gap", "--widths", "4,8", "--input-size", "16", "--epochs", "1",
-            "--batch-size", "6", "--device", "cpu", "--test-split", "0.25", "--positive-class", "red",
-            "--out", str(tmp_path / "run")]
+    args = [
+        "train",
+        str(data),
+        "--arch",
+        "tinyvgg_gap",
+        "--widths",
+        "4,8",
+        "--input-size",
+        "16",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "6",
+        "--device",
+        "cpu",
+        "--test-split",
+        "0.25",
+        "--positive-class",
+        "red",
+        "--out",
+        str(tmp_path / "run"),
+    ]
     assert main(args) == 0
     output = capsys.readouterr().out
     assert "epoch 1/1" in output and "positive class: red" in output and "blue" in output

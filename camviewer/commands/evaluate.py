@@ -17,8 +17,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", metavar="DATA", help="class folders, a train/val/test tree, or a CSV partition")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the report files")
     parser.add_argument("--split", metavar="NAME", help="train, val, test or all (default all)")
-    parser.add_argument("--positive-class", metavar="NAME",
-                        help="class whose sensitivity/specificity/ROC are reported (default: the model card's)")
+    parser.add_argument(
+        "--positive-class",
+        metavar="NAME",
+        help="class whose sensitivity/specificity/ROC are reported (default: the model card's)",
+    )
     parser.add_argument("--batch-size", type=int, default=32, help="default 32")
     add_model_arguments(parser)
 
@@ -48,13 +51,19 @@ def _summary_lines(result, out: str) -> list[str]:
     if report is None:
         lines.append(f"multi-label: macro ROC-AUC {_fmt(result.multilabel['macro_auc'])}")
     else:
-        lines.append(f"accuracy {_fmt(report.accuracy)}  balanced accuracy {_fmt(report.balanced_accuracy)}  "
-                     f"Cohen's kappa {_fmt(report.cohen_kappa)}  ROC-AUC {_fmt(report.roc_auc)}")
+        lines.append(
+            f"accuracy {_fmt(report.accuracy)}  balanced accuracy {_fmt(report.balanced_accuracy)}  "
+            f"Cohen's kappa {_fmt(report.cohen_kappa)}  ROC-AUC {_fmt(report.roc_auc)}"
+        )
         if report.positive_class is not None:
-            lines.append(f"positive class: {report.positive_class}  sensitivity {_fmt(report.sensitivity)}  "
-                         f"specificity {_fmt(report.specificity)}")
-        lines.append(f"confusion matrix (rows true, columns predicted; {', '.join(report.class_names)}): "
-                     f"{report.confusion_matrix}")
+            lines.append(
+                f"positive class: {report.positive_class}  sensitivity {_fmt(report.sensitivity)}  "
+                f"specificity {_fmt(report.specificity)}"
+            )
+        lines.append(
+            f"confusion matrix (rows true, columns predicted; {', '.join(report.class_names)}): "
+            f"{report.confusion_matrix}"
+        )
     lines.append(f"wrote {', '.join(sorted(result.files))} to {out}")
     return lines
 

@@ -21,12 +21,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders (searched recursively)")
     add_model_arguments(parser)
     cam = parser.add_argument_group("CAM")
-    cam.add_argument("--method", type=comma_list, default=["gradcam"], metavar="M[,M...]",
-                     help="gradcam (default), gradcam++, xgradcam, layercam, hirescam, cam, eigencam, scorecam")
-    cam.add_argument("--target", default="pred", metavar="pred|all|NAME|INDEX",
-                     help="class to explain: the prediction (default; every positive label for multi-label), all, or one class")
-    cam.add_argument("--layer", help="target layer name (default: the last spatial layer; see `camviewer info --layers`)")
-    cam.add_argument("--out", default="camviewer-explain", metavar="DIR", help="output folder (default: ./camviewer-explain)")
+    cam.add_argument(
+        "--method",
+        type=comma_list,
+        default=["gradcam"],
+        metavar="M[,M...]",
+        help="gradcam (default), gradcam++, xgradcam, layercam, hirescam, cam, eigencam, scorecam",
+    )
+    cam.add_argument(
+        "--target",
+        default="pred",
+        metavar="pred|all|NAME|INDEX",
+        help="class to explain: the prediction (default; every positive label for multi-label), all, or one class",
+    )
+    cam.add_argument(
+        "--layer", help="target layer name (default: the last spatial layer; see `camviewer info --layers`)"
+    )
+    cam.add_argument(
+        "--out", default="camviewer-explain", metavar="DIR", help="output folder (default: ./camviewer-explain)"
+    )
     cam.add_argument("--batch-size", type=int, default=16, metavar="N")
     cam.add_argument("--colormap", default="jet", choices=("jet", "turbo", "inferno", "viridis", "gray"))
     cam.add_argument("--alpha", type=float, default=0.5, help="heatmap opacity in the overlays (default 0.5)")
@@ -48,12 +61,14 @@ def run(args: argparse.Namespace) -> int:
         model = load_model_from_args(args)
     except CamviewerError as error:
         return fail(str(error))
+
     def report_skips(event) -> None:
         if isinstance(event.payload, ExplainFailure):
             print(f"\ncamviewer: skipped {event.payload.source}: {event.payload.reason}", file=sys.stderr)
 
-    job = explain_to_folder(model, args.paths, args.out, args.method, target, args.layer, args.batch_size,
-                            args.colormap, args.alpha)
+    job = explain_to_folder(
+        model, args.paths, args.out, args.method, target, args.layer, args.batch_size, args.colormap, args.alpha
+    )
     try:
         summary = drive(job, report_skips)
     except CamError as error:  # a bad --target / --layer / method for this model

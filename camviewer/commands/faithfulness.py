@@ -27,8 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     options.add_argument("--method", type=comma_list, default=["gradcam"], metavar="M[,M...]")
     options.add_argument("--steps", type=int, default=20, help="points on the deletion/insertion curves (default 20)")
     options.add_argument("--limit", type=int, default=200, metavar="N", help="use at most N images (default 200)")
-    options.add_argument("--sanity-images", type=int, default=8, metavar="N",
-                         help="images for the weight-randomization sanity check (default 8; 0 to skip)")
+    options.add_argument(
+        "--sanity-images",
+        type=int,
+        default=8,
+        metavar="N",
+        help="images for the weight-randomization sanity check (default 8; 0 to skip)",
+    )
     options.add_argument("--out", default="camviewer-faithfulness", metavar="DIR")
     options.add_argument("--batch-size", type=int, default=8)
 
@@ -42,8 +47,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         entries = dataset_images(args.data)[: args.limit]
         model = load_model_from_args(args)
-        job = faithfulness_dataset(model, [e.path for e in entries], args.method, args.steps, args.batch_size,
-                                   args.sanity_images)
+        job = faithfulness_dataset(
+            model, [e.path for e in entries], args.method, args.steps, args.batch_size, args.sanity_images
+        )
         result = drive(job)
     except CamError as error:
         return fail(str(error), EXIT_USAGE)
@@ -61,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
     (out / "summary.json").write_text(json.dumps(result["summary"], indent=2))
     table = {method: {**entry, "sanity": _sanity_word(entry)} for method, entry in result["summary"].items()}
     print(format_table(table, ["deletion_auc", "insertion_auc", "average_drop", "increase", "sanity"]))
-    print("(deletion: lower is better; insertion: higher is better; sanity: maps must change when weights are randomized)")
+    print(
+        "(deletion: lower is better; insertion: higher is better; sanity: maps must change when weights are randomized)"
+    )
     print(f"wrote {out / 'faithfulness.csv'} and {out / 'summary.json'}")
     return EXIT_OK if rows else EXIT_FAILED
 

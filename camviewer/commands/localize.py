@@ -41,13 +41,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     truth.add_argument("--coco", metavar="JSON", help="COCO annotation file")
     options = parser.add_argument_group("scoring")
     options.add_argument("--method", type=comma_list, default=["gradcam"], metavar="M[,M...]")
-    options.add_argument("--threshold", type=threshold_value, default=0.2, metavar="otsu|FRACTION|tuned",
-                         help="binarize maps for IoU/Dice: a fraction of the maximum (default 0.2, Zhou et al.), "
-                              "Otsu, or tuned per class on half of the images (reported on the other half)")
-    options.add_argument("--tolerance", type=float, default=0.0, metavar="PX",
-                         help="pointing game: count a peak within PX pixels of the region as a hit (default 0)")
+    options.add_argument(
+        "--threshold",
+        type=threshold_value,
+        default=0.2,
+        metavar="otsu|FRACTION|tuned",
+        help="binarize maps for IoU/Dice: a fraction of the maximum (default 0.2, Zhou et al.), "
+        "Otsu, or tuned per class on half of the images (reported on the other half)",
+    )
+    options.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.0,
+        metavar="PX",
+        help="pointing game: count a peak within PX pixels of the region as a hit (default 0)",
+    )
     options.add_argument("--roi", metavar="DIR", help="region-of-interest masks (e.g. lungs) for energy-in-ROI")
-    options.add_argument("--target", default="gt", help="class to explain: gt (default: the region's class), pred, or a name")
+    options.add_argument(
+        "--target", default="gt", help="class to explain: gt (default: the region's class), pred, or a name"
+    )
     options.add_argument("--out", default="camviewer-localize", metavar="DIR")
     options.add_argument("--batch-size", type=int, default=16)
 
@@ -64,8 +76,9 @@ def run(args: argparse.Namespace) -> int:
         model = load_model_from_args(args)
     except CamviewerError as error:
         return fail(str(error), EXIT_USAGE if "exactly one" in str(error) else EXIT_FAILED)
-    job = localize_dataset(model, entries, truth, args.method, args.threshold, args.tolerance, roi, args.target,
-                           args.batch_size)
+    job = localize_dataset(
+        model, entries, truth, args.method, args.threshold, args.tolerance, roi, args.target, args.batch_size
+    )
     try:
         result = drive(job)
     except CamError as error:
@@ -79,8 +92,14 @@ def run(args: argparse.Namespace) -> int:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["path"])
         writer.writeheader()
         writer.writerows(rows)
-    summary = {"summary": result["summary"], "thresholds": result["thresholds"], "failed": result["failed"],
-               "threshold": args.threshold, "tolerance_px": args.tolerance, "target": args.target}
+    summary = {
+        "summary": result["summary"],
+        "thresholds": result["thresholds"],
+        "failed": result["failed"],
+        "threshold": args.threshold,
+        "tolerance_px": args.tolerance,
+        "target": args.target,
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     for path, reason in result["failed"]:
         print(f"camviewer: skipped {path}: {reason}", file=sys.stderr)

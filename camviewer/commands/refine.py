@@ -10,9 +10,13 @@ from camviewer.commands._common import EXIT_OK, EXIT_USAGE, add_model_arguments,
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", metavar="DATA", help="the training set (class sub-folders); it is never modified")
-    parser.add_argument("--mode", required=True, choices=("cam-overlay", "roi-mask", "crop"),
-                        help="cam-overlay: weight images by their map; roi-mask: keep only the region of interest; "
-                             "crop: cut a border margin at training and inference")
+    parser.add_argument(
+        "--mode",
+        required=True,
+        choices=("cam-overlay", "roi-mask", "crop"),
+        help="cam-overlay: weight images by their map; roi-mask: keep only the region of interest; "
+        "crop: cut a border margin at training and inference",
+    )
     parser.add_argument("--out", required=True, metavar="NEWDATA", help="new, empty folder for the enhanced set")
     parser.add_argument("--roi-masks", metavar="DIR", help="roi-mask mode: masks mirroring DATA's layout")
     parser.add_argument("--method", default="gradcam", help="cam-overlay mode: CAM method (default gradcam)")
@@ -29,8 +33,9 @@ def run(args: argparse.Namespace) -> int:
         return fail("--floor must be in [0, 1] and --border-crop in [0, 0.5)", EXIT_USAGE)
     try:
         model = load_model_from_args(args) if args.model else None
-        job = refine_dataset(args.data, args.out, args.mode, model, args.roi_masks, args.method, args.floor,
-                             args.border_crop)
+        job = refine_dataset(
+            args.data, args.out, args.mode, model, args.roi_masks, args.method, args.floor, args.border_crop
+        )
         manifest = drive(job)
     except CamviewerError as error:
         return fail(str(error), EXIT_USAGE)

@@ -16,17 +16,32 @@ from camviewer.commands._common import EXIT_OK, EXIT_USAGE, drive, fail
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", metavar="OUT", help="output folder (new, empty, or a previous synth output)")
-    parser.add_argument("--kind", required=True, metavar="cells|xray",
-                        help="cells: malaria cell crops (parasitized/uninfected); "
-                        "xray: chest radiographs (pneumonia/normal)")
-    parser.add_argument("--n", type=int, required=True, metavar="N",
-                        help="number of images; N//2 positives, the rest negatives")
-    parser.add_argument("--seed", type=int, required=True, metavar="S",
-                        help="random seed: same arguments give byte-identical files")
-    parser.add_argument("--size", type=int, default=None, metavar="PX",
-                        help="square image side in pixels (default 128 for cells, 256 for xray)")
-    parser.add_argument("--shortcut", type=float, default=0.0, metavar="P",
-                        help="probability that a positive image gets a spurious corner tag (default 0)")
+    parser.add_argument(
+        "--kind",
+        required=True,
+        metavar="cells|xray",
+        help="cells: malaria cell crops (parasitized/uninfected); xray: chest radiographs (pneumonia/normal)",
+    )
+    parser.add_argument(
+        "--n", type=int, required=True, metavar="N", help="number of images; N//2 positives, the rest negatives"
+    )
+    parser.add_argument(
+        "--seed", type=int, required=True, metavar="S", help="random seed: same arguments give byte-identical files"
+    )
+    parser.add_argument(
+        "--size",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="square image side in pixels (default 128 for cells, 256 for xray)",
+    )
+    parser.add_argument(
+        "--shortcut",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="probability that a positive image gets a spurious corner tag (default 0)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,8 +62,10 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return fail("synth: interrupted; the next run into the same folder replaces the partial output")
     counts = ", ".join(f"{count} {name}" for name, count in summary["counts"].items())
-    print(f"wrote {summary['n']} {summary['kind']} images of {summary['size']} px to {args.out} "
-          f"in {time.perf_counter() - started:.1f} s")
+    print(
+        f"wrote {summary['n']} {summary['kind']} images of {summary['size']} px to {args.out} "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
     print(f"  classes: {counts} (positive: {summary['positive_class']})")
     print(f"  shortcut markers: {summary['markers']} (P={summary['shortcut']:g})")
     return EXIT_OK

@@ -17,48 +17,101 @@ from camviewer.core.jobs import run_to_end
 from camviewer.core.training.records import RESUMABLE_CHANGES, TrainConfig
 
 # Defaults live in TrainConfig; flags default to None so that --resume can tell what was given.
-_CONFIG_FLAGS = ("arch", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "pretrained", "freeze", "patience",
-                 "val_split", "test_split", "augment", "seed", "device", "input_size", "border_crop", "grayscale",
-                 "multi_label", "positive_class", "init", "workers", "allow_random_init")
+_CONFIG_FLAGS = (
+    "arch",
+    "epochs",
+    "batch_size",
+    "lr",
+    "optimizer",
+    "weight_decay",
+    "pretrained",
+    "freeze",
+    "patience",
+    "val_split",
+    "test_split",
+    "augment",
+    "seed",
+    "device",
+    "input_size",
+    "border_crop",
+    "grayscale",
+    "multi_label",
+    "positive_class",
+    "init",
+    "workers",
+    "allow_random_init",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("data", nargs="?", metavar="DATA",
-                        help="a folder with one sub-folder per class (masks/, roi/, boxes/, annotations/, hidden and "
-                        "_-prefixed folders are not classes), a train/val/test tree, or a CSV (path,label[,split])")
+    parser.add_argument(
+        "data",
+        nargs="?",
+        metavar="DATA",
+        help="a folder with one sub-folder per class (masks/, roi/, boxes/, annotations/, hidden and "
+        "_-prefixed folders are not classes), a train/val/test tree, or a CSV (path,label[,split])",
+    )
     parser.add_argument("--out", metavar="RUN", help="run folder to create (new or empty)")
-    parser.add_argument("--resume", metavar="RUN", help="continue this run at its next epoch (same optimizer and RNG state)")
+    parser.add_argument(
+        "--resume", metavar="RUN", help="continue this run at its next epoch (same optimizer and RNG state)"
+    )
     model = parser.add_argument_group("model")
     model.add_argument("--arch", help="architecture, e.g. tinyvgg_gap, resnet18 (see `camviewer info --list-archs`)")
-    model.add_argument("--arch-options", type=_json_object, metavar="JSON", help='e.g. \'{"widths": [16, 32, 64]}\'')
+    model.add_argument("--arch-options", type=_json_object, metavar="JSON", help="e.g. '{\"widths\": [16, 32, 64]}'")
     model.add_argument("--widths", type=_int_list, metavar="W1,W2,...", help="TinyVGG block widths (arch option)")
-    model.add_argument("--pretrained", action="store_true", default=None, help="start from torchvision's ImageNet weights")
-    model.add_argument("--allow-random-init", action="store_true", default=None,
-                       help="with --pretrained: if the weights cannot be had, warn and start from random weights")
+    model.add_argument(
+        "--pretrained", action="store_true", default=None, help="start from torchvision's ImageNet weights"
+    )
+    model.add_argument(
+        "--allow-random-init",
+        action="store_true",
+        default=None,
+        help="with --pretrained: if the weights cannot be had, warn and start from random weights",
+    )
     model.add_argument("--init", metavar="CKPT", help="fine-tune from this checkpoint (classes matched by name)")
-    model.add_argument("--freeze", metavar="FRACTION|LAYER", help="freeze the first FRACTION of the parameters, or all up to LAYER")
+    model.add_argument(
+        "--freeze", metavar="FRACTION|LAYER", help="freeze the first FRACTION of the parameters, or all up to LAYER"
+    )
     model.add_argument("--input-size", type=input_size, metavar="HxW", help="model input size (default 224)")
-    model.add_argument("--border-crop", type=float, metavar="FRACTION",
-                       help="cut this fraction off each side before resizing, in training and inference alike")
+    model.add_argument(
+        "--border-crop",
+        type=float,
+        metavar="FRACTION",
+        help="cut this fraction off each side before resizing, in training and inference alike",
+    )
     model.add_argument("--grayscale", action="store_true", default=None, help="convert to grey; one-channel model")
-    model.add_argument("--multi-label", action="store_true", default=None, help="sigmoid head (default: from the labels)")
-    model.add_argument("--positive-class", metavar="NAME", help="positive class of a two-class problem (default: synth.json's)")
+    model.add_argument(
+        "--multi-label", action="store_true", default=None, help="sigmoid head (default: from the labels)"
+    )
+    model.add_argument(
+        "--positive-class", metavar="NAME", help="positive class of a two-class problem (default: synth.json's)"
+    )
     fit = parser.add_argument_group("training")
     fit.add_argument("--epochs", type=int, help="maximum epochs (default 30)")
     fit.add_argument("--batch-size", type=int, help="default 32")
     fit.add_argument("--lr", type=float, help="learning rate (default 1e-3)")
     fit.add_argument("--optimizer", choices=("adam", "sgd"), help="default adam")
     fit.add_argument("--weight-decay", type=float, help="default 0")
-    fit.add_argument("--patience", type=int, help="stop after this many epochs without a better validation loss (default 5)")
-    fit.add_argument("--val-split", type=float, metavar="F", help="validation fraction when DATA has no split (default 0.2)")
+    fit.add_argument(
+        "--patience", type=int, help="stop after this many epochs without a better validation loss (default 5)"
+    )
+    fit.add_argument(
+        "--val-split", type=float, metavar="F", help="validation fraction when DATA has no split (default 0.2)"
+    )
     fit.add_argument("--test-split", type=float, metavar="F", help="test fraction when DATA has no split (default 0)")
     fit.add_argument("--augment", choices=("none", "light", "standard"), help="default light (flips)")
     fit.add_argument("--seed", type=int, help="seed for the split, initialisation and batches (default 0)")
     fit.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default auto")
     fit.add_argument("--workers", type=int, help="DataLoader worker processes when streaming (default automatic)")
-    fit.add_argument("--cache-mb", type=int, metavar="MB", help="keep decoded images in memory up to this size (default 1536)")
-    fit.add_argument("--threads", type=int, metavar="N",
-                     help="CPU threads for torch (default: torch's choice; 1 can be faster on a busy machine)")
+    fit.add_argument(
+        "--cache-mb", type=int, metavar="MB", help="keep decoded images in memory up to this size (default 1536)"
+    )
+    fit.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="CPU threads for torch (default: torch's choice; 1 can be faster on a busy machine)",
+    )
 
 
 def _json_object(text: str) -> dict:
@@ -123,8 +176,11 @@ def _resume_job(args: argparse.Namespace):
     refused = sorted(set(changes) - set(RESUMABLE_CHANGES))
     if refused or args.arch_options or args.widths or args.out not in (None, args.resume):
         names = ", ".join("--" + name.replace("_", "-") for name in refused) or "the model or output options"
-        return fail(f"--resume continues a run as it was configured; {names} cannot change "
-                    f"(only {', '.join('--' + n for n in RESUMABLE_CHANGES)})", EXIT_USAGE)
+        return fail(
+            f"--resume continues a run as it was configured; {names} cannot change "
+            f"(only {', '.join('--' + n for n in RESUMABLE_CHANGES)})",
+            EXIT_USAGE,
+        )
     return resume(args.resume, changes)
 
 
@@ -141,8 +197,11 @@ def _drive(job):
         if isinstance(payload, BatchUpdate):
             if payload.batch == 1:  # a fresh line per epoch: its rate and ETA are the epoch's
                 progress = ProgressLine("batches")
-            progress.update(payload.batch, payload.batches, f"epoch {payload.epoch}  loss {payload.loss:.4f}  "
-                            f"{payload.images_per_second:.0f} images/s")
+            progress.update(
+                payload.batch,
+                payload.batches,
+                f"epoch {payload.epoch}  loss {payload.loss:.4f}  {payload.images_per_second:.0f} images/s",
+            )
         elif isinstance(payload, EpochRecord):
             progress.close()
             print(event.message, flush=True)
@@ -165,16 +224,20 @@ def _drive(job):
 def _print_result(result) -> None:
     stopped = {"completed": "finished", "early-stopping": "stopped early (patience)", "cancelled": "cancelled"}
     if result.best_epoch is not None:
-        print(f"{stopped[result.stop_reason]} after {len(result.history)} epoch(s); best epoch {result.best_epoch} "
-              f"(val loss {result.best_val_loss:.4f}) -> {result.best_checkpoint}")
+        print(
+            f"{stopped[result.stop_reason]} after {len(result.history)} epoch(s); best epoch {result.best_epoch} "
+            f"(val loss {result.best_val_loss:.4f}) -> {result.best_checkpoint}"
+        )
     else:
         print(f"{stopped[result.stop_reason]} before any validation; checkpoint: {result.best_checkpoint}")
     metrics = result.test_metrics
     if metrics and "accuracy" in metrics:
         line = f"test ({metrics['n']} images): accuracy {metrics['accuracy']:.4f}"
         if metrics.get("positive_class"):
-            line += (f", sensitivity {_fmt(metrics['sensitivity'])}, specificity {_fmt(metrics['specificity'])} "
-                     f"(positive class: {metrics['positive_class']})")
+            line += (
+                f", sensitivity {_fmt(metrics['sensitivity'])}, specificity {_fmt(metrics['specificity'])} "
+                f"(positive class: {metrics['positive_class']})"
+            )
         line += f", ROC-AUC {_fmt(metrics['roc_auc'])}; report in {result.run_dir / 'test'}"
         print(line)
 

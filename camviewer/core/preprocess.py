@@ -28,7 +28,7 @@ def crop_box(height: int, width: int, border_crop: float) -> tuple[int, int, int
 def to_unit_array(pixels: np.ndarray, card: ModelCard) -> np.ndarray:
     """Crop the border, resize to the card's input size, match its channels. Float32 HxWxC in [0, 1]."""
     top, left, crop_h, crop_w = crop_box(pixels.shape[0], pixels.shape[1], card.border_crop)
-    pixels = pixels[top:top + crop_h, left:left + crop_w]
+    pixels = pixels[top : top + crop_h, left : left + crop_w]
     out_h, out_w = card.input_size
     shrinking = out_h * out_w < pixels.shape[0] * pixels.shape[1]
     interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR

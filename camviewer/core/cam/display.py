@@ -39,7 +39,7 @@ def upsample_map(raw: np.ndarray, image_size: tuple[int, int], border_crop: floa
     resized = cv2.resize(np.maximum(raw, 0).astype(np.float32), (crop_w, crop_h), interpolation=cv2.INTER_LINEAR)
     if (crop_h, crop_w) != (height, width):
         canvas = np.zeros((height, width), np.float32)
-        canvas[top:top + crop_h, left:left + crop_w] = resized
+        canvas[top : top + crop_h, left : left + crop_w] = resized
         resized = canvas
     resized -= resized.min()
     resized /= resized.max() + 1e-7

@@ -104,7 +104,7 @@ def resolve_targets(target: Target, probs: np.ndarray, model: LoadedModel) -> li
     if not isinstance(target, (str, int)):
         if len(target) != len(probs):
             raise CamError(f"{len(target)} targets given for {len(probs)} images")
-        return [resolve_targets(one, probs[i:i + 1], model)[0] for i, one in enumerate(target)]
+        return [resolve_targets(one, probs[i : i + 1], model)[0] for i, one in enumerate(target)]
     if target == "pred":
         if model.card.head == "sigmoid":
             return [[int(i) for i in np.flatnonzero(p >= 0.5)] or [int(p.argmax())] for p in probs]
@@ -145,10 +145,14 @@ def compute_cams(
         if gradient_methods:
             _gradient_maps(logits, activation, targets, gradient_methods, raw)
         with torch.no_grad():
-            _activation_only_maps(model, activation.detach(), logits.detach(), batch, methods, targets, raw,
-                                  scorecam_batch_size, cancel)
+            _activation_only_maps(
+                model, activation.detach(), logits.detach(), batch, methods, targets, raw, scorecam_batch_size, cancel
+            )
     as_numpy = [
-        {method: {c: m.detach().float().cpu().numpy() for c, m in per_class.items()} for method, per_class in image.items()}
+        {
+            method: {c: m.detach().float().cpu().numpy() for c, m in per_class.items()}
+            for method, per_class in image.items()
+        }
         for image in raw
     ]
     return CamBatch(layer, logits.detach().cpu().numpy(), probs, targets, as_numpy)
@@ -208,7 +212,7 @@ def _class_activation_maps(model: LoadedModel, a, logits, targets, raw) -> None:
 
 def _score_maps(module, batch, a, targets, raw, chunk: int, cancel: CancelToken | None) -> None:
     for i, classes in enumerate(targets):
-        masks = F.interpolate(a[i:i + 1], size=batch.shape[-2:], mode="bilinear", align_corners=True)[0]
+        masks = F.interpolate(a[i : i + 1], size=batch.shape[-2:], mode="bilinear", align_corners=True)[0]
         low = masks.amin(dim=(1, 2), keepdim=True)
         high = masks.amax(dim=(1, 2), keepdim=True)
         masks = (masks - low) / (high - low + 1e-8)
@@ -216,7 +220,7 @@ def _score_maps(module, batch, a, targets, raw, chunk: int, cancel: CancelToken 
         for start in range(0, masks.shape[0], chunk):
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            scores.append(module(batch[i][None] * masks[start:start + chunk, None]))
+            scores.append(module(batch[i][None] * masks[start : start + chunk, None]))
         weights = torch.softmax(torch.cat(scores)[:, classes], dim=0)  # channels x classes
         maps = torch.einsum("ck,chw->khw", weights, a[i])
         for j, c in enumerate(classes):

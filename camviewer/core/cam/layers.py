@@ -63,6 +63,7 @@ def candidate_layers(model: LoadedModel) -> list[LayerInfo]:
             calls[name] += 1
             if isinstance(output, torch.Tensor) and output.ndim == 4 and output.shape[2] * output.shape[3] > 1:
                 order.append((name, tuple(output.shape[1:]), type(module).__name__))
+
         return hook
 
     skip = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)

@@ -69,7 +69,7 @@ GRADIENT_METHODS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 def eigen_projection(a: torch.Tensor) -> torch.Tensor:
     """First principal component of each image's activations (N x h x w), sign-corrected."""
-    n, c, h, w = a.shape
+    n, _c, h, w = a.shape
     x = torch.nan_to_num(a).flatten(2).transpose(1, 2)  # N x hw x C
     x = x - x.mean(dim=1, keepdim=True)
     _, _, vh = torch.linalg.svd(x, full_matrices=False)

@@ -80,7 +80,9 @@ def ordered_map(function: Callable, items: Sequence, threads: int | None = None,
     Decoders (Pillow, OpenCV, pydicom) release the GIL, so threads overlap the I/O and decoding.
     Closing the iterator early (cancel) waits only for the few tasks already started.
     """
-    with ThreadPoolExecutor(max_workers=threads or min(8, os.cpu_count() or 1), thread_name_prefix="camviewer-decode") as pool:
+    with ThreadPoolExecutor(
+        max_workers=threads or min(8, os.cpu_count() or 1), thread_name_prefix="camviewer-decode"
+    ) as pool:
         remaining = iter(items)
         pending = deque(pool.submit(function, item) for item in islice(remaining, ahead))
         try:

@@ -99,7 +99,9 @@ def scan_dataset(source: str | os.PathLike) -> DatasetIndex:
     if not path.is_dir():
         raise DatasetError(f"{path}: no such folder or CSV file")
     children = _data_folders(path)
-    split_folders = {child: SPLIT_ALIASES[child.name.lower()] for child in children if child.name.lower() in SPLIT_ALIASES}
+    split_folders = {
+        child: SPLIT_ALIASES[child.name.lower()] for child in children if child.name.lower() in SPLIT_ALIASES
+    }
     if split_folders and len(split_folders) == len(children):
         layout, samples, ignored = "split-folders", [], []
         for folder, split in sorted(split_folders.items()):
@@ -119,7 +121,8 @@ def scan_dataset(source: str | os.PathLike) -> DatasetIndex:
 def _data_folders(folder: Path) -> list[Path]:
     """Sub-folders that may hold classes: not metadata, not hidden, not starting with '_'."""
     return sorted(
-        child for child in folder.iterdir()
+        child
+        for child in folder.iterdir()
         if child.is_dir() and child.name.lower() not in METADATA_FOLDERS and child.name[0] not in "._"
     )
 
@@ -142,7 +145,11 @@ def synth_origin(folder: Path) -> dict | None:
         return None
     if not isinstance(info, dict):
         return None
-    return {key: info[key] for key in ("generator", "kind", "n", "seed", "size", "shortcut", "positive_class") if key in info}
+    return {
+        key: info[key]
+        for key in ("generator", "kind", "n", "seed", "size", "shortcut", "positive_class")
+        if key in info
+    }
 
 
 def _synth_positive_class(origin: dict | None, names: list[str]) -> str | None:
@@ -160,13 +167,17 @@ def read_partition_csv(csv_path: str | os.PathLike) -> DatasetIndex:
         raise DatasetError(f"{csv_path}: cannot read the partition file ({error})") from None
     columns = {name.strip().lower(): name for name in (rows[0].keys() if rows else [])}
     if "path" not in columns or "label" not in columns:
-        raise DatasetError(f"{csv_path}: a partition file needs a header with 'path' and 'label' columns (and optionally 'split')")
+        raise DatasetError(
+            f"{csv_path}: a partition file needs a header with 'path' and 'label' columns (and optionally 'split')"
+        )
     samples = [_csv_sample(csv_path, number, row, columns) for number, row in enumerate(rows, start=2)]
     if not samples:
         raise DatasetError(f"{csv_path}: the partition file lists no images")
     with_split = sum(sample.split is not None for sample in samples)
     if 0 < with_split < len(samples):
-        raise DatasetError(f"{csv_path}: the 'split' column is filled on {with_split} of {len(samples)} rows; fill it on all or none")
+        raise DatasetError(
+            f"{csv_path}: the 'split' column is filled on {with_split} of {len(samples)} rows; fill it on all or none"
+        )
     names = sorted({label for sample in samples for label in sample.labels})
     origin = synth_origin(csv_path.parent)
     return DatasetIndex(csv_path, "csv", names, samples, _synth_positive_class(origin, names), origin=origin)
@@ -191,7 +202,9 @@ def write_split_csv(samples: Sequence[Sample], csv_path: str | os.PathLike) -> P
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["path", "label", "split"])
     for sample in samples:
-        writer.writerow([_relative_to(sample.path, csv_path.parent), LABEL_SEPARATOR.join(sample.labels), sample.split or ""])
+        writer.writerow(
+            [_relative_to(sample.path, csv_path.parent), LABEL_SEPARATOR.join(sample.labels), sample.split or ""]
+        )
     with atomic_path(csv_path) as tmp:
         tmp.write_text(buffer.getvalue(), encoding="utf-8")
     return csv_path
@@ -212,18 +225,20 @@ def assign_splits(index: DatasetIndex, val_fraction: float, test_fraction: float
     falls back to a plain random split when a class is too small to be spread over every split.
     """
     if not 0.0 <= test_fraction < 1.0 or not 0.0 <= val_fraction < 1.0 or val_fraction + test_fraction >= 1.0:
-        raise DatasetError(f"split fractions must be in [0, 1) and sum below 1 (val {val_fraction}, test {test_fraction})")
+        raise DatasetError(
+            f"split fractions must be in [0, 1) and sum below 1 (val {val_fraction}, test {test_fraction})"
+        )
     samples = list(index.samples)
     if index.has_splits:
         if any(s.split == "val" for s in samples) or val_fraction == 0:
             return index
         train = [i for i, s in enumerate(samples) if s.split == "train"]
-        return _with_splits(index, samples, {i: "val" for i in _split_off(train, samples, val_fraction, seed)})
+        return _with_splits(index, samples, dict.fromkeys(_split_off(train, samples, val_fraction, seed), "val"))
     everything = list(range(len(samples)))
     test = _split_off(everything, samples, test_fraction, seed) if test_fraction > 0 else []
     rest = sorted(set(everything) - set(test))
     val = _split_off(rest, samples, val_fraction / (1.0 - test_fraction), seed) if val_fraction > 0 else []
-    chosen = {i: "train" for i in everything} | {i: "val" for i in val} | {i: "test" for i in test}
+    chosen = dict.fromkeys(everything, "train") | dict.fromkeys(val, "val") | dict.fromkeys(test, "test")
     return _with_splits(index, samples, chosen)
 
 

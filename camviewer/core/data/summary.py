@@ -57,6 +57,14 @@ def summarize(index: DatasetIndex, decoded: DecodedSet) -> DatasetSummary:
     imbalance = max(train_counts) / min(train_counts) if min(train_counts) > 0 else None
     megabytes = 0.0 if decoded.pixels is None else decoded.pixels.numel() / 2**20
     return DatasetSummary(
-        str(index.source), index.layout, index.class_names, index.multi_label, counts, decoded.skipped,
-        decoded.pixels is not None, megabytes, imbalance, index.ignored_folders,
+        str(index.source),
+        index.layout,
+        index.class_names,
+        index.multi_label,
+        counts,
+        decoded.skipped,
+        decoded.pixels is not None,
+        megabytes,
+        imbalance,
+        index.ignored_folders,
     )

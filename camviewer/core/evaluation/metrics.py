@@ -13,8 +13,9 @@ All results are plain Python ints, floats, strings, lists and dicts, so ``json.d
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import (
@@ -82,8 +83,7 @@ def _check_scores(probabilities: Any, names: list[str], n_rows: int) -> np.ndarr
         raise MetricsError(f"probabilities must be a 2-D array (images x classes); got shape {scores.shape}")
     if scores.shape[1] != len(names):
         raise MetricsError(
-            f"probabilities have {scores.shape[1]} columns but there are {len(names)} class names "
-            f"({_quoted(names)})"
+            f"probabilities have {scores.shape[1]} columns but there are {len(names)} class names ({_quoted(names)})"
         )
     if scores.shape[0] != n_rows:
         raise MetricsError(f"{n_rows} labels but {scores.shape[0]} rows of probabilities")
@@ -123,8 +123,7 @@ def _positive_index(positive_class: str | None, names: list[str]) -> int | None:
         return None
     if positive_class is None:
         raise MetricsError(
-            f"a two-class evaluation needs an explicit positive class: pass positive_class as one "
-            f"of {_quoted(names)}"
+            f"a two-class evaluation needs an explicit positive class: pass positive_class as one of {_quoted(names)}"
         )
     if positive_class not in names:
         raise MetricsError(f"positive class {positive_class!r} is not one of the class names: {_quoted(names)}")
@@ -194,8 +193,14 @@ def _label_auc_note(column: np.ndarray, name: str) -> str:
 def _one_vs_rest(counts: np.ndarray) -> dict:
     """Counts, sensitivity and specificity from one of sklearn's [[tn, fp], [fn, tp]] matrices."""
     (tn, fp), (fn, tp) = counts.tolist()
-    return {"tp": tp, "fp": fp, "fn": fn, "tn": tn,
-            "sensitivity": _ratio(tp, tp + fn), "specificity": _ratio(tn, tn + fp)}
+    return {
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "tn": tn,
+        "sensitivity": _ratio(tp, tp + fn),
+        "specificity": _ratio(tn, tn + fp),
+    }
 
 
 def _per_class(labels, predicted, scores, names) -> dict[str, dict]:
@@ -278,7 +283,7 @@ def evaluate_predictions(
     return ClassificationReport(
         class_names=names,
         positive_class=None if positive is None else names[positive],
-        n=int(len(labels)),
+        n=len(labels),
         accuracy=float(accuracy_score(labels, predicted)),
         # Mean recall of the classes present in the labels: balanced_accuracy_score's definition,
         # without its warning when a prediction names a class absent from the labels.
@@ -323,9 +328,7 @@ def roc_points(
         return {}
     wanted = [positive] if positive is not None else range(len(names))
     return {
-        names[i]: _curve(labels == i, scores[:, i])
-        for i in wanted
-        if (labels == i).any() and not (labels == i).all()
+        names[i]: _curve(labels == i, scores[:, i]) for i in wanted if (labels == i).any() and not (labels == i).all()
     }
 
 
@@ -372,4 +375,3 @@ def multilabel_report(
         "macro_auc": macro,
         "macro_auc_note": macro_note,
     }
-

@@ -13,8 +13,8 @@ import csv
 import io
 import itertools
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import matplotlib
 import numpy as np
@@ -35,9 +35,8 @@ HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "train_acc", "val_acc", "l
 
 def _write_atomically(path: Path, write: Callable[[io.IOBase], None], binary: bool = False) -> Path:
     """Call ``write(file)`` on a temporary file next to ``path``, then move it into place."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") if binary else open(tmp, "w", newline="", encoding="utf-8") as fh:
-            write(fh)
+    with atomic_path(path) as tmp, open(tmp, "wb") if binary else open(tmp, "w", newline="", encoding="utf-8") as fh:
+        write(fh)
     return Path(path)
 
 
@@ -115,12 +114,25 @@ def plot_roc(roc: dict[str, dict], path: str | Path, title: str | None = None, n
     colours = matplotlib.colormaps["tab20" if len(roc) > 10 else "tab10"].colors
     for colour, (name, curve) in zip(itertools.cycle(colours), roc.items()):
         label = f"{name} vs rest" if len(roc) > 1 else name
-        ax.plot(curve["fpr"], curve["tpr"], color=colour, linewidth=2 if len(roc) <= 5 else 1.4,
-                label=f"{label} (AUC = {curve['auc']:.3f})")
+        ax.plot(
+            curve["fpr"],
+            curve["tpr"],
+            color=colour,
+            linewidth=2 if len(roc) <= 5 else 1.4,
+            label=f"{label} (AUC = {curve['auc']:.3f})",
+        )
     if not roc:
-        ax.text(0.5, 0.55, note or "no ROC curve: it needs images of both classes",
-                ha="center", va="center", wrap=True, fontsize=10, color="0.25",
-                bbox={"boxstyle": "round", "facecolor": "0.95", "edgecolor": "0.7"})
+        ax.text(
+            0.5,
+            0.55,
+            note or "no ROC curve: it needs images of both classes",
+            ha="center",
+            va="center",
+            wrap=True,
+            fontsize=10,
+            color="0.25",
+            bbox={"boxstyle": "round", "facecolor": "0.95", "edgecolor": "0.7"},
+        )
     ax.set_xlim(-0.01, 1.01)
     ax.set_ylim(-0.01, 1.01)
     ax.set_aspect("equal")

@@ -117,7 +117,8 @@ def resolve_positive_class(model: LoadedModel, requested: str | None) -> str | N
     if chosen is None:
         raise MetricsError(
             f"a two-class evaluation needs a positive class: pass --positive-class with one of {', '.join(names)} "
-            "(the model card names none)")
+            "(the model card names none)"
+        )
     return chosen
 
 
@@ -135,7 +136,8 @@ def select_samples(data: str | Path, split: str | None, model: LoadedModel) -> t
     if split_file is None:
         raise DatasetError(
             f"{data} has no {split} split of its own and no split.csv was found next to the checkpoint "
-            "or in its card's notes; give the split in a CSV (path,label,split) or a {train,val,test} layout")
+            "or in its card's notes; give the split in a CSV (path,label,split) or a {train,val,test} layout"
+        )
     samples = read_partition_csv(split_file).in_split(split)
     _check_inside(samples, Path(data), split_file)
     return _non_empty(samples, split, str(split_file)), str(split_file)
@@ -180,11 +182,22 @@ def summary_metrics(result: EvaluationResult) -> dict[str, Any]:
     if result.report is None:
         return {"n": result.multilabel["n"], "macro_auc": result.multilabel["macro_auc"]}
     report = result.report
-    keys = ("n", "accuracy", "balanced_accuracy", "sensitivity", "specificity", "roc_auc", "cohen_kappa", "positive_class")
+    keys = (
+        "n",
+        "accuracy",
+        "balanced_accuracy",
+        "sensitivity",
+        "specificity",
+        "roc_auc",
+        "cohen_kappa",
+        "positive_class",
+    )
     return {key: getattr(report, key) for key in keys}
 
 
-def write_report(result: EvaluationResult, out_dir: str | Path, history_csv: str | Path | None = None) -> dict[str, Path]:
+def write_report(
+    result: EvaluationResult, out_dir: str | Path, history_csv: str | Path | None = None
+) -> dict[str, Path]:
     """The report files for a finished evaluation (see the module docstring)."""
     history = history_csv if history_csv is not None and Path(history_csv).is_file() else None
     if result.report is not None:

@@ -81,9 +81,10 @@ def explain_to_folder(
     stems = dict(zip(map(str, files), output_stems(files)))
     names = model.card.class_names
     summary = {"explained": 0, "failed": [(f.source, f.reason) for f in missing], "out": str(out_dir)}
-    with open(out_dir / "predictions.csv", "w", newline="") as handle, ThreadPoolExecutor(
-        max_workers=2, thread_name_prefix="camviewer-write"
-    ) as writers:
+    with (
+        open(out_dir / "predictions.csv", "w", newline="") as handle,
+        ThreadPoolExecutor(max_workers=2, thread_name_prefix="camviewer-write") as writers,
+    ):
         table = csv.writer(handle)
         table.writerow(["path", "predicted", *(f"p_{name}" for name in names)])
         writing: deque[Future] = deque()

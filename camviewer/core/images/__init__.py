@@ -30,5 +30,15 @@ from camviewer.core.images.common import DEFAULT_MAX_PIXELS, DecodedImage, Image
 from camviewer.core.images.listing import IMAGE_EXTENSIONS, is_image_path, list_images
 from camviewer.core.images.read import as_decoded, read_header, read_image, to_uint8_rgb
 
-__all__ = ["DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "DecodedImage", "ImageInfo", "as_decoded", "is_image_path",
-           "list_images", "read_header", "read_image", "to_uint8_rgb"]
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "IMAGE_EXTENSIONS",
+    "DecodedImage",
+    "ImageInfo",
+    "as_decoded",
+    "is_image_path",
+    "list_images",
+    "read_header",
+    "read_image",
+    "to_uint8_rgb",
+]

@@ -21,8 +21,14 @@ DEFAULT_MAX_PIXELS: int = 250_000_000
 
 
 # Signatures of the raster formats we read, to tell "damaged PNG" from "not an image at all".
-SIGNATURES = {b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"BM": "BMP", b"II*\x00": "TIFF",
-               b"MM\x00*": "TIFF", b"GIF8": "GIF"}
+SIGNATURES = {
+    b"\x89PNG": "PNG",
+    b"\xff\xd8\xff": "JPEG",
+    b"BM": "BMP",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+    b"GIF8": "GIF",
+}
 
 
 HEAD_BYTES = 132  # a DICOM file has a 128-byte preamble then "DICM"
@@ -83,7 +89,8 @@ def errors_named(file: Path) -> Iterator[None]:
 def check_size(file: Path | None, width: int, height: int, max_pixels: int | None) -> None:
     if max_pixels is not None and width * height > max_pixels:
         raise ImageTooLargeError(
-            file, f"{width}x{height} = {width * height:,} pixels is above the limit of {max_pixels:,}")
+            file, f"{width}x{height} = {width * height:,} pixels is above the limit of {max_pixels:,}"
+        )
 
 
 def decoder_error(file: Path, exc: BaseException) -> ImageError:

@@ -56,8 +56,9 @@ def read_dataset(file: Path, head: bytes, stop_before_pixels: bool = False) -> p
         raise UnsupportedImageError(file, "not an image: neither a known image format nor a DICOM image")
     if "TransferSyntaxUID" not in ds.file_meta:  # no File Meta header: use the encoding pydicom detected
         implicit_vr, little_endian = ds.original_encoding
-        ds.file_meta.TransferSyntaxUID = (ImplicitVRLittleEndian if implicit_vr else
-                                          ExplicitVRLittleEndian if little_endian else ExplicitVRBigEndian)
+        ds.file_meta.TransferSyntaxUID = (
+            ImplicitVRLittleEndian if implicit_vr else ExplicitVRLittleEndian if little_endian else ExplicitVRBigEndian
+        )
     return ds
 
 
@@ -105,7 +106,7 @@ def _dicom_grey(frame: np.ndarray, ds: pydicom.Dataset, inverted: bool) -> np.nd
     values = apply_modality_lut(frame, ds).astype(np.float64)
     if ds.get("VOILUTSequence"):
         lut_bits = int(ds.VOILUTSequence[0].LUTDescriptor[2])
-        scaled = apply_voi(np.rint(values).astype(np.int64), ds) / float(2 ** lut_bits - 1)
+        scaled = apply_voi(np.rint(values).astype(np.int64), ds) / float(2**lut_bits - 1)
     elif (window := _window(ds)) is not None:
         scaled = _apply_window(values, *window, str(ds.get("VOILUTFunction", "LINEAR")).strip().upper())
     else:

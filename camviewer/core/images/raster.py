@@ -98,8 +98,13 @@ def orientation(im: Image.Image) -> int:
 
 # EXIF orientation -> the flip/turn that makes stored pixels upright, as ImageOps.exif_transpose does.
 ORIENTED = {
-    1: lambda a: a, 2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
-    5: lambda a: a.swapaxes(0, 1), 6: lambda a: np.rot90(a, -1), 7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+    1: lambda a: a,
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
     8: lambda a: np.rot90(a, 1),
 }
 
@@ -109,8 +114,9 @@ def _read_16bit_with_opencv(file: Path, grey: bool) -> np.ndarray:
     import cv2  # imported here: only 16-bit colour files need it
 
     colour = cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR
-    array = cv2.imdecode(np.fromfile(file, dtype=np.uint8),
-                         cv2.IMREAD_ANYDEPTH | cv2.IMREAD_IGNORE_ORIENTATION | colour)
+    array = cv2.imdecode(
+        np.fromfile(file, dtype=np.uint8), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_IGNORE_ORIENTATION | colour
+    )
     if array is None or array.dtype != np.uint16:
         raise CorruptImageError(file, "16-bit colour data could not be decoded")
     return divided(array if grey else array[..., ::-1], 65535)  # OpenCV orders colour as BGR

@@ -73,8 +73,9 @@ def read_header(path: str | os.PathLike) -> ImageInfo:
             return ImageInfo(str(file), im.format or "", width, height, bits, im.mode, channels)
 
 
-def as_decoded(source: str | os.PathLike | np.ndarray | DecodedImage,
-               max_pixels: int | None = DEFAULT_MAX_PIXELS) -> DecodedImage:
+def as_decoded(
+    source: str | os.PathLike | np.ndarray | DecodedImage, max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> DecodedImage:
     """Accept a path, an array (HxW, HxWx1, HxWx3, HxWx4) or an already decoded image."""
     if isinstance(source, DecodedImage):
         return source
@@ -115,7 +116,8 @@ def _decode_array(array: np.ndarray, max_pixels: int | None) -> DecodedImage:
     elif np.issubdtype(array.dtype, np.floating):
         bits, pixels = array.dtype.itemsize * 8, scale_float(colour)
     else:
-        raise UnsupportedImageError(None, f"arrays of dtype {array.dtype} are not supported "
-                                          "(use uint8, uint16, bool or float)")
+        raise UnsupportedImageError(
+            None, f"arrays of dtype {array.dtype} are not supported (use uint8, uint16, bool or float)"
+        )
     info = ImageInfo(None, "ARRAY", array.shape[1], array.shape[0], bits, mode, 1 if array.ndim == 2 else 3)
     return DecodedImage(np.ascontiguousarray(pixels, dtype=np.float32), info)

@@ -128,7 +128,7 @@ def build_model(
         model = VGG16GAP(num_classes, 3, options.get("conv_width", 1024))
         if pretrained or weights_file:
             vgg_state = pretrained_state_dict("vgg16", weights_file)
-            features = {k[len("features."):]: v for k, v in vgg_state.items() if k.startswith("features.")}
+            features = {k[len("features.") :]: v for k, v in vgg_state.items() if k.startswith("features.")}
             model.features.load_state_dict(features)
     elif pretrained or weights_file:
         model = torchvision.models.get_model(arch, weights=None)
@@ -173,8 +173,15 @@ def replace_first_conv(model: nn.Module, channels: int) -> None:
         raise CamviewerError("the model has no convolution to adapt to the number of channels")
     name, module = convolutions[0]
     new = nn.Conv2d(
-        channels, module.out_channels, module.kernel_size, module.stride, module.padding,
-        module.dilation, module.groups, module.bias is not None, module.padding_mode,
+        channels,
+        module.out_channels,
+        module.kernel_size,
+        module.stride,
+        module.padding,
+        module.dilation,
+        module.groups,
+        module.bias is not None,
+        module.padding_mode,
     )
     with torch.no_grad():
         if channels == 1:

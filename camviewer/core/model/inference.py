@@ -14,8 +14,12 @@ from camviewer.core.errors import (
 _RESNET_DEPTHS = {(2, 2, 2, 2): 18, (3, 4, 6, 3): 34, (3, 4, 23, 3): 101, (3, 8, 36, 3): 152}
 
 
-_DENSENET_BLOCKS = {(6, 12, 24, 16): "densenet121", (6, 12, 32, 32): "densenet169",
-                    (6, 12, 48, 32): "densenet201", (6, 12, 36, 24): "densenet161"}
+_DENSENET_BLOCKS = {
+    (6, 12, 24, 16): "densenet121",
+    (6, 12, 32, 32): "densenet169",
+    (6, 12, 48, 32): "densenet201",
+    (6, 12, 36, 24): "densenet161",
+}
 
 
 _VGG_CONVS = {8: "vgg11", 10: "vgg13", 13: "vgg16", 16: "vgg19"}
@@ -37,7 +41,9 @@ def infer_architecture(state: Mapping[str, torch.Tensor]) -> InferredArchitectur
         return _infer_tinyvgg(state)
     if "conv.0.weight" in keys and "classifier.weight" in keys and "features.0.weight" in keys:
         return InferredArchitecture(
-            "vgg16_gap", state["classifier.weight"].shape[0], state["features.0.weight"].shape[1],
+            "vgg16_gap",
+            state["classifier.weight"].shape[0],
+            state["features.0.weight"].shape[1],
             {"conv_width": state["conv.0.weight"].shape[0]},
         )
     if "layer1.0.conv1.weight" in keys and "fc.weight" in keys:
@@ -49,8 +55,10 @@ def infer_architecture(state: Mapping[str, torch.Tensor]) -> InferredArchitectur
         if blocks not in _DENSENET_BLOCKS:
             raise ArchitectureInferenceError(f"DenseNet with blocks {blocks} is not a torchvision variant; pass --arch")
         return InferredArchitecture(
-            _DENSENET_BLOCKS[blocks], _head_weight(state, "classifier").shape[0],
-            state["features.conv0.weight"].shape[1], {},
+            _DENSENET_BLOCKS[blocks],
+            _head_weight(state, "classifier").shape[0],
+            state["features.conv0.weight"].shape[1],
+            {},
         )
     if "classifier.6.weight" in keys and "features.0.weight" in keys:
         convs = [k for k in keys if k.startswith("features.") and k.endswith(".weight") and state[k].ndim == 4]
@@ -59,7 +67,9 @@ def infer_architecture(state: Mapping[str, torch.Tensor]) -> InferredArchitectur
         batch_norm = any(k.endswith("running_mean") for k in keys)
         return InferredArchitecture(
             _VGG_CONVS[len(convs)] + ("_bn" if batch_norm else ""),
-            state["classifier.6.weight"].shape[0], state["features.0.weight"].shape[1], {},
+            state["classifier.6.weight"].shape[0],
+            state["features.0.weight"].shape[1],
+            {},
         )
     if "classifier.1.weight" in keys and state["classifier.1.weight"].ndim == 4 and "features.0.weight" in keys:
         first = state["features.0.weight"]
@@ -97,7 +107,9 @@ def _infer_resnet(state: Mapping[str, torch.Tensor]) -> InferredArchitecture:
     if depth is None:
         raise ArchitectureInferenceError(f"ResNet with blocks {blocks} is not a torchvision variant; pass --arch")
     if groups > 1:
-        arch = {(50, 32): "resnext50_32x4d", (101, 32): "resnext101_32x8d", (101, 64): "resnext101_64x4d"}.get((depth, groups))
+        arch = {(50, 32): "resnext50_32x4d", (101, 32): "resnext101_32x8d", (101, 64): "resnext101_64x4d"}.get(
+            (depth, groups)
+        )
     elif bottleneck and width == 128:
         arch = f"wide_resnet{depth}_2"
     else:

@@ -82,7 +82,9 @@ def _architecture_hint(state, arch: str) -> str:
         return ""
     if inferred.arch == arch:
         return ""
-    return f"\n  These weights look like {inferred.arch} with {inferred.num_classes} outputs: try --arch {inferred.arch}."
+    return (
+        f"\n  These weights look like {inferred.arch} with {inferred.num_classes} outputs: try --arch {inferred.arch}."
+    )
 
 
 def _checked_card(card: ModelCard, arch, num_classes, class_names) -> ModelCard:

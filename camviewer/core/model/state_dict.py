@@ -39,14 +39,16 @@ def strip_wrapper_prefixes(
         (prefix,) = first
         if expected is None and prefix not in wrappers:
             break
-        state = {key[len(prefix) + 1:]: value for key, value in state.items()}
+        state = {key[len(prefix) + 1 :]: value for key, value in state.items()}
         if notes is not None:
             notes.append(f"stripped key prefix '{prefix}.'")
     return state
 
 
 def normalize_keys(
-    state: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor] | None = None, notes: list[str] | None = None
+    state: Mapping[str, torch.Tensor],
+    expected: Mapping[str, torch.Tensor] | None = None,
+    notes: list[str] | None = None,
 ) -> dict[str, torch.Tensor]:
     """Map the key names people save to the names the architecture expects.
 

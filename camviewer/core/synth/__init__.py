@@ -59,8 +59,6 @@ class SynthOutputError(CamviewerError):
 
 
 @dataclass
-
-
 class SynthSample:
     """One generated image and its ground truth."""
 
@@ -79,8 +77,12 @@ def _draw_marker(image, rng, size: int, avoid: np.ndarray) -> tuple[int, int, in
     side = max(10, int(round(rng.uniform(0.11, 0.15) * size)))  # a glyph needs some pixels
     margin = int(round(rng.uniform(0.02, 0.05) * size))
     letter = "LRAP"[rng.integers(4)]
-    corners = [(margin, margin), (size - margin - side, margin), (margin, size - margin - side),
-               (size - margin - side, size - margin - side)]
+    corners = [
+        (margin, margin),
+        (size - margin - side, margin),
+        (margin, size - margin - side),
+        (size - margin - side, size - margin - side),
+    ]
     for index in rng.permutation(4):
         x, y = corners[index]
         if not avoid[y : y + side, x : x + side].any():
@@ -187,8 +189,15 @@ def _write_csv(path: Path, rows: list) -> None:
         writer.writerows(rows)
 
 
-def generate(out_dir, kind: str, n: int, seed: int, size: int | None = None, shortcut: float = 0.0,
-             cancel: CancelToken | None = None) -> Generator[Progress, None, dict]:
+def generate(
+    out_dir,
+    kind: str,
+    n: int,
+    seed: int,
+    size: int | None = None,
+    shortcut: float = 0.0,
+    cancel: CancelToken | None = None,
+) -> Generator[Progress, None, dict]:
     """Write a synthetic dataset under ``out_dir``; yields Progress per image, returns the summary.
 
     Layout: ``<class>/<stem>.png`` images, ``masks/`` and ``roi/`` masks (0/255) at the same
@@ -202,12 +211,21 @@ def generate(out_dir, kind: str, n: int, seed: int, size: int | None = None, sho
     size = size or DEFAULT_SIZE[kind]
     out = Path(out_dir)
     _prepare_output(out)
-    negative, positive = CLASSES[kind]
+    _negative, positive = CLASSES[kind]
     counts = {name: n // 2 if name == positive else n - n // 2 for name in sorted(CLASSES[kind])}
     summary = {
-        "generator": GENERATOR, "version": GENERATOR_VERSION, "kind": kind, "n": n, "seed": seed, "size": size,
-        "shortcut": shortcut, "class_names": sorted(CLASSES[kind]), "positive_class": positive, "counts": counts,
-        "markers": 0, "complete": False,
+        "generator": GENERATOR,
+        "version": GENERATOR_VERSION,
+        "kind": kind,
+        "n": n,
+        "seed": seed,
+        "size": size,
+        "shortcut": shortcut,
+        "class_names": sorted(CLASSES[kind]),
+        "positive_class": positive,
+        "counts": counts,
+        "markers": 0,
+        "complete": False,
     }
     (out / "synth.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     for folder in (out, out / "masks", out / "roi"):

@@ -21,6 +21,7 @@ from camviewer.core.synth.drawing import (
 _PARASITE_PURPLE = (0.36, 0.16, 0.52)
 _CHROMATIN = (0.30, 0.04, 0.34)
 
+
 def _stain_color(rng: np.random.Generator) -> np.ndarray:
     # Stain intensity and hue vary between smears far more than a parasite shifts the mean colour.
     pink = np.array([0.84, 0.56, 0.62]) + rng.uniform(-0.08, 0.08, 3)
@@ -177,5 +178,3 @@ def draw_cells(rng: np.random.Generator, size: int, positive: bool):
         _draw_decoy(image, rng, size, room)
     image += rng.normal(0, 0.012, image.shape).astype(np.float32)  # sensor noise
     return image, lesion, cell
-
-

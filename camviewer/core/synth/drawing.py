@@ -7,6 +7,7 @@ import numpy as np
 
 SHIFT = 4  # sub-pixel bits for cv2 drawing: outlines are placed to 1/16 px
 
+
 def fixed_points(points) -> np.ndarray:
     return np.round(np.asarray(points, np.float64) * (1 << SHIFT)).astype(np.int32)
 
@@ -77,5 +78,3 @@ def random_point(rng: np.random.Generator, allowed: np.ndarray):
 def inner_depth(mask: np.ndarray) -> np.ndarray:
     """Distance in pixels from each inside pixel to the outside."""
     return cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
-
-

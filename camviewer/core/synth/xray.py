@@ -20,14 +20,57 @@ from camviewer.core.synth.drawing import (
 
 # Outlines in unit coordinates (x right, y down) of a frontal view; the patient's right lung is on
 # the image's left. Randomly scaled, rotated and shifted per image, then rounded by corner cutting.
-_BODY = [(0.42, -0.02), (0.41, 0.06), (0.24, 0.09), (0.09, 0.15), (0.05, 0.30), (0.04, 0.60), (0.08, 0.85),
-         (0.12, 1.05), (0.88, 1.05), (0.92, 0.85), (0.96, 0.60), (0.95, 0.30), (0.91, 0.15), (0.76, 0.09),
-         (0.59, 0.06), (0.58, -0.02)]
-_RIGHT_LUNG = [(0.35, 0.13), (0.27, 0.16), (0.20, 0.25), (0.16, 0.40), (0.14, 0.56), (0.14, 0.70), (0.16, 0.79),
-               (0.22, 0.75), (0.31, 0.71), (0.40, 0.70), (0.45, 0.72), (0.45, 0.55), (0.44, 0.38), (0.42, 0.20)]
+_BODY = [
+    (0.42, -0.02),
+    (0.41, 0.06),
+    (0.24, 0.09),
+    (0.09, 0.15),
+    (0.05, 0.30),
+    (0.04, 0.60),
+    (0.08, 0.85),
+    (0.12, 1.05),
+    (0.88, 1.05),
+    (0.92, 0.85),
+    (0.96, 0.60),
+    (0.95, 0.30),
+    (0.91, 0.15),
+    (0.76, 0.09),
+    (0.59, 0.06),
+    (0.58, -0.02),
+]
+_RIGHT_LUNG = [
+    (0.35, 0.13),
+    (0.27, 0.16),
+    (0.20, 0.25),
+    (0.16, 0.40),
+    (0.14, 0.56),
+    (0.14, 0.70),
+    (0.16, 0.79),
+    (0.22, 0.75),
+    (0.31, 0.71),
+    (0.40, 0.70),
+    (0.45, 0.72),
+    (0.45, 0.55),
+    (0.44, 0.38),
+    (0.42, 0.20),
+]
 # The patient's left lung leaves room for the heart (cardiac notch).
-_LEFT_LUNG = [(0.65, 0.13), (0.73, 0.16), (0.80, 0.25), (0.84, 0.40), (0.86, 0.56), (0.86, 0.70), (0.84, 0.80),
-              (0.78, 0.77), (0.70, 0.74), (0.62, 0.62), (0.56, 0.52), (0.55, 0.38), (0.56, 0.22), (0.58, 0.16)]
+_LEFT_LUNG = [
+    (0.65, 0.13),
+    (0.73, 0.16),
+    (0.80, 0.25),
+    (0.84, 0.40),
+    (0.86, 0.56),
+    (0.86, 0.70),
+    (0.84, 0.80),
+    (0.78, 0.77),
+    (0.70, 0.74),
+    (0.62, 0.62),
+    (0.56, 0.52),
+    (0.55, 0.38),
+    (0.56, 0.22),
+    (0.58, 0.16),
+]
 _CLAVICLE = np.array([[0.47, 0.19], [0.38, 0.16], [0.26, 0.13], [0.15, 0.12]])  # the right one; mirrored
 
 
@@ -129,8 +172,18 @@ def draw_xray(rng: np.random.Generator, size: int, positive: bool):
     heart_center = place([[0.57 + rng.uniform(-0.02, 0.02), 0.67]])[0]
     heart_axes = np.array([rng.uniform(0.15, 0.19), rng.uniform(0.11, 0.14)]) * size
     heart = np.zeros((size, size), np.uint8)
-    cv2.ellipse(heart, tuple(int(v) for v in fixed_points(heart_center)), tuple(int(v) for v in fixed_points(heart_axes)),
-                rng.uniform(-20, -5), 0, 360, 255, -1, cv2.LINE_AA, SHIFT)
+    cv2.ellipse(
+        heart,
+        tuple(int(v) for v in fixed_points(heart_center)),
+        tuple(int(v) for v in fixed_points(heart_axes)),
+        rng.uniform(-20, -5),
+        0,
+        360,
+        255,
+        -1,
+        cv2.LINE_AA,
+        SHIFT,
+    )
     heart = heart.astype(np.float32) / 255
     lungs = (right | left) & (heart < 0.5)
     lungs_soft = blur(lungs.astype(np.float32), 0.012 * size)
@@ -161,5 +214,3 @@ def draw_xray(rng: np.random.Generator, size: int, positive: bool):
     image = np.clip((image - 0.3) * rng.uniform(0.9, 1.15) + 0.3 + rng.uniform(-0.05, 0.05), 0, 1)
     image **= rng.uniform(0.85, 1.2)
     return image, lesion, lungs
-
-

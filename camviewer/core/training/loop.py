@@ -56,8 +56,18 @@ from camviewer.core.training.setup import (
     write_text_atomic,
 )
 
-__all__ = ["BatchUpdate", "EpochRecord", "Notice", "TrainConfig", "TrainResult", "TrainingError", "freeze_parameters",
-           "read_train_state", "resume", "train"]
+__all__ = [
+    "BatchUpdate",
+    "EpochRecord",
+    "Notice",
+    "TrainConfig",
+    "TrainResult",
+    "TrainingError",
+    "freeze_parameters",
+    "read_train_state",
+    "resume",
+    "train",
+]
 
 STATE_FORMAT = "camviewer-train-state/1"
 
@@ -72,8 +82,9 @@ def train(config: TrainConfig, cancel: CancelToken | None = None) -> Generator[P
     return (yield from _fit(session, cancel))
 
 
-def resume(run_dir: str | Path, changes: dict[str, Any] | None = None, cancel: CancelToken | None = None
-           ) -> Generator[Progress, None, TrainResult]:
+def resume(
+    run_dir: str | Path, changes: dict[str, Any] | None = None, cancel: CancelToken | None = None
+) -> Generator[Progress, None, TrainResult]:
     """Continue a run at the epoch after its last completed one, with the same optimizer and RNG state.
 
     ``changes`` may set epochs, patience, device and workers; the rest comes from the run.
@@ -82,12 +93,16 @@ def resume(run_dir: str | Path, changes: dict[str, Any] | None = None, cancel: C
     state = read_train_state(run_dir)
     not_allowed = sorted(set(changes or {}) - set(RESUMABLE_CHANGES))
     if not_allowed:
-        raise TrainingError(f"cannot change {', '.join(not_allowed)} when resuming; only {', '.join(RESUMABLE_CHANGES)}")
+        raise TrainingError(
+            f"cannot change {', '.join(not_allowed)} when resuming; only {', '.join(RESUMABLE_CHANGES)}"
+        )
     config = replace(TrainConfig.from_dict(state["config"]), out=str(run_dir), **(changes or {}))
     done, stale = len(state["history"]), int(state["stale_epochs"])
     if stale >= config.patience:
-        raise TrainingError(f"{run_dir} stopped early (no improvement for {stale} epochs); "
-                            f"give a --patience above {stale} to continue it")
+        raise TrainingError(
+            f"{run_dir} stopped early (no improvement for {stale} epochs); "
+            f"give a --patience above {stale} to continue it"
+        )
     if done >= config.epochs:
         raise TrainingError(f"{run_dir} already ran {done} epochs; give --epochs above that")
     remove_stale_temporaries(run_dir)
@@ -216,8 +231,10 @@ def _correct(logits: torch.Tensor, targets: torch.Tensor) -> float:
 
 def _epoch_text(record: EpochRecord, epochs: int) -> str:
     best = "  * best" if record.is_best else ""
-    return (f"epoch {record.epoch}/{epochs}  train loss {record.train_loss:.4f} acc {record.train_acc:.3f}  |  "
-            f"val loss {record.val_loss:.4f} acc {record.val_acc:.3f}  |  lr {record.lr:.2g}  {record.seconds:.1f} s{best}")
+    return (
+        f"epoch {record.epoch}/{epochs}  train loss {record.train_loss:.4f} acc {record.train_acc:.3f}  |  "
+        f"val loss {record.val_loss:.4f} acc {record.val_acc:.3f}  |  lr {record.lr:.2g}  {record.seconds:.1f} s{best}"
+    )
 
 
 # ----------------------------------------------------------------------------- saving and resuming
@@ -257,14 +274,15 @@ def _save_state(session: Session) -> None:
         "best_val_loss": session.best_val_loss,
         "best_epoch": session.best_epoch,
         "stale_epochs": session.stale_epochs,
-        "rng": {"torch": torch.get_rng_state(), "loader": session.loader_generator.get_state(),
-                **({"cuda": torch.cuda.get_rng_state_all()} if torch.cuda.is_available() else {})},
+        "rng": {
+            "torch": torch.get_rng_state(),
+            "loader": session.loader_generator.get_state(),
+            **({"cuda": torch.cuda.get_rng_state_all()} if torch.cuda.is_available() else {}),
+        },
         "config": session.config.to_dict(),
         "card": session.card.to_dict(),
     }
     save_torch_atomic(state, session.run_dir / "last.pt")
-
-
 
 
 def _evaluate_test_split(session: Session, cancel: CancelToken | None):
@@ -277,13 +295,17 @@ def _evaluate_test_split(session: Session, cancel: CancelToken | None):
         return None
     best = load_model(best_path, device=str(session.model.device))
     if best.card.num_classes == 2 and best.card.head == "softmax" and best.card.positive_class is None:
-        text = ("no positive class set (--positive-class): test metrics without sensitivity/specificity "
-                "are not computed; run `camviewer evaluate --split test --positive-class NAME`")
+        text = (
+            "no positive class set (--positive-class): test metrics without sensitivity/specificity "
+            "are not computed; run `camviewer evaluate --split test --positive-class NAME`"
+        )
         yield Progress(0, None, text, Notice(text))
         return None
     history = session.run_dir / "history.csv"
     positive = resolve_positive_class(best, None)
-    result = yield from evaluate_samples(best, test, positive, session.run_dir / "test", history_csv=history, cancel=cancel)
+    result = yield from evaluate_samples(
+        best, test, positive, session.run_dir / "test", history_csv=history, cancel=cancel
+    )
     metrics = summary_metrics(result)
     best.card.notes = {**best.card.notes, "test": metrics}
     save_checkpoint(best_path, best.module, best.card)
@@ -293,5 +315,13 @@ def _evaluate_test_split(session: Session, cancel: CancelToken | None):
 def _result(session: Session, stop_reason: str, test_metrics: dict | None = None) -> TrainResult:
     best = session.run_dir / "best.safetensors"
     best_loss = None if session.best_epoch is None else session.best_val_loss
-    return TrainResult(session.run_dir, best if best.exists() else None, session.best_epoch, best_loss, stop_reason,
-                       list(session.history), session.summary, test_metrics)
+    return TrainResult(
+        session.run_dir,
+        best if best.exists() else None,
+        session.best_epoch,
+        best_loss,
+        stop_reason,
+        list(session.history),
+        session.summary,
+        test_metrics,
+    )

@@ -1,6 +1,5 @@
 """What training is configured with and what it reports: config, progress payloads, result, live session."""
 
-
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields

@@ -1,6 +1,5 @@
 """Setting a training run up: the run folder, the model card, the model, frozen layers, the session."""
 
-
 from __future__ import annotations
 
 import csv
@@ -41,8 +40,10 @@ def claim_run_dir(run_dir: Path) -> Path:
         raise TrainingError(f"{run_dir}: exists and is not a folder")
     used = [name for name in RUN_FILES if (run_dir / name).exists()]
     if used:
-        raise TrainingError(f"{run_dir} already holds a training run ({', '.join(used)}); "
-                            "choose a new folder, or continue it with --resume")
+        raise TrainingError(
+            f"{run_dir} already holds a training run ({', '.join(used)}); "
+            "choose a new folder, or continue it with --resume"
+        )
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
 
@@ -67,8 +68,10 @@ def start_session(config: TrainConfig, run_dir: Path, state: dict | None, cancel
             init = load_model(config.init, arch=config.arch, device="cpu")
             if _names_no_classes(init, index):
                 init.card = replace(init.card, class_names=list(index.class_names))
-                text = (f"{Path(config.init).name} names no classes: its {init.card.num_classes} outputs are taken "
-                        f"as the data's classes in sorted order ({', '.join(index.class_names)})")
+                text = (
+                    f"{Path(config.init).name} names no classes: its {init.card.num_classes} outputs are taken "
+                    f"as the data's classes in sorted order ({', '.join(index.class_names)})"
+                )
                 yield Progress(0, None, text, Notice(text))
         card = _preprocessing_card(config, index, init)
     in_memory = cache_bytes(len(index.samples), card) <= config.cache_bytes
@@ -132,7 +135,8 @@ def _class_names(index: DatasetIndex, init: LoadedModel | None) -> list[str]:
         raise TrainingError(
             f"the classes of {init.source} ({', '.join(theirs)}) do not match the data's ({', '.join(ours)}); "
             "classes are matched by name, so rename the folders/labels or train without --init "
-            "(a checkpoint without a card needs one output per class of the data)")
+            "(a checkpoint without a card needs one output per class of the data)"
+        )
     return list(theirs)
 
 
@@ -147,8 +151,10 @@ def _preprocessing_card(config: TrainConfig, index: DatasetIndex, init: LoadedMo
     names = _class_names(index, init)
     positive = config.positive_class or (base.positive_class if base else None) or index.positive_class
     if positive is not None and (positive not in names or len(names) != 2 or multi_label):
-        raise TrainingError(f"--positive-class {positive!r} needs a two-class, single-label dataset with that class; "
-                            f"classes are {', '.join(names)}")
+        raise TrainingError(
+            f"--positive-class {positive!r} needs a two-class, single-label dataset with that class; "
+            f"classes are {', '.join(names)}"
+        )
     return ModelCard(
         arch=base.arch if base else config.arch,
         class_names=names,
@@ -181,31 +187,39 @@ def _border_crop(config: TrainConfig, base: ModelCard | None) -> float:
     return base.border_crop if base is not None else 0.0
 
 
-def _final_card(config: TrainConfig, card: ModelCard, decoded: DecodedSet, run_dir: Path,
-                origin: dict | None) -> ModelCard:
+def _final_card(
+    config: TrainConfig, card: ModelCard, decoded: DecodedSet, run_dir: Path, origin: dict | None
+) -> ModelCard:
     if config.init:
         mean, std = card.mean, card.std
     elif config.pretrained:
         mean, std = (IMAGENET_MEAN, IMAGENET_STD) if card.channels == 3 else (GREY_MEAN, GREY_STD)
     else:
         mean, std = decoded.channel_stats("train")
-    notes = {"training": {
-        "data": str(config.data),  # as given; the split file below locates the images
-        "split_file": str((run_dir / "split.csv").resolve()),
-        "seed": config.seed,
-        "augment": config.augment,
-        "init": config.init,
-        "pretrained": config.pretrained,
-        "command": config.command,
-        "normalization": "init checkpoint" if config.init else "imagenet" if config.pretrained else "training split",
-    }}
+    notes = {
+        "training": {
+            "data": str(config.data),  # as given; the split file below locates the images
+            "split_file": str((run_dir / "split.csv").resolve()),
+            "seed": config.seed,
+            "augment": config.augment,
+            "init": config.init,
+            "pretrained": config.pretrained,
+            "command": config.command,
+            "normalization": "init checkpoint"
+            if config.init
+            else "imagenet"
+            if config.pretrained
+            else "training split",
+        }
+    }
     if origin:
         notes["training"]["data_origin"] = origin
     return replace(card, mean=mean, std=std, notes=notes)
 
 
-def _build_model(config: TrainConfig, card: ModelCard, init: LoadedModel | None, resuming: bool
-                 ) -> tuple[LoadedModel, list[str]]:
+def _build_model(
+    config: TrainConfig, card: ModelCard, init: LoadedModel | None, resuming: bool
+) -> tuple[LoadedModel, list[str]]:
     notices = []
     if resuming:  # the weights come from last.pt: no ImageNet download, no init file needed
         model = new_model(card, config.device)
@@ -223,7 +237,9 @@ def _build_model(config: TrainConfig, card: ModelCard, init: LoadedModel | None,
             model = new_model(card, config.device)
     if config.freeze:
         frozen = freeze_parameters(model.module, config.freeze)
-        notices.append(f"froze {frozen:,} of {sum(p.numel() for p in model.module.parameters()):,} parameters ({config.freeze})")
+        notices.append(
+            f"froze {frozen:,} of {sum(p.numel() for p in model.module.parameters()):,} parameters ({config.freeze})"
+        )
     return model, notices
 
 
@@ -279,13 +295,21 @@ def _new_session(config, run_dir, model: LoadedModel, decoded, summary) -> Sessi
     else:
         optimizer = torch.optim.SGD(trainable, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
     return Session(
-        config=config, run_dir=run_dir, card=card, model=model, optimizer=optimizer,
-        scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=max(1, config.patience // 2)),
+        config=config,
+        run_dir=run_dir,
+        card=card,
+        model=model,
+        optimizer=optimizer,
+        scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=0.5, patience=max(1, config.patience // 2)
+        ),
         scaler=torch.amp.GradScaler("cuda", enabled=model.device.type == "cuda"),
         loss_fn=nn.BCEWithLogitsLoss() if multi_label else nn.CrossEntropyLoss(),
         train_loader=make_loader(train_set, config.batch_size, True, generator, workers, pin),
         val_loader=make_loader(val_set, 2 * config.batch_size, False, None, workers, pin),
-        loader_generator=generator, decoded=decoded, summary=summary,
+        loader_generator=generator,
+        decoded=decoded,
+        summary=summary,
     )
 
 

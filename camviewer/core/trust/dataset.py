@@ -67,8 +67,10 @@ def dataset_images(data: str | Path) -> list[ImageEntry]:
     try:
         index = scan_dataset(data)
         root = data.parent if data.is_file() else data
-        return [ImageEntry(s.path, relative_key(s.path, root), s.labels[0] if len(s.labels) == 1 else None)
-                for s in index.samples]
+        return [
+            ImageEntry(s.path, relative_key(s.path, root), s.labels[0] if len(s.labels) == 1 else None)
+            for s in index.samples
+        ]
     except DatasetError:
         if not data.is_dir():
             raise
@@ -171,8 +173,15 @@ def _score_result(result: ExplainResult, region, roi_mask, threshold, tolerance)
             if threshold == "tuned" and has_region:
                 mask = region.as_mask(map01.shape)
                 ious = {t: iou(binarize(map01, t), mask) for t in THRESHOLD_GRID}
-            row = LocalizationRow(str(result.source), method, class_name, result.predicted, has_region,
-                                  fixed if has_region else None, **scores)
+            row = LocalizationRow(
+                str(result.source),
+                method,
+                class_name,
+                result.predicted,
+                has_region,
+                fixed if has_region else None,
+                **scores,
+            )
             yield row, ious
 
 
@@ -239,7 +248,7 @@ def faithfulness_dataset(
     total = len(paths) + len(methods)
     for start in range(0, len(paths), batch_size):
         chunk, images = [], []
-        for path in paths[start:start + batch_size]:
+        for path in paths[start : start + batch_size]:
             try:
                 images.append(as_decoded(path).pixels)
                 chunk.append(path)
@@ -249,16 +258,22 @@ def faithfulness_dataset(
             continue
         batch = model.to_batch(images)
         if len(decoded) < sanity_images:
-            decoded.extend(images[:sanity_images - len(decoded)])
+            decoded.extend(images[: sanity_images - len(decoded)])
         out = compute_cams(model, batch, methods, target="pred", cancel=cancel)
         classes = [t[0] for t in out.targets]
         for method in methods:
             maps = np.stack([upsample_map(raw[method][c], size) for raw, c in zip(out.raw, classes)])
             scores = faithfulness(model, batch, maps, classes, steps=steps, cancel=cancel)
             for j, path in enumerate(chunk):
-                row = {"path": str(path), "method": method, "class_name": model.card.class_names[classes[j]],
-                       "deletion_auc": float(scores.deletion_auc[j]), "insertion_auc": float(scores.insertion_auc[j]),
-                       "average_drop": float(scores.drop[j]), "increase": bool(scores.increase[j])}
+                row = {
+                    "path": str(path),
+                    "method": method,
+                    "class_name": model.card.class_names[classes[j]],
+                    "deletion_auc": float(scores.deletion_auc[j]),
+                    "insertion_auc": float(scores.insertion_auc[j]),
+                    "average_drop": float(scores.drop[j]),
+                    "increase": bool(scores.increase[j]),
+                }
                 rows.append(row)
                 for key in ("deletion_auc", "insertion_auc", "average_drop", "increase"):
                     summary[method][key].append(float(row[key]))
@@ -284,8 +299,13 @@ def format_table(summary: dict[str, dict], columns: Sequence[str]) -> str:
         cells = [method]
         for column in columns:
             value = entry.get(column)
-            cells.append("-" if value is None or (isinstance(value, float) and math.isnan(value)) else
-                         f"{value:.3f}" if isinstance(value, float) else str(value))
+            cells.append(
+                "-"
+                if value is None or (isinstance(value, float) and math.isnan(value))
+                else f"{value:.3f}"
+                if isinstance(value, float)
+                else str(value)
+            )
         lines.append(cells)
     widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in lines)

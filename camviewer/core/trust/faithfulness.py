@@ -39,8 +39,8 @@ class FaithfulnessScores:
 def _class_scores(model: LoadedModel, inputs: torch.Tensor, classes: torch.Tensor, chunk: int) -> torch.Tensor:
     scores = []
     for start in range(0, len(inputs), chunk):
-        probs = model.probabilities(model.module(inputs[start:start + chunk]))
-        scores.append(probs.gather(1, classes[start:start + chunk, None])[:, 0])
+        probs = model.probabilities(model.module(inputs[start : start + chunk]))
+        scores.append(probs.gather(1, classes[start : start + chunk, None])[:, 0])
     return torch.cat(scores)
 
 
@@ -49,9 +49,11 @@ def _perturbation_counts(positions: int, steps: int) -> list[int]:
     return [*range(0, positions, step), positions]
 
 
-def _curves(model, batch, maps, classes, steps, baseline, chunk, cancel) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+def _curves(
+    model, batch, maps, classes, steps, baseline, chunk, cancel
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """Yield (image index, deletion curve, insertion curve), one image at a time (bounded memory)."""
-    n, channels, height, width = batch.shape
+    n, _channels, height, width = batch.shape
     positions = height * width
     counts = _perturbation_counts(positions, steps)
     for i in range(n):
@@ -61,7 +63,7 @@ def _curves(model, batch, maps, classes, steps, baseline, chunk, cancel) -> Iter
         ranks = torch.argsort(order)
         count_tensor = torch.tensor(counts, device=batch.device)
         kept = (ranks[None, :] < count_tensor[:, None]).view(len(counts), 1, height, width)
-        image, base = batch[i:i + 1], baseline[i:i + 1]
+        image, base = batch[i : i + 1], baseline[i : i + 1]
         deleted = torch.where(kept, base, image)  # top-k positions replaced by the baseline
         inserted = torch.where(kept, image, base)  # top-k positions restored from the image
         target = torch.full((len(counts),), int(classes[i]), device=batch.device)

@@ -82,5 +82,5 @@ def largest_component_box(mask: np.ndarray) -> Box | None:
 def boxes_to_mask(boxes: Sequence[Box], shape: tuple[int, int]) -> np.ndarray:
     mask = np.zeros(shape, bool)
     for x, y, w, h in boxes:
-        mask[max(0, y):max(0, y + h), max(0, x):max(0, x + w)] = True
+        mask[max(0, y) : max(0, y + h), max(0, x) : max(0, x + w)] = True
     return mask

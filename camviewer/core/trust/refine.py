@@ -72,8 +72,11 @@ def refine_dataset(
         "source": str(Path(data).resolve()),
         "images": len(entries) - len(skipped),
         "skipped": skipped,
-        "options": {"method": method, "floor": floor} if mode == "cam-overlay" else
-                   {"roi_masks": str(roi_masks)} if mode == "roi-mask" else {"border_crop": border_crop},
+        "options": {"method": method, "floor": floor}
+        if mode == "cam-overlay"
+        else {"roi_masks": str(roi_masks)}
+        if mode == "roi-mask"
+        else {"border_crop": border_crop},
         "model": None if model is None else model.source,
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
@@ -101,8 +104,9 @@ def _target_path(out: Path, entry: ImageEntry) -> Path:
 
 def _overlay_images(entries, out, model, method, floor, batch_size, skipped, cancel):
     targets = [e.label if e.label in model.card.class_names else "pred" for e in entries]
-    job = explain_iter(model, [e.path for e in entries], [method], targets, batch_size=batch_size,
-                       cancel=cancel, keep_images=True)
+    job = explain_iter(
+        model, [e.path for e in entries], [method], targets, batch_size=batch_size, cancel=cancel, keep_images=True
+    )
     for entry, event in zip(entries, job):
         result = event.payload
         if isinstance(result, ExplainFailure):

@@ -90,7 +90,9 @@ def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 def _parametrized_layers(module: nn.Module) -> list[nn.Module]:
     """Modules with their own parameters or buffers, in forward-definition order."""
-    return [m for m in module.modules() if hasattr(m, "reset_parameters") and any(True for _ in m.parameters(recurse=False))]
+    return [
+        m for m in module.modules() if hasattr(m, "reset_parameters") and any(True for _ in m.parameters(recurse=False))
+    ]
 
 
 def _randomize(layers: Sequence[nn.Module], generator_seed: int) -> None:

@@ -8,14 +8,20 @@ import sys
 
 from PySide6.QtCore import QEvent, QObject, QTimer  # importing Qt needs no display; creating the app does
 
-NO_DISPLAY = ("camviewer: no display found; run it under xvfb-run -a camviewer, set QT_QPA_PLATFORM=offscreen, "
-              "or use the CLI (camviewer --help)")
+NO_DISPLAY = (
+    "camviewer: no display found; run it under xvfb-run -a camviewer, set QT_QPA_PLATFORM=offscreen, "
+    "or use the CLI (camviewer --help)"
+)
 
 
 def display_missing() -> bool:
     """On Linux without X11/Wayland, Qt would abort the process; say so instead."""
-    return (sys.platform.startswith("linux") and not os.environ.get("DISPLAY")
-            and not os.environ.get("WAYLAND_DISPLAY") and not os.environ.get("QT_QPA_PLATFORM"))
+    return (
+        sys.platform.startswith("linux")
+        and not os.environ.get("DISPLAY")
+        and not os.environ.get("WAYLAND_DISPLAY")
+        and not os.environ.get("QT_QPA_PLATFORM")
+    )
 
 
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
@@ -23,8 +29,11 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("paths", nargs="*", metavar="PATH", help="image files or folders to open")
     parser.add_argument("--model", metavar="CHECKPOINT", help="checkpoint to load instead of the demo model")
     parser.add_argument("--settings", metavar="INI", help="settings file (default: the user's config folder)")
-    parser.add_argument("--self-test", action="store_true",
-                        help="open the window offscreen, explain a sample with the demo model, exit 0 if all works")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="open the window offscreen, explain a sample with the demo model, exit 0 if all works",
+    )
     return parser.parse_args(argv)
 
 

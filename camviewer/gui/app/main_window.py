@@ -1,9 +1,9 @@
 """The main window: it composes the panels and wires their signals. It computes nothing itself.
 
-    FolderBrowser (left)  ->  ViewerSession  ->  ImageView / CompareView (centre)
-    ModelLoader           ->  ViewerSession  ->  ModelPanel, CamPanel (right)
-    Workbench             ->  Training, Evaluation, Trust docks (right, tabbed), ground truth, refinement
-    every worker error    ->  LogPanel (bottom) and the status bar
+FolderBrowser (left)  ->  ViewerSession  ->  ImageView / CompareView (centre)
+ModelLoader           ->  ViewerSession  ->  ModelPanel, CamPanel (right)
+Workbench             ->  Training, Evaluation, Trust docks (right, tabbed), ground truth, refinement
+every worker error    ->  LogPanel (bottom) and the status bar
 """
 
 from __future__ import annotations
@@ -69,8 +69,9 @@ class MainWindow(QMainWindow):
         self.log = LogPanel(self)
         self.workbench = Workbench(self)
         self._docks()
-        self.menus = build_menus(self, self.actions, [self.browser_dock, self.model_dock, *self.workbench.docks.values(),
-                                                      self.log])
+        self.menus = build_menus(
+            self, self.actions, [self.browser_dock, self.model_dock, *self.workbench.docks.values(), self.log]
+        )
         self.workbench.add_menus()
         self._status_bar()
         self._wire()
@@ -147,8 +148,9 @@ class MainWindow(QMainWindow):
         a.thumbnails.toggled.connect(self.browser.set_thumbnails)
         self.browser.mode_button.toggled.connect(a.thumbnails.setChecked)
         a.compare.toggled.connect(lambda on: self.cam_panel.set_compare("methods" if on else "off"))
-        a.shortcuts.triggered.connect(lambda: QMessageBox.information(self, "Keyboard shortcuts",
-                                                                      shortcut_table(a, self.workbench.actions)))
+        a.shortcuts.triggered.connect(
+            lambda: QMessageBox.information(self, "Keyboard shortcuts", shortcut_table(a, self.workbench.actions))
+        )
         a.about.triggered.connect(self._about)
         self.menus["recent_folders"].aboutToShow.connect(self._fill_recent_folders)
         self.menus["recent_models"].aboutToShow.connect(self._fill_recent_models)
@@ -207,8 +209,9 @@ class MainWindow(QMainWindow):
 
     def choose_model(self) -> None:
         start = str(Path((self.settings.recent_models or (str(Path.home()),))[0]).parent)
-        path, _ = QFileDialog.getOpenFileName(self, "Open a model checkpoint", start,
-                                              "Checkpoints (*.safetensors *.pt *.pth *.bin *.ckpt);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a model checkpoint", start, "Checkpoints (*.safetensors *.pt *.pth *.bin *.ckpt);;All files (*)"
+        )
         if path:
             self.open_model(path)
 
@@ -221,17 +224,27 @@ class MainWindow(QMainWindow):
 
     def open_paths(self, paths: list[str | Path]) -> None:
         """Files and folders from the command line or a drop; the sorting (disk access) runs in a worker."""
-        self.registry.start("Opening dropped files", tasks.gather_images, [str(p) for p in paths],
-                            background=True, returned=self._open_gathered)
+        self.registry.start(
+            "Opening dropped files",
+            tasks.gather_images,
+            [str(p) for p in paths],
+            background=True,
+            returned=self._open_gathered,
+        )
 
     def _open_gathered(self, gathered: tasks.Gathered) -> None:
         if gathered.unsupported:
             names = "\n".join(str(path) for path in gathered.unsupported[:20])
             more = len(gathered.unsupported) - 20
             self.log.warning(f"Not opened (not a supported image): {', '.join(map(str, gathered.unsupported))}")
-            box = QMessageBox(QMessageBox.Icon.Warning, "Some files were not opened",
-                              f"{len(gathered.unsupported)} file(s) are not supported images:\n{names}"
-                              + (f"\n… and {more} more" if more > 0 else ""), QMessageBox.StandardButton.Ok, self)
+            box = QMessageBox(
+                QMessageBox.Icon.Warning,
+                "Some files were not opened",
+                f"{len(gathered.unsupported)} file(s) are not supported images:\n{names}"
+                + (f"\n… and {more} more" if more > 0 else ""),
+                QMessageBox.StandardButton.Ok,
+                self,
+            )
             box.setObjectName("unsupportedFilesMessage")
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             box.show()  # not modal: the rest opens meanwhile
@@ -270,8 +283,13 @@ class MainWindow(QMainWindow):
         self._apply_display(self.cam_panel.display)
         name = Path(ready.model.source).name if ready.model.source else "demo model"
         self.log.info(f"Model ready: {name} ({card.arch}, {card.num_classes} classes, {ready.model.device})")
-        self.model_status.setText(f"⚠ {name}: untrained placeholder" if "UNTRAINED" in (ready.warning or "")
-                                  else f"⚠ {name}" if ready.warning else name)
+        self.model_status.setText(
+            f"⚠ {name}: untrained placeholder"
+            if "UNTRAINED" in (ready.warning or "")
+            else f"⚠ {name}"
+            if ready.warning
+            else name
+        )
         self.model_status.setToolTip(ready.warning or str(ready.model.source or name))
         self.model_status.setStyleSheet("color: #a15c00; font-weight: bold" if ready.warning else "")
         if ready.warning:
@@ -284,8 +302,10 @@ class MainWindow(QMainWindow):
         self.compare_view.clear_maps()
         self.model_panel.clear_probabilities()
         self.setWindowTitle(f"{Path(frame.path).name} — camviewer")
-        self.statusBar().showMessage(f"{Path(frame.path).name}: {info.width}×{info.height} {info.format}, "
-                                     f"{info.bit_depth}-bit {info.mode}", MESSAGE_MS)
+        self.statusBar().showMessage(
+            f"{Path(frame.path).name}: {info.width}×{info.height} {info.format}, {info.bit_depth}-bit {info.mode}",
+            MESSAGE_MS,
+        )
 
     def _explained(self, result, seconds: float) -> None:
         options = self.cam_panel.compute
@@ -295,8 +315,9 @@ class MainWindow(QMainWindow):
         self.model_panel.show_probabilities(result.probs, result.predicted)
         shown = shown_class(result, options.target)
         timing = f" · {seconds * 1000:.0f} ms" if seconds else ""
-        self.statusBar().showMessage(f"{options.method} · {shown} (p {result.probs[shown]:.3f}) · "
-                                     f"layer {result.layer}{timing}", MESSAGE_MS)
+        self.statusBar().showMessage(
+            f"{options.method} · {shown} (p {result.probs[shown]:.3f}) · layer {result.layer}{timing}", MESSAGE_MS
+        )
 
     def _view_failed(self, failure: tasks.ViewFailed) -> None:
         if failure.stage == "image":
@@ -315,8 +336,12 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------------------- CAM options
     def _compute_changed(self, options: ComputeOptions) -> None:
         s = self.settings
-        s.method, s.target, s.compare, s.compare_methods = (options.method, options.target, options.compare,
-                                                           options.compare_methods)
+        s.method, s.target, s.compare, s.compare_methods = (
+            options.method,
+            options.target,
+            options.compare,
+            options.compare_methods,
+        )
         self._show_compare(options.compare != "off")
         self.session.set_options(options)
 
@@ -327,8 +352,11 @@ class MainWindow(QMainWindow):
         self.actions.compare.blockSignals(False)
 
     def _apply_display(self, display: DisplayOptions) -> None:
-        self.settings.colormap, self.settings.outline, self.settings.threshold = (display.colormap, display.outline,
-                                                                                  display.threshold)
+        self.settings.colormap, self.settings.outline, self.settings.threshold = (
+            display.colormap,
+            display.outline,
+            display.threshold,
+        )
         if self.session.ready is not None:  # colormaps come with the engine
             from camviewer.core.overlay import colormap_lut
 
@@ -344,22 +372,36 @@ class MainWindow(QMainWindow):
 
     def _saved_compute(self) -> ComputeOptions:
         s = self.settings
-        return ComputeOptions(method=s.method, target=s.target, compare=s.compare,
-                              compare_methods=s.compare_methods or ComputeOptions.compare_methods)
+        return ComputeOptions(
+            method=s.method,
+            target=s.target,
+            compare=s.compare,
+            compare_methods=s.compare_methods or ComputeOptions.compare_methods,
+        )
 
     def _saved_display(self) -> DisplayOptions:
         s = self.settings
-        return DisplayOptions(colormap=s.colormap, opacity=min(max(s.opacity, 0.0), 1.0), outline=s.outline,
-                              threshold=min(max(s.threshold, 0.0), 1.0))
+        return DisplayOptions(
+            colormap=s.colormap,
+            opacity=min(max(s.opacity, 0.0), 1.0),
+            outline=s.outline,
+            threshold=min(max(s.threshold, 0.0), 1.0),
+        )
 
     # ------------------------------------------------------------------------------------ export
     def export_view(self) -> None:
-        self.exporter.export_view(self.session.result, self.session.frame, self.cam_panel.compute,
-                                  self.cam_panel.display)
+        self.exporter.export_view(
+            self.session.result, self.session.frame, self.cam_panel.compute, self.cam_panel.display
+        )
 
     def export_folder(self) -> None:
-        self.export_dialog = self.exporter.export_folder(self.session.model, self.browser.paths(), self.browser.folder,
-                                                         self.cam_panel.compute, self.cam_panel.display)
+        self.export_dialog = self.exporter.export_folder(
+            self.session.model,
+            self.browser.paths(),
+            self.browser.folder,
+            self.cam_panel.compute,
+            self.cam_panel.display,
+        )
 
     # ------------------------------------------------------------------------------------ recent
     def _fill_recent_folders(self) -> None:
@@ -371,8 +413,12 @@ class MainWindow(QMainWindow):
     def _about(self) -> None:
         from camviewer import __version__
 
-        QMessageBox.about(self, "About camviewer", f"<b>camviewer</b> {__version__}<br>"
-                          "Class activation maps for image classifiers, on medical images and others.")
+        QMessageBox.about(
+            self,
+            "About camviewer",
+            f"<b>camviewer</b> {__version__}<br>"
+            "Class activation maps for image classifiers, on medical images and others.",
+        )
 
     # ------------------------------------------------------------------------------------- close
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -398,10 +444,13 @@ class MainWindow(QMainWindow):
         event.ignore()
 
     def _may_quit(self, busy: list[str]) -> bool:
-        answer = QMessageBox.question(self, "Quit camviewer?", "Still running:\n" + "\n".join(busy)
-                                      + "\n\nCancel and quit?",
-                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                      QMessageBox.StandardButton.No)
+        answer = QMessageBox.question(
+            self,
+            "Quit camviewer?",
+            "Still running:\n" + "\n".join(busy) + "\n\nCancel and quit?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
         return answer == QMessageBox.StandardButton.Yes
 
     def _save_layout(self) -> None:
@@ -423,4 +472,3 @@ def _fill_recent(menu, items: tuple[str, ...], open_item) -> None:
         menu.addAction(item, lambda checked=False, path=item: open_item(path))
     if not items:
         menu.addAction("(none yet)").setEnabled(False)
-

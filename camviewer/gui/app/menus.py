@@ -30,8 +30,14 @@ class Actions:
     about: QAction
 
 
-def action(window: QMainWindow, text: str, shortcuts: list[str], tip: str, icon: QStyle.StandardPixmap | None = None,
-           checkable: bool = False) -> QAction:
+def action(
+    window: QMainWindow,
+    text: str,
+    shortcuts: list[str],
+    tip: str,
+    icon: QStyle.StandardPixmap | None = None,
+    checkable: bool = False,
+) -> QAction:
     """An action whose tooltip and status tip name its shortcuts, e.g. "Next image (Right, PgDown)"."""
     item = QAction(text, window, checkable=checkable)
     if icon is not None:
@@ -50,22 +56,39 @@ def build_actions(window: QMainWindow) -> Actions:
     return Actions(
         open_folder=action(window, "Open &folder…", ["Ctrl+O"], "Open a folder of images", sp.SP_DirOpenIcon),
         open_images=action(window, "Open &images…", ["Ctrl+Shift+O"], "Open image files", sp.SP_FileIcon),
-        open_model=action(window, "Open &model…", ["Ctrl+M"], "Open a checkpoint (.safetensors, .pt, .pth)",
-                          sp.SP_DriveHDIcon),
-        export_view=action(window, "&Export current view…", ["Ctrl+E"],
-                           "Save the overlay as PNG and the raw map as .npy", sp.SP_DialogSaveButton),
-        export_folder=action(window, "Export &folder…", ["Ctrl+Shift+E"],
-                             "Maps, overlays and predictions.csv for every image in the list"),
+        open_model=action(
+            window, "Open &model…", ["Ctrl+M"], "Open a checkpoint (.safetensors, .pt, .pth)", sp.SP_DriveHDIcon
+        ),
+        export_view=action(
+            window,
+            "&Export current view…",
+            ["Ctrl+E"],
+            "Save the overlay as PNG and the raw map as .npy",
+            sp.SP_DialogSaveButton,
+        ),
+        export_folder=action(
+            window,
+            "Export &folder…",
+            ["Ctrl+Shift+E"],
+            "Maps, overlays and predictions.csv for every image in the list",
+        ),
         quit=action(window, "&Quit", ["Ctrl+Q"], "Quit camviewer"),
         next_image=action(window, "&Next image", ["Right", "PgDown"], "Next image", sp.SP_ArrowRight),
         previous_image=action(window, "&Previous image", ["Left", "PgUp"], "Previous image", sp.SP_ArrowLeft),
-        fit=action(window, "&Fit to window", ["F"], "Fit the image to the view (also: double-click)",
-                   sp.SP_TitleBarMaxButton),
+        fit=action(
+            window, "&Fit to window", ["F"], "Fit the image to the view (also: double-click)", sp.SP_TitleBarMaxButton
+        ),
         more_opacity=action(window, "More heatmap opacity", ["+", "="], "Make the heatmap more opaque"),
         less_opacity=action(window, "Less heatmap opacity", ["-"], "Make the heatmap more transparent"),
         thumbnails=action(window, "&Thumbnails", ["Ctrl+T"], "Thumbnails or a list of names", checkable=True),
-        compare=action(window, "&Compare side by side", ["C"], "Several methods side by side, from one pass",
-                       sp.SP_FileDialogListView, checkable=True),
+        compare=action(
+            window,
+            "&Compare side by side",
+            ["C"],
+            "Several methods side by side, from one pass",
+            sp.SP_FileDialogListView,
+            checkable=True,
+        ),
         shortcuts=action(window, "&Keyboard shortcuts", ["F1"], "List the keyboard shortcuts"),
         about=action(window, "&About camviewer", [], "About camviewer"),
     )
@@ -87,23 +110,40 @@ class WorkbenchActions:
 
 def build_workbench_actions(window: QMainWindow) -> WorkbenchActions:
     sp = QStyle.StandardPixmap
-    show_truth = action(window, "Show &ground truth", ["G"], "Draw the ground-truth region and ROI over the image",
-                        checkable=True)
+    show_truth = action(
+        window, "Show &ground truth", ["G"], "Draw the ground-truth region and ROI over the image", checkable=True
+    )
     show_truth.setChecked(True)
     return WorkbenchActions(
-        training=action(window, "&Training panel", ["Ctrl+Shift+T"], "Train a model with live curves",
-                        sp.SP_MediaPlay),
+        training=action(window, "&Training panel", ["Ctrl+Shift+T"], "Train a model with live curves", sp.SP_MediaPlay),
         resume=action(window, "&Resume a run…", [], "Continue a training run folder where it stopped"),
-        evaluation=action(window, "&Evaluation panel", ["Ctrl+Shift+V"],
-                          "Confusion matrix, ROC and metrics of the model on a dataset", sp.SP_FileDialogDetailedView),
+        evaluation=action(
+            window,
+            "&Evaluation panel",
+            ["Ctrl+Shift+V"],
+            "Confusion matrix, ROC and metrics of the model on a dataset",
+            sp.SP_FileDialogDetailedView,
+        ),
         export_report=action(window, "Export evaluation &report…", [], "Write the last evaluation's report files"),
-        load_truth=action(window, "Load &ground truth…", ["Ctrl+G"],
-                          "Masks, boxes or COCO annotations (and ROI masks) to draw and score the current map against"),
+        load_truth=action(
+            window,
+            "Load &ground truth…",
+            ["Ctrl+G"],
+            "Masks, boxes or COCO annotations (and ROI masks) to draw and score the current map against",
+        ),
         show_truth=show_truth,
-        trust=action(window, "Trust &report panel", ["Ctrl+Shift+L"],
-                     "Localization, faithfulness and sanity scores per CAM method over a dataset"),
-        refine=action(window, "Re&finement wizard…", ["Ctrl+Shift+R"],
-                      "Measure, build an enhanced set, fine-tune, measure again: the CAM-guided cycle"),
+        trust=action(
+            window,
+            "Trust &report panel",
+            ["Ctrl+Shift+L"],
+            "Localization, faithfulness and sanity scores per CAM method over a dataset",
+        ),
+        refine=action(
+            window,
+            "Re&finement wizard…",
+            ["Ctrl+Shift+R"],
+            "Measure, build an enhanced set, fine-tune, measure again: the CAM-guided cycle",
+        ),
     )
 
 
@@ -174,7 +214,6 @@ class KeepArrowKeys(QObject):
     USERS = (QAbstractSlider, QAbstractSpinBox, QComboBox, QLineEdit, QTreeView)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if (event.type() == QEvent.Type.ShortcutOverride and event.key() in ARROWS
-                and isinstance(watched, self.USERS)):
+        if event.type() == QEvent.Type.ShortcutOverride and event.key() in ARROWS and isinstance(watched, self.USERS):
             event.accept()
         return False

@@ -59,7 +59,7 @@ def sample_folder(scratch: Path) -> Path:
     folder.mkdir()
     yy, xx = np.mgrid[:128, :128]
     for index in range(4):
-        cell = ((yy - 64) ** 2 + (xx - 64) ** 2 < 45**2)
+        cell = (yy - 64) ** 2 + (xx - 64) ** 2 < 45**2
         pixels = np.where(cell[..., None], [226, 160, 170], [240, 228, 226]).astype(np.uint8)
         Image.fromarray(pixels).save(folder / f"cell_{index}.png")
     return folder
@@ -96,10 +96,14 @@ def shoot(out: Path) -> list[Path]:
         written.append(_save(window.grab(), out / "compare.png"))
         window.cam_panel.set_compare("off")
 
-        dialog = CheckpointDialog("chexnet_densenet121.pth.tar",
-                                  {"arch": "densenet121", "num_classes": 14, "channels": 3, "input_size": None},
-                                  None, 727, ["densenet121", "densenet169", "resnet18", "resnet50", "tinyvgg_gap"],
-                                  window)
+        dialog = CheckpointDialog(
+            "chexnet_densenet121.pth.tar",
+            {"arch": "densenet121", "num_classes": 14, "channels": 3, "input_size": None},
+            None,
+            727,
+            ["densenet121", "densenet169", "resnet18", "resnet50", "tinyvgg_gap"],
+            window,
+        )
         dialog.show()
         settle(window, 0.2)
         written.append(_save(dialog.grab(), out / "model-dialog.png"))
@@ -129,8 +133,13 @@ def shoot_workbench(window, scratch: Path, out: Path) -> list[Path]:
     workbench.show_dock("training")
     form.arch.setCurrentText("tinyvgg_gap")
     form.arch_options.setText('{"widths": [8, 16, 32]}')
-    for spin, value in ((form.input_size, 64), (form.epochs, 10), (form.batch_size, 16), (form.lr, 0.003),
-                        (form.patience, 8)):
+    for spin, value in (
+        (form.input_size, 64),
+        (form.epochs, 10),
+        (form.batch_size, 16),
+        (form.lr, 0.003),
+        (form.patience, 8),
+    ):
         spin.setValue(value)
     form.device.setCurrentText("cpu")
     # positives carry a corner tag: a shortcut this small model learns within seconds (the trust and
@@ -156,8 +165,13 @@ def shoot_workbench(window, scratch: Path, out: Path) -> list[Path]:
     cells = evaluation.result.cells()
     errors = [cell for cell in cells if cell[0] != cell[1]]
     evaluation.confusion.choose(*(errors[0] if errors else next(iter(cells))))
-    wait_until(lambda: window.session.result is not None and window.browser.paths()
-               and window.session.result.source == window.browser.paths()[0])
+    wait_until(
+        lambda: (
+            window.session.result is not None
+            and window.browser.paths()
+            and window.session.result.source == window.browser.paths()[0]
+        )
+    )
     settle(window)
     written.append(_save(window.grab(), out / "evaluation.png"))
 

@@ -43,9 +43,11 @@ class SelfTest:
         if not (np.isfinite(map01).all() and map01.min() >= 0 and map01.max() <= 1 and np.ptp(map01) > 0):
             self._fail(f"the {method} map of {result.source} is not a valid heatmap")
             return
-        self.say(f"explained {Path(result.source).name}: predicted {result.predicted} "
-                 f"(p = {result.probs[result.predicted]:.3f}), {method} map for {class_name} "
-                 f"{map01.shape[1]}x{map01.shape[0]} in {seconds * 1000:.0f} ms")
+        self.say(
+            f"explained {Path(result.source).name}: predicted {result.predicted} "
+            f"(p = {result.probs[result.predicted]:.3f}), {method} map for {class_name} "
+            f"{map01.shape[1]}x{map01.shape[0]} in {seconds * 1000:.0f} ms"
+        )
         self._finish(0, "self-test passed")
 
     def _fail(self, reason: str) -> None:
@@ -64,8 +66,11 @@ def run_self_test(app) -> int:
     from camviewer.gui.app.launch import open_main_window
 
     started = time.perf_counter()
-    print(f"camviewer {__version__} self-test (Python {sys.version.split()[0]}, "
-          f"{'bundled' if getattr(sys, 'frozen', False) else 'installed'})", flush=True)
+    print(
+        f"camviewer {__version__} self-test (Python {sys.version.split()[0]}, "
+        f"{'bundled' if getattr(sys, 'frozen', False) else 'installed'})",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="camviewer-self-test-") as scratch:
         window = open_main_window([], None, str(Path(scratch) / "settings.ini"))
         test = SelfTest(window, started)

@@ -116,7 +116,9 @@ class Workbench(QObject):
         a.training.triggered.connect(lambda: self.show_dock("training"))
         a.resume.triggered.connect(lambda: (self.show_dock("training"), self.training.choose_run_to_resume()))
         a.evaluation.triggered.connect(lambda: self.show_dock("evaluation"))
-        a.export_report.triggered.connect(lambda: (self.show_dock("evaluation"), self.evaluation.choose_report_folder()))
+        a.export_report.triggered.connect(
+            lambda: (self.show_dock("evaluation"), self.evaluation.choose_report_folder())
+        )
         a.trust.triggered.connect(lambda: self.show_dock("trust"))
         a.load_truth.triggered.connect(self.choose_truth)
         a.show_truth.toggled.connect(self.truth.set_visible)
@@ -166,8 +168,9 @@ class Workbench(QObject):
 
         ready = self.window.session.ready
         if ready is None or not ready.model.source or not Path(ready.model.source).is_file():
-            self.window.statusBar().showMessage("The refinement wizard fine-tunes a checkpoint: open one "
-                                                "(Ctrl+M) or train one first.", MESSAGE_MS)
+            self.window.statusBar().showMessage(
+                "The refinement wizard fine-tunes a checkpoint: open one (Ctrl+M) or train one first.", MESSAGE_MS
+            )
             return
         if self.wizard is not None:
             self.wizard.raise_()

@@ -26,7 +26,7 @@ class LogPanel(QDockWidget):
         self.entries: list[tuple[str, str]] = []  # (level, message), for tests and copy-paste
 
     def add(self, message: str, level: str = "info") -> None:
-        self.entries = [*self.entries[-MAX_LINES + 1:], (level, message)]
+        self.entries = [*self.entries[-MAX_LINES + 1 :], (level, message)]
         stamp = time.strftime("%H:%M:%S")
         colour = COLOURS.get(level, COLOURS["info"])
         text = html.escape(message).replace("\n", "<br>")

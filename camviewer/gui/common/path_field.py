@@ -11,8 +11,15 @@ from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLineEdit, QPushButton, 
 class PathField(QWidget):
     chosen = Signal(str)  # the user finished editing or picked a path
 
-    def __init__(self, caption: str, kind: str = "folder", name_filter: str = "", placeholder: str = "",
-                 tooltip: str = "", parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        caption: str,
+        kind: str = "folder",
+        name_filter: str = "",
+        placeholder: str = "",
+        tooltip: str = "",
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.caption, self.kind, self.name_filter = caption, kind, name_filter  # kind: "folder" or "file"
         self.edit = QLineEdit()
@@ -44,7 +51,8 @@ class PathField(QWidget):
         if self.kind == "folder":
             chosen = QFileDialog.getExistingDirectory(self, self.caption, start)
         else:
-            chosen, _ = QFileDialog.getOpenFileName(self, self.caption, str(Path(start).parent) if self.text() else start,
-                                                    self.name_filter)
+            chosen, _ = QFileDialog.getOpenFileName(
+                self, self.caption, str(Path(start).parent) if self.text() else start, self.name_filter
+            )
         if chosen:
             self.set_path(chosen)

@@ -32,9 +32,14 @@ class ResultTable(QTableWidget):
         self.verticalHeader().setDefaultSectionSize(22)
         self.setWordWrap(False)
 
-    def set_rows(self, headers: Sequence[str], rows: Sequence[Sequence[str]],
-                 tooltips: Sequence[Sequence[str] | None] | None = None, header_tips: Sequence[str] | None = None,
-                 stretch_values: bool = False) -> None:
+    def set_rows(
+        self,
+        headers: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        tooltips: Sequence[Sequence[str] | None] | None = None,
+        header_tips: Sequence[str] | None = None,
+        stretch_values: bool = False,
+    ) -> None:
         """``stretch_values``: the value columns share the width (a comparison), else the first column takes it."""
         self.clear()
         self.setColumnCount(len(headers))
@@ -53,11 +58,13 @@ class ResultTable(QTableWidget):
                     item.setToolTip(tip[c])
                 self.setItem(r, c, item)
         header = self.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch if stretch_values
-                                    else QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(
+            QHeaderView.ResizeMode.Stretch if stretch_values else QHeaderView.ResizeMode.ResizeToContents
+        )
         if headers:
-            header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents if stretch_values
-                                        else QHeaderView.ResizeMode.Stretch)
+            header.setSectionResizeMode(
+                0, QHeaderView.ResizeMode.ResizeToContents if stretch_values else QHeaderView.ResizeMode.Stretch
+            )
 
     def text(self, row: int, column: int) -> str:
         return self.item(row, column).text()

@@ -70,8 +70,9 @@ class Settings:
     method = _Setting("cam/method", "gradcam")
     target = _Setting("cam/target", "pred")
     compare = _Setting("cam/compare", "off")
-    compare_methods = _Setting("cam/compare_methods", ("gradcam", "gradcam++", "xgradcam", "layercam",
-                                                       "hirescam", "eigencam"))
+    compare_methods = _Setting(
+        "cam/compare_methods", ("gradcam", "gradcam++", "xgradcam", "layercam", "hirescam", "eigencam")
+    )
     # CAM display (how to show it)
     colormap = _Setting("cam/colormap", "jet")
     opacity = _Setting("cam/opacity", 0.5)

@@ -57,9 +57,11 @@ class ConfusionView(QTableWidget):
                 item.setForeground(QColor("white") if share > 0.55 else QColor("#212529" if count else "#adb5bd"))
                 if row == column:
                     item.setFont(bold)
-                item.setToolTip(f"true {class_names[row]} → predicted {class_names[column]}: {count:,} image"
-                                f"{'s' if count != 1 else ''} ({share:.0%} of the true {class_names[row]} images)."
-                                "\nClick to browse them with their heatmaps.")
+                item.setToolTip(
+                    f"true {class_names[row]} → predicted {class_names[column]}: {count:,} image"
+                    f"{'s' if count != 1 else ''} ({share:.0%} of the true {class_names[row]} images)."
+                    "\nClick to browse them with their heatmaps."
+                )
                 self.setItem(row, column, item)
 
     def total(self) -> int:

@@ -48,7 +48,9 @@ REPORT_FILES = ("metrics.json", "roc.csv", "predictions.csv", "confusion_matrix.
 class EvaluationPanel(QWidget):
     cellChosen = Signal(list, str)  # image paths, title for the browser
 
-    def __init__(self, registry: WorkerRegistry, settings: Settings, log: LogPanel, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, registry: WorkerRegistry, settings: Settings, log: LogPanel, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("evaluationPanel")
         self._registry, self._settings, self._log = registry, settings, log
@@ -58,15 +60,20 @@ class EvaluationPanel(QWidget):
         self._result_model = self._running_model = None  # the LoadedModel behind it / behind the running job
         self._result_name = ""
         self.model_label = QLabel("<i>No model loaded</i>", wordWrap=True)
-        self.data = PathField("Choose the data to evaluate", placeholder="dataset folder or CSV",
-                              tooltip="Class sub-folders, {train,val,test} folders or a CSV partition")
+        self.data = PathField(
+            "Choose the data to evaluate",
+            placeholder="dataset folder or CSV",
+            tooltip="Class sub-folders, {train,val,test} folders or a CSV partition",
+        )
         self.data.setText(settings.eval_dataset)
         self.split = QComboBox()
         for key, text in SPLITS.items():
             self.split.addItem(text, key)
         self.split.setCurrentIndex(max(0, self.split.findData(settings.eval_split)))
-        self.split.setToolTip("Which images: a split of the data's own layout, else of the run that trained the "
-                              "model (split.csv beside the checkpoint)")
+        self.split.setToolTip(
+            "Which images: a split of the data's own layout, else of the run that trained the "
+            "model (split.csv beside the checkpoint)"
+        )
         self.positive = QComboBox()
         self.positive.setToolTip("The class sensitivity, specificity and the ROC curve are reported for")
         self.run_button = QPushButton("Evaluate")
@@ -105,8 +112,10 @@ class EvaluationPanel(QWidget):
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.progress, 1)
-        caption = QLabel("<b>Confusion matrix</b> — rows: true class, columns: predicted class. "
-                         "Click a cell to browse its images.", wordWrap=True)
+        caption = QLabel(
+            "<b>Confusion matrix</b> — rows: true class, columns: predicted class. Click a cell to browse its images.",
+            wordWrap=True,
+        )
         caption.setStyleSheet("color: #444")
         charts = QSplitter(Qt.Orientation.Horizontal)
         charts.addWidget(self.confusion)
@@ -179,16 +188,25 @@ class EvaluationPanel(QWidget):
         if not data:
             return self._show("Choose the data to evaluate.", error=True)
         if self.positive.isEnabled() and self.positive_class() is None:
-            return self._show("Choose the positive class: sensitivity and specificity are those of that class, "
-                              "and the model card names none.", error=True)
+            return self._show(
+                "Choose the positive class: sensitivity and specificity are those of that class, "
+                "and the model card names none.",
+                error=True,
+            )
         split = self.split.currentData()
         self._settings.eval_dataset, self._settings.eval_split = data, split
         self._set_running(True)
         self._show(f"Evaluating on {Path(data).name} ({SPLITS[split].lower()})…")
         name = Path(self.model.source).name if self.model.source else "the model"
         self._running_model = self.model
-        self.runner.start(f"Evaluating {name} on {Path(data).name}", tasks.evaluate_model, self.model, data,
-                          None if split == "all" else split, self.positive_class())
+        self.runner.start(
+            f"Evaluating {name} on {Path(data).name}",
+            tasks.evaluate_model,
+            self.model,
+            data,
+            None if split == "all" else split,
+            self.positive_class(),
+        )
 
     def _set_running(self, running: bool) -> None:
         self.run_button.setEnabled(not running)
@@ -215,8 +233,10 @@ class EvaluationPanel(QWidget):
             self._show_report(report)
             line = f"Evaluated {report.n:,} images{source}: accuracy {report.accuracy:.3f}"
             if report.positive_class is not None:
-                line += (f", sensitivity {number(report.sensitivity)}, specificity {number(report.specificity)} "
-                         f"(positive class: {report.positive_class})")
+                line += (
+                    f", sensitivity {number(report.sensitivity)}, specificity {number(report.specificity)} "
+                    f"(positive class: {report.positive_class})"
+                )
             line += f"{skipped}."
         self._show(line)
         self._log.info(line)
@@ -225,21 +245,35 @@ class EvaluationPanel(QWidget):
     def _show_report(self, report) -> None:
         positive = report.positive_class
         suffix = f" — positive class: {positive}" if positive else ""
-        rows = [("Images", f"{report.n:,}", None), ("Accuracy", number(report.accuracy), None),
-                ("Balanced accuracy", number(report.balanced_accuracy), "mean recall over the classes")]
+        rows = [
+            ("Images", f"{report.n:,}", None),
+            ("Accuracy", number(report.accuracy), None),
+            ("Balanced accuracy", number(report.balanced_accuracy), "mean recall over the classes"),
+        ]
         if positive is not None:
-            rows += [(f"Sensitivity{suffix}", number(report.sensitivity), report.sensitivity_note),
-                     (f"Specificity{suffix}", number(report.specificity), report.specificity_note)]
-        rows += [(f"ROC AUC{suffix if positive else ' (macro, one vs rest)'}", number(report.roc_auc),
-                  report.roc_auc_note),
-                 ("Cohen's kappa", number(report.cohen_kappa), report.cohen_kappa_note)]
+            rows += [
+                (f"Sensitivity{suffix}", number(report.sensitivity), report.sensitivity_note),
+                (f"Specificity{suffix}", number(report.specificity), report.specificity_note),
+            ]
+        rows += [
+            (f"ROC AUC{suffix if positive else ' (macro, one vs rest)'}", number(report.roc_auc), report.roc_auc_note),
+            ("Cohen's kappa", number(report.cohen_kappa), report.cohen_kappa_note),
+        ]
         if positive is None:
             for name, values in report.per_class.items():
-                rows.append((f"Recall (sensitivity) of {name}", number(values["recall"]),
-                             f"precision {number(values['precision'])}, F1 {number(values['f1'])}, "
-                             f"{values['support']} images"))
-        self.metrics.set_rows(["Metric", "Value"], [(name, value) for name, value, _ in rows],
-                              [(note, note) if note else None for _, _, note in rows])
+                rows.append(
+                    (
+                        f"Recall (sensitivity) of {name}",
+                        number(values["recall"]),
+                        f"precision {number(values['precision'])}, F1 {number(values['f1'])}, "
+                        f"{values['support']} images",
+                    )
+                )
+        self.metrics.set_rows(
+            ["Metric", "Value"],
+            [(name, value) for name, value, _ in rows],
+            [(note, note) if note else None for _, _, note in rows],
+        )
 
     def _show_multilabel(self, report: dict) -> None:
         rows = [("Images", f"{report['n']:,}"), ("Macro AUC", number(report["macro_auc"]))]
@@ -268,17 +302,26 @@ class EvaluationPanel(QWidget):
         folder = Path(folder)
         existing = [name for name in REPORT_FILES if (folder / name).exists()]
         if existing:
-            answer = QMessageBox.question(self, "Replace the existing report?",
-                                          f"{folder} already holds {', '.join(existing)}. Replace these files?",
-                                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                          QMessageBox.StandardButton.No)
+            answer = QMessageBox.question(
+                self,
+                "Replace the existing report?",
+                f"{folder} already holds {', '.join(existing)}. Replace these files?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
             if answer != QMessageBox.StandardButton.Yes:
                 return
         self._settings.last_export_dir = str(folder)
         model = self._result_model  # the training curves are those of the model that was evaluated
         checkpoint = str(model.source) if model is not None and model.source else None
-        self._registry.start(f"Writing the report to {folder}", tasks.write_evaluation_report, self.result,
-                             str(folder), checkpoint, returned=self._exported)
+        self._registry.start(
+            f"Writing the report to {folder}",
+            tasks.write_evaluation_report,
+            self.result,
+            str(folder),
+            checkpoint,
+            returned=self._exported,
+        )
 
     def _exported(self, files: dict) -> None:
         folder = Path(next(iter(files.values()))).parent if files else ""

@@ -19,8 +19,9 @@ class RocPlot(QWidget):
         self.plot.setYRange(0, 1, padding=0.02)
         self.plot.setMouseEnabled(x=False, y=False)  # rates live in [0, 1]: nothing to pan or zoom
         self.plot.getPlotItem().hideButtons()
-        self.legend = self.plot.addLegend(offset=(-4, -4), labelTextColor="#333333", labelTextSize="8pt",
-                                          brush=pg.mkBrush(255, 255, 255, 210))
+        self.legend = self.plot.addLegend(
+            offset=(-4, -4), labelTextColor="#333333", labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 210)
+        )
         self.curves: dict[str, pg.PlotDataItem] = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

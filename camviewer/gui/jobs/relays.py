@@ -10,5 +10,7 @@ from camviewer.core.jobs import Progress, relay
 
 def progress_only(job: Iterator[Progress], stage: str, offset: int = 0, total: int | None = None) -> Iterator[Progress]:
     """Progress lines without their payloads (maps stay in the worker), renumbered into one bar."""
-    return relay(job, lambda event: Progress(offset + event.done, total or event.total,
-                                             f"{stage}: {Path(str(event.message)).name}"))
+    return relay(
+        job,
+        lambda event: Progress(offset + event.done, total or event.total, f"{stage}: {Path(str(event.message)).name}"),
+    )

@@ -51,9 +51,18 @@ class JobRunner(QObject):
             return False
         token = CancelToken()
         self._outcome, self._latest = None, None
-        self._job = self._registry.start(label, func, *args, token, cancel=token, background=background,
-                                         yielded=self._yielded, returned=self._returned, errored=self._errored,
-                                         finished=self._finished)
+        self._job = self._registry.start(
+            label,
+            func,
+            *args,
+            token,
+            cancel=token,
+            background=background,
+            yielded=self._yielded,
+            returned=self._returned,
+            errored=self._errored,
+            finished=self._finished,
+        )
         return True
 
     def cancel(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -27,15 +28,21 @@ from camviewer.gui.refine.state import RefineState
 class BuildPage(JobPage):
     """Step 2: the enhanced copy of the training set (the original is never touched)."""
 
-    MODES = {
+    MODES: ClassVar[dict[str, str]] = {
         "cam-overlay": "Weight each image by its own map (what the model found important stays, the rest fades)",
         "roi-mask": "Keep only the region of interest (nothing outside it, e.g. a marker, can be learned)",
         "crop": "Cut a border margin, at training and inference (stored in the model card)",
     }
 
     def __init__(self, state: RefineState, registry: WorkerRegistry, log: LogPanel, model, default_train: str) -> None:
-        super().__init__(state, registry, log, "2. Build the enhanced training set",
-                         "A new folder is written; the original images are never modified.", "Build")
+        super().__init__(
+            state,
+            registry,
+            log,
+            "2. Build the enhanced training set",
+            "A new folder is written; the original images are never modified.",
+            "Build",
+        )
         self.model = model
         self.data = PathField("Choose the training set", placeholder="the training set (class sub-folders)")
         self.mode_group = QButtonGroup(self)
@@ -47,7 +54,11 @@ class BuildPage(JobPage):
         self.out = PathField("Choose a new folder for the enhanced set", placeholder="a new, empty folder")
         self.out.chosen.connect(lambda _path: setattr(self, "_auto_out", False))  # typed or browsed
         grid = QGridLayout()
-        extras = {"cam-overlay": ("floor", self.floor), "roi-mask": ("ROI masks", self.roi), "crop": ("border", self.border)}
+        extras = {
+            "cam-overlay": ("floor", self.floor),
+            "roi-mask": ("ROI masks", self.roi),
+            "crop": ("border", self.border),
+        }
         for row, (mode, text) in enumerate(self.MODES.items()):
             button = QRadioButton(mode, checked=row == 0)
             button.setToolTip(text)
@@ -106,14 +117,27 @@ class BuildPage(JobPage):
         self.state.built = None
         self.completeChanged.emit()
         model = self.model if mode == "cam-overlay" else None
-        self.start_job(f"Building {Path(out).name}", tasks.build_refined_set, data, out, mode, model,
-                       self.roi.text() or None, self.state.method, self.floor.value(), self.border.value())
+        self.start_job(
+            f"Building {Path(out).name}",
+            tasks.build_refined_set,
+            data,
+            out,
+            mode,
+            model,
+            self.roi.text() or None,
+            self.state.method,
+            self.floor.value(),
+            self.border.value(),
+        )
 
     def job_returned(self, manifest: dict) -> None:
         self.state.built, self.state.built_mode = self._building, manifest["mode"]
         skipped = len(manifest["skipped"])
-        text = (f"Wrote {manifest['images']} images to {self._building} ({manifest['mode']})"
-                + (f"; skipped {skipped}" if skipped else "") + ".")
+        text = (
+            f"Wrote {manifest['images']} images to {self._building} ({manifest['mode']})"
+            + (f"; skipped {skipped}" if skipped else "")
+            + "."
+        )
         self.show_status(text)
         self._log.info(f"Refinement: {text}")
         self._auto_out = True
@@ -124,7 +148,9 @@ class BuildPage(JobPage):
             self.state.partial_sets.append(self._building)
         self._auto_out = True
         self._propose_out()
-        return (f"Building was cancelled after {done} images: {self._building} holds an incomplete set (no "
-                "refine.json) and will not be used. Build again into a new folder.")
+        return (
+            f"Building was cancelled after {done} images: {self._building} holds an incomplete set (no "
+            "refine.json) and will not be used. Build again into a new folder."
+        )
 
     _building = ""

@@ -48,9 +48,13 @@ class ComparePage(QWizardPage):
     def initializePage(self) -> None:
         s = self.state
         rows = comparison_rows(s.before, s.after)
-        self.table.set_rows(["measure", "before", "after", "change"],
-                            [(name, number(before, percent=share), number(after, percent=share), change(before, after, share))
-                             for name, before, after, share in rows])
+        self.table.set_rows(
+            ["measure", "before", "after", "change"],
+            [
+                (name, number(before, percent=share), number(after, percent=share), change(before, after, share))
+                for name, before, after, share in rows
+            ],
+        )
         self._show_previews()
 
     def _show_previews(self) -> None:
@@ -75,6 +79,10 @@ class ComparePage(QWizardPage):
                 self.grid.addWidget(label, row, column, alignment=Qt.AlignmentFlag.AlignCenter)
 
     def preview_count(self) -> int:
-        return sum(1 for index in range(self.grid.count()) if isinstance(self.grid.itemAt(index).widget(), QLabel)
-                   and self.grid.itemAt(index).widget().pixmap() is not None
-                   and not self.grid.itemAt(index).widget().pixmap().isNull())
+        return sum(
+            1
+            for index in range(self.grid.count())
+            if isinstance(self.grid.itemAt(index).widget(), QLabel)
+            and self.grid.itemAt(index).widget().pixmap() is not None
+            and not self.grid.itemAt(index).widget().pixmap().isNull()
+        )

@@ -37,8 +37,9 @@ class FinetunePage(QWizardPage):
         super().__init__()
         self.state, self._log = state, log
         self.setTitle("3. Fine-tune from the current checkpoint")
-        self.setSubTitle("On the enhanced set, starting from the current weights; the epoch with the lowest "
-                         "validation loss is kept.")
+        self.setSubTitle(
+            "On the enhanced set, starting from the current weights; the epoch with the lowest validation loss is kept."
+        )
         self.runner = TrainRunner(registry, dialog_parent)
         self.about = QLabel(wordWrap=True)
         self.epochs = QSpinBox(minimum=1, maximum=10_000, value=5)
@@ -92,8 +93,11 @@ class FinetunePage(QWizardPage):
             self.run_dir.setText(str(unused_folder(built.parent, f"{built.name}-finetune")))
 
     def isComplete(self) -> bool:
-        return (self.state.finetuned is not None and self.state.finetuned_on == self.state.built
-                and not self.runner.running())
+        return (
+            self.state.finetuned is not None
+            and self.state.finetuned_on == self.state.built
+            and not self.runner.running()
+        )
 
     def running(self) -> bool:
         return self.runner.running()
@@ -111,10 +115,20 @@ class FinetunePage(QWizardPage):
         self.progress.begin(self.epochs.value())
         self._show("Decoding the enhanced set…")
         self._log.info(f"Refinement: fine-tuning {Path(self.state.checkpoint).name} on {self.state.built} into {out}")
-        self.runner.train({"data": self.state.built, "out": out, "init": self.state.checkpoint,
-                           "epochs": self.epochs.value(), "lr": self.lr.value(), "batch_size": self.batch_size.value(),
-                           "patience": max(3, self.epochs.value()), "val_split": 0.2, "seed": 0,
-                           "command": "camviewer GUI: refinement wizard"})
+        self.runner.train(
+            {
+                "data": self.state.built,
+                "out": out,
+                "init": self.state.checkpoint,
+                "epochs": self.epochs.value(),
+                "lr": self.lr.value(),
+                "batch_size": self.batch_size.value(),
+                "patience": max(3, self.epochs.value()),
+                "val_split": 0.2,
+                "seed": 0,
+                "command": "camviewer GUI: refinement wizard",
+            }
+        )
         self.completeChanged.emit()
 
     def cleanupPage(self) -> None:
@@ -135,16 +149,24 @@ class FinetunePage(QWizardPage):
         self.state.finetuned = str(result.best_checkpoint) if result.best_checkpoint else None
         epochs = len(result.history)
         if result.stop_reason == "cancelled":
-            kept = (f"the best checkpoint so far is kept: {result.best_checkpoint}. Next measures it, or fine-tune "
-                    "again into a new folder." if result.best_checkpoint else
-                    f"no checkpoint was saved; {result.run_dir} holds only the run's set-up.")
+            kept = (
+                f"the best checkpoint so far is kept: {result.best_checkpoint}. Next measures it, or fine-tune "
+                "again into a new folder."
+                if result.best_checkpoint
+                else f"no checkpoint was saved; {result.run_dir} holds only the run's set-up."
+            )
             text = f"Fine-tuning cancelled after {epochs} epoch(s){' (you went back)' if self._left_by_back else ''}: {kept}"
             self._log.warning(f"Refinement: {text}")
         else:
-            best = (f"best epoch {result.best_epoch} (validation loss {result.best_val_loss:.4f})"
-                    if result.best_epoch is not None else "never validated")
-            text = (f"Fine-tuning {'completed' if result.stop_reason == 'completed' else 'stopped early'} after "
-                    f"{epochs} epoch(s): {best}.")
+            best = (
+                f"best epoch {result.best_epoch} (validation loss {result.best_val_loss:.4f})"
+                if result.best_epoch is not None
+                else "never validated"
+            )
+            text = (
+                f"Fine-tuning {'completed' if result.stop_reason == 'completed' else 'stopped early'} after "
+                f"{epochs} epoch(s): {best}."
+            )
             self._log.info(f"Refinement: {text} {result.best_checkpoint}")
         self._show(text)
         self.progress.finish(result.stop_reason)
@@ -162,4 +184,3 @@ class FinetunePage(QWizardPage):
 
     def _show(self, text: str, error: bool = False) -> None:
         self.status.say(text, error)
-

@@ -23,8 +23,9 @@ from camviewer.gui.refine.state import RefineState
 
 
 class JobPage(QWizardPage):
-    def __init__(self, state: RefineState, registry: WorkerRegistry, log: LogPanel, title: str, subtitle: str,
-                 run_text: str) -> None:
+    def __init__(
+        self, state: RefineState, registry: WorkerRegistry, log: LogPanel, title: str, subtitle: str, run_text: str
+    ) -> None:
         super().__init__()
         self.state, self._log = state, log
         self.setTitle(title)

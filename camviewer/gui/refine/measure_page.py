@@ -25,12 +25,16 @@ PREVIEWS = 4  # images shown before | after at the end
 class MeasurePage(JobPage):
     """Steps 1 and 4: classification and localization of one model on the measurement set."""
 
-    def __init__(self, state: RefineState, registry: WorkerRegistry, log: LogPanel, model, after: bool,
-                 default_data: str = "") -> None:
+    def __init__(
+        self, state: RefineState, registry: WorkerRegistry, log: LogPanel, model, after: bool, default_data: str = ""
+    ) -> None:
         title = "4. Measure the fine-tuned model" if after else "1. Measure the current model"
-        subtitle = ("The same images, ground truth and CAM method as in step 1." if after else
-                    "On held-out images with ground truth (not the images you will train on): accuracy, "
-                    "sensitivity, specificity, and whether the maps point at the lesion.")
+        subtitle = (
+            "The same images, ground truth and CAM method as in step 1."
+            if after
+            else "On held-out images with ground truth (not the images you will train on): accuracy, "
+            "sensitivity, specificity, and whether the maps point at the lesion."
+        )
         super().__init__(state, registry, log, title, subtitle, "Measure again" if after else "Measure")
         self.model, self.after = model, after
         self.table = ResultTable()
@@ -78,8 +82,10 @@ class MeasurePage(JobPage):
 
     def initializePage(self) -> None:
         if self.after:
-            self.about.setText(f"Model: {self.state.finetuned}\nImages: {self.state.measure_data} "
-                               f"(ground truth {Path(self.state.masks).name}, {self.state.method})")
+            self.about.setText(
+                f"Model: {self.state.finetuned}\nImages: {self.state.measure_data} "
+                f"(ground truth {Path(self.state.masks).name}, {self.state.method})"
+            )
             stale = self.state.after is None or self.state.after.checkpoint != self.state.finetuned
             if stale and not self.runner.running():
                 self.state.after = None
@@ -94,8 +100,18 @@ class MeasurePage(JobPage):
         s = self.state
         if self.after:
             keys = [key for key, _ in s.before.previews] if s.before is not None else None
-            self.start_job("Measuring the fine-tuned model", tasks.measure_model, s.finetuned, s.measure_data,
-                           s.masks, s.roi or None, s.method, s.positive_class, keys, PREVIEWS)
+            self.start_job(
+                "Measuring the fine-tuned model",
+                tasks.measure_model,
+                s.finetuned,
+                s.measure_data,
+                s.masks,
+                s.roi or None,
+                s.method,
+                s.positive_class,
+                keys,
+                PREVIEWS,
+            )
             return
         if not self.data.text() or not self.masks.text():
             return self.show_status("Choose the measurement set and its ground-truth masks.", error=True)
@@ -105,8 +121,18 @@ class MeasurePage(JobPage):
         s.method, s.positive_class = self.method.currentText(), self.positive.currentData()
         s.before = s.after = None  # an "after" measured on other images or with another method compares nothing
         self.completeChanged.emit()
-        self.start_job("Measuring the current model", tasks.measure_model, self.model, s.measure_data, s.masks,
-                       s.roi or None, s.method, s.positive_class, None, PREVIEWS)
+        self.start_job(
+            "Measuring the current model",
+            tasks.measure_model,
+            self.model,
+            s.measure_data,
+            s.masks,
+            s.roi or None,
+            s.method,
+            s.positive_class,
+            None,
+            PREVIEWS,
+        )
 
     def job_returned(self, measurement) -> None:
         if self.after:
@@ -114,12 +140,15 @@ class MeasurePage(JobPage):
         else:
             self.state.before = measurement
         rows = comparison_rows(measurement, None)
-        self.table.set_rows(["measure", "value"], [(name, number(value, percent=share))
-                                                    for name, value, _, share in rows])
+        self.table.set_rows(
+            ["measure", "value"], [(name, number(value, percent=share)) for name, value, _, share in rows]
+        )
         images = measurement.metrics.get("n")
         self.show_status(f"Measured on {images} images ({measurement.localization.get('with_region')} with a region).")
-        self._log.info(f"Refinement, {'after' if self.after else 'before'}: " + ", ".join(
-            f"{name} {number(value, percent=share)}" for name, value, _, share in rows))
+        self._log.info(
+            f"Refinement, {'after' if self.after else 'before'}: "
+            + ", ".join(f"{name} {number(value, percent=share)}" for name, value, _, share in rows)
+        )
 
     def cancelled_text(self) -> str:
         return "Measuring was cancelled; nothing was written. Measure again to go on."

@@ -41,8 +41,9 @@ class RefineState:
         lines = []
         if self.built:
             lines.append(f"enhanced training set ({self.built_mode}): {self.built}")
-        lines += [f"incomplete enhanced set (cancelled, not used; delete it or keep it): {path}"
-                  for path in self.partial_sets]
+        lines += [
+            f"incomplete enhanced set (cancelled, not used; delete it or keep it): {path}" for path in self.partial_sets
+        ]
         if self.run_dir:
             if self.finetuned:
                 state = "" if self.stop_reason in (None, "completed", "early-stopping") else f" ({self.stop_reason})"
@@ -68,15 +69,28 @@ def comparison_rows(before, after) -> list[tuple[str, float | None, float | None
 
     rows = [("Accuracy", metric(before, "accuracy"), metric(after, "accuracy"), False)]
     if positive:
-        rows += [(f"Sensitivity{named}", metric(before, "sensitivity"), metric(after, "sensitivity"), False),
-                 (f"Specificity{named}", metric(before, "specificity"), metric(after, "specificity"), False)]
-    rows += [("ROC AUC", metric(before, "roc_auc"), metric(after, "roc_auc"), False),
-             (f"Pointing game ({reference.method})", localization(before, "pointing_game"),
-              localization(after, "pointing_game"), False),
-             ("IoU of the map (threshold 0.2)", localization(before, "iou"), localization(after, "iou"), False),
-             ("Energy inside the lesion", localization(before, "energy_in_region"),
-              localization(after, "energy_in_region"), True)]
+        rows += [
+            (f"Sensitivity{named}", metric(before, "sensitivity"), metric(after, "sensitivity"), False),
+            (f"Specificity{named}", metric(before, "specificity"), metric(after, "specificity"), False),
+        ]
+    rows += [
+        ("ROC AUC", metric(before, "roc_auc"), metric(after, "roc_auc"), False),
+        (
+            f"Pointing game ({reference.method})",
+            localization(before, "pointing_game"),
+            localization(after, "pointing_game"),
+            False,
+        ),
+        ("IoU of the map (threshold 0.2)", localization(before, "iou"), localization(after, "iou"), False),
+        (
+            "Energy inside the lesion",
+            localization(before, "energy_in_region"),
+            localization(after, "energy_in_region"),
+            True,
+        ),
+    ]
     if reference.localization.get("energy_in_roi") is not None:
-        rows.append(("Energy inside the ROI", localization(before, "energy_in_roi"),
-                     localization(after, "energy_in_roi"), True))
+        rows.append(
+            ("Energy inside the ROI", localization(before, "energy_in_roi"), localization(after, "energy_in_roi"), True)
+        )
     return rows

@@ -26,8 +26,17 @@ class Measurement:
     previews: list[tuple[str, np.ndarray]]  # (image key, overlay RGB uint8 with the ground-truth outline)
 
 
-def measure_model(model_or_path, data: str, masks: str, roi: str | None, method: str, positive_class: str | None,
-                  preview_keys: Sequence[str] | None, preview_count: int, cancel: CancelToken) -> Iterator:
+def measure_model(
+    model_or_path,
+    data: str,
+    masks: str,
+    roi: str | None,
+    method: str,
+    positive_class: str | None,
+    preview_keys: Sequence[str] | None,
+    preview_count: int,
+    cancel: CancelToken,
+) -> Iterator:
     """Evaluate, then localize one CAM method on the same images; keep overlays of a few images with a region."""
     from camviewer.core.evaluation.run import evaluate, summary_metrics
     from camviewer.core.model.loaded import LoadedModel
@@ -41,8 +50,7 @@ def measure_model(model_or_path, data: str, masks: str, roi: str | None, method:
     job = evaluate(model, data, None, positive_class, cancel=cancel)
     result = yield from progress_only(job, "classification", 0, total)
     truth = load_ground_truth(masks=masks)
-    job = localize_dataset(model, entries, truth, [method], 0.2, 0.0, MaskFolder(roi) if roi else None,
-                                 cancel=cancel)
+    job = localize_dataset(model, entries, truth, [method], 0.2, 0.0, MaskFolder(roi) if roi else None, cancel=cancel)
     wanted = list(preview_keys) if preview_keys else None
     previews: dict[str, np.ndarray] = {}
 
@@ -59,8 +67,13 @@ def measure_model(model_or_path, data: str, masks: str, roi: str | None, method:
 
     localization = yield from relay(job, keep_preview)
     order = wanted if wanted is not None else list(previews)
-    return Measurement(str(model.source) if model.source else None, summary_metrics(result),
-                       localization["summary"][method], method, [(key, previews[key]) for key in order if key in previews])
+    return Measurement(
+        str(model.source) if model.source else None,
+        summary_metrics(result),
+        localization["summary"][method],
+        method,
+        [(key, previews[key]) for key in order if key in previews],
+    )
 
 
 def _has_pixels(region) -> bool:
@@ -86,8 +99,17 @@ def _preview(path: Path, result, method: str, region) -> np.ndarray:
     return np.ascontiguousarray(rgb)
 
 
-def build_refined_set(data: str, out: str, mode: str, model, roi_masks: str | None, method: str, floor: float,
-                      border_crop: float, cancel: CancelToken) -> Iterator:
+def build_refined_set(
+    data: str,
+    out: str,
+    mode: str,
+    model,
+    roi_masks: str | None,
+    method: str,
+    floor: float,
+    border_crop: float,
+    cancel: CancelToken,
+) -> Iterator:
     """``camviewer refine``: the enhanced copy of a training set; returns its manifest."""
     from camviewer.core.trust.refine import refine_dataset
 

@@ -39,8 +39,9 @@ class RefineWizard(QWizard):
         self._settings, self._log = settings, log
         card = ready.model.card
         method = settings.method if settings.method in ready.methods else "gradcam"
-        self.state = RefineState(str(ready.model.source), list(card.class_names), card.positive_class,
-                                 tuple(ready.methods), method=method)
+        self.state = RefineState(
+            str(ready.model.source), list(card.class_names), card.positive_class, tuple(ready.methods), method=method
+        )
         measure = settings.refine_dataset or settings.trust_dataset or settings.eval_dataset
         noted = (card.notes.get("training") or {}).get("data") if isinstance(card.notes, dict) else None
         train = noted if noted and Path(noted).is_dir() else ""

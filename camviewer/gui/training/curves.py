@@ -27,8 +27,16 @@ TRAIN_COLOUR, VAL_COLOUR, BATCH_COLOUR = "#1f77b4", "#e8590c", "#adb5bd"
 
 def _series(plot: pg.PlotWidget, name: str, colour: str, symbols: bool = True) -> pg.PlotDataItem:
     if symbols:
-        return plot.plot([], [], name=name, pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=6,
-                         symbolPen=pg.mkPen(colour), symbolBrush=pg.mkBrush(colour))
+        return plot.plot(
+            [],
+            [],
+            name=name,
+            pen=pg.mkPen(colour, width=2),
+            symbol="o",
+            symbolSize=6,
+            symbolPen=pg.mkPen(colour),
+            symbolBrush=pg.mkBrush(colour),
+        )
     return plot.plot([], [], name=name, pen=pg.mkPen(colour, width=1))
 
 
@@ -40,10 +48,12 @@ class TrainingCurves(QWidget):
         self.acc_plot = styled_plot("Accuracy", "epoch", "accuracy")
         self.acc_plot.setYRange(0.0, 1.0, padding=0.02)
         # One legend above both plots: inside a small plot a legend covers the curves.
-        self.legend = QLabel(f"<span style='color:{TRAIN_COLOUR}'>●━</span> train &nbsp; "
-                             f"<span style='color:{VAL_COLOUR}'>●━</span> validation &nbsp; "
-                             f"<span style='color:{BATCH_COLOUR}'>━</span> train loss per batch &nbsp; "
-                             "<span style='color:#555'>┆</span> best epoch")
+        self.legend = QLabel(
+            f"<span style='color:{TRAIN_COLOUR}'>●━</span> train &nbsp; "
+            f"<span style='color:{VAL_COLOUR}'>●━</span> validation &nbsp; "
+            f"<span style='color:{BATCH_COLOUR}'>━</span> train loss per batch &nbsp; "
+            "<span style='color:#555'>┆</span> best epoch"
+        )
         self.legend.setStyleSheet("color: #333")
         self.batch_loss = _series(self.loss_plot, "train, per batch", BATCH_COLOUR, symbols=False)
         self.train_loss = _series(self.loss_plot, "train", TRAIN_COLOUR)
@@ -52,7 +62,9 @@ class TrainingCurves(QWidget):
         self.val_acc = _series(self.acc_plot, "validation", VAL_COLOUR)
         self.best_lines = []
         for plot in (self.loss_plot, self.acc_plot):
-            line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#555555", width=1, style=Qt.PenStyle.DashLine))
+            line = pg.InfiniteLine(
+                angle=90, movable=False, pen=pg.mkPen("#555555", width=1, style=Qt.PenStyle.DashLine)
+            )
             line.setVisible(False)
             line.setToolTip("best epoch (lowest validation loss): its weights are in best.safetensors")
             plot.addItem(line)
@@ -134,8 +146,12 @@ class TrainingCurves(QWidget):
         if "batches" in dirty:
             self.batch_loss.setData(self._batch_x, self._batch_y)
         if "epochs" in dirty:
-            for item, key in ((self.train_loss, "train_loss"), (self.val_loss, "val_loss"),
-                              (self.train_acc, "train_acc"), (self.val_acc, "val_acc")):
+            for item, key in (
+                (self.train_loss, "train_loss"),
+                (self.val_loss, "val_loss"),
+                (self.train_acc, "train_acc"),
+                (self.val_acc, "val_acc"),
+            ):
                 item.setData(self._epochs, self._columns[key])
             for line in self.best_lines:
                 line.setVisible(self._best is not None)

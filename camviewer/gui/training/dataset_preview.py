@@ -28,8 +28,11 @@ class DatasetPreview(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("datasetPreview")
-        self.summary = QLabel("<i>Choose a folder with one sub-folder per class, {train,val,test}/&lt;class&gt; "
-                              "folders, or a CSV (path,label[,split]).</i>", wordWrap=True)
+        self.summary = QLabel(
+            "<i>Choose a folder with one sub-folder per class, {train,val,test}/&lt;class&gt; "
+            "folders, or a CSV (path,label[,split]).</i>",
+            wordWrap=True,
+        )
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.table = QTableWidget(0, 0)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -61,8 +64,10 @@ class DatasetPreview(QWidget):
             parts.append(f"positive class <b>{html.escape(preview.positive_class)}</b> (synth.json)")
         text = " · ".join(parts)
         if "all" in preview.counts:
-            text += (f"<br><span style='color:#555'>No split given: training holds out {val_split:.0%} for "
-                     f"validation{f' and {test_split:.0%} for test' if test_split else ''} (stratified, seeded).</span>")
+            text += (
+                f"<br><span style='color:#555'>No split given: training holds out {val_split:.0%} for "
+                f"validation{f' and {test_split:.0%} for test' if test_split else ''} (stratified, seeded).</span>"
+            )
         else:
             text += "<br><span style='color:#555'>Splits from the data's own layout.</span>"
         if preview.ignored_folders:
@@ -74,18 +79,24 @@ class DatasetPreview(QWidget):
     def show_summary(self, summary) -> None:
         """The engine's ``DatasetSummary``: the real split and what could not be decoded."""
         splits = {split: counts for split, counts in summary.counts.items() if sum(counts.values())}
-        imbalance = ("" if summary.imbalance is None or summary.imbalance < 1.5
-                     else f" · imbalance {summary.imbalance:.1f}×")
+        imbalance = (
+            "" if summary.imbalance is None or summary.imbalance < 1.5 else f" · imbalance {summary.imbalance:.1f}×"
+        )
         where = f"in memory ({summary.cache_megabytes:.0f} MB)" if summary.in_memory else "streamed from disk"
         total = sum(sum(counts.values()) for counts in splits.values())
-        self.summary.setText(f"<b>{len(summary.class_names)} classes</b> · {total:,} readable images · "
-                             f"{summary.layout} · {where}{imbalance}")
+        self.summary.setText(
+            f"<b>{len(summary.class_names)} classes</b> · {total:,} readable images · "
+            f"{summary.layout} · {where}{imbalance}"
+        )
         self._fill(summary.class_names, splits)
         if summary.skipped:
             lines = [f"{path}: {reason}" for path, reason in summary.skipped[:8]]
             more = len(summary.skipped) - len(lines)
-            self.skipped.setText(f"Skipped {len(summary.skipped)} unreadable file(s):\n" + "\n".join(lines)
-                                 + (f"\n… and {more} more (skipped.csv in the run folder)" if more > 0 else ""))
+            self.skipped.setText(
+                f"Skipped {len(summary.skipped)} unreadable file(s):\n"
+                + "\n".join(lines)
+                + (f"\n… and {more} more (skipped.csv in the run folder)" if more > 0 else "")
+            )
         self.skipped.setVisible(bool(summary.skipped))
 
     def counts(self) -> dict[str, dict[str, int]]:
@@ -93,8 +104,10 @@ class DatasetPreview(QWidget):
         out = {}
         for column in range(self.table.columnCount()):
             title = self.table.horizontalHeaderItem(column).text()
-            out[title] = {self.table.verticalHeaderItem(row).text(): int(self.table.item(row, column).text().replace(",", ""))
-                          for row in range(self.table.rowCount())}
+            out[title] = {
+                self.table.verticalHeaderItem(row).text(): int(self.table.item(row, column).text().replace(",", ""))
+                for row in range(self.table.rowCount())
+            }
         return out
 
     def _fill(self, class_names: list[str], counts: dict[str, dict[str, int]]) -> None:

@@ -7,6 +7,7 @@ never imports torch. The form is remembered between sessions as one JSON value i
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 from PySide6.QtCore import Qt
@@ -51,14 +52,22 @@ class TrainingForm(QWidget):
         self.arch_options.setToolTip("Architecture options as JSON (blank: the defaults), e.g. TinyVGG's widths")
         self.input_size = _spin(16, 2048, 224, " px", "Images are resized to this square size (training and inference)")
         self.pretrained = QCheckBox("ImageNet weights")
-        self.pretrained.setToolTip("Start from ImageNet weights (downloaded once, then cached); "
-                                   "normalisation then uses ImageNet's statistics")
+        self.pretrained.setToolTip(
+            "Start from ImageNet weights (downloaded once, then cached); normalisation then uses ImageNet's statistics"
+        )
         self.freeze = QLineEdit()
         self.freeze.setPlaceholderText("none")
-        self.freeze.setToolTip("Freeze a leading fraction of the parameters (e.g. 0.5) or every module up to a "
-                               "named one (e.g. layer3); blank: train everything")
-        self.border_crop = _double(0.0, 0.45, 0.0, 0.01, "Fraction cut from each side before resizing "
-                                   "(kept in the model card, so inference cuts it too)")
+        self.freeze.setToolTip(
+            "Freeze a leading fraction of the parameters (e.g. 0.5) or every module up to a "
+            "named one (e.g. layer3); blank: train everything"
+        )
+        self.border_crop = _double(
+            0.0,
+            0.45,
+            0.0,
+            0.01,
+            "Fraction cut from each side before resizing (kept in the model card, so inference cuts it too)",
+        )
         self.grayscale = QCheckBox("Grey (1 channel)")
         self.grayscale.setToolTip("Train a one-channel model (e.g. for X-rays)")
         self.epochs = _spin(1, 10_000, 20, "", "Maximum number of epochs")
@@ -68,24 +77,38 @@ class TrainingForm(QWidget):
         self.optimizer.addItems(["adam", "sgd"])
         self.optimizer.setToolTip("adam, or sgd with momentum 0.9")
         self.weight_decay = _double(0.0, 1.0, 0.0, 1e-4, "L2 weight decay", decimals=5)
-        self.patience = _spin(1, 1000, 5, "", "Early stopping: stop after this many epochs without a lower "
-                              "validation loss (the learning rate halves after half as many)")
+        self.patience = _spin(
+            1,
+            1000,
+            5,
+            "",
+            "Early stopping: stop after this many epochs without a lower "
+            "validation loss (the learning rate halves after half as many)",
+        )
         self.augment = QComboBox()
         self.augment.addItems(["none", "light", "standard"])
         self.augment.setCurrentText("light")
         self.augment.setToolTip("Augmentation of training images (validation and test images are never augmented)")
-        self.val_split = _double(0.0, 0.9, 0.2, 0.05, "Share of the images held out for validation "
-                                 "(ignored when the data has its own val folder or CSV split)")
-        self.test_split = _double(0.0, 0.9, 0.0, 0.05, "Share held out for a final test, evaluated once with the "
-                                  "best checkpoint at the end")
-        self.seed = _spin(0, 2**31 - 1, 0, "", "Random seed: the same seed gives the same split and, on a CPU, "
-                          "the same weights")
+        self.val_split = _double(
+            0.0,
+            0.9,
+            0.2,
+            0.05,
+            "Share of the images held out for validation (ignored when the data has its own val folder or CSV split)",
+        )
+        self.test_split = _double(
+            0.0, 0.9, 0.0, 0.05, "Share held out for a final test, evaluated once with the best checkpoint at the end"
+        )
+        self.seed = _spin(
+            0, 2**31 - 1, 0, "", "Random seed: the same seed gives the same split and, on a CPU, the same weights"
+        )
         self.device = QComboBox()
         self.device.addItems(["auto", "cpu", "cuda"])
         self.device.setToolTip("auto: the GPU when there is one")
         self.positive_class = QComboBox()
-        self.positive_class.setToolTip("Two classes: the class sensitivity and specificity are reported for "
-                                       "(stored in the model card)")
+        self.positive_class.setToolTip(
+            "Two classes: the class sensitivity and specificity are reported for (stored in the model card)"
+        )
         self.set_classes([], None)
         self._layout()
         self._arch_changed(self.arch.currentText())
@@ -140,8 +163,10 @@ class TrainingForm(QWidget):
         try:
             arch_options = json.loads(text) if text else {}
         except json.JSONDecodeError as error:
-            raise ValueError(f"Architecture options are not valid JSON ({error.msg}); e.g. "
-                             f"{ARCH_OPTIONS_HINT.get(self.arch.currentText(), '{}')}") from None
+            raise ValueError(
+                f"Architecture options are not valid JSON ({error.msg}); e.g. "
+                f"{ARCH_OPTIONS_HINT.get(self.arch.currentText(), '{}')}"
+            ) from None
         if not isinstance(arch_options, dict):
             raise ValueError('Architecture options must be a JSON object, e.g. {"widths": [16, 32]}')
         arch = self.arch.currentText().strip()
@@ -149,33 +174,50 @@ class TrainingForm(QWidget):
             raise ValueError("Choose an architecture.")
         size = self.input_size.value()
         return {
-            "arch": arch, "arch_options": arch_options, "epochs": self.epochs.value(),
-            "batch_size": self.batch_size.value(), "lr": self.lr.value(), "optimizer": self.optimizer.currentText(),
-            "weight_decay": self.weight_decay.value(), "pretrained": self.pretrained.isChecked() and
-            self.pretrained.isEnabled(), "freeze": self.freeze.text().strip() or None, "patience": self.patience.value(),
-            "val_split": self.val_split.value(), "test_split": self.test_split.value(),
-            "augment": self.augment.currentText(), "seed": self.seed.value(), "device": self.device.currentText(),
-            "input_size": (size, size), "border_crop": self.border_crop.value(),
-            "grayscale": self.grayscale.isChecked(), "positive_class": self.positive_class.currentData() or None,
+            "arch": arch,
+            "arch_options": arch_options,
+            "epochs": self.epochs.value(),
+            "batch_size": self.batch_size.value(),
+            "lr": self.lr.value(),
+            "optimizer": self.optimizer.currentText(),
+            "weight_decay": self.weight_decay.value(),
+            "pretrained": self.pretrained.isChecked() and self.pretrained.isEnabled(),
+            "freeze": self.freeze.text().strip() or None,
+            "patience": self.patience.value(),
+            "val_split": self.val_split.value(),
+            "test_split": self.test_split.value(),
+            "augment": self.augment.currentText(),
+            "seed": self.seed.value(),
+            "device": self.device.currentText(),
+            "input_size": (size, size),
+            "border_crop": self.border_crop.value(),
+            "grayscale": self.grayscale.isChecked(),
+            "positive_class": self.positive_class.currentData() or None,
         }
 
     def set_options(self, options: dict) -> None:
         """Fill the form from :meth:`options` output (unknown or bad values keep the current ones)."""
         setters = {
-            "arch": self.arch.setCurrentText, "epochs": self.epochs.setValue, "batch_size": self.batch_size.setValue,
-            "lr": self.lr.setValue, "optimizer": self.optimizer.setCurrentText,
-            "weight_decay": self.weight_decay.setValue, "pretrained": self.pretrained.setChecked,
-            "patience": self.patience.setValue, "val_split": self.val_split.setValue,
-            "test_split": self.test_split.setValue, "augment": self.augment.setCurrentText,
-            "seed": self.seed.setValue, "device": self.device.setCurrentText,
-            "border_crop": self.border_crop.setValue, "grayscale": self.grayscale.setChecked,
+            "arch": self.arch.setCurrentText,
+            "epochs": self.epochs.setValue,
+            "batch_size": self.batch_size.setValue,
+            "lr": self.lr.setValue,
+            "optimizer": self.optimizer.setCurrentText,
+            "weight_decay": self.weight_decay.setValue,
+            "pretrained": self.pretrained.setChecked,
+            "patience": self.patience.setValue,
+            "val_split": self.val_split.setValue,
+            "test_split": self.test_split.setValue,
+            "augment": self.augment.setCurrentText,
+            "seed": self.seed.setValue,
+            "device": self.device.setCurrentText,
+            "border_crop": self.border_crop.setValue,
+            "grayscale": self.grayscale.setChecked,
         }
         for key, setter in setters.items():
             if options.get(key) is not None:
-                try:
+                with contextlib.suppress(TypeError, ValueError, OverflowError):
                     setter(options[key])
-                except (TypeError, ValueError, OverflowError):
-                    pass
         if isinstance(options.get("arch_options"), dict):
             self.arch_options.setText(json.dumps(options["arch_options"]) if options["arch_options"] else "")
         self.freeze.setText(str(options.get("freeze") or ""))

@@ -46,18 +46,26 @@ STOP_REASONS = {"completed": "completed", "early-stopping": "stopped early", "ca
 class TrainingPanel(QWidget):
     modelTrained = Signal(str)  # the best checkpoint of a finished (or cancelled) run
 
-    def __init__(self, registry: WorkerRegistry, settings: Settings, log: LogPanel, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, registry: WorkerRegistry, settings: Settings, log: LogPanel, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("trainingPanel")
         self._registry, self._settings, self._log = registry, settings, log
         self.runner = TrainRunner(registry, self)
-        self.data = PathField("Choose a training set", placeholder="dataset folder or CSV (path,label[,split])",
-                              tooltip="One sub-folder per class, {train,val,test}/<class> folders, or a CSV")
+        self.data = PathField(
+            "Choose a training set",
+            placeholder="dataset folder or CSV (path,label[,split])",
+            tooltip="One sub-folder per class, {train,val,test}/<class> folders, or a CSV",
+        )
         self.preview = DatasetPreview()
         self.form = TrainingForm()
-        self.run_dir = PathField("Choose a new run folder", placeholder="a new folder for this run",
-                                 tooltip="config.json, split.csv, history.csv, best.safetensors and last.pt go here; "
-                                         "a folder that holds a run is never reused")
+        self.run_dir = PathField(
+            "Choose a new run folder",
+            placeholder="a new folder for this run",
+            tooltip="config.json, split.csv, history.csv, best.safetensors and last.pt go here; "
+            "a folder that holds a run is never reused",
+        )
         self.start_button = QPushButton("Start training")
         self.start_button.setToolTip("Train a new model into the run folder")
         self.cancel_button = QPushButton("Cancel", enabled=False)
@@ -155,9 +163,14 @@ class TrainingPanel(QWidget):
             self.preview.show_message("Choose a dataset folder.")
             return
         self.preview.show_message(f"Reading {Path(data).name}…")
-        self._registry.start(f"Reading {Path(data).name}", tasks.preview_dataset, data, background=True,
-                             returned=lambda preview: self._previewed(request, preview),
-                             errored=lambda error: self._scan_failed(request, data, error))
+        self._registry.start(
+            f"Reading {Path(data).name}",
+            tasks.preview_dataset,
+            data,
+            background=True,
+            returned=lambda preview: self._previewed(request, preview),
+            errored=lambda error: self._scan_failed(request, data, error),
+        )
 
     def _previewed(self, request: int, preview: tasks.DatasetPreview) -> None:
         if not self._stack_imported:
@@ -205,8 +218,9 @@ class TrainingPanel(QWidget):
         self.curves.clear(options["epochs"])
         self._epochs = options["epochs"]
         self._log.info(f"Training {options['arch']} on {data} into {out} ({options['epochs']} epochs at most)")
-        self.runner.train({**options, "data": data, "out": str(Path(out).expanduser()),
-                           "command": "camviewer GUI: Training panel"})
+        self.runner.train(
+            {**options, "data": data, "out": str(Path(out).expanduser()), "command": "camviewer GUI: Training panel"}
+        )
 
     def cancel(self) -> None:
         if self.runner.running():
@@ -224,10 +238,14 @@ class TrainingPanel(QWidget):
     def resume(self, run_dir: str, epochs: int | None = None) -> None:
         """Read the run's state (worker), ask how far to go unless ``epochs`` is given, then continue it."""
         self.status.say(f"Reading {Path(run_dir).name}…")
-        self._registry.start(f"Reading {Path(run_dir).name}", tasks.read_run, str(run_dir), background=True,
-                             returned=lambda info: self._resume_read(info, epochs),
-                             errored=lambda error: self.status.say(describe_error(f"Resuming {run_dir}", error)[0],
-                                                                   error=True))
+        self._registry.start(
+            f"Reading {Path(run_dir).name}",
+            tasks.read_run,
+            str(run_dir),
+            background=True,
+            returned=lambda info: self._resume_read(info, epochs),
+            errored=lambda error: self.status.say(describe_error(f"Resuming {run_dir}", error)[0], error=True),
+        )
 
     def _resume_read(self, info: tasks.RunInfo, epochs: int | None) -> None:
         if self.runner.running():  # Start was pressed while the run folder was being read
@@ -236,8 +254,14 @@ class TrainingPanel(QWidget):
         if epochs is None:
             proposed = planned if planned > done else done + self.form.epochs.value()
             epochs, accepted = QInputDialog.getInt(
-                self, "Resume training", f"{Path(info.run_dir).name} has trained {done} of {planned} epochs.\n"
-                "Train up to how many epochs in total?", proposed, done + 1, 100_000)
+                self,
+                "Resume training",
+                f"{Path(info.run_dir).name} has trained {done} of {planned} epochs.\n"
+                "Train up to how many epochs in total?",
+                proposed,
+                done + 1,
+                100_000,
+            )
             if not accepted:
                 self.status.say("")
                 return
@@ -279,9 +303,13 @@ class TrainingPanel(QWidget):
 
     def _summary(self, summary) -> None:
         self.preview.show_summary(summary)
-        self._log.info(f"Training set: {summary.source} — " + ", ".join(
-            f"{split} {sum(counts.values()):,}" for split, counts in summary.counts.items() if sum(counts.values()))
-            + (f"; skipped {len(summary.skipped)} unreadable file(s)" if summary.skipped else ""))
+        self._log.info(
+            f"Training set: {summary.source} — "
+            + ", ".join(
+                f"{split} {sum(counts.values()):,}" for split, counts in summary.counts.items() if sum(counts.values())
+            )
+            + (f"; skipped {len(summary.skipped)} unreadable file(s)" if summary.skipped else "")
+        )
 
     def _notice(self, text: str) -> None:
         self._log.warning(text)
@@ -296,9 +324,11 @@ class TrainingPanel(QWidget):
     def _epoch(self, record) -> None:
         self.curves.add_epoch(record)
         best = "  ★ best so far" if record.is_best else ""
-        self._log.info(f"epoch {record.epoch}/{self._epochs}: train loss {record.train_loss:.4f} acc "
-                       f"{record.train_acc:.3f} | val loss {record.val_loss:.4f} acc {record.val_acc:.3f} | "
-                       f"lr {record.lr:.2g} | {record.seconds:.1f} s{best}")
+        self._log.info(
+            f"epoch {record.epoch}/{self._epochs}: train loss {record.train_loss:.4f} acc "
+            f"{record.train_acc:.3f} | val loss {record.val_loss:.4f} acc {record.val_acc:.3f} | "
+            f"lr {record.lr:.2g} | {record.seconds:.1f} s{best}"
+        )
 
     def _trained(self, result) -> None:
         self.curves.flush()
@@ -311,8 +341,11 @@ class TrainingPanel(QWidget):
             self.progress.setFormat(what)
             self.propose_run_dir()
             return
-        best = (f"best epoch {result.best_epoch} (validation loss {result.best_val_loss:.4f})"
-                if result.best_epoch is not None else "weights saved before the first validation (never validated)")
+        best = (
+            f"best epoch {result.best_epoch} (validation loss {result.best_val_loss:.4f})"
+            if result.best_epoch is not None
+            else "weights saved before the first validation (never validated)"
+        )
         text = f"Training {what} after {epochs} epoch{'s' if epochs != 1 else ''}: {best}."
         if result.test_metrics:
             text += " Test split: " + _metric_line(result.test_metrics) + "."
@@ -341,4 +374,3 @@ def _metric_line(metrics: dict) -> str:
     if metrics.get("roc_auc") is not None:
         parts.append(f"ROC AUC {metrics['roc_auc']:.3f}")
     return ", ".join(parts)
-

@@ -91,7 +91,11 @@ class TrainRunner(QObject):
 
     def _offline_weights(self, error: BaseException) -> bool:
         """ImageNet weights unavailable: held back, to be asked about once the worker has ended (``_finished``)."""
-        if not isinstance(error, PretrainedWeightsUnavailable) or not self.options or self.options.get("allow_random_init"):
+        if (
+            not isinstance(error, PretrainedWeightsUnavailable)
+            or not self.options
+            or self.options.get("allow_random_init")
+        ):
             return False
         self._offline = error
         return True
@@ -100,10 +104,13 @@ class TrainRunner(QObject):
         error, self._offline = self._offline, None
         if error is not None and not self.closing:
             answer = QMessageBox.question(
-                self._parent, "ImageNet weights unavailable",
+                self._parent,
+                "ImageNet weights unavailable",
                 f"{error}\n\nContinue from random initialisation instead? The model card will say so. "
                 "(With no, nothing is trained.)",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
             if answer == QMessageBox.StandardButton.Yes and not self.closing:
                 # the run folder is still empty: the engine refused before writing anything
                 self.options = {**self.options, "allow_random_init": True}

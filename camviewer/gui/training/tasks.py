@@ -32,10 +32,19 @@ def preview_dataset(data: str) -> DatasetPreview:
     from camviewer.core.data.index import SPLITS, scan_dataset
 
     index = scan_dataset(data)
-    counts = ({split: index.class_counts(split) for split in SPLITS} if index.has_splits
-              else {"all": index.class_counts()})
-    return DatasetPreview(str(index.source), index.layout, list(index.class_names), counts, index.positive_class,
-                          index.multi_label, list(index.ignored_folders), len(index.samples))
+    counts = (
+        {split: index.class_counts(split) for split in SPLITS} if index.has_splits else {"all": index.class_counts()}
+    )
+    return DatasetPreview(
+        str(index.source),
+        index.layout,
+        list(index.class_names),
+        counts,
+        index.positive_class,
+        index.multi_label,
+        list(index.ignored_folders),
+        len(index.samples),
+    )
 
 
 def import_training_stack() -> None:
@@ -49,8 +58,8 @@ def import_training_stack() -> None:
     import torch.utils.serialization  # noqa: F401  (last.pt)
     import torchvision.transforms.v2  # noqa: F401  (augmentation)
 
-    import camviewer.core.evaluation.run  # noqa: F401  (the test split, at the end)
-    import camviewer.core.training.loop  # noqa: F401
+    import camviewer.core.evaluation.run
+    import camviewer.core.training.loop
     import camviewer.core.trust.refine  # noqa: F401  (a refined set's border crop)
 
 
@@ -123,5 +132,9 @@ def read_run(run_dir: str) -> RunInfo:
     from camviewer.core.training.records import EpochRecord
 
     state = read_train_state(run_dir)
-    return RunInfo(run_dir, dict(state["config"]), [EpochRecord(**record) for record in state["history"]],
-                   int(state["stale_epochs"]))
+    return RunInfo(
+        run_dir,
+        dict(state["config"]),
+        [EpochRecord(**record) for record in state["history"]],
+        int(state["stale_epochs"]),
+    )

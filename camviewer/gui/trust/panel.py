@@ -52,18 +52,25 @@ FAITHFULNESS = {
     "sanity": ("sanity check", "Does the map change when the model's weights are randomized? It must."),
 }
 THRESHOLDS = {"0.2": 0.2, "otsu": "otsu", "tuned": "tuned"}
+
+
 class TrustPanel(QWidget):
     methodChosen = Signal(str)
 
-    def __init__(self, registry: WorkerRegistry, settings: Settings, log: LogPanel, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, registry: WorkerRegistry, settings: Settings, log: LogPanel, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("trustPanel")
         self._registry, self._settings, self._log = registry, settings, log
         self.runner = JobRunner(registry, self)
         self.model = None
         self.report: dict | None = None
-        self.data = PathField("Choose the images to score", placeholder="dataset folder (class sub-folders) or images",
-                              tooltip="Images matched to the ground truth by their path relative to this folder")
+        self.data = PathField(
+            "Choose the images to score",
+            placeholder="dataset folder (class sub-folders) or images",
+            tooltip="Images matched to the ground truth by their path relative to this folder",
+        )
         self.data.setText(settings.trust_dataset)
         self.truth_kind = QComboBox()
         for key, text in KINDS.items():
@@ -77,13 +84,17 @@ class TrustPanel(QWidget):
         self.method_checks: dict[str, QCheckBox] = {}
         self.threshold = QComboBox(editable=True)
         self.threshold.addItems(list(THRESHOLDS))
-        self.threshold.setToolTip("Binarize maps for IoU/Dice: a fraction of the maximum (0.2, Zhou et al.), Otsu, or "
-                                  "tuned per class on half of the images (scores reported on the other half)")
+        self.threshold.setToolTip(
+            "Binarize maps for IoU/Dice: a fraction of the maximum (0.2, Zhou et al.), Otsu, or "
+            "tuned per class on half of the images (scores reported on the other half)"
+        )
         self.tolerance = QDoubleSpinBox(minimum=0, maximum=500, decimals=0, suffix=" px")
         self.tolerance.setToolTip("Pointing game: a peak this close to the region counts as a hit")
         self.faithfulness = QCheckBox("Faithfulness and sanity check")
-        self.faithfulness.setToolTip("Deletion/insertion curves, average drop, and whether maps change when the "
-                                     "weights are randomized (slower: many forward passes per image)")
+        self.faithfulness.setToolTip(
+            "Deletion/insertion curves, average drop, and whether maps change when the "
+            "weights are randomized (slower: many forward passes per image)"
+        )
         self.faith_images = QSpinBox(minimum=1, maximum=100_000, value=32, suffix=" images")
         self.faith_images.setToolTip("Faithfulness is measured on the first images only")
         self.run_button = QPushButton("Run trust report")
@@ -206,9 +217,18 @@ class TrustPanel(QWidget):
                 raise ValueError("Threshold: otsu, tuned or a fraction of the map's maximum between 0 and 1.")
         kind = self.truth_kind.currentData()
         truth = {"masks": None, "boxes": None, "coco": None, kind: self.truth.text()}
-        return tasks.TrustRequest(self.data.text(), truth["masks"], truth["boxes"], truth["coco"],
-                                        self.roi.text() or None, methods, threshold, self.tolerance.value(),
-                                        self.faithfulness.isChecked(), self.faith_images.value())
+        return tasks.TrustRequest(
+            self.data.text(),
+            truth["masks"],
+            truth["boxes"],
+            truth["coco"],
+            self.roi.text() or None,
+            methods,
+            threshold,
+            self.tolerance.value(),
+            self.faithfulness.isChecked(),
+            self.faith_images.value(),
+        )
 
     # ------------------------------------------------------------------------------------- runs
     def start(self) -> None:
@@ -252,20 +272,34 @@ class TrustPanel(QWidget):
         self.table.set_rows(["score", *methods], rows, tips, stretch_values=True)
         self.method_choice.clear()
         self.method_choice.addItems(methods)
-        best = max(methods, key=lambda m: tuple(summary[m].get(k) or 0.0 for k in ("pointing_game", "energy_in_region")))
+        best = max(
+            methods, key=lambda m: tuple(summary[m].get(k) or 0.0 for k in ("pointing_game", "energy_in_region"))
+        )
         self.method_choice.setCurrentText(best)
         self.use_button.setEnabled(bool(methods))
-        self.best.setText(f"Best here: <b>{best}</b> (pointing game {number(summary[best]['pointing_game'])}, "
-                          f"energy in region {number(summary[best]['energy_in_region'], percent=True)})")
+        self.best.setText(
+            f"Best here: <b>{best}</b> (pointing game {number(summary[best]['pointing_game'])}, "
+            f"energy in region {number(summary[best]['energy_in_region'], percent=True)})"
+        )
         failed = report["localization"]["failed"]
         regions = summary[methods[0]]["with_region"] if methods else 0
-        self._show(f"Scored {report['images']:,} images ({regions} with a region) with {len(methods)} method(s)"
-                   + (f"; {len(failed)} could not be read" if failed else "")
-                   + (f"; tuned thresholds {report['localization']['thresholds']}"
-                      if report["localization"].get("thresholds") else "") + ".")
-        self._log.info(f"Trust report on {report['images']:,} images: " + "; ".join(
-            f"{m} pointing game {number(s['pointing_game'])}, energy in region {number(s['energy_in_region'])}"
-            for m, s in summary.items()))
+        self._show(
+            f"Scored {report['images']:,} images ({regions} with a region) with {len(methods)} method(s)"
+            + (f"; {len(failed)} could not be read" if failed else "")
+            + (
+                f"; tuned thresholds {report['localization']['thresholds']}"
+                if report["localization"].get("thresholds")
+                else ""
+            )
+            + "."
+        )
+        self._log.info(
+            f"Trust report on {report['images']:,} images: "
+            + "; ".join(
+                f"{m} pointing game {number(s['pointing_game'])}, energy in region {number(s['energy_in_region'])}"
+                for m, s in summary.items()
+            )
+        )
 
     def methods_shown(self) -> list[str]:
         return [self.table.horizontalHeaderItem(c).text() for c in range(1, self.table.columnCount())]

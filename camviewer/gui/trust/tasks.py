@@ -94,14 +94,29 @@ def trust_report(model, request: TrustRequest, cancel: CancelToken) -> Iterator:
     truth = load_ground_truth(request.masks, request.boxes, request.coco)
     roi = MaskFolder(request.roi) if request.roi else None
     entries = dataset_images(request.data)
-    faithful = entries[:request.faithfulness_images] if request.faithfulness else []
+    faithful = entries[: request.faithfulness_images] if request.faithfulness else []
     total = len(entries) + (len(faithful) + len(request.methods) if faithful else 0)
-    job = localize_dataset(model, entries, truth, request.methods, request.threshold, request.tolerance, roi,
-                                 batch_size=request.batch_size, cancel=cancel)
+    job = localize_dataset(
+        model,
+        entries,
+        truth,
+        request.methods,
+        request.threshold,
+        request.tolerance,
+        roi,
+        batch_size=request.batch_size,
+        cancel=cancel,
+    )
     localization = yield from progress_only(job, "localization", 0, total)
     faithfulness = None
     if faithful:
-        job = faithfulness_dataset(model, [entry.path for entry in faithful], request.methods, request.steps,
-                                         sanity_images=request.sanity_images, cancel=cancel)
+        job = faithfulness_dataset(
+            model,
+            [entry.path for entry in faithful],
+            request.methods,
+            request.steps,
+            sanity_images=request.sanity_images,
+            cancel=cancel,
+        )
         faithfulness = yield from progress_only(job, "faithfulness", len(entries), total)
     return {"images": len(entries), "localization": localization, "faithfulness": faithfulness}

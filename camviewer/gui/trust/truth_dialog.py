@@ -25,8 +25,11 @@ from camviewer.gui.common.path_field import PathField
 
 KINDS = {"masks": "Masks folder", "boxes": "Boxes CSV", "coco": "COCO JSON"}
 FILTERS = {"boxes": "CSV (*.csv);;All files (*)", "coco": "JSON (*.json);;All files (*)"}
-PLACEHOLDERS = {"masks": "masks/ mirroring the dataset's folders", "boxes": "path,x,y,w,h,label CSV",
-                "coco": "COCO annotations"}
+PLACEHOLDERS = {
+    "masks": "masks/ mirroring the dataset's folders",
+    "boxes": "path,x,y,w,h,label CSV",
+    "coco": "COCO annotations",
+}
 
 
 def ask_for_truth(field: PathField, kind: str) -> None:
@@ -49,13 +52,22 @@ class TruthDialog(QDialog):
             self.kind_group.addButton(button, index)
             kinds.addWidget(button)
         kinds.addStretch(1)
-        self.source = PathField("Choose the ground truth", placeholder="masks/ mirroring the images' folders",
-                                tooltip="Masks: non-zero pixels are the region, same relative path and stem as the "
-                                        "image. Boxes CSV: path,x,y,w,h,label (or ChestX-ray14's BBox_List).")
-        self.roi = PathField("Choose the region-of-interest masks", placeholder="optional: e.g. roi/ (lungs, cell body)",
-                             tooltip="For 'energy inside the ROI': the share of the heatmap inside e.g. the lungs")
-        self.root = PathField("Choose the images root", placeholder="the dataset folder the paths are relative to",
-                              tooltip="Ground truth is matched by the image's path relative to this folder")
+        self.source = PathField(
+            "Choose the ground truth",
+            placeholder="masks/ mirroring the images' folders",
+            tooltip="Masks: non-zero pixels are the region, same relative path and stem as the "
+            "image. Boxes CSV: path,x,y,w,h,label (or ChestX-ray14's BBox_List).",
+        )
+        self.roi = PathField(
+            "Choose the region-of-interest masks",
+            placeholder="optional: e.g. roi/ (lungs, cell body)",
+            tooltip="For 'energy inside the ROI': the share of the heatmap inside e.g. the lungs",
+        )
+        self.root = PathField(
+            "Choose the images root",
+            placeholder="the dataset folder the paths are relative to",
+            tooltip="Ground truth is matched by the image's path relative to this folder",
+        )
         if images_folder:
             self.root.setText(images_folder)
         self.note = QLabel(wordWrap=True)
@@ -100,8 +112,14 @@ class TruthDialog(QDialog):
     def values(self) -> dict:
         """Keywords for ``TruthOverlay.load``: masks/boxes/coco, roi, root."""
         kind = self.kind()
-        return {"masks": None, "boxes": None, "coco": None, kind: self.source.text(),
-                "roi": self.roi.text() or None, "root": self.root.text()}
+        return {
+            "masks": None,
+            "boxes": None,
+            "coco": None,
+            kind: self.source.text(),
+            "roi": self.roi.text() or None,
+            "root": self.root.text(),
+        }
 
     def _accept(self) -> None:
         if not self.source.text():

@@ -24,8 +24,9 @@ from camviewer.gui.viewer.image_view import ImageView
 
 
 class TruthOverlay(QObject):
-    def __init__(self, registry: WorkerRegistry, view: ImageView, panel: TruthPanel, log: LogPanel,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self, registry: WorkerRegistry, view: ImageView, panel: TruthPanel, log: LogPanel, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self._registry, self._view, self._panel, self._log = registry, view, panel, log
         self.source: tasks.TruthSource | None = None
@@ -42,14 +43,29 @@ class TruthOverlay(QObject):
         view.mapChanged.connect(self.map_changed)  # whatever put it there: a new result, new options, a failure
 
     # ------------------------------------------------------------------------------------ inputs
-    def load(self, masks: str | None = None, boxes: str | None = None, coco: str | None = None,
-             roi: str | None = None, root: str = "") -> None:
+    def load(
+        self,
+        masks: str | None = None,
+        boxes: str | None = None,
+        coco: str | None = None,
+        roi: str | None = None,
+        root: str = "",
+    ) -> None:
         self._panel.show_source("Loading…")
         self._loading += 1
         request = self._loading
-        self._registry.start("Loading ground truth", tasks.load_truth, masks, boxes, coco, roi, root,
-                             background=True, returned=lambda source: request == self._loading and self._loaded(source),
-                             errored=lambda error: request == self._loading and self._load_failed(error))
+        self._registry.start(
+            "Loading ground truth",
+            tasks.load_truth,
+            masks,
+            boxes,
+            coco,
+            roi,
+            root,
+            background=True,
+            returned=lambda source: request == self._loading and self._loaded(source),
+            errored=lambda error: request == self._loading and self._load_failed(error),
+        )
 
     def image_changed(self, path: str | None) -> None:
         self.path, self.region, self.map, self.scores = path, None, None, None
@@ -59,9 +75,15 @@ class TruthOverlay(QObject):
         self._panel.show_scores(None, "")
         if self.source is not None and path is not None:
             image = self._image
-            self._registry.start(f"Ground truth of {Path(path).name}", tasks.load_region, self.source, path,
-                                 background=True, returned=lambda region: self._region_loaded(image, region),
-                                 errored=lambda error: self._region_failed(image, error))
+            self._registry.start(
+                f"Ground truth of {Path(path).name}",
+                tasks.load_region,
+                self.source,
+                path,
+                background=True,
+                returned=lambda region: self._region_loaded(image, region),
+                errored=lambda error: self._region_failed(image, error),
+            )
 
     def map_changed(self, map01: np.ndarray | None) -> None:
         if map01 is self.map:
@@ -118,8 +140,14 @@ class TruthOverlay(QObject):
         if self.map is None:
             self._panel.show_scores(None, "Waiting for the heatmap…")
             return
-        request = (self._generation, self.map, region.region, region.roi_mask, self._panel.threshold.value(),
-                   self._panel.tolerance.value())
+        request = (
+            self._generation,
+            self.map,
+            region.region,
+            region.roi_mask,
+            self._panel.threshold.value(),
+            self._panel.tolerance.value(),
+        )
         if self._scoring:
             self._pending = request
         else:
@@ -128,11 +156,19 @@ class TruthOverlay(QObject):
     def _score(self, request: tuple) -> None:
         generation, map01, region, roi_mask, threshold, tolerance = request
         self._scoring = True
-        self._registry.start("Scoring the map against the ground truth", tasks.score_truth, map01, region,
-                             roi_mask, threshold, tolerance, background=True,
-                             returned=lambda scores: self._scored(generation, scores),
-                             errored=lambda error: self._score_failed(generation, error),
-                             finished=self._scoring_done)
+        self._registry.start(
+            "Scoring the map against the ground truth",
+            tasks.score_truth,
+            map01,
+            region,
+            roi_mask,
+            threshold,
+            tolerance,
+            background=True,
+            returned=lambda scores: self._scored(generation, scores),
+            errored=lambda error: self._score_failed(generation, error),
+            finished=self._scoring_done,
+        )
 
     def _scored(self, generation: int, scores: dict) -> None:
         if generation != self._generation:

@@ -50,8 +50,9 @@ class TruthPanel(QWidget):
         show_action.toggled.connect(self.show_box.setChecked)
         self.source = QLabel("<i>None loaded</i>", wordWrap=True)
         self.threshold = QDoubleSpinBox(minimum=0.01, maximum=0.99, singleStep=0.05, decimals=2, value=0.2)
-        self.threshold.setToolTip("IoU and Dice use the map thresholded at this fraction of its maximum "
-                                  "(0.2 as in Zhou et al.)")
+        self.threshold.setToolTip(
+            "IoU and Dice use the map thresholded at this fraction of its maximum (0.2 as in Zhou et al.)"
+        )
         self.tolerance = QDoubleSpinBox(minimum=0.0, maximum=500.0, singleStep=1.0, decimals=0, value=0.0, suffix=" px")
         self.tolerance.setToolTip("Pointing game: a peak this close to the region counts as a hit")
         self.note = QLabel("", wordWrap=True)
@@ -104,7 +105,9 @@ class TruthPanel(QWidget):
             value = None if scores is None else scores.get(key)
             if key == "pointing_hit" and value is not None:
                 label.setText("hit ✓" if value else "miss ✗")
-                label.setStyleSheet("color: #2b8a3e; font-weight: bold" if value else "color: #c92a2a; font-weight: bold")
+                label.setStyleSheet(
+                    "color: #2b8a3e; font-weight: bold" if value else "color: #c92a2a; font-weight: bold"
+                )
             else:
                 label.setText(number(value, percent=key.startswith("energy")) if value is not None else "—")
                 label.setStyleSheet("")

@@ -39,8 +39,10 @@ class CamPanel(QWidget):
         self.compute, self.display = compute, display
         self.method = self._combo("CAM method. All maps of one image come from one pass of the model.")
         self.method.addItem(compute.method, compute.method)
-        self.layer = self._combo("Layer whose activations are explained; ★ marks the automatic choice "
-                                 "(the last spatial layer before global pooling)")
+        self.layer = self._combo(
+            "Layer whose activations are explained; ★ marks the automatic choice "
+            "(the last spatial layer before global pooling)"
+        )
         self.target = self._combo("Class to explain: the predicted one, or any class")
         self.target.addItem("Predicted class", PREDICTED)
         self.colormap = self._combo("Colours of the heatmap (display only)")
@@ -56,8 +58,9 @@ class CamPanel(QWidget):
         self.compare_mode = self._combo("Show several maps of the same image side by side (computed in one pass)")
         for key, text in COMPARE_MODES.items():
             self.compare_mode.addItem(text, key)
-        self.compare_mode.setCurrentIndex(list(COMPARE_MODES).index(compute.compare)
-                                          if compute.compare in COMPARE_MODES else 0)
+        self.compare_mode.setCurrentIndex(
+            list(COMPARE_MODES).index(compute.compare) if compute.compare in COMPARE_MODES else 0
+        )
         self.compare_methods = QToolButton(text="Methods…", popupMode=QToolButton.ToolButtonPopupMode.InstantPopup)
         self.compare_methods.setToolTip("Methods shown in 'Methods side by side'")
         self.compare_methods.setMenu(QMenu(self.compare_methods))
@@ -157,8 +160,12 @@ class CamPanel(QWidget):
 
     def _display_edited(self, *_args) -> None:
         self.threshold_label.setText(f"{self.threshold.value()}%")
-        options = replace(self.display, colormap=self.colormap.currentData() or self.display.colormap,
-                          outline=self.outline.currentData() or "none", threshold=self.threshold.value() / 100)
+        options = replace(
+            self.display,
+            colormap=self.colormap.currentData() or self.display.colormap,
+            outline=self.outline.currentData() or "none",
+            threshold=self.threshold.value() / 100,
+        )
         self.threshold.setEnabled(options.outline != "none")
         if options != self.display:
             self.display = options

@@ -20,15 +20,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-HEADS = {None: "As the weights say (softmax unless a sigmoid head is stored)",
-         "softmax": "One class per image (softmax)", "sigmoid": "Several labels per image (sigmoid)"}
+HEADS = {
+    None: "As the weights say (softmax unless a sigmoid head is stored)",
+    "softmax": "One class per image (softmax)",
+    "sigmoid": "Several labels per image (sigmoid)",
+}
 
 
 class CheckpointDialog(QDialog):
     """``options()`` gives the keywords for ``load_model`` once the user accepts."""
 
-    def __init__(self, path: str, inferred: dict | None, problem: str | None, num_tensors: int,
-                 architectures: list[str], parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        inferred: dict | None,
+        problem: str | None,
+        num_tensors: int,
+        architectures: list[str],
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("checkpointDialog")
         self.setWindowTitle("Describe this checkpoint")
@@ -63,9 +73,12 @@ class CheckpointDialog(QDialog):
         if problem:
             note = QLabel(f"Could not infer the architecture: {problem}", wordWrap=True, styleSheet="color: #a15c00")
         else:
-            note = QLabel(f"Inferred from the weights: {inferred.get('arch', '?')}, "
-                          f"{inferred.get('num_classes', '?')} classes, {inferred.get('channels', '?')} channel(s).",
-                          wordWrap=True, styleSheet="color: #2e7d32")
+            note = QLabel(
+                f"Inferred from the weights: {inferred.get('arch', '?')}, "
+                f"{inferred.get('num_classes', '?')} classes, {inferred.get('channels', '?')} channel(s).",
+                wordWrap=True,
+                styleSheet="color: #2e7d32",
+            )
         size_row = QHBoxLayout()
         size_row.addWidget(self.height)
         size_row.addWidget(QLabel("×"))

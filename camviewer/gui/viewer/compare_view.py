@@ -18,8 +18,9 @@ class _Cell:
     def __init__(self, layout: pg.GraphicsLayout, row: int, column: int) -> None:
         self.label = layout.addLabel("", row=2 * row, col=column, color="#e8e8e8", size="10pt")
         self.label.setMaximumHeight(24)  # else label rows take as much height as image rows
-        self.view = layout.addViewBox(row=2 * row + 1, col=column, lockAspect=True, invertY=True,
-                                      enableMenu=False, defaultPadding=0.02)
+        self.view = layout.addViewBox(
+            row=2 * row + 1, col=column, lockAspect=True, invertY=True, enableMenu=False, defaultPadding=0.02
+        )
         self.base = pg.ImageItem(axisOrder="row-major")
         self.heat = pg.ImageItem(axisOrder="row-major")
         self.heat.setZValue(10)

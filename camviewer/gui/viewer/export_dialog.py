@@ -34,16 +34,33 @@ OUTPUTS = ("predictions.csv", "maps", "overlays")
 class ExportDialog(QDialog):
     done = Signal(object)  # the engine's summary dict, or None when cancelled or failed
 
-    def __init__(self, registry: WorkerRegistry, model, paths: list[str], methods: tuple[str, ...], target: str,
-                 layer: str | None, colormap: str, opacity: float, suggested_dir: Path,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        registry: WorkerRegistry,
+        model,
+        paths: list[str],
+        methods: tuple[str, ...],
+        target: str,
+        layer: str | None,
+        colormap: str,
+        opacity: float,
+        suggested_dir: Path,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("exportDialog")
         self.setWindowTitle("Export folder")
         self._registry = registry
         self._job: Job | None = None
-        self._request = {"model": model, "paths": list(paths), "methods": methods, "target": target, "layer": layer,
-                         "colormap": colormap, "opacity": opacity}
+        self._request = {
+            "model": model,
+            "paths": list(paths),
+            "methods": methods,
+            "target": target,
+            "layer": layer,
+            "colormap": colormap,
+            "opacity": opacity,
+        }
         self.summary: dict | None = None
         self.out_dir = QLineEdit(str(suggested_dir))
         self.out_dir.setToolTip("Where the maps, overlays and predictions.csv go")
@@ -51,8 +68,9 @@ class ExportDialog(QDialog):
         browse.clicked.connect(self._browse)
         self.progress = QProgressBar(maximum=max(1, len(paths)), value=0)
         explained = {"pred": "the predicted class", "all": "every class"}.get(target, f"class {target}")
-        self.status = QLabel(f"{len(paths):,} images · {', '.join(methods)} for {explained} · {colormap} overlays",
-                             wordWrap=True)
+        self.status = QLabel(
+            f"{len(paths):,} images · {', '.join(methods)} for {explained} · {colormap} overlays", wordWrap=True
+        )
         self.buttons = QDialogButtonBox()
         self.start_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
         self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
@@ -96,18 +114,32 @@ class ExportDialog(QDialog):
         self.status.setText("Starting…")
         request = self._request
         self._job = self._registry.start(
-            f"Exporting to {out}", tasks.export_folder, request["model"], request["paths"], str(out),
-            request["methods"], request["target"], request["layer"], request["colormap"], request["opacity"],
-            cancel, cancel=cancel, yielded=self._show_progress, returned=self._returned, errored=self._failed,
+            f"Exporting to {out}",
+            tasks.export_folder,
+            request["model"],
+            request["paths"],
+            str(out),
+            request["methods"],
+            request["target"],
+            request["layer"],
+            request["colormap"],
+            request["opacity"],
+            cancel,
+            cancel=cancel,
+            yielded=self._show_progress,
+            returned=self._returned,
+            errored=self._failed,
             finished=self._finished,
         )
         self._registry.cancelled.connect(self._cancelled)
 
     def _may_replace(self, out: Path, existing: list[str]) -> bool:
         answer = QMessageBox.question(
-            self, "Replace the existing export?",
+            self,
+            "Replace the existing export?",
             f"{out} already holds {', '.join(existing)}. Files with the same names will be overwritten.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
         )
         return answer == QMessageBox.StandardButton.Yes
 
@@ -122,8 +154,10 @@ class ExportDialog(QDialog):
         self.summary = summary
         failed = len(summary["failed"])
         self.progress.setValue(self.progress.maximum())
-        self.status.setText(f"Exported {summary['explained']:,} image(s) to {summary['out']}"
-                            + (f"; {failed} could not be read" if failed else ""))
+        self.status.setText(
+            f"Exported {summary['explained']:,} image(s) to {summary['out']}"
+            + (f"; {failed} could not be read" if failed else "")
+        )
 
     def _stop_progress(self) -> None:
         """Drop a pending throttled update (it must not hide the result) and stop its timer."""

@@ -38,10 +38,19 @@ class Exporter(QObject):
         except KeyError:  # the options changed and their map is still being computed
             self.message.emit("The map for these options is still being computed; export it in a moment.")
             return
-        proposed = ExportNames.for_view(frame.path, options.method, shown_class(result, options.target),
-                                        suggested_export_dir(self._settings.last_export_dir))
-        chosen, _ = QFileDialog.getSaveFileName(self._parent, "Export overlay and map", str(proposed.png),
-                                                "PNG image (*.png)", options=QFileDialog.Option.DontConfirmOverwrite)
+        proposed = ExportNames.for_view(
+            frame.path,
+            options.method,
+            shown_class(result, options.target),
+            suggested_export_dir(self._settings.last_export_dir),
+        )
+        chosen, _ = QFileDialog.getSaveFileName(
+            self._parent,
+            "Export overlay and map",
+            str(proposed.png),
+            "PNG image (*.png)",
+            options=QFileDialog.Option.DontConfirmOverwrite,
+        )
         if not chosen:
             return
         names = ExportNames.from_png(chosen)
@@ -49,13 +58,22 @@ class Exporter(QObject):
             return
         self._settings.last_export_dir = str(names.png.parent)
         self._registry.start(
-            f"Exporting {names.png.name}", tasks.export_view, frame.image.pixels, map01,
-            display.colormap, display.opacity, str(names.png), str(names.npy), display.outline, display.threshold,
+            f"Exporting {names.png.name}",
+            tasks.export_view,
+            frame.image.pixels,
+            map01,
+            display.colormap,
+            display.opacity,
+            str(names.png),
+            str(names.npy),
+            display.outline,
+            display.threshold,
             returned=lambda written: self._log.info(f"Wrote {written[0]} and {written[1]}"),
         )
 
-    def export_folder(self, model, paths: list[str], folder: Path | None, options: ComputeOptions,
-                      display: DisplayOptions) -> ExportDialog | None:
+    def export_folder(
+        self, model, paths: list[str], folder: Path | None, options: ComputeOptions, display: DisplayOptions
+    ) -> ExportDialog | None:
         """Open the folder-export dialog (one at a time) for the listed images."""
         if model is None or not paths:
             self.message.emit("Export needs a model and a list of images.")
@@ -63,9 +81,22 @@ class Exporter(QObject):
         if self.dialog is not None and self.dialog.running():
             self.dialog.raise_()
             return self.dialog
-        out = suggested_export_dir(self._settings.last_export_dir) / f"camviewer-export-{folder.name if folder else 'images'}"
-        self.dialog = ExportDialog(self._registry, model, paths, options.engine_methods(), options.engine_target(),
-                                   options.layer, display.colormap, display.opacity, out, self._parent)
+        out = (
+            suggested_export_dir(self._settings.last_export_dir)
+            / f"camviewer-export-{folder.name if folder else 'images'}"
+        )
+        self.dialog = ExportDialog(
+            self._registry,
+            model,
+            paths,
+            options.engine_methods(),
+            options.engine_target(),
+            options.layer,
+            display.colormap,
+            display.opacity,
+            out,
+            self._parent,
+        )
         self.dialog.done.connect(self._folder_exported)
         self.dialog.show()
         return self.dialog
@@ -79,8 +110,11 @@ class Exporter(QObject):
             self._log.warning(f"Skipped {source}: {reason}")
 
     def _may_replace(self, existing: list[Path]) -> bool:
-        answer = QMessageBox.question(self._parent, "Replace files?", "These files exist and will be replaced:\n"
-                                      + "\n".join(map(str, existing)),
-                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                      QMessageBox.StandardButton.No)
+        answer = QMessageBox.question(
+            self._parent,
+            "Replace files?",
+            "These files exist and will be replaced:\n" + "\n".join(map(str, existing)),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
         return answer == QMessageBox.StandardButton.Yes

@@ -128,7 +128,10 @@ class FolderBrowser(QWidget):
         self.title.setText(f"Listing {folder.name or folder}…")
         self._reveal_in_tree()
         self._registry.start(
-            f"Listing {folder}", tasks.list_folder, str(folder), background=True,
+            f"Listing {folder}",
+            tasks.list_folder,
+            str(folder),
+            background=True,
             returned=lambda paths: self._listed(request, folder.name or str(folder), paths),
             errored=lambda error: self._listing_failed(request, folder, error),
         )

@@ -77,5 +77,8 @@ class ImageListModel(QAbstractListModel):
         row = self._rows.get(path)
         if row is not None:
             index = self.index(row)
-            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole,
-                                                 Qt.ItemDataRole.ForegroundRole])
+            self.dataChanged.emit(
+                index,
+                index,
+                [Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.ForegroundRole],
+            )

@@ -81,8 +81,9 @@ class ImageView(pg.GraphicsView):
         self._outline = (mode, threshold)
         self._draw_outline()
 
-    def set_truth(self, outline: list[np.ndarray], boxes: list[tuple[int, int, int, int]],
-                  roi_outline: list[np.ndarray]) -> None:
+    def set_truth(
+        self, outline: list[np.ndarray], boxes: list[tuple[int, int, int, int]], roi_outline: list[np.ndarray]
+    ) -> None:
         """Ground truth of the current image: region contours (K x 2 x, y) or boxes, and the ROI's contours."""
         region = QPainterPath()
         for points in outline:
@@ -174,4 +175,3 @@ def _add_polygon(path: QPainterPath, points: np.ndarray) -> None:
     for x, y in points[1:]:
         path.lineTo(QPointF(x, y))
     path.closeSubpath()
-

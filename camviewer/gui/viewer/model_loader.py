@@ -36,16 +36,24 @@ class ModelLoader(QObject):
     def load_demo(self) -> None:
         request = self._next_request()
         self.status.emit("Loading the demo model…")
-        self._registry.start("Loading the demo model", tasks.load_demo, background=True,
-                             returned=lambda ready: self._deliver(request, ready),
-                             errored=lambda error: self._fail(request, "Loading the demo model", error))
+        self._registry.start(
+            "Loading the demo model",
+            tasks.load_demo,
+            background=True,
+            returned=lambda ready: self._deliver(request, ready),
+            errored=lambda error: self._fail(request, "Loading the demo model", error),
+        )
 
     def open(self, path: str | Path, trust_pickle: bool = False) -> None:
         request = self._next_request()
         path = str(path)
         self.status.emit(f"Reading {Path(path).name}…")
         self._registry.start(
-            f"Reading {Path(path).name}", tasks.describe_checkpoint, path, trust_pickle, background=True,
+            f"Reading {Path(path).name}",
+            tasks.describe_checkpoint,
+            path,
+            trust_pickle,
+            background=True,
             returned=lambda info: self._described(request, path, trust_pickle, info),
             errored=lambda error: self._describe_failed(request, path, error),
         )
@@ -63,8 +71,9 @@ class ModelLoader(QObject):
         if summary.card is not None:
             self._load(request, path, trust_pickle, {})
             return
-        dialog = CheckpointDialog(path, summary.inferred, summary.problem, summary.num_tensors,
-                                  info.architectures, self._parent)
+        dialog = CheckpointDialog(
+            path, summary.inferred, summary.problem, summary.num_tensors, info.architectures, self._parent
+        )
         dialog.accepted.connect(lambda: self._load(request, path, trust_pickle, dialog.options()))
         dialog.finished.connect(self._forget_dialog)
         self.dialog = dialog
@@ -86,9 +95,11 @@ class ModelLoader(QObject):
 
     def _user_trusts(self, path: str, reason: str) -> bool:
         answer = QMessageBox.question(
-            self._parent, "Trust this file?",
+            self._parent,
+            "Trust this file?",
             f"{reason}\n\nLoad {Path(path).name} anyway? Only do this for files from a source you trust.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
         )
         return answer == QMessageBox.StandardButton.Yes
 
@@ -97,7 +108,12 @@ class ModelLoader(QObject):
             return
         self.status.emit(f"Loading {Path(path).name}…")
         self._registry.start(
-            f"Loading {Path(path).name}", tasks.load_checkpoint, path, trust_pickle, **options, background=True,
+            f"Loading {Path(path).name}",
+            tasks.load_checkpoint,
+            path,
+            trust_pickle,
+            **options,
+            background=True,
             returned=lambda ready: self._deliver(request, ready),
             errored=lambda error: self._fail(request, f"Loading {Path(path).name}", error),
         )

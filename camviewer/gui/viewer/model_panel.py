@@ -47,8 +47,15 @@ class ModelPanel(QWidget):
         self.verdict = QLabel("")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        for widget in (self.open_button, self.name, self.warning, self.summary, self.details_button, self.card,
-                       self.bars_box):
+        for widget in (
+            self.open_button,
+            self.name,
+            self.warning,
+            self.summary,
+            self.details_button,
+            self.card,
+            self.bars_box,
+        ):
             layout.addWidget(widget)
         layout.addStretch(1)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
@@ -109,8 +116,10 @@ class ModelPanel(QWidget):
 def card_summary(card, device: str) -> str:
     channels = {1: "grey", 3: "RGB"}.get(card.channels, str(card.channels))
     head = "multi-label" if card.head == "sigmoid" else "softmax"
-    return (f"{card.arch} · {card.num_classes} classes · {card.input_size[0]}×{card.input_size[1]} {channels} · "
-            f"{head} · {device}")
+    return (
+        f"{card.arch} · {card.num_classes} classes · {card.input_size[0]}×{card.input_size[1]} {channels} · "
+        f"{head} · {device}"
+    )
 
 
 def card_html(card, device: str) -> str:
@@ -123,8 +132,11 @@ def card_html(card, device: str) -> str:
     rows = [
         ("Architecture", card.arch),
         ("Classes", ", ".join(card.class_names)),
-        ("Input", f"{card.input_size[0]}×{card.input_size[1]}, {channels}"
-                  + (f", border crop {card.border_crop:.0%}" if card.border_crop else "")),
+        (
+            "Input",
+            f"{card.input_size[0]}×{card.input_size[1]}, {channels}"
+            + (f", border crop {card.border_crop:.0%}" if card.border_crop else ""),
+        ),
         ("Normalization", f"mean ({numbers(card.mean)}), std ({numbers(card.std)})"),
         ("Output", head),
         ("Positive class", card.positive_class or "—"),
@@ -133,6 +145,8 @@ def card_html(card, device: str) -> str:
     notes = card.notes.get("loading") if isinstance(card.notes, dict) else None
     if notes:
         rows.append(("Notes", "; ".join(map(str, notes))))
-    cells = "".join(f"<tr><td style='color:#666; padding-right:8px'>{html.escape(k)}</td>"
-                    f"<td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+    cells = "".join(
+        f"<tr><td style='color:#666; padding-right:8px'>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
+        for k, v in rows
+    )
     return f"<table>{cells}</table>"

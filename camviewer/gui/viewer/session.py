@@ -87,9 +87,14 @@ class ViewerSession(QObject):
         explainable = self.ready is not None and bool(self.ready.layers)
         self._cancel = CancelToken()
         request = tasks.ViewRequest(
-            self._generation, self.path, self.frame.image if self.frame else None,
-            self.model if explainable else None, self.options.engine_methods(),
-            self.options.engine_target(), self.options.layer, self._cancel,
+            self._generation,
+            self.path,
+            self.frame.image if self.frame else None,
+            self.model if explainable else None,
+            self.options.engine_methods(),
+            self.options.engine_target(),
+            self.options.layer,
+            self._cancel,
         )
         if self._running:
             self._pending = request  # replaces any older pending request
@@ -100,8 +105,13 @@ class ViewerSession(QObject):
         self._running = True
         self.busyChanged.emit(True)
         self._registry.start(
-            f"Explaining {Path(request.path).name}", tasks.view_image, request, cancel=request.cancel,
-            background=True, yielded=self._on_yielded, finished=self._on_finished,
+            f"Explaining {Path(request.path).name}",
+            tasks.view_image,
+            request,
+            cancel=request.cancel,
+            background=True,
+            yielded=self._on_yielded,
+            finished=self._on_finished,
         )
 
     def _on_yielded(self, event) -> None:

@@ -65,6 +65,8 @@ def compare_maps(result, options: ComputeOptions) -> list[tuple[str, object]]:
     """(title, map) per compare cell: each method for the shown class, or each class for the method."""
     if options.compare == "classes":
         per_class = result.maps[options.method]
-        return [(f"{name}  (p {result.probs[name]:.2f})", per_class[name]) for name in result.probs if name in per_class]
+        return [
+            (f"{name}  (p {result.probs[name]:.2f})", per_class[name]) for name in result.probs if name in per_class
+        ]
     shown = shown_class(result, options.target)
     return [(method, result.maps[method][shown]) for method in options.engine_methods() if method in result.maps]

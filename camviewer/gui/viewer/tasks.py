@@ -21,6 +21,7 @@ from camviewer.core.jobs import CancelToken
 DEMO_CLASSES = ["parasitized", "uninfected"]
 # --------------------------------------------------------------------------------------- models
 
+
 @dataclass
 class ModelReady:
     """A loaded model and what the CAM panel needs to offer for it."""
@@ -69,9 +70,13 @@ def load_demo() -> ModelReady:
     from camviewer.core.model.card import ModelCard
 
     torch.manual_seed(0)
-    card = ModelCard(arch="tinyvgg_gap", class_names=list(DEMO_CLASSES), input_size=(96, 96),
-                     arch_options={"widths": [16, 32, 64]},
-                     notes={"loading": ["untrained placeholder: weights/demo.safetensors was not found"]})
+    card = ModelCard(
+        arch="tinyvgg_gap",
+        class_names=list(DEMO_CLASSES),
+        input_size=(96, 96),
+        arch_options={"widths": [16, 32, 64]},
+        notes={"loading": ["untrained placeholder: weights/demo.safetensors was not found"]},
+    )
     warning = "Demo model is an UNTRAINED placeholder (weights/demo.safetensors not found): its heatmaps mean nothing."
     return _ready(new_model(card), warning)
 
@@ -90,6 +95,7 @@ def _ready(model, warning: str | None = None) -> ModelReady:
 
 
 # --------------------------------------------------------------------------------------- images
+
 
 @dataclass
 class ViewRequest:
@@ -146,8 +152,9 @@ def view_image(request: ViewRequest) -> Iterator[ImageFrame | Explained | ViewFa
     from camviewer.core.explain.records import ExplainFailure
 
     started = time.perf_counter()
-    events = run.explain_iter(request.model, [image], request.methods, request.target, request.layer,
-                                  batch_size=1, cancel=request.cancel)
+    events = run.explain_iter(
+        request.model, [image], request.methods, request.target, request.layer, batch_size=1, cancel=request.cancel
+    )
     try:
         payload = next(events).payload
     except Cancelled:
@@ -202,28 +209,50 @@ def gather_images(paths: Sequence[str | Path]) -> Gathered:
 
 # --------------------------------------------------------------------------------------- export
 
-def export_view(pixels: np.ndarray, map01: np.ndarray, colormap: str, opacity: float, png_path: str,
-                npy_path: str, outline: str = "none", threshold: float = 0.5) -> tuple[str, str]:
+
+def export_view(
+    pixels: np.ndarray,
+    map01: np.ndarray,
+    colormap: str,
+    opacity: float,
+    png_path: str,
+    npy_path: str,
+    outline: str = "none",
+    threshold: float = 0.5,
+) -> tuple[str, str]:
     """Write the overlay as shown (PNG, with its outline if any) and the raw map (.npy, float32 in [0, 1])."""
     from camviewer.core import overlay
 
     rgb = overlay.overlay(pixels, map01, colormap, opacity)
     if outline != "none":
         mask = overlay.threshold_mask(map01, threshold)
-        rgb = (overlay.draw_contours(rgb, overlay.contours(mask)) if outline == "contour"
-               else overlay.draw_boxes(rgb, overlay.component_boxes(mask)))
+        rgb = (
+            overlay.draw_contours(rgb, overlay.contours(mask))
+            if outline == "contour"
+            else overlay.draw_boxes(rgb, overlay.component_boxes(mask))
+        )
     overlay.write_png(png_path, rgb)
     np.save(npy_path, np.asarray(map01, dtype=np.float32))
     return png_path, npy_path
 
 
-def export_folder(model, paths: Sequence[str], out_dir: str, methods: Sequence[str], target: str,
-                  layer: str | None, colormap: str, opacity: float, cancel: CancelToken) -> Iterator:
+def export_folder(
+    model,
+    paths: Sequence[str],
+    out_dir: str,
+    methods: Sequence[str],
+    target: str,
+    layer: str | None,
+    colormap: str,
+    opacity: float,
+    cancel: CancelToken,
+) -> Iterator:
     """The engine's folder export (same layout as `camviewer explain`); yields Progress, returns its summary."""
     from camviewer.core.explain import export
 
-    job = export.explain_to_folder(model, paths, out_dir, methods, target, layer, batch_size=8,
-                                    colormap=colormap, alpha=opacity, cancel=cancel)
+    job = export.explain_to_folder(
+        model, paths, out_dir, methods, target, layer, batch_size=8, colormap=colormap, alpha=opacity, cancel=cancel
+    )
     try:
         # The engine locks the model per batch, so the viewer can still explain between export batches.
         return (yield from job)

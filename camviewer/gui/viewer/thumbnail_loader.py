@@ -59,8 +59,9 @@ def thumbnail_image(pixels: np.ndarray, size: int) -> QImage:
     rgb = to_uint8_rgb(pixels[::step, ::step])
     height, width = rgb.shape[:2]
     image = QImage(rgb.data, width, height, 3 * width, QImage.Format.Format_RGB888)
-    return image.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
-                        Qt.TransformationMode.SmoothTransformation).copy()
+    return image.scaled(
+        size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+    ).copy()
 
 
 def decode_thumbnails(queue: RequestQueue, size: int) -> Iterator[tuple[str, QImage | None, str | None]]:
@@ -80,8 +81,13 @@ def decode_thumbnails(queue: RequestQueue, size: int) -> Iterator[tuple[str, QIm
 class ThumbnailLoader(QObject):
     ready = Signal(str)  # a path whose thumbnail (or failure) is now known
 
-    def __init__(self, registry: WorkerRegistry, size: int = THUMBNAIL_SIZE, cache_items: int = CACHE_ITEMS,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        registry: WorkerRegistry,
+        size: int = THUMBNAIL_SIZE,
+        cache_items: int = CACHE_ITEMS,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self._registry = registry
         self.size = size
@@ -128,8 +134,15 @@ class ThumbnailLoader(QObject):
 
     def _start_worker(self) -> None:
         self._worker_running = True
-        self._registry.start("Decoding thumbnails", decode_thumbnails, self._queue, self.size, background=True,
-                             yielded=self._on_decoded, finished=self._on_worker_finished)
+        self._registry.start(
+            "Decoding thumbnails",
+            decode_thumbnails,
+            self._queue,
+            self.size,
+            background=True,
+            yielded=self._on_decoded,
+            finished=self._on_worker_finished,
+        )
 
     def _on_decoded(self, item: tuple[str, QImage | None, str | None]) -> None:
         path, image, reason = item
