@@ -85,7 +85,7 @@ def _read_safetensors(path: Path) -> RawCheckpoint:
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
-            state = {key: handle.get_tensor(key) for key in handle}
+            state = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118  (safe_open is not iterable)
     except (SafetensorError, OSError, ValueError) as error:
         raise CheckpointError(f"{path}: not a readable safetensors file ({error})") from None
     card = None
