@@ -122,7 +122,7 @@ def launch(argv: list[str]) -> int:
     if args.self_test:
         from camviewer.gui.app.self_test import run_self_test
 
-        return run_self_test(app)
+        return run_self_test(app, open_main_window)
     window = open_main_window(args.paths, args.model, args.settings)
     log_uncaught_errors(window)
     close_on_ctrl_c(window)

@@ -14,7 +14,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QFont
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -25,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from camviewer.gui.app.menus import KeepArrowKeys, build_actions, build_menus, shortcut_table
+from camviewer.gui.app.menus import KeepArrowKeys, build_actions, build_menus, fill_on_show, shortcut_table, show_about
 from camviewer.gui.app.workbench import Workbench
 from camviewer.gui.common.files import drop_paths
 from camviewer.gui.common.log_panel import LogPanel
@@ -40,6 +39,7 @@ from camviewer.gui.viewer.folder_browser import FolderBrowser
 from camviewer.gui.viewer.image_view import ImageView
 from camviewer.gui.viewer.model_loader import ModelLoader
 from camviewer.gui.viewer.model_panel import ModelPanel
+from camviewer.gui.viewer.opener import Opener
 from camviewer.gui.viewer.session import ViewerSession
 from camviewer.gui.viewer.state import ComputeOptions, DisplayOptions, compare_maps, main_map, shown_class
 
@@ -67,6 +67,12 @@ class MainWindow(QMainWindow):
         self.model_panel = ModelPanel(self.actions.open_model)
         self.cam_panel = CamPanel(self._saved_compute(), self._saved_display())
         self.log = LogPanel(self)
+        self.opener = Opener(self, self.settings, self.registry, self.browser, self.loader, self.log)
+        self.open_folder, self.open_model, self.open_paths = (
+            self.opener.open_folder,
+            self.opener.open_model,
+            self.opener.open_paths,
+        )
         self.workbench = Workbench(self)
         self._docks()
         self.menus = build_menus(
@@ -133,9 +139,9 @@ class MainWindow(QMainWindow):
 
     def _wire(self) -> None:
         a = self.actions
-        a.open_folder.triggered.connect(self.choose_folder)
-        a.open_images.triggered.connect(self.choose_images)
-        a.open_model.triggered.connect(self.choose_model)
+        a.open_folder.triggered.connect(self.opener.choose_folder)
+        a.open_images.triggered.connect(self.opener.choose_images)
+        a.open_model.triggered.connect(self.opener.choose_model)
         a.export_view.triggered.connect(self.export_view)
         a.export_folder.triggered.connect(self.export_folder)
         a.quit.triggered.connect(self.close)
@@ -151,9 +157,9 @@ class MainWindow(QMainWindow):
         a.shortcuts.triggered.connect(
             lambda: QMessageBox.information(self, "Keyboard shortcuts", shortcut_table(a, self.workbench.actions))
         )
-        a.about.triggered.connect(self._about)
-        self.menus["recent_folders"].aboutToShow.connect(self._fill_recent_folders)
-        self.menus["recent_models"].aboutToShow.connect(self._fill_recent_models)
+        a.about.triggered.connect(lambda: show_about(self))
+        fill_on_show(self.menus["recent_folders"], lambda: self.settings.recent_folders, self.open_folder)
+        fill_on_show(self.menus["recent_models"], lambda: self.settings.recent_models, self.open_model)
 
         self.browser.imageSelected.connect(self.session.show_image)
         self.browser.listed.connect(lambda title, n: self.statusBar().showMessage(f"{title}: {n:,} images", MESSAGE_MS))
@@ -182,76 +188,7 @@ class MainWindow(QMainWindow):
         if paths:
             self.open_paths(paths)
         else:
-            self._open_samples()
-
-    def _open_samples(self) -> None:
-        from camviewer.core.paths import resource_path
-
-        try:
-            samples = resource_path("samples")
-        except FileNotFoundError:
-            return
-        if samples.is_dir() and any(samples.iterdir()):
-            self.browser.open_folder(samples)
-
-    # ------------------------------------------------------------------------------------ opening
-    def choose_folder(self) -> None:
-        start = (self.settings.recent_folders or (str(Path.home()),))[0]
-        folder = QFileDialog.getExistingDirectory(self, "Open a folder of images", start)
-        if folder:
-            self.open_folder(folder)
-
-    def choose_images(self) -> None:
-        start = (self.settings.recent_folders or (str(Path.home()),))[0]
-        files, _ = QFileDialog.getOpenFileNames(self, "Open images", start)
-        if files:
-            self.open_paths(files)
-
-    def choose_model(self) -> None:
-        start = str(Path((self.settings.recent_models or (str(Path.home()),))[0]).parent)
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open a model checkpoint", start, "Checkpoints (*.safetensors *.pt *.pth *.bin *.ckpt);;All files (*)"
-        )
-        if path:
-            self.open_model(path)
-
-    def open_folder(self, folder: str | Path) -> None:
-        self.settings.remember_folder(folder)
-        self.browser.open_folder(folder)
-
-    def open_model(self, path: str | Path) -> None:
-        self.loader.open(path)
-
-    def open_paths(self, paths: list[str | Path]) -> None:
-        """Files and folders from the command line or a drop; the sorting (disk access) runs in a worker."""
-        self.registry.start(
-            "Opening dropped files",
-            tasks.gather_images,
-            [str(p) for p in paths],
-            background=True,
-            returned=self._open_gathered,
-        )
-
-    def _open_gathered(self, gathered: tasks.Gathered) -> None:
-        if gathered.unsupported:
-            names = "\n".join(str(path) for path in gathered.unsupported[:20])
-            more = len(gathered.unsupported) - 20
-            self.log.warning(f"Not opened (not a supported image): {', '.join(map(str, gathered.unsupported))}")
-            box = QMessageBox(
-                QMessageBox.Icon.Warning,
-                "Some files were not opened",
-                f"{len(gathered.unsupported)} file(s) are not supported images:\n{names}"
-                + (f"\n… and {more} more" if more > 0 else ""),
-                QMessageBox.StandardButton.Ok,
-                self,
-            )
-            box.setObjectName("unsupportedFilesMessage")
-            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-            box.show()  # not modal: the rest opens meanwhile
-        if gathered.folder is not None:
-            self.open_folder(gathered.folder)
-        elif gathered.images:
-            self.browser.show_paths(gathered.images, gathered.title)
+            self.opener.open_samples()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if drop_paths(event.mimeData()):
@@ -403,23 +340,6 @@ class MainWindow(QMainWindow):
             self.cam_panel.display,
         )
 
-    # ------------------------------------------------------------------------------------ recent
-    def _fill_recent_folders(self) -> None:
-        _fill_recent(self.menus["recent_folders"], self.settings.recent_folders, self.open_folder)
-
-    def _fill_recent_models(self) -> None:
-        _fill_recent(self.menus["recent_models"], self.settings.recent_models, self.open_model)
-
-    def _about(self) -> None:
-        from camviewer import __version__
-
-        QMessageBox.about(
-            self,
-            "About camviewer",
-            f"<b>camviewer</b> {__version__}<br>"
-            "Class activation maps for image classifiers, on medical images and others.",
-        )
-
     # ------------------------------------------------------------------------------------- close
     def closeEvent(self, event: QCloseEvent) -> None:
         """Ask if work is running; then cancel it and close only once every worker has stopped."""
@@ -464,11 +384,3 @@ def _section(title: str) -> QLabel:
     label = QLabel(title)
     label.setStyleSheet("font-weight: bold; padding: 6px 6px 0 6px; color: #333")
     return label
-
-
-def _fill_recent(menu, items: tuple[str, ...], open_item) -> None:
-    menu.clear()
-    for item in items:
-        menu.addAction(item, lambda checked=False, path=item: open_item(path))
-    if not items:
-        menu.addAction("(none yet)").setEnabled(False)

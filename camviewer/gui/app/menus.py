@@ -6,7 +6,16 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QAbstractSlider, QAbstractSpinBox, QComboBox, QLineEdit, QMainWindow, QStyle, QTreeView
+from PySide6.QtWidgets import (
+    QAbstractSlider,
+    QAbstractSpinBox,
+    QComboBox,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QStyle,
+    QTreeView,
+)
 
 ARROWS = {Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Down}
 
@@ -192,6 +201,29 @@ def build_menus(window: QMainWindow, actions: Actions, docks: list) -> dict[str,
     toolbar.addSeparator()
     toolbar.addAction(actions.export_view)
     return {"recent_folders": recent_folders, "recent_models": recent_models}
+
+
+def fill_on_show(menu, items, open_item) -> None:
+    """Fill a "recent" menu with ``items()`` each time it opens; choosing one calls ``open_item(path)``."""
+
+    def fill() -> None:
+        menu.clear()
+        for item in items():
+            menu.addAction(item, lambda checked=False, path=item: open_item(path))
+        if menu.isEmpty():
+            menu.addAction("(none yet)").setEnabled(False)
+
+    menu.aboutToShow.connect(fill)
+
+
+def show_about(parent) -> None:
+    from camviewer import __version__
+
+    QMessageBox.about(
+        parent,
+        "About camviewer",
+        f"<b>camviewer</b> {__version__}<br>Class activation maps for image classifiers, on medical images and others.",
+    )
 
 
 def shortcut_table(*groups) -> str:

@@ -61,9 +61,9 @@ class SelfTest:
         self.window.close()
 
 
-def run_self_test(app) -> int:
+def run_self_test(app, open_main_window) -> int:
+    """``open_main_window(paths, model, settings_path)`` is launch's, passed in so this module needs no launch."""
     from camviewer import __version__
-    from camviewer.gui.app.launch import open_main_window
 
     started = time.perf_counter()
     print(
