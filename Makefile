@@ -1,40 +1,57 @@
 # Two commands work on a fresh machine: `make run` and `make test`.
-# Each creates .venv if missing and (re)installs the project when pyproject.toml changed.
+# Each creates .venv if missing and (re)installs the project when pyproject.toml changed: `make run` the
+# runtime dependencies only, `make test` also the test tools (reference CAM libraries, ruff, pytest).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.camviewer-installed
+TEST_STAMP := $(VENV)/.camviewer-test-installed
+# System tools some tests use to validate our files: desktop-file-validate, and Chromium for the HTML report.
+# Installed with apt-get where that is possible (Debian, as root); elsewhere those tests say what is missing.
+SYSTEM_TOOLS := desktop-file-utils chromium
 
-.PHONY: run test lint format test-slow bench refine-cycle screenshots demo-weights bundle clean
+.PHONY: run test lint format system-tools test-slow bench refine-cycle screenshots demo-weights bundle clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --disable-pip-version-check -q -e '.[test]'
+	$(PY) -m pip install --disable-pip-version-check -q -e .
 	touch $(STAMP)
+
+$(TEST_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --disable-pip-version-check -q -e '.[test]'
+	touch $(STAMP) $(TEST_STAMP)
 
 run: $(STAMP)
 	$(VENV)/bin/camviewer
 
-test: $(STAMP) lint
+test: $(TEST_STAMP) lint system-tools
 	$(PY) -m pytest -q
 
+system-tools:
+	@if command -v desktop-file-validate >/dev/null && command -v chromium >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get install -y -q --no-install-recommends $(SYSTEM_TOOLS) >/dev/null 2>&1 \
+		|| (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends $(SYSTEM_TOOLS) >/dev/null 2>&1) \
+		|| echo "note: could not install $(SYSTEM_TOOLS); the tests that need them will say so"; \
+	else echo "note: install $(SYSTEM_TOOLS) for the file-validation tests"; fi
+
 # ruff (configured in pyproject.toml): lint and format check, seconds; `make format` applies both.
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check camviewer tests benchmarks
 	$(VENV)/bin/ruff format --check camviewer tests benchmarks
 
-format: $(STAMP)
+format: $(TEST_STAMP)
 	$(VENV)/bin/ruff check --fix camviewer tests benchmarks
 	$(VENV)/bin/ruff format camviewer tests benchmarks
 
-test-slow: $(STAMP)
+test-slow: $(TEST_STAMP)
 	$(PY) -m pip install --disable-pip-version-check -q -e '.[test,bundle]'
 	$(PY) -m pytest -q -m slow
 
 # Speed, measured against baselines in the same run (see the README's tables).
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(PY) benchmarks/bench_cam.py
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_gui.py
