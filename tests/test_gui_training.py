@@ -142,15 +142,12 @@ def test_missing_imagenet_weights_continue_from_random_init_only_if_agreed(
     assert "continuing from random initialisation" in window.log.messages()
 
 
-def test_training_progress_counts_batches_over_the_planned_epochs(qtbot, monkeypatch):
-    from camviewer.core.training.records import BatchUpdate
-    from camviewer.gui.training import progress_bar as training_progress
-    from camviewer.gui.training.progress_bar import TrainingProgressBar, format_duration
+def test_training_progress_counts_batches_over_the_planned_epochs(qtbot):
+    from camviewer.core.training.records import BatchUpdate, EpochRecord, TrainResult
+    from camviewer.gui.training.progress_bar import TrainingProgressBar
 
-    assert [format_duration(s) for s in (0.4, 59, 75, 3725)] == ["0 s", "59 s", "1 min 15 s", "1 h 02 min"]
     clock = iter([100.0, 110.0])  # the first chunk starts the clock; 10 s later 10 more batches are done
-    monkeypatch.setattr(training_progress.time, "perf_counter", lambda: next(clock))
-    bar = TrainingProgressBar()
+    bar = TrainingProgressBar(clock=lambda: next(clock))
     qtbot.addWidget(bar)
     bar.begin(3)
     assert bar.maximum() == 0 and bar.format() == "preparing the data…"
@@ -162,3 +159,15 @@ def test_training_progress_counts_batches_over_the_planned_epochs(qtbot, monkeyp
     # 12 of 30 batches; 10 batches in the 10 s since the first chunk -> 18 left at 1 batch/s
     assert (bar.value(), bar.maximum()) == (12, 30)
     assert bar.format() == "epoch 2/3 · batch 2/10 · 18 s left at most"
+
+    # how the run ended: a cancelled run's bar stays where it stopped, a finished one is full
+    epoch = EpochRecord(1, 0.6, 0.5, 0.7, 0.8, 1e-3, 10.0, is_best=True)
+    best = Path("run/best.safetensors")
+    bar.show_result(TrainResult(Path("run"), best, 1, 0.5, "cancelled", [epoch]))
+    assert (bar.value(), bar.maximum(), bar.format()) == (12, 30, "cancelled · 1 epoch")
+    bar.show_result(TrainResult(Path("run"), best, 1, 0.5, "early-stopping", [epoch, epoch]))
+    assert (bar.value(), bar.maximum(), bar.format()) == (30, 30, "stopped early · 2 epochs")
+    bar.begin(3)  # cancelled while the data was decoded: nothing saved, and the bar stops spinning
+    bar.show_result(TrainResult(Path("run"), None, None, None, "cancelled", []))
+    bar.settle()
+    assert (bar.value(), bar.maximum(), bar.format()) == (0, 1, "cancelled")

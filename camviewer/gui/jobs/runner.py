@@ -2,8 +2,9 @@
 
 The runner makes the job's CancelToken, passes it to the task as its last argument, forwards what the task
 yields, throttles progress to at most one update per ``THROTTLE_MS`` (a single-shot timer, so nothing
-ticks while idle), and tells how the job ended: ``returned``, ``failed`` (already reported to the log
-through the registry, unless an ``error_handler`` took it) or ``cancelled``; ``finished`` comes last.
+ticks while idle), and tells that the job ``started`` and how it ended: ``returned``, ``failed`` (already
+reported to the log through the registry, unless an ``error_handler`` took it) or ``cancelled``;
+``finished`` comes last.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ THROTTLE_MS = 50
 
 
 class JobRunner(QObject):
+    started = Signal()  # a job has started (``running()`` is True)
     progressed = Signal(object)  # the latest Progress, at most every THROTTLE_MS
     event = Signal(object)  # every item the task yields, unthrottled (tasks keep these few)
     returned = Signal(object)
@@ -63,6 +65,7 @@ class JobRunner(QObject):
             errored=self._errored,
             finished=self._finished,
         )
+        self.started.emit()  # before anything the worker sends: those signals wait for the event loop
         return True
 
     def cancel(self) -> None:
