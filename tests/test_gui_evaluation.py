@@ -24,7 +24,7 @@ def evaluate(qtbot, panel, data, positive: str) -> None:
     panel.data.setText(str(data))
     panel.positive.setCurrentIndex(panel.positive.findData(positive))
     with qtbot.waitSignal(panel.runner.finished, timeout=WAIT_MS):
-        panel.run_button.click()
+        panel.controls.run_button.click()
 
 
 @pytest.fixture
@@ -58,11 +58,11 @@ def test_evaluation_needs_a_positive_class_and_names_it(evaluating_window, qtbot
     panel = window.workbench.evaluation
     panel.data.setText(str(cells))
     assert panel.positive.isEnabled() and panel.positive_class() is None  # the card names none: the user picks
-    panel.run_button.click()
-    assert "Choose the positive class" in panel.status.text() and not panel.runner.running()
+    panel.controls.run_button.click()
+    assert "Choose the positive class" in panel.controls.status.text() and not panel.runner.running()
     panel.positive.setCurrentIndex(panel.positive.findData("parasitized"))
     with qtbot.waitSignal(panel.runner.finished, timeout=WAIT_MS):
-        panel.run_button.click()
+        panel.controls.run_button.click()
     result = panel.result
     assert result is not None and result.report.positive_class == "parasitized"
     assert panel.confusion.total() == 24 == len(result.paths)
@@ -85,10 +85,11 @@ def test_a_failed_evaluation_says_so_and_stops_the_busy_bar(evaluating_window, q
     panel.data.setText(str(empty.parent))
     panel.positive.setCurrentIndex(panel.positive.findData("parasitized"))
     with qtbot.waitSignal(panel.runner.finished, timeout=WAIT_MS):
-        panel.run_button.click()
-        assert panel.progress.maximum() == 0  # busy while it runs
-    assert panel.progress.maximum() == 1 and panel.progress.value() == 0 and panel.progress.format() == "failed"
-    assert "b00020" in panel.status.styleSheet() and panel.run_button.isEnabled()
+        panel.controls.run_button.click()
+        assert panel.controls.progress.maximum() == 0  # busy while it runs
+    bar = panel.controls.progress
+    assert bar.maximum() == 1 and bar.value() == 0 and bar.format() == "failed"
+    assert "b00020" in panel.controls.status.styleSheet() and panel.controls.run_button.isEnabled()
 
 
 def test_clicking_a_cell_browses_exactly_its_images(evaluating_window, qtbot, cells, tmp_path):
@@ -110,7 +111,7 @@ def test_clicking_a_cell_browses_exactly_its_images(evaluating_window, qtbot, ce
     other = save_synth_checkpoint(tmp_path / "other.safetensors")  # another model: its cells no longer browse
     with qtbot.waitSignal(window.session.modelChanged, timeout=WAIT_MS):
         window.open_model(other)
-    assert not panel.confusion.isEnabled() and "results of tiny.safetensors" in panel.status.text()
+    assert not panel.confusion.isEnabled() and "results of tiny.safetensors" in panel.controls.status.text()
 
 
 def test_export_writes_the_report_and_asks_before_replacing(evaluating_window, qtbot, cells, tmp_path, monkeypatch):
@@ -120,7 +121,7 @@ def test_export_writes_the_report_and_asks_before_replacing(evaluating_window, q
     assert "Sensitivity — positive class: uninfected" in panel.metrics.column_texts(0)
     out = tmp_path / "report"
     panel.export_report(out)
-    qtbot.waitUntil(lambda: "Wrote the evaluation report" in panel.status.text(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "Wrote the evaluation report" in panel.controls.status.text(), timeout=WAIT_MS)
     written = {path.name for path in out.iterdir()}
     assert {"metrics.json", "roc.csv", "predictions.csv", "confusion_matrix.png", "roc.png"} <= written
     assert '"positive_class": "uninfected"' in (out / "metrics.json").read_text()

@@ -44,7 +44,7 @@ def measure_and_build(qtbot, wizard, datasets, mode: str) -> None:
     assert page.masks.text() == str(held_out / "masks") and page.roi.text() == str(held_out / "roi")
     assert page.positive.currentData() == "parasitized"  # from the model card, shown to the user
     assert not page.isComplete()
-    page.run_button.click()
+    page.controls.run_button.click()
     qtbot.waitUntil(page.isComplete, timeout=WAIT_MS)
     wizard.next()
     page = wizard.build_page
@@ -52,7 +52,7 @@ def measure_and_build(qtbot, wizard, datasets, mode: str) -> None:
     page.data.set_path(str(train))
     page.set_mode(mode)
     assert page.roi.text() == str(train / "roi") and Path(page.out.text()).parent == train.parent
-    page.run_button.click()
+    page.controls.run_button.click()
     qtbot.waitUntil(page.isComplete, timeout=WAIT_MS)
     wizard.next()
 
@@ -71,7 +71,7 @@ def test_the_wizard_runs_end_to_end_and_compares_real_measurements(wizard, qtbot
     page.epochs.setValue(2)
     page.lr.setValue(0.01)
     page.batch_size.setValue(6)
-    page.start_button.click()
+    page.controls.run_button.click()
     qtbot.waitUntil(page.isComplete, timeout=WAIT_MS)
     assert page.curves.counts()[1] == 2 and Path(state.finetuned).name == "best.safetensors"
     wizard.next()
@@ -118,7 +118,7 @@ def test_back_and_cancel_during_a_long_step_stop_it_and_say_what_is_left(wizard,
     page.lr.setValue(0.01)
     page.batch_size.setValue(6)
 
-    page.start_button.click()  # Back while it trains: cancelled, reported, best checkpoint kept
+    page.controls.run_button.click()  # Back while it trains: cancelled, reported, best checkpoint kept
     qtbot.waitUntil(lambda: page.curves.counts()[1] >= 1, timeout=WAIT_MS)
     wizard.back()
     assert wizard.currentPage() is wizard.build_page
@@ -129,7 +129,7 @@ def test_back_and_cancel_during_a_long_step_stop_it_and_say_what_is_left(wizard,
 
     wizard.next()  # a new run folder is proposed: the cancelled run's folder is never reused
     assert Path(page.run_dir.text()) != Path(first_run)
-    page.start_button.click()
+    page.controls.run_button.click()
     qtbot.waitUntil(lambda: page.running() and page.curves.counts()[1] >= 1, timeout=WAIT_MS)
     wizard.button(QWizard.WizardButton.CancelButton).click()
     assert wizard.isVisible() and page.running()  # it waits for the step to stop, then closes

@@ -45,8 +45,8 @@ def test_training_draws_live_curves_and_loads_the_best_model(make_window, qtbot,
     panel.progress.valueChanged.connect(progress_values.append)
 
     with qtbot.waitSignal(window.session.modelChanged, timeout=WAIT_MS):
-        panel.start_button.click()
-        assert not panel.start_button.isEnabled() and panel.cancel_button.isEnabled()
+        panel.controls.run_button.click()
+        assert not panel.controls.run_button.isEnabled() and panel.controls.cancel_button.isEnabled()
     qtbot.waitUntil(lambda: not panel.running(), timeout=WAIT_MS)
 
     per_epoch = train_batches_per_epoch(run_dir)
@@ -65,7 +65,7 @@ def test_training_draws_live_curves_and_loads_the_best_model(make_window, qtbot,
     assert "best.safetensors" in window.model_panel.name.text() and window.model_panel.name.toolTip() == str(best)
     assert window.settings.recent_models[0] == str(best)
     assert "Training completed after 2 epochs" in window.log.messages()
-    assert panel.start_button.isEnabled() and not panel.cancel_button.isEnabled()
+    assert panel.controls.run_button.isEnabled() and not panel.controls.cancel_button.isEnabled()
     assert Path(panel.run_dir.text()) != run_dir  # a new folder is proposed for the next run
     assert window.settings.train_dataset == str(cells)
     assert json.loads(window.settings.train_options)["epochs"] == 2
@@ -84,10 +84,10 @@ def test_cancel_mid_run_keeps_a_loadable_checkpoint_and_loads_it(make_window, qt
     panel = window.workbench.training
     run_dir = tmp_path / "long"
     fill_training_form(panel, cells, run_dir, epochs=500, patience=500)
-    panel.start_button.click()
+    panel.controls.run_button.click()
     qtbot.waitUntil(lambda: panel.curves.counts()[1] >= 1, timeout=WAIT_MS)  # one epoch validated
     with qtbot.waitSignal(window.session.modelChanged, timeout=WAIT_MS):
-        panel.cancel_button.click()
+        panel.controls.cancel_button.click()
     qtbot.waitUntil(lambda: not panel.running(), timeout=WAIT_MS)
     best = run_dir / "best.safetensors"
     assert window.session.model.source == str(best)  # loadable: it was loaded
@@ -105,7 +105,7 @@ def test_a_folder_holding_a_run_is_refused_with_a_visible_message(make_window, q
     used.mkdir()
     (used / "config.json").write_text("{}")
     fill_training_form(panel, cells, used)
-    panel.start_button.click()
+    panel.controls.run_button.click()
     qtbot.waitUntil(lambda: not panel.running() and panel.status.text() != "", timeout=WAIT_MS)
     qtbot.waitUntil(lambda: "already holds a training run" in panel.status.text(), timeout=WAIT_MS)
     assert panel.status.isVisible() and "b00020" in panel.status.styleSheet()  # in red, in the panel

@@ -107,7 +107,7 @@ def test_trust_report_table_per_method_and_use_this_method(make_window, qtbot, c
     panel.faithfulness.setChecked(True)
     panel.faith_images.setValue(4)
     with qtbot.waitSignal(panel.runner.finished, timeout=2 * WAIT_MS):
-        panel.run_button.click()
+        panel.controls.run_button.click()
     assert panel.report is not None
 
     model = load_model(checkpoint, device="cpu")

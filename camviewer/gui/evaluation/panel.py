@@ -33,11 +33,10 @@ from camviewer.gui.common.log_panel import LogPanel
 from camviewer.gui.common.path_field import PathField
 from camviewer.gui.common.result_table import ResultTable, number
 from camviewer.gui.common.settings import Settings
-from camviewer.gui.common.status_label import StatusLabel
 from camviewer.gui.evaluation import tasks
 from camviewer.gui.evaluation.confusion_view import ConfusionView
 from camviewer.gui.evaluation.roc_plot import RocPlot
-from camviewer.gui.jobs.progress_bar import JobProgressBar
+from camviewer.gui.jobs.controls import JobControls
 from camviewer.gui.jobs.registry import WorkerRegistry
 from camviewer.gui.jobs.runner import JobRunner
 
@@ -76,26 +75,21 @@ class EvaluationPanel(QWidget):
         )
         self.positive = QComboBox()
         self.positive.setToolTip("The class sensitivity, specificity and the ROC curve are reported for")
-        self.run_button = QPushButton("Evaluate")
-        self.run_button.setToolTip("Predict every image and compute the metrics (in the background)")
-        self.cancel_button = QPushButton("Cancel", enabled=False)
-        self.progress = JobProgressBar()
-        self.status = StatusLabel()
+        self.controls = JobControls(self.runner, "Evaluate", cancelled_text="Evaluation cancelled.")
+        self.controls.run_button.setToolTip("Predict every image and compute the metrics (in the background)")
         self.confusion = ConfusionView()
         self.roc = RocPlot()
         self.metrics = ResultTable()
         self.export_button = QPushButton("Export report…", enabled=False)
         self.export_button.setToolTip("metrics.json, roc.csv, predictions.csv and the figures, into a folder")
         self._layout()
-        self.run_button.clicked.connect(self.start)
-        self.cancel_button.clicked.connect(self.runner.cancel)
+        self.controls.runClicked.connect(self.start)
+        self.controls.runningChanged.connect(
+            lambda running: self.export_button.setEnabled(not running and self.result is not None)
+        )
         self.export_button.clicked.connect(self.choose_report_folder)
         self.confusion.cellChosen.connect(self._cell_chosen)
-        self.progress.follow(self.runner)
         self.runner.returned.connect(self._evaluated)
-        self.runner.failed.connect(lambda message, _details: self._show(message, error=True))
-        self.runner.cancelled.connect(lambda: self._show("Evaluation cancelled."))
-        self.runner.finished.connect(lambda: self._set_running(False))
         self.set_model(None)
 
     def _layout(self) -> None:
@@ -108,10 +102,6 @@ class EvaluationPanel(QWidget):
         form.addWidget(self.positive, 1, 3)
         form.setColumnStretch(1, 1)
         form.setColumnStretch(3, 1)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.run_button)
-        buttons.addWidget(self.cancel_button)
-        buttons.addWidget(self.progress, 1)
         caption = QLabel(
             "<b>Confusion matrix</b> — rows: true class, columns: predicted class. Click a cell to browse its images.",
             wordWrap=True,
@@ -134,8 +124,7 @@ class EvaluationPanel(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.model_label)
         layout.addLayout(form)
-        layout.addLayout(buttons)
-        layout.addWidget(self.status)
+        layout.addWidget(self.controls)
         layout.addWidget(results, 1)
         row = QHBoxLayout()
         row.addStretch(1)
@@ -195,7 +184,6 @@ class EvaluationPanel(QWidget):
             )
         split = self.split.currentData()
         self._settings.eval_dataset, self._settings.eval_split = data, split
-        self._set_running(True)
         self._show(f"Evaluating on {Path(data).name} ({SPLITS[split].lower()})…")
         name = Path(self.model.source).name if self.model.source else "the model"
         self._running_model = self.model
@@ -207,13 +195,6 @@ class EvaluationPanel(QWidget):
             None if split == "all" else split,
             self.positive_class(),
         )
-
-    def _set_running(self, running: bool) -> None:
-        self.run_button.setEnabled(not running)
-        self.cancel_button.setEnabled(running)
-        self.export_button.setEnabled(not running and self.result is not None)
-        if running:
-            self.progress.busy()
 
     def _evaluated(self, result) -> None:
         self.result, self._result_model = result, self._running_model
@@ -287,7 +268,7 @@ class EvaluationPanel(QWidget):
         self.cellChosen.emit(paths, f"true {true_class} → predicted {predicted} ({len(paths)})")
 
     def _show(self, text: str, error: bool = False) -> None:
-        self.status.say(text, error)
+        self.controls.say(text, error)
 
     # ------------------------------------------------------------------------------------ export
     def choose_report_folder(self) -> None:

@@ -81,7 +81,7 @@ class BuildPage(JobPage):
         out_form = QFormLayout()
         out_form.addRow("Enhanced set", self.out)
         layout.addLayout(out_form)
-        layout.addWidget(self.job_row())
+        layout.addWidget(self.controls)
         layout.addStretch(1)
         self._auto_out = True
         if default_train:

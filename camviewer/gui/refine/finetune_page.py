@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -24,7 +23,7 @@ from PySide6.QtWidgets import (
 from camviewer.gui.common.files import unused_folder
 from camviewer.gui.common.log_panel import LogPanel
 from camviewer.gui.common.path_field import PathField
-from camviewer.gui.common.status_label import StatusLabel
+from camviewer.gui.jobs.controls import JobControls
 from camviewer.gui.jobs.registry import WorkerRegistry
 from camviewer.gui.refine.state import RefineState
 from camviewer.gui.training.curves import TrainingCurves
@@ -48,11 +47,11 @@ class FinetunePage(QWizardPage):
         self.batch_size = QSpinBox(minimum=1, maximum=4096, value=32)
         self.run_dir = PathField("Choose a new run folder", placeholder="a new folder for the fine-tuning run")
         self.run_dir.chosen.connect(lambda _path: setattr(self, "_auto_run", False))  # typed or browsed
-        self.start_button = QPushButton("Fine-tune")
-        self.cancel_button = QPushButton("Cancel step", enabled=False)
-        self.cancel_button.setToolTip("Stop after this batch; the best checkpoint so far is kept")
-        self.progress = TrainingProgressBar()
-        self.status = StatusLabel(lines=2)
+        self.controls = JobControls(
+            self.runner, "Fine-tune", cancel_text="Cancel step", progress=TrainingProgressBar(), status_lines=2
+        )
+        self.controls.cancel_button.setToolTip("Stop after this batch; the best checkpoint so far is kept")
+        self.progress = self.controls.progress
         self.curves = TrainingCurves()
         form = QFormLayout()
         numbers = QHBoxLayout()
@@ -62,23 +61,16 @@ class FinetunePage(QWizardPage):
         numbers.addStretch(1)
         form.addRow(numbers)
         form.addRow("Run folder", self.run_dir)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.start_button)
-        buttons.addWidget(self.cancel_button)
-        buttons.addWidget(self.progress, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.about)
         layout.addLayout(form)
-        layout.addLayout(buttons)
-        layout.addWidget(self.status)
+        layout.addWidget(self.controls)
         layout.addWidget(self.curves, 1)
-        self.start_button.clicked.connect(self.run)
-        self.cancel_button.clicked.connect(self.runner.cancel)
+        self.controls.runClicked.connect(self.run)
         self.runner.batches.connect(self._batches)
         self.runner.epoch.connect(self.curves.add_epoch)
         self.runner.notice.connect(self._log.warning)
         self.runner.trained.connect(self._trained)
-        self.runner.failed.connect(self._failed)
         self.runner.finished.connect(self._finished)
         self._auto_run = True
         self._left_by_back = False
@@ -110,8 +102,6 @@ class FinetunePage(QWizardPage):
         self.state.finetuned_on = self.state.built
         self._left_by_back = False
         self.curves.clear(self.epochs.value())
-        self.start_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
         self.progress.begin(self.epochs.value())
         self._show("Decoding the enhanced set…")
         self._log.info(f"Refinement: fine-tuning {Path(self.state.checkpoint).name} on {self.state.built} into {out}")
@@ -139,7 +129,6 @@ class FinetunePage(QWizardPage):
 
     def _batches(self, updates: list) -> None:
         self.curves.add_batches(updates)
-        self.progress.show_batches(updates)
         last = updates[-1]
         self._show(f"loss {last.loss:.4f}")
 
@@ -169,18 +158,11 @@ class FinetunePage(QWizardPage):
             )
             self._log.info(f"Refinement: {text} {result.best_checkpoint}")
         self._show(text)
-        self.progress.finish(result.stop_reason)
-
-    def _failed(self, message: str) -> None:
-        self._show(message, error=True)
-        self.progress.finish("failed", complete=False)
 
     def _finished(self) -> None:
-        self.start_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
         self._auto_run = True
         self._propose_run_dir()  # a folder that holds a run is never reused
         self.completeChanged.emit()
 
     def _show(self, text: str, error: bool = False) -> None:
-        self.status.say(text, error)
+        self.controls.say(text, error)

@@ -6,17 +6,10 @@ cancelled step left behind.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-    QWizardPage,
-)
+from PySide6.QtWidgets import QWizardPage
 
 from camviewer.gui.common.log_panel import LogPanel
-from camviewer.gui.common.status_label import StatusLabel
-from camviewer.gui.jobs.progress_bar import JobProgressBar
+from camviewer.gui.jobs.controls import JobControls
 from camviewer.gui.jobs.registry import WorkerRegistry
 from camviewer.gui.jobs.runner import JobRunner
 from camviewer.gui.refine.state import RefineState
@@ -31,33 +24,14 @@ class JobPage(QWizardPage):
         self.setTitle(title)
         self.setSubTitle(subtitle)
         self.runner = JobRunner(registry, self)
-        self.run_button = QPushButton(run_text)
-        self.cancel_button = QPushButton("Cancel step", enabled=False)
-        self.cancel_button.setToolTip("Stop this step; what it has written so far is reported")
-        self.progress = JobProgressBar()
-        self.status = StatusLabel()
-        self.run_button.clicked.connect(self.run)
-        self.cancel_button.clicked.connect(self.runner.cancel)
-        self.progress.follow(self.runner)
+        self.controls = JobControls(self.runner, run_text, cancel_text="Cancel step")  # subclasses lay it out
+        self.controls.cancel_button.setToolTip("Stop this step; what it has written so far is reported")
+        self.controls.runClicked.connect(self.run)
         self.runner.progressed.connect(self._progressed)
         self.runner.returned.connect(self.job_returned)
-        self.runner.failed.connect(lambda message, _details: self.show_status(message, error=True))
         self.runner.cancelled.connect(self._cancelled)
-        self.runner.finished.connect(self._finished)
+        self.runner.finished.connect(self.completeChanged)
         self._left_by_back = False
-
-    def job_row(self) -> QWidget:
-        holder = QWidget()
-        row = QHBoxLayout()
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.run_button)
-        row.addWidget(self.cancel_button)
-        row.addWidget(self.progress, 1)
-        column = QVBoxLayout(holder)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.addLayout(row)
-        column.addWidget(self.status)
-        return holder
 
     # ---------------------------------------------------------------------------------- hooks
     def run(self) -> None:
@@ -81,9 +55,6 @@ class JobPage(QWizardPage):
 
     def start_job(self, label: str, func, *args) -> None:
         self._left_by_back = False
-        self.run_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.progress.busy()
         self.last_progress = None
         self.runner.start(label, func, *args)
         self.completeChanged.emit()
@@ -96,7 +67,7 @@ class JobPage(QWizardPage):
             self.show_status("Cancelling (you went back)…")
 
     def show_status(self, text: str, error: bool = False) -> None:
-        self.status.say(text, error)
+        self.controls.say(text, error)
 
     def _progressed(self, event) -> None:
         self.last_progress = event
@@ -107,10 +78,5 @@ class JobPage(QWizardPage):
             text = f"{self.title()}: cancelled by going back. {text}"
         self.show_status(text)
         self._log.warning(text)
-
-    def _finished(self) -> None:
-        self.run_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-        self.completeChanged.emit()
 
     last_progress = None

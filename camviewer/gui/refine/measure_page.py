@@ -69,7 +69,7 @@ class MeasurePage(JobPage):
         else:
             self.about = QLabel(wordWrap=True)
             layout.addWidget(self.about)
-        layout.addWidget(self.job_row())
+        layout.addWidget(self.controls)
         layout.addWidget(self.table, 1)
 
     def _propose_truth(self, data: str) -> None:

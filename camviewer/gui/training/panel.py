@@ -18,7 +18,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QGroupBox,
-    QHBoxLayout,
     QInputDialog,
     QPushButton,
     QScrollArea,
@@ -31,16 +30,15 @@ from camviewer.gui.common.files import unused_folder
 from camviewer.gui.common.log_panel import LogPanel
 from camviewer.gui.common.path_field import PathField
 from camviewer.gui.common.settings import Settings
-from camviewer.gui.common.status_label import StatusLabel
+from camviewer.gui.jobs.controls import JobControls
+from camviewer.gui.jobs.latest import Latest
 from camviewer.gui.jobs.registry import WorkerRegistry, describe_error
 from camviewer.gui.training import tasks
 from camviewer.gui.training.curves import TrainingCurves
 from camviewer.gui.training.dataset_preview import DatasetPreview
 from camviewer.gui.training.form import TrainingForm
-from camviewer.gui.training.progress_bar import TrainingProgressBar
+from camviewer.gui.training.progress_bar import STOP_REASONS, TrainingProgressBar
 from camviewer.gui.training.runner import TrainRunner
-
-STOP_REASONS = {"completed": "completed", "early-stopping": "stopped early", "cancelled": "cancelled"}
 
 
 class TrainingPanel(QWidget):
@@ -66,20 +64,29 @@ class TrainingPanel(QWidget):
             tooltip="config.json, split.csv, history.csv, best.safetensors and last.pt go here; "
             "a folder that holds a run is never reused",
         )
-        self.start_button = QPushButton("Start training")
-        self.start_button.setToolTip("Train a new model into the run folder")
-        self.cancel_button = QPushButton("Cancel", enabled=False)
-        self.cancel_button.setToolTip("Stop after the current batch; the best checkpoint so far is kept and loaded")
+        self.controls = JobControls(
+            self.runner,
+            "Start training",
+            progress=TrainingProgressBar(),
+            status_lines=3,
+            bar_below=True,
+            report_failures=False,  # worded by _failed, with the way out
+            cancelling_text="Cancelling after this batch… the best checkpoint so far is kept.",
+        )
+        self.controls.run_button.setToolTip("Train a new model into the run folder")
+        self.controls.cancel_button.setToolTip(
+            "Stop after the current batch; the best checkpoint so far is kept and loaded"
+        )
         self.resume_button = QPushButton("Resume…")
         self.resume_button.setToolTip("Continue a run folder where it stopped (same split, optimizer and RNG state)")
-        self.status = StatusLabel(lines=3)
+        self.controls.add_button(self.resume_button)
+        self.status, self.progress = self.controls.status, self.controls.progress
         self.status.setObjectName("trainingStatus")
-        self.progress = TrainingProgressBar()
         self.progress.setFormat("")
         self.curves = TrainingCurves()
         self._layout()
         self._connect()
-        self._scan_request = 0
+        self._scans = Latest()  # a newer dataset supersedes an older scan
         self._last_preview: tasks.DatasetPreview | None = None
         self._auto_run_dir = True
         self._closing = False
@@ -106,17 +113,10 @@ class TrainingPanel(QWidget):
         column.addStretch(1)
         scroll = QScrollArea(widgetResizable=True)
         scroll.setWidget(settings)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.start_button)
-        buttons.addWidget(self.cancel_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.resume_button)
         live = QWidget()
         live_layout = QVBoxLayout(live)
         live_layout.setContentsMargins(4, 4, 4, 4)
-        live_layout.addLayout(buttons)
-        live_layout.addWidget(self.progress)
-        live_layout.addWidget(self.status)
+        live_layout.addWidget(self.controls)
         live_layout.addWidget(self.curves, 1)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(scroll)
@@ -134,18 +134,16 @@ class TrainingPanel(QWidget):
         self.form.test_split.valueChanged.connect(self._show_preview)
         self.run_dir.chosen.connect(lambda _path: setattr(self, "_auto_run_dir", False))  # typed or browsed
         self.form.arch.currentTextChanged.connect(lambda _arch: self.propose_run_dir(only_if_auto=True))
-        self.start_button.clicked.connect(self.start)
-        self.cancel_button.clicked.connect(self.cancel)
+        self.controls.runClicked.connect(self.start)
+        self.controls.runningChanged.connect(self._set_running)
         self.resume_button.clicked.connect(self.choose_run_to_resume)
         r = self.runner
-        r.started.connect(lambda: self._set_running(True))
         r.summary.connect(self._summary)
         r.notice.connect(self._notice)
         r.batches.connect(self._batches)
         r.epoch.connect(self._epoch)
         r.trained.connect(self._trained)
         r.failed.connect(self._failed)
-        r.finished.connect(lambda: self._set_running(False))
 
     # ------------------------------------------------------------------------------------- data
     def showEvent(self, event) -> None:
@@ -156,8 +154,7 @@ class TrainingPanel(QWidget):
     def scan(self, data: str) -> None:
         """Index the dataset in a worker (no pixel decoded) and show its classes and counts."""
         self._scanned = True
-        self._scan_request += 1
-        request = self._scan_request
+        ticket = self._scans.next()
         self.propose_run_dir(only_if_auto=True)
         if not data:
             self.preview.show_message("Choose a dataset folder.")
@@ -168,15 +165,15 @@ class TrainingPanel(QWidget):
             tasks.preview_dataset,
             data,
             background=True,
-            returned=lambda preview: self._previewed(request, preview),
-            errored=lambda error: self._scan_failed(request, data, error),
+            returned=lambda preview: self._previewed(ticket, preview),
+            errored=self._scans.if_current(ticket, lambda error: self._scan_failed(data, error)),
         )
 
-    def _previewed(self, request: int, preview: tasks.DatasetPreview) -> None:
+    def _previewed(self, ticket: int, preview: tasks.DatasetPreview) -> None:
         if not self._stack_imported:
             self._stack_imported = True
             self._registry.start("Preparing the training code", tasks.import_training_stack, background=True)
-        if request == self._scan_request:
+        if self._scans.is_current(ticket):
             self._last_preview = preview
             self._show_preview()
             self.form.set_classes(preview.class_names, preview.positive_class)
@@ -185,11 +182,10 @@ class TrainingPanel(QWidget):
         if self._last_preview is not None:
             self.preview.show_preview(self._last_preview, self.form.val_split.value(), self.form.test_split.value())
 
-    def _scan_failed(self, request: int, data: str, error: BaseException) -> None:
-        if request == self._scan_request:
-            self._last_preview = None
-            self.preview.show_message(describe_error(f"Reading {data}", error)[0], error=True)
-            self.form.set_classes([], None)
+    def _scan_failed(self, data: str, error: BaseException) -> None:
+        self._last_preview = None
+        self.preview.show_message(describe_error(f"Reading {data}", error)[0], error=True)
+        self.form.set_classes([], None)
 
     def propose_run_dir(self, only_if_auto: bool = False) -> None:
         """A new, unused folder name under the folder where runs went last (or ~/camviewer-runs)."""
@@ -221,11 +217,6 @@ class TrainingPanel(QWidget):
         self.runner.train(
             {**options, "data": data, "out": str(Path(out).expanduser()), "command": "camviewer GUI: Training panel"}
         )
-
-    def cancel(self) -> None:
-        if self.runner.running():
-            self.runner.cancel()
-            self.status.say("Cancelling after this batch… the best checkpoint so far is kept.")
 
     def choose_run_to_resume(self) -> None:
         if self.runner.running():
@@ -287,9 +278,8 @@ class TrainingPanel(QWidget):
 
     # ------------------------------------------------------------------------------ run events
     def _set_running(self, running: bool) -> None:
-        for widget in (self.start_button, self.resume_button, self.data, self.form, self.run_dir):
+        for widget in (self.resume_button, self.data, self.form, self.run_dir):
             widget.setEnabled(not running)
-        self.cancel_button.setEnabled(running)
         if running:
             self.progress.begin(self._epochs)
             self.status.say("Decoding and checking every image…")
@@ -299,7 +289,6 @@ class TrainingPanel(QWidget):
                 self.repaint()  # the greyed-out form, the busy bar and the status
         else:
             self.curves.flush()
-            self.progress.setRange(0, max(1, self.progress.maximum()))
 
     def _summary(self, summary) -> None:
         self.preview.show_summary(summary)
@@ -317,7 +306,6 @@ class TrainingPanel(QWidget):
 
     def _batches(self, updates: list) -> None:
         self.curves.add_batches(updates)
-        self.progress.show_batches(updates)
         last = updates[-1]
         self.status.say(f"loss {last.loss:.4f} · {last.images_per_second:,.0f} images/s")
 
@@ -338,7 +326,6 @@ class TrainingPanel(QWidget):
             text = f"Training {what} before any weights were saved; {result.run_dir} holds no model."
             self._log.warning(text)
             self.status.say(text)
-            self.progress.setFormat(what)
             self.propose_run_dir()
             return
         best = (
@@ -353,8 +340,6 @@ class TrainingPanel(QWidget):
             text += f" Loading {result.best_checkpoint} into the viewer."
         self._log.info(text)
         self.status.say(text)
-        self.progress.setValue(self.progress.maximum())
-        self.progress.setFormat(f"{what} · {epochs} epoch{'s' if epochs != 1 else ''}")
         self.propose_run_dir()
         if not self._closing:
             self.modelTrained.emit(str(result.best_checkpoint))

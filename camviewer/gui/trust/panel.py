@@ -29,8 +29,7 @@ from camviewer.gui.common.log_panel import LogPanel
 from camviewer.gui.common.path_field import PathField
 from camviewer.gui.common.result_table import ResultTable, number
 from camviewer.gui.common.settings import Settings
-from camviewer.gui.common.status_label import StatusLabel
-from camviewer.gui.jobs.progress_bar import JobProgressBar
+from camviewer.gui.jobs.controls import JobControls
 from camviewer.gui.jobs.registry import WorkerRegistry
 from camviewer.gui.jobs.runner import JobRunner
 from camviewer.gui.trust import tasks
@@ -97,10 +96,7 @@ class TrustPanel(QWidget):
         )
         self.faith_images = QSpinBox(minimum=1, maximum=100_000, value=32, suffix=" images")
         self.faith_images.setToolTip("Faithfulness is measured on the first images only")
-        self.run_button = QPushButton("Run trust report")
-        self.cancel_button = QPushButton("Cancel", enabled=False)
-        self.progress = JobProgressBar()
-        self.status = StatusLabel()
+        self.controls = JobControls(self.runner, "Run trust report", cancelled_text="Trust report cancelled.")
         self.table = ResultTable()
         self.table.setSelectionBehavior(ResultTable.SelectionBehavior.SelectItems)
         self.table.setToolTip("One column per CAM method; click a column to pick its method")
@@ -111,16 +107,11 @@ class TrustPanel(QWidget):
         self.use_button = QPushButton("Use in the viewer", enabled=False)
         self.use_button.setToolTip("Show this method's maps in the viewer (the CAM panel's method)")
         self._layout()
-        self.run_button.clicked.connect(self.start)
-        self.cancel_button.clicked.connect(self.runner.cancel)
+        self.controls.runClicked.connect(self.start)
         self.use_button.clicked.connect(self._use_method)
         self.table.cellClicked.connect(self._column_clicked)
         self.table.horizontalHeader().sectionClicked.connect(lambda column: self._column_clicked(0, column))
-        self.progress.follow(self.runner)
         self.runner.returned.connect(self._reported)
-        self.runner.failed.connect(lambda message, _details: self._show(message, error=True))
-        self.runner.cancelled.connect(lambda: self._show("Trust report cancelled."))
-        self.runner.finished.connect(lambda: self._set_running(False))
         self.set_methods(("gradcam",), ("gradcam",))
         if self.data.text():
             self._propose_truth(self.data.text())
@@ -143,10 +134,6 @@ class TrustPanel(QWidget):
         faith.addWidget(self.faithfulness)
         faith.addWidget(self.faith_images)
         faith.addStretch(1)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.run_button)
-        buttons.addWidget(self.cancel_button)
-        buttons.addWidget(self.progress, 1)
         bottom = QHBoxLayout()
         bottom.addWidget(self.best, 1)
         bottom.addWidget(self.method_choice)
@@ -157,8 +144,7 @@ class TrustPanel(QWidget):
         layout.addWidget(self.methods_box)
         layout.addLayout(options)
         layout.addLayout(faith)
-        layout.addLayout(buttons)
-        layout.addWidget(self.status)
+        layout.addWidget(self.controls)
         layout.addWidget(self.table, 1)
         layout.addLayout(bottom)
 
@@ -239,15 +225,8 @@ class TrustPanel(QWidget):
         except ValueError as error:
             return self._show(str(error), error=True)
         self._settings.trust_dataset = request.data
-        self._set_running(True)
         self._show(f"Scoring {', '.join(request.methods)} on {Path(request.data).name}…")
         self.runner.start(f"Trust report on {Path(request.data).name}", tasks.trust_report, self.model, request)
-
-    def _set_running(self, running: bool) -> None:
-        self.run_button.setEnabled(not running)
-        self.cancel_button.setEnabled(running)
-        if running:
-            self.progress.busy()
 
     def _reported(self, report: dict) -> None:
         """One row per score, one column per method: methods compare side by side in a narrow dock."""
@@ -321,4 +300,4 @@ class TrustPanel(QWidget):
             self._log.info(f"The viewer now shows {method} maps")
 
     def _show(self, text: str, error: bool = False) -> None:
-        self.status.say(text, error)
+        self.controls.say(text, error)
