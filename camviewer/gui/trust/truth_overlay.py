@@ -17,6 +17,7 @@ import numpy as np
 from PySide6.QtCore import QObject
 
 from camviewer.gui.common.log_panel import LogPanel
+from camviewer.gui.jobs.latest import Latest
 from camviewer.gui.jobs.registry import WorkerRegistry, describe_error
 from camviewer.gui.trust import tasks
 from camviewer.gui.trust.truth_panel import TruthPanel
@@ -34,9 +35,9 @@ class TruthOverlay(QObject):
         self.region: tasks.TruthRegion | None = None
         self.map: np.ndarray | None = None
         self.scores: dict | None = None
-        self._loading = 0  # bumped per load: only the last one asked for is used
-        self._image = 0  # bumped when the image changes: a region read for an older one is dropped
-        self._generation = 0  # bumped when the image, the map or the options change: older scores are dropped
+        self._loads = Latest()  # only the last ground truth asked for is used
+        self._images = Latest()  # a new image: a region read for an older one is dropped
+        self._scorings = Latest()  # a new image, map or options: older scores are dropped
         self._scoring = False
         self._pending: tuple | None = None
         panel.optionsChanged.connect(lambda *_: self._rescore())
@@ -52,8 +53,7 @@ class TruthOverlay(QObject):
         root: str = "",
     ) -> None:
         self._panel.show_source("Loading…")
-        self._loading += 1
-        request = self._loading
+        ticket = self._loads.next()
         self._registry.start(
             "Loading ground truth",
             tasks.load_truth,
@@ -63,26 +63,25 @@ class TruthOverlay(QObject):
             roi,
             root,
             background=True,
-            returned=lambda source: request == self._loading and self._loaded(source),
-            errored=lambda error: request == self._loading and self._load_failed(error),
+            returned=self._loads.if_current(ticket, self._loaded),
+            errored=self._loads.if_current(ticket, self._load_failed),
         )
 
     def image_changed(self, path: str | None) -> None:
         self.path, self.region, self.map, self.scores = path, None, None, None
-        self._image += 1
-        self._generation += 1
+        ticket = self._images.next()
+        self._scorings.next()
         self._view.clear_truth()
         self._panel.show_scores(None, "")
         if self.source is not None and path is not None:
-            image = self._image
             self._registry.start(
                 f"Ground truth of {Path(path).name}",
                 tasks.load_region,
                 self.source,
                 path,
                 background=True,
-                returned=lambda region: self._region_loaded(image, region),
-                errored=lambda error: self._region_failed(image, error),
+                returned=self._images.if_current(ticket, self._region_loaded),
+                errored=self._images.if_current(ticket, self._region_failed),
             )
 
     def map_changed(self, map01: np.ndarray | None) -> None:
@@ -113,20 +112,17 @@ class TruthOverlay(QObject):
         self._panel.show_source(f"<span style='color:#b00020'>{message}</span>")
         self._registry.failed.emit(message, details)
 
-    def _region_loaded(self, image: int, region: tasks.TruthRegion) -> None:
-        if image != self._image or region.path != self.path:
-            return
+    def _region_loaded(self, region: tasks.TruthRegion) -> None:
         self.region = region
         self._view.set_truth(region.outline, region.boxes, region.roi_outline)
         self._rescore()
 
-    def _region_failed(self, image: int, error: BaseException) -> None:
-        if image == self._image:
-            self._panel.show_scores(None, describe_error("Reading the ground truth", error)[0])
+    def _region_failed(self, error: BaseException) -> None:
+        self._panel.show_scores(None, describe_error("Reading the ground truth", error)[0])
 
     # ---------------------------------------------------------------------------------- scoring
     def _rescore(self) -> None:
-        self._generation += 1
+        ticket = self._scorings.next()
         self.scores = None
         region = self.region
         if self.source is None:
@@ -141,7 +137,7 @@ class TruthOverlay(QObject):
             self._panel.show_scores(None, "Waiting for the heatmap…")
             return
         request = (
-            self._generation,
+            ticket,
             self.map,
             region.region,
             region.roi_mask,
@@ -154,7 +150,7 @@ class TruthOverlay(QObject):
             self._score(request)
 
     def _score(self, request: tuple) -> None:
-        generation, map01, region, roi_mask, threshold, tolerance = request
+        ticket, map01, region, roi_mask, threshold, tolerance = request
         self._scoring = True
         self._registry.start(
             "Scoring the map against the ground truth",
@@ -165,24 +161,21 @@ class TruthOverlay(QObject):
             threshold,
             tolerance,
             background=True,
-            returned=lambda scores: self._scored(generation, scores),
-            errored=lambda error: self._score_failed(generation, error),
+            returned=self._scorings.if_current(ticket, self._scored),
+            errored=self._scorings.if_current(ticket, self._score_failed),
             finished=self._scoring_done,
         )
 
-    def _scored(self, generation: int, scores: dict) -> None:
-        if generation != self._generation:
-            return
+    def _scored(self, scores: dict) -> None:
         self.scores = scores
         note = "" if scores.get("pointing_hit") is not None else "No region in this image: only the ROI is scored."
         self._panel.show_scores(scores, note)
 
-    def _score_failed(self, generation: int, error: BaseException) -> None:
-        if generation == self._generation:
-            self._panel.show_scores(None, describe_error("Scoring", error)[0])
+    def _score_failed(self, error: BaseException) -> None:
+        self._panel.show_scores(None, describe_error("Scoring", error)[0])
 
     def _scoring_done(self) -> None:
         self._scoring = False
         pending, self._pending = self._pending, None
-        if pending is not None and pending[0] == self._generation:
+        if pending is not None and self._scorings.is_current(pending[0]):
             self._score(pending)

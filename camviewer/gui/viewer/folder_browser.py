@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from camviewer.gui.jobs.latest import Latest
 from camviewer.gui.jobs.registry import WorkerRegistry, describe_error
 from camviewer.gui.viewer import tasks
 from camviewer.gui.viewer.image_list_model import ImageListModel
@@ -39,7 +40,7 @@ class FolderBrowser(QWidget):
     def __init__(self, registry: WorkerRegistry, thumbnails: bool = True, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._registry = registry
-        self._listing = 0  # request number: a newer folder supersedes an older listing
+        self._listings = Latest()  # a newer folder (or list of images) supersedes an older listing
         self.folder: Path | None = None
         self.loader = ThumbnailLoader(registry, parent=self)
         self.images = ImageListModel(self.loader, self)
@@ -122,8 +123,7 @@ class FolderBrowser(QWidget):
     def open_folder(self, folder: str | Path) -> None:
         """List a folder's images in a worker; the first one is selected when the list arrives."""
         folder = Path(folder)
-        self._listing += 1
-        request = self._listing
+        ticket = self._listings.next()
         self.folder = folder
         self.title.setText(f"Listing {folder.name or folder}…")
         self._reveal_in_tree()
@@ -132,8 +132,8 @@ class FolderBrowser(QWidget):
             tasks.list_folder,
             str(folder),
             background=True,
-            returned=lambda paths: self._listed(request, folder.name or str(folder), paths),
-            errored=lambda error: self._listing_failed(request, folder, error),
+            returned=self._listings.if_current(ticket, lambda paths: self._listed(folder.name or str(folder), paths)),
+            errored=self._listings.if_current(ticket, lambda error: self._listing_failed(folder, error)),
         )
 
     def show_paths(self, paths: list[str | Path], title: str, counted: bool = True) -> None:
@@ -141,9 +141,9 @@ class FolderBrowser(QWidget):
 
         ``counted=False``: the title already says how many (e.g. "true parasitized → predicted uninfected (3)").
         """
-        self._listing += 1
+        self._listings.next()  # a folder still being listed must not replace these
         self.folder = None
-        self._listed(self._listing, title, paths, counted)
+        self._listed(title, paths, counted)
 
     def paths(self) -> list[str]:
         return self.images.paths()
@@ -167,9 +167,7 @@ class FolderBrowser(QWidget):
             self.select(min(max(current + delta, 0), count - 1) if current >= 0 else 0)
 
     # --------------------------------------------------------------------------------- private
-    def _listed(self, request: int, title: str, paths: list, counted: bool = True) -> None:
-        if request != self._listing:
-            return
+    def _listed(self, title: str, paths: list, counted: bool = True) -> None:
         self.images.set_paths(paths)
         count = f" — {len(paths):,} image{'s' if len(paths) != 1 else ''}" if counted else ""
         self.title.setText(f"<b>{html.escape(title)}</b>{count}")
@@ -178,10 +176,9 @@ class FolderBrowser(QWidget):
         if paths:
             self.select(0)
 
-    def _listing_failed(self, request: int, folder: Path, error: BaseException) -> None:
-        if request == self._listing:
-            self.title.setText(f"Cannot list {folder.name or folder}")
-            self.failed.emit(*describe_error(f"Listing {folder}", error))
+    def _listing_failed(self, folder: Path, error: BaseException) -> None:
+        self.title.setText(f"Cannot list {folder.name or folder}")
+        self.failed.emit(*describe_error(f"Listing {folder}", error))
 
     def _directory_loaded(self, path: str) -> None:
         if self.folder is not None and self.folder.is_relative_to(path):  # rows above ours moved: scroll again

@@ -4,7 +4,7 @@
         |-- bare state_dict --> CheckpointDialog (pre-filled) --accepted--> load
         '-- pickled objects --> "Trust this file?" --yes--> describe again with trust_pickle=True
 
-A newer request supersedes an older one: answers carry a request number and stale ones are dropped.
+A newer request supersedes an older one: answers carry a ticket and stale ones are dropped.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from camviewer.core.errors import UnsafeCheckpointError
+from camviewer.gui.jobs.latest import Latest
 from camviewer.gui.jobs.registry import WorkerRegistry, describe_error
 from camviewer.gui.viewer import tasks
 from camviewer.gui.viewer.checkpoint_dialog import CheckpointDialog
@@ -30,22 +31,22 @@ class ModelLoader(QObject):
         super().__init__(dialog_parent)
         self._registry = registry
         self._parent = dialog_parent
-        self._request = 0
+        self._requests = Latest()
         self.dialog: CheckpointDialog | None = None
 
     def load_demo(self) -> None:
-        request = self._next_request()
+        ticket = self._next_request()
         self.status.emit("Loading the demo model…")
         self._registry.start(
             "Loading the demo model",
             tasks.load_demo,
             background=True,
-            returned=lambda ready: self._deliver(request, ready),
-            errored=lambda error: self._fail(request, "Loading the demo model", error),
+            returned=self._requests.if_current(ticket, self.loaded.emit),
+            errored=self._requests.if_current(ticket, lambda error: self._fail("Loading the demo model", error)),
         )
 
     def open(self, path: str | Path, trust_pickle: bool = False) -> None:
-        request = self._next_request()
+        ticket = self._next_request()
         path = str(path)
         self.status.emit(f"Reading {Path(path).name}…")
         self._registry.start(
@@ -54,27 +55,25 @@ class ModelLoader(QObject):
             path,
             trust_pickle,
             background=True,
-            returned=lambda info: self._described(request, path, trust_pickle, info),
-            errored=lambda error: self._describe_failed(request, path, error),
+            returned=self._requests.if_current(ticket, lambda info: self._described(ticket, path, trust_pickle, info)),
+            errored=self._requests.if_current(ticket, lambda error: self._describe_failed(path, error)),
         )
 
     def _next_request(self) -> int:
-        self._request += 1
+        ticket = self._requests.next()
         if self.dialog is not None:  # a newer request makes an open question moot
             self.dialog.reject()
-        return self._request
+        return ticket
 
-    def _described(self, request: int, path: str, trust_pickle: bool, info: tasks.CheckpointInfo) -> None:
-        if request != self._request:
-            return
+    def _described(self, ticket: int, path: str, trust_pickle: bool, info: tasks.CheckpointInfo) -> None:
         summary = info.summary
         if summary.card is not None:
-            self._load(request, path, trust_pickle, {})
+            self._load(ticket, path, trust_pickle, {})
             return
         dialog = CheckpointDialog(
             path, summary.inferred, summary.problem, summary.num_tensors, info.architectures, self._parent
         )
-        dialog.accepted.connect(lambda: self._load(request, path, trust_pickle, dialog.options()))
+        dialog.accepted.connect(lambda: self._load(ticket, path, trust_pickle, dialog.options()))
         dialog.finished.connect(self._forget_dialog)
         self.dialog = dialog
         dialog.open()
@@ -85,13 +84,11 @@ class ModelLoader(QObject):
             self.dialog.deleteLater()
             self.dialog = None
 
-    def _describe_failed(self, request: int, path: str, error: BaseException) -> None:
-        if request != self._request:
-            return
+    def _describe_failed(self, path: str, error: BaseException) -> None:
         if isinstance(error, UnsafeCheckpointError) and self._user_trusts(path, str(error)):
             self.open(path, trust_pickle=True)
             return
-        self._fail(request, f"Reading {Path(path).name}", error)
+        self._fail(f"Reading {Path(path).name}", error)
 
     def _user_trusts(self, path: str, reason: str) -> bool:
         answer = QMessageBox.question(
@@ -103,8 +100,8 @@ class ModelLoader(QObject):
         )
         return answer == QMessageBox.StandardButton.Yes
 
-    def _load(self, request: int, path: str, trust_pickle: bool, options: dict) -> None:
-        if request != self._request:
+    def _load(self, ticket: int, path: str, trust_pickle: bool, options: dict) -> None:
+        if not self._requests.is_current(ticket):  # the dialog was answered after a newer request
             return
         self.status.emit(f"Loading {Path(path).name}…")
         self._registry.start(
@@ -114,14 +111,9 @@ class ModelLoader(QObject):
             trust_pickle,
             **options,
             background=True,
-            returned=lambda ready: self._deliver(request, ready),
-            errored=lambda error: self._fail(request, f"Loading {Path(path).name}", error),
+            returned=self._requests.if_current(ticket, self.loaded.emit),
+            errored=self._requests.if_current(ticket, lambda error: self._fail(f"Loading {Path(path).name}", error)),
         )
 
-    def _deliver(self, request: int, ready: tasks.ModelReady) -> None:
-        if request == self._request:
-            self.loaded.emit(ready)
-
-    def _fail(self, request: int, label: str, error: BaseException) -> None:
-        if request == self._request:
-            self.failed.emit(*describe_error(label, error))
+    def _fail(self, label: str, error: BaseException) -> None:
+        self.failed.emit(*describe_error(label, error))

@@ -1,9 +1,10 @@
 """The viewer's state: which model, which image, which CAM options, and the one request in flight.
 
-Requests supersede each other. Each new request (another image, model or CAM option) gets the next
-generation number and cancels the previous one's token. At most one view worker runs; a request made
-while it runs waits as *pending*, and a newer one simply replaces it, so flipping fast through a
-folder never queues stale work. Anything a worker yields with an old generation is dropped.
+Requests supersede each other. Each new request (another image, model or CAM option) takes the next
+ticket, its generation (:class:`~camviewer.gui.jobs.latest.Latest`), and cancels the previous one's
+token. At most one view worker runs; a request made while it runs waits as *pending*, and a newer one
+simply replaces it, so flipping fast through a folder never queues stale work. Anything a worker yields
+with an old generation is dropped.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from camviewer.core.jobs import CancelToken
+from camviewer.gui.jobs.latest import Latest
 from camviewer.gui.jobs.registry import WorkerRegistry
 from camviewer.gui.viewer import tasks
 from camviewer.gui.viewer.state import ComputeOptions, covers
@@ -34,7 +36,7 @@ class ViewerSession(QObject):
         self.frame: tasks.ImageFrame | None = None
         self.result = None  # ExplainResult for (path, model) at the options it was computed with
         self.unreadable: str | None = None  # the current path, if it could not be decoded: not retried
-        self._generation = 0
+        self._generations = Latest()
         self._cancel: CancelToken | None = None
         self._running = False
         self._pending: tasks.ViewRequest | None = None
@@ -77,7 +79,7 @@ class ViewerSession(QObject):
         return self.options.layer or (self.ready.auto_layer if self.ready else "")
 
     def _submit(self) -> None:
-        self._generation += 1
+        generation = self._generations.next()
         if self._cancel is not None:
             self._cancel.cancel()
         self._cancel = None
@@ -87,7 +89,7 @@ class ViewerSession(QObject):
         explainable = self.ready is not None and bool(self.ready.layers)
         self._cancel = CancelToken()
         request = tasks.ViewRequest(
-            self._generation,
+            generation,
             self.path,
             self.frame.image if self.frame else None,
             self.model if explainable else None,
@@ -115,7 +117,7 @@ class ViewerSession(QObject):
         )
 
     def _on_yielded(self, event) -> None:
-        if event.generation != self._generation:
+        if not self._generations.is_current(event.generation):
             return  # superseded
         if isinstance(event, tasks.ImageFrame):
             self.frame = event
@@ -131,7 +133,7 @@ class ViewerSession(QObject):
     def _on_finished(self) -> None:
         self._running = False
         pending, self._pending = self._pending, None
-        if pending is not None and pending.generation == self._generation:
+        if pending is not None and self._generations.is_current(pending.generation):
             self._start(pending)
         else:
             self.busyChanged.emit(False)
