@@ -2,7 +2,8 @@
 
 Stacking (DICOM PS3.3 C.7.6.2): the slice normal is the cross product of the two ImageOrientationPatient
 direction cosines; slices are sorted by their ImagePositionPatient projected on it. The affine's slice column
-is the mean step between consecutive positions, so a gantry tilt (positions stepping obliquely) stays exact.
+is the step of the regular grid that fits the positions best (least squares: rounding jitter averages out),
+taken as it is, so a gantry tilt (positions stepping obliquely to the normal) stays exact.
 Nothing is guessed: slices that differ in size, orientation or pixel spacing, two slices at one position,
 a gap larger than ``GAP_FACTOR`` median steps, or a slice further than ``GRID_TOLERANCE`` of a step from the
 regular grid are reported as typed errors.
@@ -77,7 +78,7 @@ def stack(where: Path, slices: list[SliceGeometry]) -> tuple[list[int], np.ndarr
     step = float(np.median(steps))
     if gaps := [(int(i), float(steps[i])) for i in np.flatnonzero(steps > GAP_FACTOR * step)]:
         raise MissingSlicesError(where, gaps, step, len(slices))
-    # The regular grid that fits the positions best (least squares): rounding jitter averages out.
+    # The regular grid that fits the positions best (least squares).
     index = np.arange(len(slices)) - (len(slices) - 1) / 2
     slice_vector = index @ (positions - positions.mean(axis=0)) / (index @ index)
     first = positions.mean(axis=0) - slice_vector * (len(slices) - 1) / 2
