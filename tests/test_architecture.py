@@ -24,6 +24,7 @@ TORCH_FREE = (
     "camviewer.core.data.summary",
     "camviewer.core.explain.records",
     "camviewer.core.training.records",
+    "camviewer.core.volumes",  # reading volumes needs no torch; camviewer.core.volumes.resample does
 )
 
 

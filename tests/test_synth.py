@@ -77,7 +77,7 @@ def test_an_image_does_not_depend_on_the_dataset_size(tmp_path):
 # --------------------------------------------------------------------------- layout and ground truth
 
 
-@pytest.mark.parametrize("kind", synth.KINDS)
+@pytest.mark.parametrize("kind", synth.IMAGE_KINDS)
 def test_layout_summary_and_class_balance(tmp_path, kind):
     summary = make(tmp_path, kind=kind, n=7, seed=1)
     negative, positive = synth.CLASSES[kind]
@@ -102,7 +102,7 @@ def test_layout_summary_and_class_balance(tmp_path, kind):
     assert header == "path,x,y,w,h,label" == (tmp_path / "markers.csv").read_text().splitlines()[0]
 
 
-@pytest.mark.parametrize("kind", synth.KINDS)
+@pytest.mark.parametrize("kind", synth.IMAGE_KINDS)
 def test_boxes_match_the_written_masks_and_lesions_lie_in_the_roi(tmp_path, kind):
     make(tmp_path, kind=kind, n=12, seed=5)
     negative, positive = synth.CLASSES[kind]
@@ -136,7 +136,7 @@ def test_make_sample_returns_consistent_arrays():
 # --------------------------------------------------------------------------- shortcut markers
 
 
-@pytest.mark.parametrize("kind", synth.KINDS)
+@pytest.mark.parametrize("kind", synth.IMAGE_KINDS)
 def test_shortcut_tags_every_positive_only_and_changes_nothing_else(tmp_path, kind):
     make(tmp_path / "clean", kind=kind, n=8, seed=2, shortcut=0.0)
     summary = make(tmp_path / "tagged", kind=kind, n=8, seed=2, shortcut=1.0)
@@ -246,7 +246,7 @@ def _samples(kind: str, n: int, size: int):
     return [synth.make_sample(kind, synth.is_positive(i), synth.sample_rngs(11, i)[0], size, False) for i in range(n)]
 
 
-@pytest.mark.parametrize("kind", synth.KINDS)
+@pytest.mark.parametrize("kind", synth.IMAGE_KINDS)
 def test_colour_statistics_do_not_give_the_class_away_but_the_lesion_region_does(kind):
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_score

@@ -1,7 +1,7 @@
-"""`camviewer synth OUT --kind cells|xray --n N --seed S [--size PX] [--shortcut P]`.
+"""`camviewer synth OUT --kind cells|xray|ct --n N --seed S [--size PX|DxHxW] [--shortcut P]`.
 
 Writes a synthetic two-class dataset with lesion masks, ROI masks, boxes.csv, markers.csv and
-synth.json (see camviewer.core.synth). OUT must be new, empty, or a previous synth output (which
+synth.json (see camviewer.core.synth); ct writes NIfTI volumes, their masks and lesions.csv. OUT must be new, empty, or a previous synth output (which
 is then replaced); any other non-empty folder is refused with exit code 2. There is deliberately
 no --force: deleting a folder of user data is left to the user.
 """
@@ -14,13 +14,23 @@ import time
 from camviewer.commands._common import EXIT_OK, EXIT_USAGE, drive, fail
 
 
+def size_argument(text: str) -> int | tuple[int, ...]:
+    """PX (a square image) or DxHxW (a volume)."""
+    try:
+        sizes = tuple(int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected PX or DxHxW, not {text!r}") from None
+    return sizes[0] if len(sizes) == 1 else sizes
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", metavar="OUT", help="output folder (new, empty, or a previous synth output)")
     parser.add_argument(
         "--kind",
         required=True,
-        metavar="cells|xray",
-        help="cells: malaria cell crops (parasitized/uninfected); xray: chest radiographs (pneumonia/normal)",
+        metavar="cells|xray|ct",
+        help="cells: malaria cell crops (parasitized/uninfected); xray: chest radiographs (pneumonia/normal); "
+        "ct: chest CT volumes as NIfTI (nodule/normal)",
     )
     parser.add_argument(
         "--n", type=int, required=True, metavar="N", help="number of images; N//2 positives, the rest negatives"
@@ -30,10 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--size",
-        type=int,
+        type=size_argument,
         default=None,
-        metavar="PX",
-        help="square image side in pixels (default 128 for cells, 256 for xray)",
+        metavar="PX|DxHxW",
+        help="square image side in pixels (default 128 for cells, 256 for xray); ct: voxels DxHxW (default 64x96x96)",
     )
     parser.add_argument(
         "--shortcut",
@@ -54,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     job = synth.generate(args.out, args.kind, args.n, args.seed, args.size, args.shortcut)
     try:
-        summary = drive(job)
+        summary = drive(job, unit="volumes" if args.kind == "ct" else "images")
     except synth.SynthOutputError as error:
         return fail(f"synth: {error}", EXIT_USAGE)
     except (CamviewerError, OSError) as error:
@@ -62,10 +72,14 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return fail("synth: interrupted; the next run into the same folder replaces the partial output")
     counts = ", ".join(f"{count} {name}" for name, count in summary["counts"].items())
-    print(
-        f"wrote {summary['n']} {summary['kind']} images of {summary['size']} px to {args.out} "
-        f"in {time.perf_counter() - started:.1f} s"
-    )
+    elapsed = time.perf_counter() - started
+    if summary["kind"] == "ct":
+        grid = "x".join(str(n) for n in summary["size"])
+        spacing = " x ".join(f"{mm:g}" for mm in summary["spacing_mm"])
+        print(f"wrote {summary['n']} ct volumes of {grid} voxels ({spacing} mm) to {args.out} in {elapsed:.1f} s")
+    else:
+        print(f"wrote {summary['n']} {summary['kind']} images of {summary['size']} px to {args.out} in {elapsed:.1f} s")
     print(f"  classes: {counts} (positive: {summary['positive_class']})")
-    print(f"  shortcut markers: {summary['markers']} (P={summary['shortcut']:g})")
+    if summary["kind"] != "ct":
+        print(f"  shortcut markers: {summary['markers']} (P={summary['shortcut']:g})")
     return EXIT_OK

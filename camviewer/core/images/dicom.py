@@ -68,7 +68,7 @@ def read_dicom(file: Path, head: bytes, max_pixels: int | None) -> DecodedImage:
         raise UnsupportedImageError(file, "DICOM file has no pixel data")
     info = dicom_info(file, ds)
     check_size(file, info.width, info.height, max_pixels)
-    _require_decoder(file, ds)
+    require_decoder(file, ds)
     frame = pixel_array(ds, index=0)  # only the first frame of a multi-frame file is decoded
     if info.channels == 1:
         pixels = _dicom_grey(frame, ds, inverted=info.mode == "MONOCHROME1")
@@ -89,7 +89,7 @@ def dicom_info(file: Path, ds: pydicom.Dataset) -> ImageInfo:
     return ImageInfo(str(file), "DICOM", int(ds.Columns), int(ds.Rows), bits, photometric, channels)
 
 
-def _require_decoder(file: Path, ds: pydicom.Dataset) -> None:
+def require_decoder(file: Path, ds: pydicom.Dataset) -> None:
     uid = ds.file_meta.TransferSyntaxUID  # always set by read_dataset
     syntax = uid.name if uid.name == str(uid) else f"{uid.name} ({uid})"
     try:

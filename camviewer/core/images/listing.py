@@ -46,8 +46,8 @@ def list_images(folder: str | os.PathLike, recursive: bool = False) -> list[Path
         # os.walk (scandir) already put folders aside: no extra stat per file for 10,000-image folders.
         candidates = (Path(directory, name) for name in names if not name.startswith("."))
         found += [file for file in candidates if is_image_path(file)]
-    return sorted(found, key=lambda file: [_natural_key(part) for part in file.relative_to(root).parts])
+    return sorted(found, key=lambda file: [natural_key(part) for part in file.relative_to(root).parts])
 
 
-def _natural_key(text: str) -> list[int | str]:
+def natural_key(text: str) -> list[int | str]:
     return [int(part) if part.isdigit() else part.casefold() for part in re.split(r"(\d+)", text)]

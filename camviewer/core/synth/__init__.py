@@ -11,11 +11,14 @@ Two kinds of procedural images that look like the real thing:
 - ``xray``: a grayscale chest radiograph (body, lungs, ribs, spine, heart, clavicles, vessels,
   sometimes breast shadows or a calcified granuloma). ``pneumonia`` images carry a soft irregular
   opacity inside one lung; ``normal`` ones do not.
+- ``ct``: a chest CT volume in Hounsfield units (NIfTI, on a scanner-like grid; see ``synth.ct``).
+  ``nodule`` volumes carry one solid pulmonary nodule; ``normal`` ones do not.
 
 Every image comes with a lesion mask, a region-of-interest mask (the cell body / the two lung
-fields) and, with ``shortcut`` > 0, an optional spurious corner tag on positives only: a white box
-with a letter, like the side markers of real radiographs. A model may learn the tag instead of the
-lesion, which is what the localization metrics and the CAM-guided refinement cycle must detect.
+fields) and, for the 2-D kinds with ``shortcut`` > 0, an optional spurious corner tag on positives
+only: a white box with a letter, like the side markers of real radiographs. A model may learn the
+tag instead of the lesion, which is what the localization metrics and the CAM-guided refinement
+cycle must detect.
 
 Image ``i`` of a dataset depends only on ``(seed, i)`` (numpy ``SeedSequence``), never on ``n``.
 Odd indices are positive, so a dataset of ``n`` images has ``n // 2`` positives and the rest
@@ -38,18 +41,21 @@ import numpy as np
 from camviewer.core.errors import CamviewerError
 from camviewer.core.jobs import CancelToken, Progress
 from camviewer.core.synth.cells import draw_cells
+from camviewer.core.synth.ct import FIELD_OF_VIEW_MM, LESION_COLUMNS, draw_ct, write_ct_sample
 from camviewer.core.synth.drawing import paint
 from camviewer.core.synth.xray import draw_xray
 
-KINDS = ("cells", "xray")
+IMAGE_KINDS = ("cells", "xray")  # 2-D images (PNG); ct volumes are NIfTI
+KINDS = (*IMAGE_KINDS, "ct")
 GENERATOR = "camviewer.synth"
 GENERATOR_VERSION = 1
-DEFAULT_SIZE = {"cells": 128, "xray": 256}
+DEFAULT_SIZE = {"cells": 128, "xray": 256, "ct": (64, 96, 96)}
 MIN_SIZE, MAX_SIZE = 32, 2048
+MIN_VOLUME_SIZE, MAX_VOLUME_SIZE = 16, 512
 # kind -> (negative class, positive class)
-CLASSES = {"cells": ("uninfected", "parasitized"), "xray": ("normal", "pneumonia")}
+CLASSES = {"cells": ("uninfected", "parasitized"), "xray": ("normal", "pneumonia"), "ct": ("normal", "nodule")}
 # Top-level entries a synth output may hold: only these are replaced when re-generating into it.
-_OWNED_ENTRIES = {"synth.json", "boxes.csv", "markers.csv", "masks", "roi"} | {
+_OWNED_ENTRIES = {"synth.json", "boxes.csv", "markers.csv", "lesions.csv", "masks", "roi"} | {
     name for pair in CLASSES.values() for name in pair
 }
 
@@ -104,9 +110,9 @@ def _draw_marker(image, rng, size: int, avoid: np.ndarray) -> tuple[int, int, in
 
 
 def make_sample(kind: str, positive: bool, rng: np.random.Generator, size: int, shortcut: bool) -> SynthSample:
-    """Draw one image of ``kind``; ``shortcut`` adds the corner tag (callers give it to positives)."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    """Draw one 2-D image of ``kind``; ``shortcut`` adds the corner tag (callers give it to positives)."""
+    if kind not in IMAGE_KINDS:
+        raise ValueError(f"unknown image kind {kind!r}; expected one of {', '.join(IMAGE_KINDS)}")
     draw = draw_cells if kind == "cells" else draw_xray
     image, lesion, roi = draw(rng, size, positive)
     marker_box = _draw_marker(image, rng, size, lesion) if shortcut else None
@@ -125,16 +131,27 @@ def sample_rngs(seed: int, index: int) -> tuple[np.random.Generator, np.random.G
     return np.random.default_rng(content), np.random.default_rng(shortcut)
 
 
-def check_arguments(kind: str, n: int, seed: int, size: int | None, shortcut: float) -> str | None:
-    """The reason the arguments are unusable, or None."""
+def check_arguments(
+    kind: str, n: int, seed: int, size: int | tuple[int, int, int] | None, shortcut: float
+) -> str | None:
+    """The reason the arguments are unusable, or None. ``size``: pixels (2-D kinds) or (D, H, W) voxels (ct)."""
     if kind not in KINDS:
         return f"unknown kind {kind!r}; expected one of: {', '.join(KINDS)}"
     if n < 2:
         return f"n must be at least 2 (one image per class), got {n}"
     if seed < 0:
         return f"seed must be >= 0, got {seed}"
-    if size is not None and not MIN_SIZE <= size <= MAX_SIZE:
-        return f"size must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {size}"
+    if kind == "ct":
+        if size is not None and (
+            isinstance(size, int)
+            or len(size) != 3
+            or not all(MIN_VOLUME_SIZE <= voxels <= MAX_VOLUME_SIZE for voxels in size)
+        ):
+            return f"a ct size is DxHxW voxels, each between {MIN_VOLUME_SIZE} and {MAX_VOLUME_SIZE}, got {size}"
+        if shortcut:
+            return "shortcut tags are drawn on 2-D images only, not on ct volumes"
+    elif size is not None and (not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE):
+        return f"size must be one number of pixels between {MIN_SIZE} and {MAX_SIZE}, got {size}"
     if not 0.0 <= shortcut <= 1.0:
         return f"shortcut probability must be within [0, 1], got {shortcut}"
     return None
@@ -182,10 +199,10 @@ def mask_boxes(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
     return [tuple(int(v) for v in stats[i, :4]) for i in range(1, count)]
 
 
-def _write_csv(path: Path, rows: list) -> None:
+def _write_csv(path: Path, rows: list, header=("path", "x", "y", "w", "h", "label")) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["path", "x", "y", "w", "h", "label"])
+        writer.writerow(header)
         writer.writerows(rows)
 
 
@@ -194,7 +211,7 @@ def generate(
     kind: str,
     n: int,
     seed: int,
-    size: int | None = None,
+    size: int | tuple[int, int, int] | None = None,
     shortcut: float = 0.0,
     cancel: CancelToken | None = None,
 ) -> Generator[Progress, None, dict]:
@@ -204,11 +221,15 @@ def generate(
     relative paths, ``boxes.csv`` (one row per lesion component), ``markers.csv`` (one row per
     shortcut tag) and ``synth.json`` (the returned summary). ``synth.json`` is written first with
     ``complete: false`` so that an interrupted run is still recognised and replaced next time.
+    ``ct`` writes ``<class>/<stem>.nii.gz`` volumes (int16 HU) with 0/1 masks on the same grid and
+    ``lesions.csv`` (a nodule's voxel box, centre in RAS mm and diameter) instead of the two CSVs.
     """
     problem = check_arguments(kind, n, seed, size, shortcut)
     if problem:
         raise ValueError(problem)
     size = size or DEFAULT_SIZE[kind]
+    if kind == "ct":
+        size = tuple(size)
     out = Path(out_dir)
     _prepare_output(out)
     _negative, positive = CLASSES[kind]
@@ -219,7 +240,7 @@ def generate(
         "kind": kind,
         "n": n,
         "seed": seed,
-        "size": size,
+        "size": list(size) if kind == "ct" else size,
         "shortcut": shortcut,
         "class_names": sorted(CLASSES[kind]),
         "positive_class": positive,
@@ -227,6 +248,9 @@ def generate(
         "markers": 0,
         "complete": False,
     }
+    if kind == "ct":  # every volume of the dataset has the same grid; each has its own table position
+        spacing = [round(extent / voxels, 4) for extent, voxels in zip(FIELD_OF_VIEW_MM, size)]
+        summary.update(spacing_mm=spacing, units="HU")
     (out / "synth.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     for folder in (out, out / "masks", out / "roi"):
         for name in CLASSES[kind]:
@@ -237,6 +261,11 @@ def generate(
             cancel.raise_if_cancelled()
         content_rng, shortcut_rng = sample_rngs(seed, index)
         positive_image = is_positive(index)
+        if kind == "ct":
+            relative = f"{CLASSES[kind][int(positive_image)]}/ct_{index:05d}.nii.gz"
+            lesion_rows += write_ct_sample(out, relative, draw_ct(content_rng, size, positive_image), positive)
+            yield Progress(index + 1, n, f"{index + 1}/{n} volumes")
+            continue
         tagged = positive_image and shortcut_rng.random() < shortcut
         sample = make_sample(kind, positive_image, content_rng, size, tagged)
         relative = f"{sample.label}/{kind}_{index:05d}.png"
@@ -247,8 +276,11 @@ def generate(
         if sample.marker_box is not None:
             marker_rows.append((relative, *sample.marker_box, "marker"))
         yield Progress(index + 1, n, f"{index + 1}/{n} images")
-    _write_csv(out / "boxes.csv", lesion_rows)
-    _write_csv(out / "markers.csv", marker_rows)
+    if kind == "ct":
+        _write_csv(out / "lesions.csv", lesion_rows, LESION_COLUMNS)
+    else:
+        _write_csv(out / "boxes.csv", lesion_rows)
+        _write_csv(out / "markers.csv", marker_rows)
     summary.update(markers=len(marker_rows), complete=True)
     (out / "synth.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
