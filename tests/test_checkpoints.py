@@ -11,6 +11,8 @@ import torch
 import torchvision
 from torch import nn
 
+from camviewer.cli import main
+from camviewer.commands._common import remedy
 from camviewer.core.errors import (
     ArchitectureInferenceError,
     CheckpointError,
@@ -103,11 +105,14 @@ def test_custom_architectures_inferred(tmp_path):
         torch.testing.assert_close(logits(loaded.module, x), logits(model.module, x))
 
 
-def test_arch_given_for_a_state_dict_that_cannot_be_inferred(tmp_path):
+def test_arch_given_for_a_state_dict_that_cannot_be_inferred(tmp_path, capsys):
     model = torchvision_model("mobilenet_v3_small", 3)
     torch.save(model.state_dict(), tmp_path / "mobile.pt")
-    with pytest.raises(ArchitectureInferenceError, match="--arch"):
+    with pytest.raises(ArchitectureInferenceError, match="match no known layout") as error:
         load_model(tmp_path / "mobile.pt", device="cpu")
+    assert error.value.needs_classes is False
+    assert main(["info", str(tmp_path / "mobile.pt")]) == 1
+    assert "(pass --arch (`camviewer info --list-archs` lists them))" in capsys.readouterr().err  # the CLI's remedy
     loaded = load_model(tmp_path / "mobile.pt", arch="mobilenet_v3_small", device="cpu")
     assert loaded.card.num_classes == 3
     torch.testing.assert_close(logits(loaded.module), logits(model))
@@ -173,8 +178,10 @@ def test_strict_loading_lists_missing_unexpected_and_misshaped_keys(tmp_path):
 
 def test_wrong_arch_or_class_count_is_refused(tmp_path):
     torch.save(torchvision_model("resnet18", 2).state_dict(), tmp_path / "r18.pt")
-    with pytest.raises(StateDictMismatchError, match="look like resnet18 with 2 outputs: try --arch resnet18"):
+    with pytest.raises(StateDictMismatchError, match="look like resnet18 with 2 outputs") as error:
         load_model(tmp_path / "r18.pt", arch="resnet34", device="cpu")
+    assert error.value.looks_like == ("resnet18", 2) and error.value.target == "resnet34 with 2 classes"
+    assert remedy(error.value) == "try --arch resnet18"
     with pytest.raises(CheckpointError, match="2 outputs, not 3"):
         load_model(tmp_path / "r18.pt", num_classes=3, device="cpu")
     with pytest.raises(CheckpointError, match="3 class names"):
@@ -195,8 +202,11 @@ def test_pickled_objects_are_refused_and_nothing_runs(tmp_path):
     marker = tmp_path / "code-ran"
     with open(tmp_path / "evil.pt", "wb") as handle:
         pickle.dump({"state_dict": {"w": torch.zeros(1)}, "x": Payload(str(marker))}, handle, protocol=2)
-    with pytest.raises(UnsafeCheckpointError, match="trust-pickle"):
+    with pytest.raises(UnsafeCheckpointError, match="pickled Python objects") as error:
         load_model(tmp_path / "evil.pt", device="cpu")
+    assert error.value.path == str(tmp_path / "evil.pt") and error.value.culprit in str(error.value)
+    with pytest.raises(UnsafeCheckpointError):
+        describe_checkpoint(tmp_path / "evil.pt")
     assert not marker.exists()
 
 
@@ -267,11 +277,11 @@ def test_save_is_atomic_when_writing_fails(tmp_path, monkeypatch):
 def test_describe_checkpoint_prefills_a_dialog(tmp_path):
     torch.save(torchvision_model("densenet121", 3).state_dict(), tmp_path / "d.pt")
     summary = describe_checkpoint(tmp_path / "d.pt")
-    assert summary.card is None and summary.inferred["arch"] == "densenet121"
-    assert summary.inferred["num_classes"] == 3 and summary.problem is None
+    assert summary.card is None and summary.inferred.arch == "densenet121"
+    assert summary.inferred.num_classes == 3 and summary.problem is None
     torch.save({"mystery.weight": torch.zeros(2, 2)}, tmp_path / "m.pt")
     unknown = describe_checkpoint(tmp_path / "m.pt")
-    assert unknown.inferred is None and "--arch" in unknown.problem
+    assert unknown.inferred is None and unknown.problem.startswith("the keys (starting mystery.weight")
 
 
 def test_key_normalisation_notes():

@@ -71,6 +71,7 @@ def test_first_launch_loads_the_demo_and_shows_the_first_sample(make_window, qtb
     card = window.session.model.card
     assert card.arch == "tinyvgg_gap" and card.class_names == ["parasitized", "uninfected"]
     assert card.input_size == (96, 96)
+    assert window.session.ready.placeholder  # a flag, not a word to look for in the warning
     assert "untrained" in window.model_status.text()  # permanent in the status bar
     assert "UNTRAINED" in window.log.messages()
     assert window.model_panel.warning.isVisible()
@@ -88,6 +89,7 @@ def test_the_demo_weights_are_used_when_present(make_window, qtbot, tmp_path, mo
         window.start()
     assert window.session.model.card.input_size == (32, 32)
     assert not window.model_panel.warning.isVisible()
+    assert not window.session.ready.placeholder and "untrained" not in window.model_status.text()
     assert window.image_view.message.isVisible()  # no samples: the hint to open a folder
 
 

@@ -74,9 +74,12 @@ def test_a_pickled_model_is_loaded_only_if_the_user_trusts_it(ready_window, qtbo
         return ask
 
     monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
-    with qtbot.waitSignal(window.loader.failed, timeout=WAIT_MS):
+    with qtbot.waitSignal(window.loader.failed, timeout=WAIT_MS) as failed:
         window.open_model(path)
     assert questions == ["Trust this file?"] and "refused" in window.log.messages()
+    message = failed.args[0]  # the engine's facts, then the window's remedy (never the command line's flag)
+    assert "pickled Python objects" in message and "only if you trust its source" in message
+    assert "--trust-pickle" not in message
     monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
     with qtbot.waitSignal(window.session.modelChanged, timeout=WAIT_MS):
         window.open_model(path)

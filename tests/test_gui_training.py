@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -109,7 +110,8 @@ def test_a_folder_holding_a_run_is_refused_with_a_visible_message(make_window, q
     qtbot.waitUntil(lambda: not panel.running() and panel.status.text() != "", timeout=WAIT_MS)
     qtbot.waitUntil(lambda: "already holds a training run" in panel.status.text(), timeout=WAIT_MS)
     assert panel.status.isVisible() and "b00020" in panel.status.styleSheet()  # in red, in the panel
-    assert "Resume…" in panel.status.text()
+    assert "continue that run with Resume…" in panel.status.text()  # the window's remedy, not the CLI's
+    assert "--resume" not in panel.status.text() and panel.progress.format() == "not started"
     assert "already holds a training run" in window.statusBar().currentMessage()
     assert [level for level, message in window.log.entries if "already holds" in message] == ["error"]
     assert (used / "config.json").read_text() == "{}"  # untouched
@@ -132,9 +134,9 @@ def test_missing_imagenet_weights_continue_from_random_init_only_if_agreed(
 
     monkeypatch.setattr(QMessageBox, "question", answer)
     fill_training_form(panel, cells, tmp_path / "random", epochs=1)
-    options = {**panel.form.options(), "pretrained": True, "data": str(cells), "out": str(tmp_path / "random")}
+    config = replace(panel.form.config(str(cells), str(tmp_path / "random")), pretrained=True)
     with qtbot.waitSignal(window.session.modelChanged, timeout=WAIT_MS):
-        panel.runner.train(options)  # TinyVGG has no ImageNet weights: the engine says so
+        panel.runner.train(config)  # TinyVGG has no ImageNet weights: the engine says so
     qtbot.waitUntil(lambda: not panel.running(), timeout=WAIT_MS)
     assert [title for title, _ in asked] == ["ImageNet weights unavailable"]
     assert "no ImageNet weights for tinyvgg_gap" in asked[0][1]

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from camviewer.core.errors import DatasetError
+from camviewer.core.errors import AmbiguousGroundTruth, DatasetError
 from camviewer.core.trust.dataset import score_map, summarize
 from camviewer.core.trust.groundtruth import BoxTable, MaskFolder, Region, load_ground_truth
 from camviewer.core.trust.localization import (
@@ -144,8 +144,12 @@ def test_box_csv_formats_and_coco(tmp_path):
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     with pytest.raises(DatasetError, match="expected columns"):
         BoxTable.from_csv(tmp_path / "bad.csv")
-    with pytest.raises(DatasetError, match="exactly one"):
+    with pytest.raises(AmbiguousGroundTruth, match="exactly one") as error:
         load_ground_truth(masks=tmp_path, boxes=ours)
+    assert error.value.given == ["masks", "boxes"]
+    with pytest.raises(AmbiguousGroundTruth) as error:
+        load_ground_truth()
+    assert error.value.given == []
 
 
 def test_mask_folder_mirrors_relative_paths(tmp_path):

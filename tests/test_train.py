@@ -17,14 +17,28 @@ import torch
 from test_datasets import class_folders
 
 from camviewer.cli import main
-from camviewer.core.errors import DatasetError, PretrainedWeightsUnavailable
+from camviewer.core.errors import (
+    AlreadyTrained,
+    DatasetError,
+    PretrainedWeightsUnavailable,
+    RunFolderInUse,
+    StoppedEarly,
+    TrainingOptionError,
+)
 from camviewer.core.evaluation.report import HISTORY_COLUMNS
 from camviewer.core.jobs import CancelToken, run_to_end
 from camviewer.core.model.archs import build_model
 from camviewer.core.model.loading import load_model
 from camviewer.core.training import setup as train_setup
 from camviewer.core.training.loop import read_train_state, resume, train
-from camviewer.core.training.records import BatchUpdate, EpochRecord, Notice, TrainConfig, TrainingError
+from camviewer.core.training.records import (
+    BatchUpdate,
+    EpochRecord,
+    Notice,
+    ResumeChanges,
+    TrainConfig,
+    TrainingError,
+)
 from camviewer.core.training.setup import freeze_parameters
 
 TINY = {
@@ -100,7 +114,7 @@ def test_resume_continues_at_the_next_epoch_as_if_never_stopped(data, tmp_path):
     assert len(part.history) == 2
 
     events = []
-    resumed = run(resume(tmp_path / "part", {"epochs": 4}), events)
+    resumed = run(resume(tmp_path / "part", ResumeChanges(epochs=4)), events)
 
     epochs = [e.payload.epoch for e in events if isinstance(e.payload, EpochRecord)]
     assert epochs == [3, 4]
@@ -110,20 +124,26 @@ def test_resume_continues_at_the_next_epoch_as_if_never_stopped(data, tmp_path):
     assert state["optimizer"]["state"][0]["step"].item() == 4 * 3  # Adam's step count carried over
 
 
-def test_resume_refuses_changes_other_than_length_and_device(data, tmp_path):
+def test_resume_refuses_what_it_cannot_continue(data, tmp_path):
     run(train(config(data, tmp_path / "run", epochs=1)))
-    with pytest.raises(TrainingError, match="cannot change lr"):
-        run(resume(tmp_path / "run", {"lr": 0.1}))
-    with pytest.raises(TrainingError, match="already ran 1 epochs"):
+    with pytest.raises(TypeError):  # only epochs, patience, device and workers may change
+        ResumeChanges(lr=0.1)
+    with pytest.raises(AlreadyTrained, match="already ran 1 epochs") as error:
         run(resume(tmp_path / "run"))
+    assert (error.value.epochs_done, error.value.epochs) == (1, 1)
+    with pytest.raises(StoppedEarly) as error:  # no improvement for 0 epochs already exhausts a patience of 0
+        run(resume(tmp_path / "run", ResumeChanges(epochs=2, patience=0)))
+    assert (error.value.stale_epochs, error.value.patience) == (0, 0)
     with pytest.raises(TrainingError, match="no last.pt"):
         run(resume(tmp_path))
 
 
 def test_a_run_folder_in_use_is_refused(data, tmp_path):
     run(train(config(data, tmp_path / "run", epochs=1)))
-    with pytest.raises(TrainingError, match="already holds a training run"):
+    with pytest.raises(RunFolderInUse, match="already holds a training run") as error:
         run(train(config(data, tmp_path / "run", epochs=1)))
+    assert error.value.run_dir == tmp_path / "run"
+    assert error.value.files == ["config.json", "best.safetensors", "last.pt", "history.csv"]
 
 
 def cancel_after(job, token: CancelToken, predicate):
@@ -242,9 +262,10 @@ def test_freeze_by_fraction_and_by_layer_name():
     assert not any(p.requires_grad for p in model.layer3.parameters())
     assert all(p.requires_grad for p in model.layer4.parameters())
     assert frozen == sum(p.numel() for p in model.parameters() if not p.requires_grad)
-    with pytest.raises(TrainingError, match="top-level modules are conv1, bn1"):
+    with pytest.raises(TrainingOptionError, match="top-level modules are conv1, bn1") as error:
         freeze_parameters(build_model("resnet18", 2), "layer9")
-    with pytest.raises(TrainingError, match=r"\[0, 1\)"):
+    assert (error.value.option, error.value.value) == ("freeze", "layer9")
+    with pytest.raises(TrainingOptionError, match=r"\[0, 1\)"):
         freeze_parameters(build_model("resnet18", 2), "1.0")
 
 
@@ -324,7 +345,7 @@ def test_cli_pretrained_offline_exits_1_unless_random_init_is_allowed(data, tmp_
         "cpu",
     ]
     assert main([*args, "--out", str(tmp_path / "a")]) == 1
-    assert "--allow-random-init" in capsys.readouterr().err
+    assert "(copy weights.pth into /no/cache/checkpoints, or add --allow-random-init" in capsys.readouterr().err
     assert main([*args, "--allow-random-init", "--batch-size", "6", "--out", str(tmp_path / "b")]) == 0
     assert "random initialisation" in capsys.readouterr().err
 
@@ -332,7 +353,8 @@ def test_cli_pretrained_offline_exits_1_unless_random_init_is_allowed(data, tmp_
 def _offline_new_model(real):
     def new_model(card, device="auto", pretrained=False, weights_file=None):
         if pretrained:
-            raise PretrainedWeightsUnavailable(f"ImageNet weights for {card.arch} are not in the local cache")
+            cached = Path("/no/cache/checkpoints/weights.pth")
+            raise PretrainedWeightsUnavailable(card.arch, "URLError: offline", cached, "https://example.org/w.pth")
         return real(card, device)
 
     return new_model
@@ -406,3 +428,14 @@ def test_cli_trains_and_resumes(data, tmp_path, capsys):
     assert main(["train", "--resume", str(tmp_path / "run"), "--lr", "0.5"]) == 2
     assert main(["train", str(data), "--out", str(tmp_path / "x")]) == 1  # no --arch
     assert "--arch" in capsys.readouterr().err
+
+
+def test_cli_says_how_to_evaluate_a_test_split_left_without_positive_class(data, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    args = ["train", str(data), "--arch", "tinyvgg_gap", "--widths", "4,8", "--input-size", "16", "--epochs", "1"]
+    args += ["--batch-size", "6", "--device", "cpu", "--test-split", "0.25", "--out", str(run_dir)]
+    assert main(args) == 0  # blue and red: two classes, and nothing says which one is positive
+    err = capsys.readouterr().err
+    assert "no positive class set: the test split was not evaluated" in err  # the engine's fact
+    assert "--split test --positive-class NAME" in err  # the command line's remedy
+    assert not (run_dir / "test").exists()

@@ -6,7 +6,10 @@ import argparse
 import sys
 import time
 
+from camviewer.core import errors
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+LIST_ARCHS = "`camviewer info --list-archs` lists them"
 
 
 def comma_list(text: str) -> list[str]:
@@ -69,9 +72,57 @@ def load_model_from_args(args: argparse.Namespace):
     )
 
 
-def fail(message: str, code: int = EXIT_FAILED) -> int:
-    print(f"camviewer: {message}", file=sys.stderr)
+def fail(problem: str | BaseException, code: int = EXIT_FAILED) -> int:
+    """Tell what went wrong on stderr (an error with what to do about it) and return the exit code."""
+    if isinstance(problem, BaseException):
+        hint = remedy(problem)
+        problem = f"{problem}\n  ({hint})" if hint else str(problem)
+    print(f"camviewer: {problem}", file=sys.stderr)
     return code
+
+
+def remedy(error: BaseException) -> str | None:
+    """What to do about an engine error, in the command line's words (the engine states only what is wrong)."""
+    match error:
+        case errors.UnsafeCheckpointError():
+            return "if you trust its source, add --trust-pickle; better, re-save it as a state_dict"
+        case errors.StateDictMismatchError(looks_like=(arch, _outputs)):
+            return f"try --arch {arch}"
+        case errors.ArchitectureInferenceError(needs_classes=needs_classes):
+            return f"pass --arch{' and --num-classes' if needs_classes else ''} ({LIST_ARCHS})"
+        case errors.ArchitectureConflict(found=found):
+            return f"drop --arch, or give --arch {found}"
+        case errors.UnknownArchitecture():
+            return "`camviewer info --list-archs` lists the architectures"
+        case errors.DeviceUnavailable():
+            return "use --device cpu or auto"
+        case errors.PretrainedWeightsUnavailable(cached_path=None):
+            return "drop --pretrained"
+        case errors.PretrainedWeightsUnavailable(cached_path=cached):
+            return f"copy {cached.name} into {cached.parent}, or add --allow-random-init to train from random weights"
+        case errors.RunFolderInUse(run_dir=run_dir):
+            return f"choose a new --out folder, or continue that run with --resume {run_dir}"
+        case errors.StoppedEarly(stale_epochs=stale):
+            return f"give a --patience above {stale} to continue it"
+        case errors.AlreadyTrained(epochs_done=done):
+            return f"give --epochs above {done} to continue it"
+        case errors.TrainingOptionError(option="arch"):
+            return f"give --arch ({LIST_ARCHS}) or --init CKPT"
+        case errors.TrainingOptionError(option=option):
+            return f"see --{option.replace('_', '-')}"
+        case errors.ClassMismatch():
+            return "rename the class folders or labels, or train without --init"
+        case errors.EmptySplit(split="val"):
+            return "give a --val-split above 0, or add a val folder"
+        case errors.AmbiguousGroundTruth():
+            return "give exactly one of --masks DIR, --boxes CSV or --coco JSON"
+        case errors.PositiveClassRequired(class_names=names):
+            return f"pass --positive-class with one of {', '.join(names)}"
+        case errors.MissingInput(needed="model"):
+            return "give --model CKPT"
+        case errors.MissingInput(needed="roi_masks"):
+            return "give --roi-masks DIR (one mask per image, same relative path)"
+    return None
 
 
 class ProgressLine:

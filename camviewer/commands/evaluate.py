@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         model = load_model_from_args(args)
         result = drive(evaluate(model, args.data, args.split, args.positive_class, args.out, args.batch_size))
     except (CamviewerError, OSError) as error:
-        return fail(str(error))
+        return fail(error)
     except KeyboardInterrupt:
         return fail("interrupted")
     for path, reason in result.skipped:

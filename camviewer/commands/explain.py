@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         model = load_model_from_args(args)
     except CamviewerError as error:
-        return fail(str(error))
+        return fail(error)
 
     def report_skips(event) -> None:
         if isinstance(event.payload, ExplainFailure):
@@ -72,9 +72,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         summary = drive(job, report_skips)
     except CamError as error:  # a bad --target / --layer / method for this model
-        return fail(str(error), EXIT_USAGE)
+        return fail(error, EXIT_USAGE)
     except CamviewerError as error:
-        return fail(str(error))
+        return fail(error)
     failed = len(summary["failed"])
     print(f"explained {summary['explained']} image(s), skipped {failed}; wrote {summary['out']}")
     return EXIT_OK if summary["explained"] else EXIT_FAILED

@@ -52,9 +52,9 @@ def run(args: argparse.Namespace) -> int:
         )
         result = drive(job)
     except CamError as error:
-        return fail(str(error), EXIT_USAGE)
+        return fail(error, EXIT_USAGE)
     except CamviewerError as error:
-        return fail(str(error))
+        return fail(error)
     for path, reason in result["failed"]:
         print(f"camviewer: skipped {path}: {reason}", file=sys.stderr)
     out = Path(args.out)

@@ -37,6 +37,6 @@ def run(args: argparse.Namespace) -> int:
             card["layers"] = [{"name": layer.name, "shape": list(layer.shape)} for layer in candidate_layers(model)]
             card["auto_layer"] = auto_layer(model)
     except CamviewerError as error:
-        return fail(str(error))
+        return fail(error)
     print(json.dumps(card, indent=2))
     return EXIT_OK

@@ -65,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from camviewer.core.errors import CamError, CamviewerError
+    from camviewer.core.errors import AmbiguousGroundTruth, CamError, CamviewerError
     from camviewer.core.trust.dataset import dataset_images, format_table, localize_dataset, rows_as_dicts
     from camviewer.core.trust.groundtruth import MaskFolder, load_ground_truth
 
@@ -75,16 +75,16 @@ def run(args: argparse.Namespace) -> int:
         entries = dataset_images(args.data)
         model = load_model_from_args(args)
     except CamviewerError as error:
-        return fail(str(error), EXIT_USAGE if "exactly one" in str(error) else EXIT_FAILED)
+        return fail(error, EXIT_USAGE if isinstance(error, AmbiguousGroundTruth) else EXIT_FAILED)
     job = localize_dataset(
         model, entries, truth, args.method, args.threshold, args.tolerance, roi, args.target, args.batch_size
     )
     try:
         result = drive(job)
     except CamError as error:
-        return fail(str(error), EXIT_USAGE)
+        return fail(error, EXIT_USAGE)
     except CamviewerError as error:
-        return fail(str(error))
+        return fail(error)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = rows_as_dicts(result["rows"])

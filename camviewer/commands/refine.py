@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         )
         manifest = drive(job)
     except CamviewerError as error:
-        return fail(str(error), EXIT_USAGE)
+        return fail(error, EXIT_USAGE)
     for key, reason in manifest["skipped"]:
         print(f"camviewer: skipped {key}: {reason}", file=sys.stderr)
     print(f"wrote {manifest['images']} image(s) to {args.out} ({args.mode})")

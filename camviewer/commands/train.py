@@ -14,7 +14,7 @@ import sys
 
 from camviewer.commands._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ProgressLine, fail, input_size
 from camviewer.core.jobs import run_to_end
-from camviewer.core.training.records import RESUMABLE_CHANGES, TrainConfig
+from camviewer.core.training.records import RESUMABLE_CHANGES, ResumeChanges, TrainConfig
 
 # Defaults live in TrainConfig; flags default to None so that --resume can tell what was given.
 _CONFIG_FLAGS = (
@@ -132,7 +132,7 @@ def _int_list(text: str) -> list[int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from camviewer.core.errors import CamviewerError, PretrainedWeightsUnavailable
+    from camviewer.core.errors import CamviewerError
 
     if args.threads:
         import torch
@@ -143,10 +143,8 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(job, int):
             return job
         result = _drive(job)
-    except PretrainedWeightsUnavailable as error:
-        return fail(f"{error}\n  (add --allow-random-init to train from random weights instead)")
     except (CamviewerError, OSError) as error:
-        return fail(str(error))
+        return fail(error)
     except KeyboardInterrupt:
         return fail("interrupted; continue with --resume RUN")
     _print_result(result)
@@ -181,13 +179,13 @@ def _resume_job(args: argparse.Namespace):
             f"(only {', '.join('--' + n for n in RESUMABLE_CHANGES)})",
             EXIT_USAGE,
         )
-    return resume(args.resume, changes)
+    return resume(args.resume, ResumeChanges(**changes))
 
 
 def _drive(job):
     """Run the generator, printing the dataset summary, notices, a progress line per epoch and a summary line."""
     from camviewer.core.data.summary import DatasetSummary
-    from camviewer.core.training.records import BatchUpdate, EpochRecord, Notice
+    from camviewer.core.training.records import BatchUpdate, EpochRecord, Notice, SkippedTestEvaluation
 
     progress = ProgressLine("images")
 
@@ -210,7 +208,13 @@ def _drive(job):
             print("\n".join(payload.lines()), flush=True)
         elif isinstance(payload, Notice):
             progress.close()
-            print(f"camviewer: {payload.text}", file=sys.stderr, flush=True)
+            hint = ""
+            if isinstance(payload, SkippedTestEvaluation) and payload.reason == "no-positive-class":
+                hint = (
+                    "\n  (evaluate it with `camviewer evaluate DATA --model RUN/best.safetensors --split test "
+                    "--positive-class NAME`)"
+                )
+            print(f"camviewer: {payload.text}{hint}", file=sys.stderr, flush=True)
         else:  # checking images before training, evaluating the test split after it
             if progress.unit != "images":
                 progress = ProgressLine("images")

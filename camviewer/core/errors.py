@@ -1,4 +1,9 @@
-"""Typed errors. Every message is meant for the user: it names the file and the reason."""
+"""Typed errors. Every message is meant for the user: it names the file and the reason.
+
+Errors state facts and carry them as fields; they never say which flag or button would help. Each front
+end words its own remedy from the fields (``camviewer.commands._common.remedy`` for the command line,
+``camviewer.gui.common.remedies`` for the window), so no decision is ever taken on message text.
+"""
 
 from __future__ import annotations
 
@@ -43,19 +48,101 @@ class CheckpointError(CamviewerError):
 
 
 class UnsafeCheckpointError(CheckpointError):
-    """The checkpoint holds pickled Python objects; loading it would run code from the file."""
+    """The checkpoint holds pickled Python objects; loading it would run code from the file.
+
+    ``culprit`` is the Python name the file references (e.g. ``numpy.ndarray``), when the unpickler said.
+    """
+
+    def __init__(self, path: str | Path, culprit: str | None = None):
+        self.path, self.culprit = str(path), culprit
+        what = f" (it references {culprit})" if culprit else ""
+        super().__init__(
+            f"{path}: refused: the file holds pickled Python objects{what}, not just tensors; "
+            "unpickling it would run code from the file"
+        )
 
 
 class StateDictMismatchError(CheckpointError):
-    """Weights do not fit the architecture; the message lists missing and unexpected keys."""
+    """Weights do not fit the architecture: the keys that are missing, unexpected or of the wrong shape.
+
+    ``looks_like`` is (architecture, outputs) when the weights themselves tell another architecture.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        missing: list[str],
+        unexpected: list[str],
+        wrong_shape: list[str],
+        looks_like: tuple[str, int] | None = None,
+    ):
+        self.target, self.missing, self.unexpected, self.wrong_shape = target, missing, unexpected, wrong_shape
+        self.looks_like = looks_like
+        parts = [f"the weights do not fit {target}:"]
+        for label, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong_shape)):
+            if items:
+                shown = "\n    ".join(items[:8]) + (f"\n    ... and {len(items) - 8} more" if len(items) > 8 else "")
+                parts.append(f"  {len(items)} {label} key(s):\n    {shown}")
+        if looks_like is not None:
+            parts.append(f"  These weights look like {looks_like[0]} with {looks_like[1]} outputs.")
+        super().__init__("\n".join(parts))
+
+    def looking_like(self, arch: str, outputs: int) -> StateDictMismatchError:
+        return StateDictMismatchError(self.target, self.missing, self.unexpected, self.wrong_shape, (arch, outputs))
 
 
 class ArchitectureInferenceError(CheckpointError):
-    """The architecture could not be told from the weights alone."""
+    """The architecture could not be told from the weights alone; ``reason`` says what was seen.
+
+    ``needs_classes``: the number of classes could not be told either.
+    """
+
+    def __init__(self, reason: str, needs_classes: bool = False):
+        self.reason, self.needs_classes = reason, needs_classes
+        super().__init__(f"cannot tell the architecture from the weights: {reason}")
+
+
+class ArchitectureConflict(CheckpointError):
+    """An architecture was asked for, but ``source`` (a checkpoint's card, its weights, a checkpoint to
+    fine-tune from) is another one."""
+
+    def __init__(self, source: str, found: str, requested: str):
+        self.source, self.found, self.requested = source, found, requested
+        super().__init__(f"{source} is {found}, not {requested}")
+
+
+class UnknownArchitecture(CamviewerError):
+    """No architecture of that name can be built."""
+
+    def __init__(self, arch: str):
+        self.arch = arch
+        super().__init__(f"unknown architecture {arch!r}")
+
+
+class DeviceUnavailable(CamviewerError):
+    """The requested device does not exist on this machine."""
+
+    def __init__(self, device: str):
+        self.device = device
+        super().__init__(f"{device.upper()} was requested but no {device.upper()} device is available")
 
 
 class PretrainedWeightsUnavailable(CamviewerError):
-    """ImageNet weights are neither cached nor downloadable."""
+    """ImageNet weights are neither cached nor downloadable, or do not exist for ``arch``.
+
+    ``cached_path`` is where a copy of the file would be found (None when no such weights exist), ``url``
+    where they were to be downloaded from.
+    """
+
+    def __init__(self, arch: str, reason: str, cached_path: Path | None = None, url: str | None = None):
+        self.arch, self.reason, self.cached_path, self.url = arch, reason, cached_path, url
+        if cached_path is None:
+            super().__init__(f"no ImageNet weights for {arch}: {reason}")
+        else:
+            super().__init__(
+                f"ImageNet weights for {arch} are not in the local cache ({cached_path}) and could not be "
+                f"downloaded from {url} ({reason})"
+            )
 
 
 class CamError(CamviewerError):
@@ -66,12 +153,50 @@ class DatasetError(CamviewerError):
     """A dataset folder or partition file cannot be used."""
 
 
+class EmptySplit(DatasetError):
+    """A split that training needs (train or val) holds no images."""
+
+    def __init__(self, source: str | Path, split: str):
+        self.source, self.split = str(source), split
+        super().__init__(f"{source}: no {split} images")
+
+
+class AmbiguousGroundTruth(DatasetError):
+    """Localization needs exactly one ground-truth source; ``given`` names those that were given."""
+
+    KINDS = ("masks", "boxes", "coco")
+
+    def __init__(self, given: list[str]):
+        self.given = given
+        found = ", ".join(given) if given else "none"
+        super().__init__(f"exactly one ground-truth source is needed (masks, boxes or COCO); given: {found}")
+
+
+class MissingInput(CamviewerError):
+    """A job's mode needs an input that was not given (``needed``: "model", "roi_masks")."""
+
+    def __init__(self, mode: str, needed: str, what: str):
+        self.mode, self.needed = mode, needed
+        super().__init__(f"mode {mode} needs {what}")
+
+
 class Cancelled(CamviewerError):
     """The user cancelled a long job."""
 
 
 class MetricsError(CamviewerError):
     """Predictions or labels cannot be evaluated or reported as given (shapes, classes, positive class)."""
+
+
+class PositiveClassRequired(MetricsError):
+    """A two-class evaluation without a positive class (none asked for, none in the model card)."""
+
+    def __init__(self, class_names: list[str]):
+        self.class_names = class_names
+        super().__init__(
+            f"a two-class evaluation needs a positive class (the model card names none); "
+            f"the classes are {', '.join(class_names)}"
+        )
 
 
 class VolumeError(ImageError):
@@ -156,3 +281,52 @@ class InconsistentSlicesError(VolumeError):
         self.attribute, self.values = attribute, dict(values)
         seen = "; ".join(f"{value} ({count} slice{'s' if count != 1 else ''})" for value, count in self.values.items())
         super().__init__(path, f"slices differ in {attribute}: {seen}" + (f" ({detail})" if detail else ""))
+
+
+class TrainingError(CamviewerError):
+    """A training request that cannot be carried out (bad option, run folder in use, nothing to resume)."""
+
+
+class RunFolderInUse(TrainingError):
+    """The run folder already holds a training run (``files``: which run files are there)."""
+
+    def __init__(self, run_dir: str | Path, files: list[str]):
+        self.run_dir, self.files = Path(run_dir), files
+        super().__init__(f"{run_dir} already holds a training run ({', '.join(files)})")
+
+
+class StoppedEarly(TrainingError):
+    """The run to resume stopped early: ``stale_epochs`` without improvement reached its ``patience``."""
+
+    def __init__(self, run_dir: str | Path, stale_epochs: int, patience: int):
+        self.run_dir, self.stale_epochs, self.patience = Path(run_dir), stale_epochs, patience
+        super().__init__(f"{run_dir} stopped early: no improvement for {stale_epochs} epochs (patience {patience})")
+
+
+class AlreadyTrained(TrainingError):
+    """The run to resume has already trained every epoch it was asked for."""
+
+    def __init__(self, run_dir: str | Path, epochs_done: int, epochs: int):
+        self.run_dir, self.epochs_done, self.epochs = Path(run_dir), epochs_done, epochs
+        super().__init__(f"{run_dir} already ran {epochs_done} epochs (of {epochs} asked for)")
+
+
+class TrainingOptionError(TrainingError):
+    """One training option (a ``TrainConfig`` field, e.g. "freeze") cannot be used as given."""
+
+    def __init__(self, option: str, reason: str, value: object = None):
+        self.option, self.reason, self.value = option, reason, value
+        shown = "" if value is None else f" {value!r}"
+        super().__init__(f"{option.replace('_', ' ')}{shown}: {reason}")
+
+
+class ClassMismatch(TrainingError):
+    """The checkpoint to fine-tune from names other classes than the data (classes are matched by name)."""
+
+    def __init__(self, source: str, checkpoint_classes: list[str], data_classes: list[str]):
+        self.source, self.checkpoint_classes, self.data_classes = source, checkpoint_classes, data_classes
+        super().__init__(
+            f"the classes of {source} ({', '.join(checkpoint_classes)}) do not match the data's "
+            f"({', '.join(data_classes)}); classes are matched by name "
+            "(a checkpoint without a card needs one output per class of the data)"
+        )

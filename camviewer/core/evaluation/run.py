@@ -27,7 +27,7 @@ from camviewer.core.atomic import atomic_path
 from camviewer.core.data.decode import ordered_map
 from camviewer.core.data.index import LABEL_SEPARATOR, SPLIT_ALIASES, SPLITS, Sample, read_partition_csv, scan_dataset
 from camviewer.core.data.loaders import label_targets
-from camviewer.core.errors import DatasetError, ImageError, MetricsError
+from camviewer.core.errors import DatasetError, ImageError, MetricsError, PositiveClassRequired
 from camviewer.core.evaluation.metrics import ClassificationReport, evaluate_predictions, multilabel_report, roc_points
 from camviewer.core.evaluation.report import plot_training_curves, write_evaluation_report
 from camviewer.core.images import read_image
@@ -115,10 +115,7 @@ def resolve_positive_class(model: LoadedModel, requested: str | None) -> str | N
         return None
     chosen = requested or card.positive_class
     if chosen is None:
-        raise MetricsError(
-            f"a two-class evaluation needs a positive class: pass --positive-class with one of {', '.join(names)} "
-            "(the model card names none)"
-        )
+        raise PositiveClassRequired(list(names))
     return chosen
 
 

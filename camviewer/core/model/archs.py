@@ -13,7 +13,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from camviewer.core.errors import CamviewerError, PretrainedWeightsUnavailable
+from camviewer.core.errors import CamviewerError, PretrainedWeightsUnavailable, UnknownArchitecture
 from camviewer.core.model.pretrained import pretrained_state_dict
 from camviewer.core.model.registry import available_architectures
 from camviewer.core.model.state_dict import normalize_keys
@@ -118,10 +118,10 @@ def build_model(
     """
     options = dict(arch_options or {})
     if arch not in available_architectures():
-        raise CamviewerError(f"unknown architecture {arch!r}; see `camviewer info --list-archs`")
+        raise UnknownArchitecture(arch)
     if arch in ("tinyvgg", "tinyvgg_gap"):
         if pretrained or weights_file:
-            raise PretrainedWeightsUnavailable(f"there are no ImageNet weights for {arch}")
+            raise PretrainedWeightsUnavailable(arch, "it is one of camviewer's own architectures")
         widths = options.get("widths", TINYVGG_DEFAULT_WIDTHS)
         return TinyVGG(num_classes, channels, widths, gap=arch == "tinyvgg_gap", input_size=input_size)
     if arch == "vgg16_gap":

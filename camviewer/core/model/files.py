@@ -104,12 +104,7 @@ def _torch_load(path: Path, trust_pickle: bool):
         if trust_pickle:
             raise CheckpointError(f"{path}: cannot unpickle ({error})") from None
         culprit = re.search(r"GLOBAL ([\w.]+)", str(error))
-        what = f" (it references {culprit.group(1)})" if culprit else ""
-        raise UnsafeCheckpointError(
-            f"{path}: refused: the file holds pickled Python objects{what}, not just tensors. "
-            "Unpickling would run code from the file. If you trust its source, load it with "
-            "--trust-pickle (GUI: 'Trust this file'); better, re-save it as a state_dict."
-        ) from None
+        raise UnsafeCheckpointError(path, culprit.group(1) if culprit else None) from None
     except Exception as error:  # the unpickler raises anything from KeyError to RuntimeError on junk
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(error).__name__}: {error})") from None
 

@@ -53,7 +53,7 @@ def infer_architecture(state: Mapping[str, torch.Tensor]) -> InferredArchitectur
             len({k.split(".")[2] for k in keys if k.startswith(f"features.denseblock{b}.")}) for b in range(1, 5)
         )
         if blocks not in _DENSENET_BLOCKS:
-            raise ArchitectureInferenceError(f"DenseNet with blocks {blocks} is not a torchvision variant; pass --arch")
+            raise ArchitectureInferenceError(f"DenseNet with blocks {blocks} is not a torchvision variant")
         return InferredArchitecture(
             _DENSENET_BLOCKS[blocks],
             _head_weight(state, "classifier").shape[0],
@@ -77,17 +77,14 @@ def infer_architecture(state: Mapping[str, torch.Tensor]) -> InferredArchitectur
         if variant:
             return InferredArchitecture(variant, state["classifier.1.weight"].shape[0], first.shape[1], {})
     sample = ", ".join(sorted(keys)[:6])
-    raise ArchitectureInferenceError(
-        f"cannot tell the architecture from the weights (keys start: {sample}, ...). "
-        "Pass it explicitly, e.g. --arch resnet50 (see `camviewer info --list-archs`)."
-    )
+    raise ArchitectureInferenceError(f"the keys (starting {sample}, ...) match no known layout")
 
 
 def _head_weight(state: Mapping[str, torch.Tensor], prefix: str) -> torch.Tensor:
     """The classifier weight, also when saved from a ``Sequential(Linear, Sigmoid)`` head."""
     weight = state.get(f"{prefix}.weight", state.get(f"{prefix}.0.weight"))
     if weight is None:
-        raise ArchitectureInferenceError(f"no {prefix}.weight in the weights; pass --arch and --num-classes")
+        raise ArchitectureInferenceError(f"no {prefix}.weight in the weights", needs_classes=True)
     return weight
 
 
@@ -105,7 +102,7 @@ def _infer_resnet(state: Mapping[str, torch.Tensor]) -> InferredArchitecture:
     else:
         depth = _RESNET_DEPTHS.get(blocks)
     if depth is None:
-        raise ArchitectureInferenceError(f"ResNet with blocks {blocks} is not a torchvision variant; pass --arch")
+        raise ArchitectureInferenceError(f"ResNet with blocks {blocks} is not a torchvision variant")
     if groups > 1:
         arch = {(50, 32): "resnext50_32x4d", (101, 32): "resnext101_32x8d", (101, 64): "resnext101_64x4d"}.get(
             (depth, groups)
@@ -115,7 +112,7 @@ def _infer_resnet(state: Mapping[str, torch.Tensor]) -> InferredArchitecture:
     else:
         arch = f"resnet{depth}"
     if arch is None:
-        raise ArchitectureInferenceError("grouped ResNet variant not recognised; pass --arch")
+        raise ArchitectureInferenceError(f"grouped ResNet variant (depth {depth}, {groups} groups) not recognised")
     return InferredArchitecture(arch, state["fc.weight"].shape[0], state["conv1.weight"].shape[1], {})
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from camviewer.core.errors import CamviewerError
+from camviewer.core.errors import DeviceUnavailable
 from camviewer.core.model.card import ModelCard
 from camviewer.core.model.files import save_checkpoint
 from camviewer.core.preprocess import to_model_batch
@@ -22,7 +22,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise CamviewerError("CUDA was requested but no CUDA device is available; use --device cpu")
+        raise DeviceUnavailable(device.type)
     return device
 
 

@@ -9,11 +9,16 @@ from pathlib import Path
 
 from torch import nn
 
-from camviewer.core.errors import CheckpointError, StateDictMismatchError
+from camviewer.core.errors import (
+    ArchitectureConflict,
+    ArchitectureInferenceError,
+    CheckpointError,
+    StateDictMismatchError,
+)
 from camviewer.core.model.archs import build_model, final_layer_name
 from camviewer.core.model.card import GREY_MEAN, GREY_STD, IMAGENET_MEAN, IMAGENET_STD, ModelCard, default_class_names
 from camviewer.core.model.files import read_checkpoint
-from camviewer.core.model.inference import infer_architecture
+from camviewer.core.model.inference import InferredArchitecture, infer_architecture
 from camviewer.core.model.loaded import LoadedModel, resolve_device
 from camviewer.core.model.state_dict import check_compatible, normalize_keys, strip_wrapper_prefixes
 
@@ -67,7 +72,8 @@ def load_model(
         try:
             check_compatible(state, expected, f"{card.arch} with {card.num_classes} classes")
         except StateDictMismatchError as error:
-            raise StateDictMismatchError(f"{error}{_architecture_hint(raw.state_dict, card.arch)}") from None
+            looks_like = _other_architecture(raw.state_dict, card.arch)
+            raise (error.looking_like(*looks_like) if looks_like else error) from None
         module.load_state_dict(state, strict=False)  # strictness checked above, with readable names
         if notes:
             card.notes = {**card.notes, "loading": notes}
@@ -75,21 +81,18 @@ def load_model(
     return LoadedModel(module.to(target).eval(), card, target, source=str(path))
 
 
-def _architecture_hint(state, arch: str) -> str:
+def _other_architecture(state, arch: str) -> tuple[str, int] | None:
+    """(architecture, outputs) the weights look like, when that is not ``arch``."""
     try:
         inferred = infer_architecture(normalize_keys(state))
     except CheckpointError:
-        return ""
-    if inferred.arch == arch:
-        return ""
-    return (
-        f"\n  These weights look like {inferred.arch} with {inferred.num_classes} outputs: try --arch {inferred.arch}."
-    )
+        return None
+    return None if inferred.arch == arch else (inferred.arch, inferred.num_classes)
 
 
 def _checked_card(card: ModelCard, arch, num_classes, class_names) -> ModelCard:
     if arch is not None and arch != card.arch:
-        raise CheckpointError(f"the checkpoint's card says {card.arch}, not {arch}; drop --arch")
+        raise ArchitectureConflict("the checkpoint (its model card)", card.arch, arch)
     if num_classes is not None and num_classes != card.num_classes:
         raise CheckpointError(f"the checkpoint has {card.num_classes} classes, not {num_classes}")
     if class_names is not None:
@@ -109,7 +112,7 @@ def _card_for_state_dict(state, arch, num_classes, class_names, overrides) -> tu
     if arch is None or arch.startswith("tinyvgg") or arch == "vgg16_gap":
         inferred = infer_architecture(normalize_keys(stripped))
         if arch is not None and arch != inferred.arch:
-            raise CheckpointError(f"the weights look like {inferred.arch}, not {arch}")
+            raise ArchitectureConflict("the checkpoint (its weights)", inferred.arch, arch)
         notes.append(f"architecture inferred from the weights: {inferred.arch}")
     arch = arch or inferred.arch
     channels = inferred.channels if inferred else _first_conv_channels(stripped)
@@ -187,24 +190,20 @@ class CheckpointSummary:
 
     path: str
     card: ModelCard | None
-    inferred: dict | None  # arch, num_classes, channels, arch_options, input_size
+    inferred: InferredArchitecture | None
     problem: str | None  # why nothing could be inferred (the user must then choose)
     num_tensors: int
 
 
 def describe_checkpoint(path: str | Path, trust_pickle: bool = False) -> CheckpointSummary:
     """Read a checkpoint's card or infer its architecture, to pre-fill a loading dialog."""
-    from dataclasses import asdict
-
-    from camviewer.core.errors import ArchitectureInferenceError
-
     raw = read_checkpoint(path, trust_pickle=trust_pickle)
     if raw.card is not None or raw.module is not None:
         card = raw.card or _card_for_pickled_module(raw.module, None, dict.fromkeys(_OVERRIDES))
         return CheckpointSummary(str(path), card, None, None, len(raw.state_dict))
     try:
-        inferred = asdict(infer_architecture(normalize_keys(strip_wrapper_prefixes(raw.state_dict))))
+        inferred = infer_architecture(normalize_keys(strip_wrapper_prefixes(raw.state_dict)))
         problem = None
     except ArchitectureInferenceError as error:
-        inferred, problem = None, str(error)
+        inferred, problem = None, error.reason
     return CheckpointSummary(str(path), None, inferred, problem, len(raw.state_dict))

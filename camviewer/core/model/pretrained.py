@@ -17,7 +17,7 @@ def pretrained_state_dict(arch: str, weights_file: str | Path | None = None) -> 
     try:
         weights = torchvision.models.get_model_weights(arch).DEFAULT
     except (ValueError, KeyError):
-        raise PretrainedWeightsUnavailable(f"torchvision has no pretrained weights for {arch!r}") from None
+        raise PretrainedWeightsUnavailable(arch, "torchvision has none for this architecture") from None
     filename = weights.url.rsplit("/", 1)[-1]
     cached = Path(torch.hub.get_dir()) / "checkpoints" / filename
     if cached.is_file():
@@ -25,8 +25,4 @@ def pretrained_state_dict(arch: str, weights_file: str | Path | None = None) -> 
     try:
         return torch.hub.load_state_dict_from_url(weights.url, map_location="cpu", progress=False, check_hash=True)
     except Exception as error:  # no network, proxy, bad hash: all mean the same to the user
-        raise PretrainedWeightsUnavailable(
-            f"ImageNet weights for {arch} are not in the local cache ({cached}) and could not be "
-            f"downloaded from {weights.url} ({type(error).__name__}: {error}). Copy {filename} into "
-            f"{cached.parent}, give the file with --weights-file, or train from random initialisation."
-        ) from None
+        raise PretrainedWeightsUnavailable(arch, f"{type(error).__name__}: {error}", cached, weights.url) from None

@@ -81,11 +81,5 @@ def check_compatible(state: Mapping[str, torch.Tensor], expected: Mapping[str, t
         for key in sorted(set(state) & set(expected))
         if tuple(state[key].shape) != tuple(expected[key].shape)
     ]
-    if not (missing or unexpected or wrong_shape):
-        return
-    parts = [f"the weights do not fit {what}:"]
-    for label, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong_shape)):
-        if items:
-            shown = "\n    ".join(items[:8]) + (f"\n    ... and {len(items) - 8} more" if len(items) > 8 else "")
-            parts.append(f"  {len(items)} {label} key(s):\n    {shown}")
-    raise StateDictMismatchError("\n".join(parts))
+    if missing or unexpected or wrong_shape:
+        raise StateDictMismatchError(what, missing, unexpected, wrong_shape)

@@ -5,7 +5,7 @@ are made for a live plot: :class:`BatchUpdate` per batch, :class:`EpochRecord` p
 :class:`~camviewer.core.data.summary.DatasetSummary` once the data is checked and :class:`Notice` for
 warnings. They return a :class:`TrainResult`. The run folder holds::
 
-    config.json        the TrainConfig (what `--resume` continues)
+    config.json        the TrainConfig (what :func:`resume` continues)
     split.csv          path,label,split of every usable image (paths relative to the run folder)
     skipped.csv        files that could not be decoded (only when there are some)
     history.csv        epoch,train_loss,val_loss,train_acc,val_acc,lr,seconds
@@ -32,16 +32,17 @@ from typing import Any
 
 import torch
 
-from camviewer.core.errors import Cancelled
+from camviewer.core.errors import AlreadyTrained, Cancelled, StoppedEarly
 from camviewer.core.evaluation.report import HISTORY_COLUMNS
 from camviewer.core.jobs import CancelToken, Progress
 from camviewer.core.model.files import save_checkpoint, save_torch_atomic
 from camviewer.core.model.loading import load_model
 from camviewer.core.training.records import (
-    RESUMABLE_CHANGES,
     BatchUpdate,
     EpochRecord,
     Notice,
+    ResumeChanges,
+    SkippedTestEvaluation,
     TrainConfig,
     TrainingError,
     TrainResult,
@@ -60,6 +61,7 @@ __all__ = [
     "BatchUpdate",
     "EpochRecord",
     "Notice",
+    "ResumeChanges",
     "TrainConfig",
     "TrainResult",
     "TrainingError",
@@ -83,7 +85,7 @@ def train(config: TrainConfig, cancel: CancelToken | None = None) -> Generator[P
 
 
 def resume(
-    run_dir: str | Path, changes: dict[str, Any] | None = None, cancel: CancelToken | None = None
+    run_dir: str | Path, changes: ResumeChanges | None = None, cancel: CancelToken | None = None
 ) -> Generator[Progress, None, TrainResult]:
     """Continue a run at the epoch after its last completed one, with the same optimizer and RNG state.
 
@@ -91,20 +93,12 @@ def resume(
     """
     run_dir = Path(run_dir)
     state = read_train_state(run_dir)
-    not_allowed = sorted(set(changes or {}) - set(RESUMABLE_CHANGES))
-    if not_allowed:
-        raise TrainingError(
-            f"cannot change {', '.join(not_allowed)} when resuming; only {', '.join(RESUMABLE_CHANGES)}"
-        )
-    config = replace(TrainConfig.from_dict(state["config"]), out=str(run_dir), **(changes or {}))
+    config = replace(TrainConfig.from_dict(state["config"]), out=str(run_dir), **(changes or ResumeChanges()).given())
     done, stale = len(state["history"]), int(state["stale_epochs"])
     if stale >= config.patience:
-        raise TrainingError(
-            f"{run_dir} stopped early (no improvement for {stale} epochs); "
-            f"give a --patience above {stale} to continue it"
-        )
+        raise StoppedEarly(run_dir, stale, config.patience)
     if done >= config.epochs:
-        raise TrainingError(f"{run_dir} already ran {done} epochs; give --epochs above that")
+        raise AlreadyTrained(run_dir, done, config.epochs)
     remove_stale_temporaries(run_dir)
     try:
         session = yield from start_session(config, run_dir, state, cancel)
@@ -295,11 +289,8 @@ def _evaluate_test_split(session: Session, cancel: CancelToken | None):
         return None
     best = load_model(best_path, device=str(session.model.device))
     if best.card.num_classes == 2 and best.card.head == "softmax" and best.card.positive_class is None:
-        text = (
-            "no positive class set (--positive-class): test metrics without sensitivity/specificity "
-            "are not computed; run `camviewer evaluate --split test --positive-class NAME`"
-        )
-        yield Progress(0, None, text, Notice(text))
+        text = "no positive class set: the test split was not evaluated (its sensitivity and specificity need one)"
+        yield Progress(0, None, text, SkippedTestEvaluation(text, "no-positive-class"))
         return None
     history = session.run_dir / "history.csv"
     positive = resolve_positive_class(best, None)

@@ -8,14 +8,7 @@ from typing import Any
 
 from camviewer.core.data.index import DEFAULT_CACHE_BYTES
 from camviewer.core.data.summary import DatasetSummary
-from camviewer.core.errors import CamviewerError
-
-# What may differ when a run is resumed; everything else comes from the run itself.
-RESUMABLE_CHANGES = ("epochs", "patience", "device", "workers")
-
-
-class TrainingError(CamviewerError):
-    """A training request that cannot be carried out (bad option, run folder in use, nothing to resume)."""
+from camviewer.core.errors import TrainingError  # noqa: F401  (re-exported: training's error, beside its records)
 
 
 @dataclass
@@ -63,11 +56,34 @@ class TrainConfig:
         return cls(**{key: value for key, value in data.items() if key in known})
 
 
+@dataclass(frozen=True)
+class ResumeChanges:
+    """What may differ when a run is resumed (None: as the run was); everything else comes from the run."""
+
+    epochs: int | None = None
+    patience: int | None = None
+    device: str | None = None
+    workers: int | None = None
+
+    def given(self) -> dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+
+RESUMABLE_CHANGES = tuple(f.name for f in fields(ResumeChanges))
+
+
 @dataclass
 class Notice:
     """Something the user should read: a fallback taken, parameters frozen."""
 
     text: str
+
+
+@dataclass
+class SkippedTestEvaluation(Notice):
+    """The test split was not evaluated after training; ``reason`` says why ("no-positive-class")."""
+
+    reason: str
 
 
 @dataclass

@@ -24,12 +24,21 @@ from camviewer.core.data.index import (
 )
 from camviewer.core.data.loaders import build_augmentation, default_workers, make_loader, torch_dataset
 from camviewer.core.data.summary import summarize
-from camviewer.core.errors import DatasetError, PretrainedWeightsUnavailable
+from camviewer.core.errors import (
+    ArchitectureConflict,
+    ClassMismatch,
+    DatasetError,
+    EmptySplit,
+    PretrainedWeightsUnavailable,
+    RunFolderInUse,
+    TrainingError,
+    TrainingOptionError,
+)
 from camviewer.core.jobs import CancelToken, Progress
 from camviewer.core.model.card import GREY_MEAN, GREY_STD, IMAGENET_MEAN, IMAGENET_STD, ModelCard, default_class_names
 from camviewer.core.model.loaded import LoadedModel
 from camviewer.core.model.loading import load_model, new_model
-from camviewer.core.training.records import EpochRecord, Notice, TrainConfig, TrainingError
+from camviewer.core.training.records import EpochRecord, Notice, TrainConfig
 from camviewer.core.training.session import Session
 
 RUN_FILES = ("config.json", "best.safetensors", "last.pt", "history.csv")
@@ -40,10 +49,7 @@ def claim_run_dir(run_dir: Path) -> Path:
         raise TrainingError(f"{run_dir}: exists and is not a folder")
     used = [name for name in RUN_FILES if (run_dir / name).exists()]
     if used:
-        raise TrainingError(
-            f"{run_dir} already holds a training run ({', '.join(used)}); "
-            "choose a new folder, or continue it with --resume"
-        )
+        raise RunFolderInUse(run_dir, used)
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
 
@@ -100,26 +106,26 @@ def start_session(config: TrainConfig, run_dir: Path, state: dict | None, cancel
 
 def _check_config(config: TrainConfig) -> None:
     if not config.arch and not config.init:
-        raise TrainingError("choose an architecture (--arch; see `camviewer info --list-archs`) or --init a checkpoint")
+        raise TrainingOptionError("arch", "none given, and no checkpoint to fine-tune from")
     if config.optimizer not in ("adam", "sgd"):
-        raise TrainingError(f"unknown optimizer {config.optimizer!r}; use adam or sgd")
+        raise TrainingOptionError("optimizer", "unknown; adam or sgd", config.optimizer)
     if config.augment not in AUGMENTATIONS:
-        raise TrainingError(f"unknown augmentation {config.augment!r}; use one of {', '.join(AUGMENTATIONS)}")
+        raise TrainingOptionError("augment", f"unknown; one of {', '.join(AUGMENTATIONS)}", config.augment)
     for name in ("epochs", "batch_size", "patience"):
         if getattr(config, name) < 1:
-            raise TrainingError(f"{name.replace('_', '-')} must be at least 1")
+            raise TrainingOptionError(name, "must be at least 1", getattr(config, name))
     if not config.lr > 0:
-        raise TrainingError("the learning rate must be positive")
+        raise TrainingOptionError("lr", "the learning rate must be positive", config.lr)
 
 
 def _check_splits(index: DatasetIndex) -> None:
     for split in ("train", "val"):
         if not index.in_split(split):
-            raise DatasetError(f"{index.source}: no {split} images; give a --val-split above 0 or a val folder")
+            raise EmptySplit(index.source, split)
 
 
 def _names_no_classes(init: LoadedModel, index: DatasetIndex) -> bool:
-    """A bare state_dict (no card) as --init, with as many outputs as the data has classes."""
+    """A bare state_dict (no card) to fine-tune from, with as many outputs as the data has classes."""
     card = init.card
     return card.class_names == default_class_names(card.num_classes) and card.num_classes == len(index.class_names)
 
@@ -132,11 +138,7 @@ def _class_names(index: DatasetIndex, init: LoadedModel | None) -> list[str]:
         return index.class_names
     theirs, ours = init.card.class_names, index.class_names
     if set(theirs) != set(ours):
-        raise TrainingError(
-            f"the classes of {init.source} ({', '.join(theirs)}) do not match the data's ({', '.join(ours)}); "
-            "classes are matched by name, so rename the folders/labels or train without --init "
-            "(a checkpoint without a card needs one output per class of the data)"
-        )
+        raise ClassMismatch(str(init.source), list(theirs), list(ours))
     return list(theirs)
 
 
@@ -144,16 +146,17 @@ def _preprocessing_card(config: TrainConfig, index: DatasetIndex, init: LoadedMo
     """The card's architecture, classes and preprocessing; mean/std are settled after decoding."""
     base = init.card if init else None
     if base is not None and config.arch not in (None, base.arch):
-        raise TrainingError(f"--init {config.init} is a {base.arch}, not a {config.arch}; drop --arch")
+        raise ArchitectureConflict(f"the checkpoint to fine-tune from ({config.init})", base.arch, config.arch)
     multi_label = index.multi_label if config.multi_label is None else config.multi_label
     grayscale = config.grayscale if config.grayscale is not None else (base.grayscale if base else False)
     channels = base.channels if base else (1 if grayscale else 3)
     names = _class_names(index, init)
     positive = config.positive_class or (base.positive_class if base else None) or index.positive_class
     if positive is not None and (positive not in names or len(names) != 2 or multi_label):
-        raise TrainingError(
-            f"--positive-class {positive!r} needs a two-class, single-label dataset with that class; "
-            f"classes are {', '.join(names)}"
+        raise TrainingOptionError(
+            "positive_class",
+            f"needs a two-class, single-label dataset with that class; classes are {', '.join(names)}",
+            positive,
         )
     return ModelCard(
         arch=base.arch if base else config.arch,
@@ -171,7 +174,7 @@ def _preprocessing_card(config: TrainConfig, index: DatasetIndex, init: LoadedMo
 
 
 def _border_crop(config: TrainConfig, base: ModelCard | None) -> float:
-    """--border-crop, else what a `camviewer refine --mode crop` dataset asks for, else the init checkpoint's.
+    """The configured border crop, else what a crop-mode refined dataset asks for, else the init checkpoint's.
 
     The refined dataset comes before the init checkpoint: fine-tuning on a crop-mode set exists to
     add that crop to a model that had none.
@@ -232,7 +235,7 @@ def _build_model(
         except PretrainedWeightsUnavailable as error:
             if not config.allow_random_init:
                 raise
-            notices.append(f"{error} -- continuing from random initialisation (--allow-random-init)")
+            notices.append(f"{error}; continuing from random initialisation, as allowed")
             card.notes["training"]["pretrained"] = "unavailable: random initialisation"
             model = new_model(card, config.device)
     if config.freeze:
@@ -256,7 +259,7 @@ def freeze_parameters(module: nn.Module, spec: str | float) -> int:
         frozen = [p for m in covered for p in m.parameters(recurse=False)]
     else:
         if not 0.0 <= fraction < 1.0:
-            raise TrainingError(f"--freeze {spec}: a fraction must be in [0, 1)")
+            raise TrainingOptionError("freeze", "a fraction must be in [0, 1)", spec)
         budget, frozen, count = fraction * sum(p.numel() for p in module.parameters()), [], 0
         for parameter in module.parameters():
             count += parameter.numel()
@@ -266,7 +269,7 @@ def freeze_parameters(module: nn.Module, spec: str | float) -> int:
     for parameter in frozen:
         parameter.requires_grad_(False)
     if all(not p.requires_grad for p in module.parameters()):
-        raise TrainingError(f"--freeze {spec} leaves no parameter to train")
+        raise TrainingOptionError("freeze", "leaves no parameter to train", spec)
     return sum(p.numel() for p in frozen)
 
 
@@ -275,7 +278,7 @@ def _modules_up_to(module: nn.Module, name: str) -> list[nn.Module]:
     names = [n for n, _ in order]
     if name not in names or not name:
         top = ", ".join(n for n, _ in module.named_children())
-        raise TrainingError(f"--freeze {name!r}: no such module; top-level modules are {top}")
+        raise TrainingOptionError("freeze", f"no such module; top-level modules are {top}", name)
     target = order[names.index(name)][1]
     return [m for _, m in order[: names.index(name) + 1]] + list(target.modules())
 

@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from camviewer.core.errors import DatasetError, ImageError
+from camviewer.core.errors import AmbiguousGroundTruth, DatasetError, ImageError
 from camviewer.core.images import read_image
 from camviewer.core.trust.localization import Box, boxes_to_mask
 
@@ -141,9 +141,9 @@ def _cxr14_row(row: list[str]) -> tuple[str, Box, str | None]:
 
 def load_ground_truth(masks: str | Path | None = None, boxes: str | Path | None = None, coco: str | Path | None = None):
     """Exactly one source: a mask folder, a boxes CSV or a COCO JSON."""
-    given = [source for source in (masks, boxes, coco) if source is not None]
+    given = [kind for kind, source in zip(AmbiguousGroundTruth.KINDS, (masks, boxes, coco)) if source is not None]
     if len(given) != 1:
-        raise DatasetError("give exactly one ground truth: --masks DIR, --boxes CSV or --coco JSON")
+        raise AmbiguousGroundTruth(given)
     if masks is not None:
         return MaskFolder(masks)
     if boxes is not None:

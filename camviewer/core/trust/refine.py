@@ -20,7 +20,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from camviewer.core.errors import CamviewerError, DatasetError
+from camviewer.core.errors import CamviewerError, DatasetError, MissingInput
 from camviewer.core.explain.records import ExplainFailure
 from camviewer.core.explain.run import explain_iter
 from camviewer.core.jobs import CancelToken, Progress
@@ -87,9 +87,9 @@ def _check_arguments(mode: str, model, roi_masks, out: Path, data: Path) -> None
     if mode not in MODES:
         raise CamviewerError(f"unknown refine mode {mode!r}; choose from {', '.join(MODES)}")
     if mode == "cam-overlay" and model is None:
-        raise CamviewerError("mode cam-overlay needs --model")
+        raise MissingInput(mode, "model", "a model to compute the maps")
     if mode == "roi-mask" and roi_masks is None:
-        raise CamviewerError("mode roi-mask needs --roi-masks DIR (one mask per image, same relative path)")
+        raise MissingInput(mode, "roi_masks", "a folder of ROI masks (one mask per image, same relative path)")
     if out.resolve() == data.resolve() or data.resolve() in out.resolve().parents:
         raise DatasetError("the enhanced set must be written outside the original dataset")
     if out.exists() and any(out.iterdir()):

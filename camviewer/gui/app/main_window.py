@@ -221,11 +221,7 @@ class MainWindow(QMainWindow):
         name = Path(ready.model.source).name if ready.model.source else "demo model"
         self.log.info(f"Model ready: {name} ({card.arch}, {card.num_classes} classes, {ready.model.device})")
         self.model_status.setText(
-            f"⚠ {name}: untrained placeholder"
-            if "UNTRAINED" in (ready.warning or "")
-            else f"⚠ {name}"
-            if ready.warning
-            else name
+            f"⚠ {name}: untrained placeholder" if ready.placeholder else f"⚠ {name}" if ready.warning else name
         )
         self.model_status.setToolTip(ready.warning or str(ready.model.source or name))
         self.model_status.setStyleSheet("color: #a15c00; font-weight: bold" if ready.warning else "")

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from camviewer.core.jobs import CancelToken
 
+if TYPE_CHECKING:  # the engine is imported by the workers, when they run
+    from camviewer.core.evaluation.run import EvaluationResult
+    from camviewer.core.model.loaded import LoadedModel
 
-def evaluate_model(model, data: str, split: str | None, positive_class: str | None, cancel: CancelToken) -> Iterator:
+
+def evaluate_model(
+    model: LoadedModel, data: str, split: str | None, positive_class: str | None, cancel: CancelToken
+) -> Iterator:
     """``camviewer evaluate``: the split comes from the data or the split.csv beside the checkpoint."""
     from camviewer.core.evaluation.run import evaluate
 
     return (yield from evaluate(model, data, split, positive_class, cancel=cancel))
 
 
-def write_evaluation_report(result, out_dir: str, checkpoint: str | None) -> dict[str, Path]:
+def write_evaluation_report(result: EvaluationResult, out_dir: str, checkpoint: str | None) -> dict[str, Path]:
     """The report files of ``camviewer evaluate --out``; training curves too when the run's history is there."""
     from camviewer.core.evaluation.run import write_report
 

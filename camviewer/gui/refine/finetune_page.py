@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from camviewer.core.training.records import TrainConfig
 from camviewer.gui.common.files import unused_folder
 from camviewer.gui.common.log_panel import LogPanel
 from camviewer.gui.common.path_field import PathField
@@ -106,18 +107,18 @@ class FinetunePage(QWizardPage):
         self._show("Decoding the enhanced set…")
         self._log.info(f"Refinement: fine-tuning {Path(self.state.checkpoint).name} on {self.state.built} into {out}")
         self.runner.train(
-            {
-                "data": self.state.built,
-                "out": out,
-                "init": self.state.checkpoint,
-                "epochs": self.epochs.value(),
-                "lr": self.lr.value(),
-                "batch_size": self.batch_size.value(),
-                "patience": max(3, self.epochs.value()),
-                "val_split": 0.2,
-                "seed": 0,
-                "command": "camviewer GUI: refinement wizard",
-            }
+            TrainConfig(
+                data=self.state.built,
+                out=out,
+                init=self.state.checkpoint,
+                epochs=self.epochs.value(),
+                lr=self.lr.value(),
+                batch_size=self.batch_size.value(),
+                patience=max(3, self.epochs.value()),
+                val_split=0.2,
+                seed=0,
+                command="camviewer GUI: refinement wizard",
+            )
         )
         self.completeChanged.emit()
 

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from camviewer.gui.refine.tasks import Measurement
 
 
 @dataclass
@@ -22,7 +26,7 @@ class RefineState:
     roi: str = ""
     method: str = "gradcam"
     positive_class: str | None = None
-    before: object | None = None  # tasks.Measurement
+    before: Measurement | None = None
     # step 2: the enhanced training set
     train_data: str = ""
     built: str | None = None  # a complete enhanced set (it has refine.json)
@@ -34,7 +38,7 @@ class RefineState:
     finetuned_on: str | None = None  # the enhanced set it was fine-tuned on (a rebuilt set needs a new run)
     stop_reason: str | None = None
     # step 4: the same measurement with the fine-tuned model
-    after: object | None = None
+    after: Measurement | None = None
 
     def leftovers(self) -> list[str]:
         """One line per thing left on disk, for the log when the wizard closes."""
@@ -53,7 +57,9 @@ class RefineState:
         return lines
 
 
-def comparison_rows(before, after) -> list[tuple[str, float | None, float | None, bool]]:
+def comparison_rows(
+    before: Measurement | None, after: Measurement | None
+) -> list[tuple[str, float | None, float | None, bool]]:
     """(measure, before, after, is a share) for the before/after table; either measurement may be None."""
     reference = before or after
     if reference is None:
@@ -61,10 +67,10 @@ def comparison_rows(before, after) -> list[tuple[str, float | None, float | None
     positive = reference.metrics.get("positive_class")
     named = f" — positive class: {positive}" if positive else ""
 
-    def metric(m, key):
+    def metric(m: Measurement | None, key: str) -> float | None:
         return None if m is None else m.metrics.get(key)
 
-    def localization(m, key):
+    def localization(m: Measurement | None, key: str) -> float | None:
         return None if m is None else m.localization.get(key)
 
     rows = [("Accuracy", metric(before, "accuracy"), metric(after, "accuracy"), False)]

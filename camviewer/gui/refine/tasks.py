@@ -6,11 +6,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from camviewer.core.jobs import CancelToken, Progress, relay
 from camviewer.gui.jobs.relays import progress_only
+
+if TYPE_CHECKING:  # the engine is imported by the workers, when they run
+    from camviewer.core.explain.records import ExplainResult
+    from camviewer.core.model.loaded import LoadedModel
+    from camviewer.core.trust.groundtruth import Region
 
 PREVIEW_SIZE = 128  # longest side of the before/after previews, pixels
 
@@ -20,14 +26,16 @@ class Measurement:
     """One model measured on one dataset with ground truth: classification and localization, plus previews."""
 
     checkpoint: str | None
-    metrics: dict  # evaluation.run.summary_metrics: n, accuracy, sensitivity, specificity, roc_auc, positive_class...
-    localization: dict  # trust summary of the method: pointing_game, iou, energy_in_region, energy_in_roi...
+    metrics: dict[
+        str, float | str | None
+    ]  # evaluation.run.summary_metrics: n, accuracy, sensitivity, positive_class...
+    localization: dict[str, float | None]  # trust summary of the method: pointing_game, iou, energy_in_region...
     method: str
     previews: list[tuple[str, np.ndarray]]  # (image key, overlay RGB uint8 with the ground-truth outline)
 
 
 def measure_model(
-    model_or_path,
+    model_or_path: LoadedModel | str,
     data: str,
     masks: str,
     roi: str | None,
@@ -76,11 +84,11 @@ def measure_model(
     )
 
 
-def _has_pixels(region) -> bool:
+def _has_pixels(region: Region) -> bool:
     return bool(region.boxes) or (region.mask is not None and bool(region.mask.any()))
 
 
-def _preview(path: Path, result, method: str, region) -> np.ndarray:
+def _preview(path: Path, result: ExplainResult, method: str, region: Region | None) -> np.ndarray:
     """The image with its map (jet, half opacity) and the ground-truth outline in white, at most PREVIEW_SIZE."""
     import cv2
 
@@ -103,7 +111,7 @@ def build_refined_set(
     data: str,
     out: str,
     mode: str,
-    model,
+    model: LoadedModel | None,
     roi_masks: str | None,
     method: str,
     floor: float,

@@ -1,8 +1,8 @@
-"""The training hyper-parameters: architecture and preprocessing, optimisation, splits. Plain values only.
+"""The training hyper-parameters: architecture and preprocessing, optimisation, splits.
 
-:meth:`TrainingForm.options` returns the fields of ``camviewer.core.training.records.TrainConfig`` (all but the
-dataset and the run folder, which the panel owns), so the worker builds the config and the GUI thread
-never imports torch. The form is remembered between sessions as one JSON value in the settings.
+:meth:`TrainingForm.config` builds the ``TrainConfig`` of a run (``camviewer.core.training.records`` is torch-free,
+so the GUI thread never imports torch); the dataset and the run folder come from the panel. The form is
+remembered between sessions as one JSON value in the settings.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from camviewer.core.training.records import TrainConfig
+
 # Offered first; any other torchvision classification architecture can be typed in.
 ARCHITECTURES = {
     "tinyvgg_gap": "TinyVGG with global average pooling: small, trains in minutes on a CPU",
@@ -36,6 +38,12 @@ ARCHITECTURES = {
 }
 ARCH_OPTIONS_HINT = {"tinyvgg_gap": '{"widths": [16, 32, 64]}', "vgg16_gap": '{"conv_width": 1024}'}
 NO_POSITIVE = ""
+# The TrainConfig fields the form sets and remembers (the positive class belongs to a dataset, not to habits).
+REMEMBERED = (
+    *("arch", "arch_options", "input_size", "border_crop", "freeze", "pretrained", "grayscale"),
+    *("epochs", "batch_size", "patience", "lr", "optimizer", "weight_decay"),
+    *("val_split", "test_split", "augment", "seed", "device"),
+)
 
 
 class TrainingForm(QWidget):
@@ -157,8 +165,8 @@ class TrainingForm(QWidget):
         self.positive_class.setCurrentIndex(max(0, self.positive_class.findData(positive or NO_POSITIVE)))
         self.positive_class.setEnabled(len(names) == 2)
 
-    def options(self) -> dict:
-        """TrainConfig fields; raises ValueError with a message for the user when a field is not valid."""
+    def config(self, data: str, out: str, command: str | None = None) -> TrainConfig:
+        """The run's TrainConfig; raises ValueError with a message for the user when a field is not valid."""
         text = self.arch_options.text().strip()
         try:
             arch_options = json.loads(text) if text else {}
@@ -173,30 +181,33 @@ class TrainingForm(QWidget):
         if not arch:
             raise ValueError("Choose an architecture.")
         size = self.input_size.value()
-        return {
-            "arch": arch,
-            "arch_options": arch_options,
-            "epochs": self.epochs.value(),
-            "batch_size": self.batch_size.value(),
-            "lr": self.lr.value(),
-            "optimizer": self.optimizer.currentText(),
-            "weight_decay": self.weight_decay.value(),
-            "pretrained": self.pretrained.isChecked() and self.pretrained.isEnabled(),
-            "freeze": self.freeze.text().strip() or None,
-            "patience": self.patience.value(),
-            "val_split": self.val_split.value(),
-            "test_split": self.test_split.value(),
-            "augment": self.augment.currentText(),
-            "seed": self.seed.value(),
-            "device": self.device.currentText(),
-            "input_size": (size, size),
-            "border_crop": self.border_crop.value(),
-            "grayscale": self.grayscale.isChecked(),
-            "positive_class": self.positive_class.currentData() or None,
-        }
+        return TrainConfig(
+            data=data,
+            out=out,
+            command=command,
+            arch=arch,
+            arch_options=arch_options,
+            epochs=self.epochs.value(),
+            batch_size=self.batch_size.value(),
+            lr=self.lr.value(),
+            optimizer=self.optimizer.currentText(),
+            weight_decay=self.weight_decay.value(),
+            pretrained=self.pretrained.isChecked() and self.pretrained.isEnabled(),
+            freeze=self.freeze.text().strip() or None,
+            patience=self.patience.value(),
+            val_split=self.val_split.value(),
+            test_split=self.test_split.value(),
+            augment=self.augment.currentText(),
+            seed=self.seed.value(),
+            device=self.device.currentText(),
+            input_size=(size, size),
+            border_crop=self.border_crop.value(),
+            grayscale=self.grayscale.isChecked(),
+            positive_class=self.positive_class.currentData() or None,
+        )
 
     def set_options(self, options: dict) -> None:
-        """Fill the form from :meth:`options` output (unknown or bad values keep the current ones)."""
+        """Fill the form from remembered values (JSON; unknown or bad values keep the current ones)."""
         setters = {
             "arch": self.arch.setCurrentText,
             "epochs": self.epochs.setValue,
@@ -227,11 +238,10 @@ class TrainingForm(QWidget):
 
     def to_json(self) -> str:
         try:
-            values = self.options()
+            config = self.config("", "")
         except ValueError:
             return ""
-        values.pop("positive_class", None)  # belongs to a dataset, not to the user's habits
-        return json.dumps(values)
+        return json.dumps({name: getattr(config, name) for name in REMEMBERED})
 
     def from_json(self, text: str) -> None:
         try:

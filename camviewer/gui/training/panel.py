@@ -12,6 +12,7 @@ every run. The dataset, the folder where runs go and the hyper-parameters are re
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -26,6 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from camviewer.core.errors import RunFolderInUse
+from camviewer.core.training.records import ResumeChanges
 from camviewer.gui.common.files import unused_folder
 from camviewer.gui.common.log_panel import LogPanel
 from camviewer.gui.common.path_field import PathField
@@ -205,18 +208,16 @@ class TrainingPanel(QWidget):
         if not out:
             return self.status.say("Choose a run folder (a new folder).", error=True)
         try:
-            options = self.form.options()
+            config = self.form.config(data, str(Path(out).expanduser()), command="camviewer GUI: Training panel")
         except ValueError as error:
             return self.status.say(str(error), error=True)
         self._settings.train_dataset = data
         self._settings.train_runs_dir = str(Path(out).expanduser().parent)
         self._settings.train_options = self.form.to_json()
-        self.curves.clear(options["epochs"])
-        self._epochs = options["epochs"]
-        self._log.info(f"Training {options['arch']} on {data} into {out} ({options['epochs']} epochs at most)")
-        self.runner.train(
-            {**options, "data": data, "out": str(Path(out).expanduser()), "command": "camviewer GUI: Training panel"}
-        )
+        self.curves.clear(config.epochs)
+        self._epochs = config.epochs
+        self._log.info(f"Training {config.arch} on {data} into {out} ({config.epochs} epochs at most)")
+        self.runner.train(config)
 
     def choose_run_to_resume(self) -> None:
         if self.runner.running():
@@ -241,7 +242,7 @@ class TrainingPanel(QWidget):
     def _resume_read(self, info: tasks.RunInfo, epochs: int | None) -> None:
         if self.runner.running():  # Start was pressed while the run folder was being read
             return self.status.say(f"A run is in progress: {Path(info.run_dir).name} was not resumed.", error=True)
-        done, planned = len(info.history), int(info.config.get("epochs", 0))
+        done, planned = len(info.history), info.config.epochs
         if epochs is None:
             proposed = planned if planned > done else done + self.form.epochs.value()
             epochs, accepted = QInputDialog.getInt(
@@ -256,11 +257,11 @@ class TrainingPanel(QWidget):
             if not accepted:
                 self.status.say("")
                 return
-        changes = {"epochs": int(epochs)}
-        patience = int(info.config.get("patience", 5))
+        changes = ResumeChanges(epochs=int(epochs))
+        patience = info.config.patience
         if info.stale_epochs >= patience:
-            changes["patience"] = info.stale_epochs + patience
-            self._log.info(f"{info.run_dir} had stopped early; patience raised to {changes['patience']} epochs")
+            changes = replace(changes, patience=info.stale_epochs + patience)
+            self._log.info(f"{info.run_dir} had stopped early; patience raised to {changes.patience} epochs")
         self.curves.set_history(info.history, int(epochs))
         self._epochs = int(epochs)
         self.run_dir.setText(info.run_dir)
@@ -344,10 +345,9 @@ class TrainingPanel(QWidget):
         if not self._closing:
             self.modelTrained.emit(str(result.best_checkpoint))
 
-    def _failed(self, message: str) -> None:
-        message = message.replace("continue it with --resume", "continue that run with Resume…")
+    def _failed(self, message: str, error: BaseException | None) -> None:
         self.status.say(message, error=True)
-        self.progress.setFormat("not started" if "already holds a training run" in message else "failed")
+        self.progress.setFormat("not started" if isinstance(error, RunFolderInUse) else "failed")
 
 
 def _metric_line(metrics: dict) -> str:

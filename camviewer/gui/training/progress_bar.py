@@ -20,7 +20,7 @@ class TrainingProgressBar(JobProgressBar):
         """Show a TrainRunner's runs: the batches, then how the run ended (the owner calls :meth:`begin`)."""
         runner.batches.connect(self.show_batches)
         runner.trained.connect(self.show_result)
-        runner.failed.connect(lambda _message: self.finish("failed", complete=False))
+        runner.failed.connect(lambda *_message_and_error: self.finish("failed", complete=False))
         runner.finished.connect(self.settle)
 
     def begin(self, epochs: int) -> None:

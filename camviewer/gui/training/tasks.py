@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from camviewer.core.jobs import CancelToken, Progress
+from camviewer.core.training.records import BatchUpdate, EpochRecord, ResumeChanges, TrainConfig
 
 BATCH_FLUSH_S = 0.05  # at most ~20 batch chunks a second cross to the GUI thread
 
@@ -65,9 +66,9 @@ def import_training_stack() -> None:
 
 @dataclass
 class BatchChunk:
-    """Consecutive per-batch training updates (``camviewer.core.training.records.BatchUpdate``), oldest first."""
+    """Consecutive per-batch training updates, oldest first."""
 
-    updates: list
+    updates: list[BatchUpdate]
 
 
 def coalesce_batches(job: Iterator[Progress]) -> Iterator:
@@ -76,9 +77,7 @@ def coalesce_batches(job: Iterator[Progress]) -> Iterator:
     Every batch still arrives (the loss curve gets all its points); the GUI thread just gets fewer
     signals. Any other event flushes the pending batches first, so the order is kept.
     """
-    from camviewer.core.training.records import BatchUpdate
-
-    pending: list = []
+    pending: list[BatchUpdate] = []
     last = time.perf_counter()
     try:
         while True:
@@ -102,15 +101,14 @@ def coalesce_batches(job: Iterator[Progress]) -> Iterator:
         job.close()  # a closed worker still leaves a checkpoint (the engine handles GeneratorExit)
 
 
-def train_model(options: dict, cancel: CancelToken) -> Iterator:
-    """``camviewer train``: ``options`` are TrainConfig's fields (plain values from the form)."""
+def train_model(config: TrainConfig, cancel: CancelToken) -> Iterator:
+    """``camviewer train``, configured by the training form."""
     from camviewer.core.training.loop import train
-    from camviewer.core.training.records import TrainConfig
 
-    return (yield from coalesce_batches(train(TrainConfig(**options), cancel)))
+    return (yield from coalesce_batches(train(config, cancel)))
 
 
-def resume_training(run_dir: str, changes: dict, cancel: CancelToken) -> Iterator:
+def resume_training(run_dir: str, changes: ResumeChanges, cancel: CancelToken) -> Iterator:
     """``camviewer train --resume RUN``: only epochs, patience, device and workers may change."""
     from camviewer.core.training.loop import resume
 
@@ -122,19 +120,18 @@ class RunInfo:
     """A run folder's state, read before resuming it."""
 
     run_dir: str
-    config: dict
-    history: list  # [EpochRecord]
+    config: TrainConfig
+    history: list[EpochRecord]
     stale_epochs: int
 
 
 def read_run(run_dir: str) -> RunInfo:
     from camviewer.core.training.loop import read_train_state
-    from camviewer.core.training.records import EpochRecord
 
     state = read_train_state(run_dir)
     return RunInfo(
         run_dir,
-        dict(state["config"]),
+        TrainConfig.from_dict(state["config"]),
         [EpochRecord(**record) for record in state["history"]],
         int(state["stale_epochs"]),
     )

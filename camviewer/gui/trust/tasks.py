@@ -6,20 +6,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from camviewer.core.jobs import CancelToken
 from camviewer.gui.jobs.relays import progress_only
 
+if TYPE_CHECKING:  # the engine is imported by the workers, when they run
+    from camviewer.core.model.loaded import LoadedModel
+    from camviewer.core.trust.groundtruth import BoxTable, MaskFolder, Region
+
 
 @dataclass
 class TruthSource:
     """Loaded ground truth for the viewer: regions by key, optional ROI masks, the root keys are relative to."""
 
-    truth: Any  # MaskFolder or BoxTable
-    roi: Any | None  # MaskFolder
+    truth: MaskFolder | BoxTable
+    roi: MaskFolder | None
     root: str
     description: str
 
@@ -41,7 +45,7 @@ class TruthRegion:
 
     path: str
     key: str
-    region: Any | None  # groundtruth.Region
+    region: Region | None
     roi_mask: np.ndarray | None
     outline: list[np.ndarray] = field(default_factory=list)  # contours of the region mask
     boxes: list[tuple[int, int, int, int]] = field(default_factory=list)
@@ -62,7 +66,9 @@ def load_region(source: TruthSource, path: str) -> TruthRegion:
     return TruthRegion(path, key, region, roi_mask, outline, boxes, roi_outline)
 
 
-def score_truth(map01: np.ndarray, region, roi_mask, threshold: float | str, tolerance: float) -> dict:
+def score_truth(
+    map01: np.ndarray, region: Region | None, roi_mask: np.ndarray | None, threshold: float | str, tolerance: float
+) -> dict[str, float | bool | None]:
     """Localization scores of the shown map (``camviewer.core.trust.dataset.score_map``): 27 ms at 1024², 77 ms at 2048², so not on the GUI thread."""
     from camviewer.core.trust.dataset import score_map
 
@@ -86,7 +92,7 @@ class TrustRequest:
     batch_size: int = 16
 
 
-def trust_report(model, request: TrustRequest, cancel: CancelToken) -> Iterator:
+def trust_report(model: LoadedModel, request: TrustRequest, cancel: CancelToken) -> Iterator:
     """``camviewer localize`` (and ``camviewer faithfulness``, with the sanity check) over one dataset."""
     from camviewer.core.trust.dataset import dataset_images, faithfulness_dataset, localize_dataset
     from camviewer.core.trust.groundtruth import MaskFolder, load_ground_truth

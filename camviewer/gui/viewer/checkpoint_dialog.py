@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -20,6 +20,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from camviewer.gui.viewer.tasks import LoadOptions
+
+if TYPE_CHECKING:
+    from camviewer.core.model.inference import InferredArchitecture
+
 HEADS = {
     None: "As the weights say (softmax unless a sigmoid head is stored)",
     "softmax": "One class per image (softmax)",
@@ -28,12 +33,12 @@ HEADS = {
 
 
 class CheckpointDialog(QDialog):
-    """``options()`` gives the keywords for ``load_model`` once the user accepts."""
+    """``options()`` gives what ``load_model`` needs to know once the user accepts."""
 
     def __init__(
         self,
         path: str,
-        inferred: dict | None,
+        inferred: InferredArchitecture | None,
         problem: str | None,
         num_tensors: int,
         architectures: list[str],
@@ -42,16 +47,15 @@ class CheckpointDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("checkpointDialog")
         self.setWindowTitle("Describe this checkpoint")
-        inferred = inferred or {}
         self.arch = QComboBox(editable=True)
         self.arch.addItems(architectures)
         self.arch.completer().setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
-        self.arch.setCurrentText(inferred.get("arch", "resnet18"))
+        self.arch.setCurrentText(inferred.arch if inferred else "resnet18")
         self.arch.setToolTip("The network the weights were trained with")
-        self.num_classes = QSpinBox(minimum=1, maximum=100_000, value=int(inferred.get("num_classes", 2)))
+        self.num_classes = QSpinBox(minimum=1, maximum=100_000, value=int(inferred.num_classes if inferred else 2))
         self.class_names = QLineEdit(placeholderText="comma-separated, e.g. normal, pneumonia (optional)")
         self.class_names.setToolTip("Leave empty to call them class_0, class_1, ...")
-        size = inferred.get("input_size") or (224, 224)
+        size = (inferred.input_size if inferred else None) or (224, 224)
         self.height = QSpinBox(minimum=8, maximum=4096, value=int(size[0]), suffix=" px")
         self.width = QSpinBox(minimum=8, maximum=4096, value=int(size[1]), suffix=" px")
         self.head = QComboBox()
@@ -64,18 +68,22 @@ class CheckpointDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         self._layout(path, inferred, problem, num_tensors)
 
-    def _layout(self, path: str, inferred: dict, problem: str | None, num_tensors: int) -> None:
+    def _layout(self, path: str, inferred: InferredArchitecture | None, problem: str | None, num_tensors: int) -> None:
         intro = QLabel(
             f"<b>{Path(path).name}</b> holds {num_tensors} weight tensors but no model card. "
             "Say what they are; fields are pre-filled with what could be inferred from the weights.",
             wordWrap=True,
         )
-        if problem:
-            note = QLabel(f"Could not infer the architecture: {problem}", wordWrap=True, styleSheet="color: #a15c00")
+        if inferred is None:
+            note = QLabel(
+                f"Could not infer the architecture: {problem}. Choose it below.",
+                wordWrap=True,
+                styleSheet="color: #a15c00",
+            )
         else:
             note = QLabel(
-                f"Inferred from the weights: {inferred.get('arch', '?')}, "
-                f"{inferred.get('num_classes', '?')} classes, {inferred.get('channels', '?')} channel(s).",
+                f"Inferred from the weights: {inferred.arch}, "
+                f"{inferred.num_classes} classes, {inferred.channels} channel(s).",
                 wordWrap=True,
                 styleSheet="color: #2e7d32",
             )
@@ -112,14 +120,14 @@ class CheckpointDialog(QDialog):
             return "Class names must be different from each other."
         return None
 
-    def options(self) -> dict[str, Any]:
-        return {
-            "arch": self.arch.currentText().strip(),
-            "num_classes": self.num_classes.value(),
-            "class_names": self.names(),
-            "input_size": (self.height.value(), self.width.value()),
-            "multi_label": None if self.head.currentData() is None else self.head.currentData() == "sigmoid",
-        }
+    def options(self) -> LoadOptions:
+        return LoadOptions(
+            arch=self.arch.currentText().strip(),
+            num_classes=self.num_classes.value(),
+            class_names=self.names(),
+            input_size=(self.height.value(), self.width.value()),
+            multi_label=None if self.head.currentData() is None else self.head.currentData() == "sigmoid",
+        )
 
     def _accept_if_valid(self) -> None:
         problem = self.problem()

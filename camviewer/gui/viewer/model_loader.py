@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from camviewer.core.errors import UnsafeCheckpointError
+from camviewer.gui.common.remedies import with_remedy
 from camviewer.gui.jobs.latest import Latest
 from camviewer.gui.jobs.registry import WorkerRegistry, describe_error
 from camviewer.gui.viewer import tasks
@@ -68,7 +69,7 @@ class ModelLoader(QObject):
     def _described(self, ticket: int, path: str, trust_pickle: bool, info: tasks.CheckpointInfo) -> None:
         summary = info.summary
         if summary.card is not None:
-            self._load(ticket, path, trust_pickle, {})
+            self._load(ticket, path, trust_pickle, None)
             return
         dialog = CheckpointDialog(
             path, summary.inferred, summary.problem, summary.num_tensors, info.architectures, self._parent
@@ -100,7 +101,7 @@ class ModelLoader(QObject):
         )
         return answer == QMessageBox.StandardButton.Yes
 
-    def _load(self, ticket: int, path: str, trust_pickle: bool, options: dict) -> None:
+    def _load(self, ticket: int, path: str, trust_pickle: bool, options: tasks.LoadOptions | None) -> None:
         if not self._requests.is_current(ticket):  # the dialog was answered after a newer request
             return
         self.status.emit(f"Loading {Path(path).name}…")
@@ -109,11 +110,12 @@ class ModelLoader(QObject):
             tasks.load_checkpoint,
             path,
             trust_pickle,
-            **options,
+            options,
             background=True,
             returned=self._requests.if_current(ticket, self.loaded.emit),
             errored=self._requests.if_current(ticket, lambda error: self._fail(f"Loading {Path(path).name}", error)),
         )
 
     def _fail(self, label: str, error: BaseException) -> None:
-        self.failed.emit(*describe_error(label, error))
+        message, details = describe_error(label, error)
+        self.failed.emit(with_remedy(message, error), details)

@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from camviewer.core.errors import CamviewerError, Cancelled, ImageError
 from camviewer.core.jobs import CancelToken
+
+if TYPE_CHECKING:  # imported by the workers when they run: the window does not wait for torch or the decoders
+    from camviewer.core.cam.layers import LayerInfo
+    from camviewer.core.explain.records import ExplainResult
+    from camviewer.core.images import DecodedImage
+    from camviewer.core.model.loaded import LoadedModel
+    from camviewer.core.model.loading import CheckpointSummary
 
 DEMO_CLASSES = ["parasitized", "uninfected"]
 # --------------------------------------------------------------------------------------- models
@@ -26,18 +33,30 @@ DEMO_CLASSES = ["parasitized", "uninfected"]
 class ModelReady:
     """A loaded model and what the CAM panel needs to offer for it."""
 
-    model: Any  # camviewer.core.model.loaded.LoadedModel
-    layers: list  # [camviewer.core.cam.LayerInfo]
+    model: LoadedModel
+    layers: list[LayerInfo]
     auto_layer: str
     methods: tuple[str, ...]
     colormaps: tuple[str, ...]
     warning: str | None = None  # shown prominently, e.g. for the untrained placeholder
+    placeholder: bool = False  # the demo model is missing: an untrained stand-in, its heatmaps mean nothing
 
 
 @dataclass
 class CheckpointInfo:
-    summary: Any  # camviewer.core.model.loading.CheckpointSummary
+    summary: CheckpointSummary
     architectures: list[str]  # what the checkpoint dialog offers
+
+
+@dataclass
+class LoadOptions:
+    """What the checkpoint dialog asks about a bare state_dict (``load_model``'s keywords of the same names)."""
+
+    arch: str
+    num_classes: int
+    class_names: list[str] | None
+    input_size: tuple[int, int]
+    multi_label: bool | None  # None: as the weights say
 
 
 def describe_checkpoint(path: str, trust_pickle: bool = False) -> CheckpointInfo:
@@ -47,11 +66,12 @@ def describe_checkpoint(path: str, trust_pickle: bool = False) -> CheckpointInfo
     return CheckpointInfo(describe(path, trust_pickle=trust_pickle), available_architectures())
 
 
-def load_checkpoint(path: str, trust_pickle: bool = False, **options: Any) -> ModelReady:
-    """``options`` are load_model's keywords from the checkpoint dialog (arch, class_names...)."""
+def load_checkpoint(path: str, trust_pickle: bool = False, options: LoadOptions | None = None) -> ModelReady:
+    """A checkpoint as it describes itself, or as the checkpoint dialog's ``options`` say."""
     from camviewer.core.model.loading import load_model
 
-    return _ready(load_model(path, trust_pickle=trust_pickle, **options))
+    keywords = asdict(options) if options is not None else {}
+    return _ready(load_model(path, trust_pickle=trust_pickle, **keywords))
 
 
 def load_demo() -> ModelReady:
@@ -78,10 +98,10 @@ def load_demo() -> ModelReady:
         notes={"loading": ["untrained placeholder: weights/demo.safetensors was not found"]},
     )
     warning = "Demo model is an UNTRAINED placeholder (weights/demo.safetensors not found): its heatmaps mean nothing."
-    return _ready(new_model(card), warning)
+    return _ready(new_model(card), warning, placeholder=True)
 
 
-def _ready(model, warning: str | None = None) -> ModelReady:
+def _ready(model: LoadedModel, warning: str | None = None, placeholder: bool = False) -> ModelReady:
     from camviewer.core.cam.layers import auto_layer, candidate_layers
     from camviewer.core.cam.names import METHODS
     from camviewer.core.overlay import COLORMAPS
@@ -91,7 +111,7 @@ def _ready(model, warning: str | None = None) -> ModelReady:
     except CamviewerError as error:  # e.g. a transformer: it still predicts, it cannot be explained
         layers, auto = [], ""
         warning = f"{warning} {error}" if warning else str(error)
-    return ModelReady(model, layers, auto, tuple(METHODS), tuple(COLORMAPS), warning)
+    return ModelReady(model, layers, auto, tuple(METHODS), tuple(COLORMAPS), warning, placeholder)
 
 
 # --------------------------------------------------------------------------------------- images
@@ -103,8 +123,8 @@ class ViewRequest:
 
     generation: int
     path: str
-    image: Any | None  # DecodedImage already decoded for this path, or None
-    model: Any | None  # LoadedModel, or None: only decode
+    image: DecodedImage | None  # already decoded for this path, or None
+    model: LoadedModel | None  # None: only decode
     methods: tuple[str, ...]
     target: str
     layer: str | None
@@ -115,14 +135,14 @@ class ViewRequest:
 class ImageFrame:
     generation: int
     path: str
-    image: Any  # DecodedImage
+    image: DecodedImage
     display: np.ndarray  # H x W x 3 uint8, what the base layer shows
 
 
 @dataclass
 class Explained:
     generation: int
-    result: Any  # ExplainResult
+    result: ExplainResult
     seconds: float
 
 
@@ -237,7 +257,7 @@ def export_view(
 
 
 def export_folder(
-    model,
+    model: LoadedModel,
     paths: Sequence[str],
     out_dir: str,
     methods: Sequence[str],

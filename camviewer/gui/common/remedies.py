@@ -1,0 +1,75 @@
+"""What to do about an engine error, in the window's words.
+
+The engine's errors state what is wrong and carry the facts as fields (camviewer.core.errors); each
+front end says what to do. The command line names its flags (camviewer.commands._common.remedy),
+the window names its fields and buttons, here.
+"""
+
+from __future__ import annotations
+
+from camviewer.core import errors
+
+# Training options (TrainConfig fields) as the training form labels them.
+OPTION_LABELS = {
+    "arch": "Architecture",
+    "epochs": "Epochs",
+    "batch_size": "Batch size",
+    "lr": "Learning rate",
+    "optimizer": "Optimizer",
+    "patience": "Patience",
+    "augment": "Augment",
+    "freeze": "Freeze",
+    "positive_class": "Positive class",
+}
+
+
+def remedy(error: BaseException) -> str | None:
+    """One sentence that tells the user what to do in the window, or None when there is nothing to add."""
+    match error:
+        case errors.UnsafeCheckpointError():
+            return "Load it only if you trust its source (open it again and answer Yes); better, re-save it as a state_dict."
+        case errors.StateDictMismatchError(looks_like=(arch, _outputs)):
+            return f"Open it again and choose {arch} as its architecture."
+        case errors.ArchitectureInferenceError():
+            return "Open it again and choose its architecture in the dialog."
+        case errors.ArchitectureConflict(found=found):
+            return f"Choose {found} as the architecture."
+        case errors.UnknownArchitecture():
+            return "Pick an architecture from the list, or type the name of a torchvision classification model."
+        case errors.DeviceUnavailable():
+            return "Choose the cpu or auto device."
+        case errors.PretrainedWeightsUnavailable(cached_path=None):
+            return "Untick ImageNet weights."
+        case errors.PretrainedWeightsUnavailable(cached_path=cached):
+            return f"Copy {cached.name} into {cached.parent}, or untick ImageNet weights."
+        case errors.RunFolderInUse():
+            return "Choose a new run folder, or continue that run with Resume…"
+        case errors.StoppedEarly(stale_epochs=stale):
+            return f"Resume it with a patience above {stale} epochs."
+        case errors.AlreadyTrained(epochs_done=done):
+            return f"Resume it up to more than {done} epochs."
+        case errors.TrainingOptionError(option="arch"):
+            return "Choose an architecture."
+        case errors.TrainingOptionError(option=option) if option in OPTION_LABELS:
+            return f"Check {OPTION_LABELS[option]}."
+        case errors.ClassMismatch():
+            return "Rename the data's class folders to the checkpoint's classes, or train a new model instead."
+        case errors.EmptySplit(split="val"):
+            return "Set Validation above 0, or add a val folder to the data."
+        case errors.AmbiguousGroundTruth():
+            return "Choose one ground-truth source: a mask folder, a boxes CSV or a COCO file."
+        case errors.PositiveClassRequired():
+            return "Choose the positive class."
+        case errors.MissingInput(needed="model"):
+            return "Open or train a model first."
+        case errors.MissingInput(needed="roi_masks"):
+            return "Choose the folder of ROI masks."
+    return None
+
+
+def with_remedy(message: str, error: BaseException) -> str:
+    """``message`` (the error as reported) followed by what to do, when there is something to say."""
+    hint = remedy(error)
+    if not hint:
+        return message
+    return f"{message}\n{hint}" if "\n" in message else f"{message.rstrip('.')}. {hint}"
