@@ -4,6 +4,7 @@ import json
 import os
 import pickle
 import re
+import zipfile
 
 import numpy as np
 import pytest
@@ -282,6 +283,63 @@ def test_describe_checkpoint_prefills_a_dialog(tmp_path):
     torch.save({"mystery.weight": torch.zeros(2, 2)}, tmp_path / "m.pt")
     unknown = describe_checkpoint(tmp_path / "m.pt")
     assert unknown.inferred is None and unknown.problem.startswith("the keys (starting mystery.weight")
+
+
+def without_tensor_data(source, target):
+    """A copy of a zip-format torch checkpoint whose tensor records are empty: only its structure is left."""
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as copy:
+        for item in original.infolist():
+            copy.writestr(item, b"" if "/data/" in item.filename else original.read(item))
+
+
+def test_describing_a_pt_file_reads_no_tensor_data(tmp_path):
+    torch.save({"state_dict": torchvision_model("resnet18", 5).state_dict()}, tmp_path / "r18.pt")
+    without_tensor_data(tmp_path / "r18.pt", tmp_path / "hollow.pt")
+    with pytest.raises(CheckpointError):  # loading needs the data, and it is gone
+        load_model(tmp_path / "hollow.pt", device="cpu")
+    summary = describe_checkpoint(tmp_path / "hollow.pt")  # describing does not
+    assert (summary.inferred.arch, summary.inferred.num_classes) == ("resnet18", 5)
+    assert summary.num_tensors == len(torchvision_model("resnet18", 5).state_dict())
+    # Legacy (non-zip) files interleave structure and data: read whole, still described the same way.
+    torch.save(torchvision_model("resnet18", 5).state_dict(), tmp_path / "old.pt", _use_new_zipfile_serialization=False)
+    assert describe_checkpoint(tmp_path / "old.pt").inferred.arch == "resnet18"
+
+
+class HeaderOnly:
+    """safe_open as the engine sees it, except that reading a tensor's values fails the test."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def __enter__(self):
+        self.handle = self.real.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.real.__exit__(*exc)
+
+    def get_tensor(self, key):
+        raise AssertionError(f"describing read the values of {key}")
+
+    def __getattr__(self, name):
+        return getattr(self.handle, name)
+
+
+def test_describing_a_safetensors_file_reads_its_header_only(tmp_path, monkeypatch):
+    import safetensors
+
+    card = ModelCard(arch="tinyvgg_gap", class_names=["a", "b"], input_size=(32, 32))
+    new_model(card, "cpu").save(tmp_path / "ours.safetensors")
+    from safetensors.torch import save_file
+
+    save_file(torchvision_model("resnet18", 4).state_dict(), str(tmp_path / "bare.safetensors"))
+    real = safetensors.safe_open
+    monkeypatch.setattr(safetensors, "safe_open", lambda *args, **kwargs: HeaderOnly(real(*args, **kwargs)))
+    assert describe_checkpoint(tmp_path / "ours.safetensors").card == card
+    bare = describe_checkpoint(tmp_path / "bare.safetensors")
+    assert (bare.inferred.arch, bare.inferred.num_classes) == ("resnet18", 4)
+    with pytest.raises(AssertionError, match="read the values"):  # the guard works: loading reads them
+        load_model(tmp_path / "bare.safetensors", device="cpu")
 
 
 def test_key_normalisation_notes():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pickle
 import re
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ NESTING_KEYS = ("state_dict", "model_state_dict", "model", "net", "network", "we
 
 @dataclass
 class RawCheckpoint:
-    """What a file holds, before any architecture is built."""
+    """What a file holds, before any architecture is built (tensors on the meta device: shapes only)."""
 
     state_dict: dict[str, torch.Tensor]
     card: ModelCard | None = None
@@ -57,15 +58,22 @@ def save_torch_atomic(obj, path: str | Path) -> Path:
     return Path(path)
 
 
-def read_checkpoint(path: str | Path, trust_pickle: bool = False) -> RawCheckpoint:
+def read_checkpoint(path: str | Path, trust_pickle: bool = False, shapes_only: bool = False) -> RawCheckpoint:
+    """Weights, card and the rest of a checkpoint file.
+
+    With ``shapes_only`` the tensors come on the meta device (names and shapes, no values), and their
+    data is not read: of a safetensors file only the header, of a zip-format ``.pt``/``.pth`` (what
+    ``torch.save`` writes since PyTorch 1.6) the pickled structure, with the storages memory-mapped but
+    never touched. A legacy (non-zip) ``.pt`` interleaves data and structure, so it is still read whole.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: the file is empty")
     if _is_safetensors(path):
-        return _read_safetensors(path)
-    obj = _torch_load(path, trust_pickle)
+        return _read_safetensors(path, shapes_only)
+    obj = _torch_load(path, trust_pickle, shapes_only)
     if isinstance(obj, nn.Module):
         return RawCheckpoint(state_dict=obj.state_dict(), module=obj)
     return _unwrap(obj, path)
@@ -79,13 +87,17 @@ def _is_safetensors(path: Path) -> bool:
     return len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < 100_000_000
 
 
-def _read_safetensors(path: Path) -> RawCheckpoint:
+def _read_safetensors(path: Path, shapes_only: bool = False) -> RawCheckpoint:
     from safetensors import SafetensorError, safe_open
 
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
-            state = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118  (safe_open is not iterable)
+            keys = handle.keys()  # safe_open is not iterable
+            if shapes_only:  # from the header: the dtype is not needed to tell an architecture
+                state = {key: torch.empty(handle.get_slice(key).get_shape(), device="meta") for key in keys}
+            else:
+                state = {key: handle.get_tensor(key) for key in keys}
     except (SafetensorError, OSError, ValueError) as error:
         raise CheckpointError(f"{path}: not a readable safetensors file ({error})") from None
     card = None
@@ -97,9 +109,12 @@ def _read_safetensors(path: Path) -> RawCheckpoint:
     return RawCheckpoint(state_dict=state, card=card)
 
 
-def _torch_load(path: Path, trust_pickle: bool):
+def _torch_load(path: Path, trust_pickle: bool, shapes_only: bool = False):
+    where = {"map_location": "cpu"}
+    if shapes_only:  # storages on the meta device; memory-mapped first, so older torch reads nothing either
+        where = {"map_location": "meta", "mmap": zipfile.is_zipfile(path)}
     try:
-        return torch.load(path, map_location="cpu", weights_only=not trust_pickle)
+        return torch.load(path, weights_only=not trust_pickle, **where)
     except pickle.UnpicklingError as error:
         if trust_pickle:
             raise CheckpointError(f"{path}: cannot unpickle ({error})") from None

@@ -196,8 +196,12 @@ class CheckpointSummary:
 
 
 def describe_checkpoint(path: str | Path, trust_pickle: bool = False) -> CheckpointSummary:
-    """Read a checkpoint's card or infer its architecture, to pre-fill a loading dialog."""
-    raw = read_checkpoint(path, trust_pickle=trust_pickle)
+    """Read a checkpoint's card or infer its architecture, to pre-fill a loading dialog.
+
+    Only names and shapes are read, never the tensors' data (see ``read_checkpoint(shapes_only=True)``):
+    describing a file and then loading it reads it about once, not twice.
+    """
+    raw = read_checkpoint(path, trust_pickle=trust_pickle, shapes_only=True)
     if raw.card is not None or raw.module is not None:
         card = raw.card or _card_for_pickled_module(raw.module, None, dict.fromkeys(_OVERRIDES))
         return CheckpointSummary(str(path), card, None, None, len(raw.state_dict))
