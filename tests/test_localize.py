@@ -2,6 +2,8 @@
 
 import csv
 import json
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -9,7 +11,10 @@ import torch
 from PIL import Image
 
 from camviewer.core.errors import AmbiguousGroundTruth, DatasetError
-from camviewer.core.trust.dataset import score_map, summarize
+from camviewer.core.explain.records import ExplainResult
+from camviewer.core.jobs import Progress, run_to_end
+from camviewer.core.trust import dataset
+from camviewer.core.trust.dataset import ImageEntry, localize_dataset, score_map, summarize
 from camviewer.core.trust.groundtruth import BoxTable, MaskFolder, Region, load_ground_truth
 from camviewer.core.trust.localization import (
     binarize,
@@ -114,6 +119,60 @@ def test_summary_means_only_where_scores_apply():
     assert summary["images"] == 3 and summary["with_region"] == 2
     assert summary["pointing_game"] == 0.5 and summary["iou"] == pytest.approx(0.3)
     assert summary["energy_in_roi"] == pytest.approx(0.4) and summary["box_iou"] is None
+
+
+def tuned_threshold_case():
+    """A 10 x 10 map and mask whose IoU is best at 30% of the map's maximum, worked out by hand.
+
+    Mask: rows 2-5, cols 2-5 (16 px), also given as the box (2, 2, 4, 4). Map: 1.0 on rows 2-4 x cols 2-5
+    (12 px, in the mask), 0.42 on row 5 x cols 2-7 (4 px in the mask, 2 outside), 0.27 on rows 6-7 x cols 2-7.
+    Thresholds 0.05-0.25 keep 30 px (IoU 16/30), 0.30-0.40 keep 18 px (IoU 16/18, the best; 0.30 comes
+    first), 0.45 and above keep the 12 px of 1.0 (IoU 12/16).
+    """
+    mask = np.zeros((10, 10), bool)
+    mask[2:6, 2:6] = True
+    heat = np.zeros((10, 10), np.float32)
+    heat[2:5, 2:6] = 1.0
+    heat[5, 2:8] = 0.42
+    heat[6:8, 2:8] = 0.27
+    return heat, Region(mask=mask, boxes=[(2, 2, 4, 4)], label="lesion")
+
+
+def test_tuned_threshold_applies_to_every_thresholded_score(monkeypatch):
+    heat, region = tuned_threshold_case()
+
+    def explain_iter(model, paths, methods, targets, batch_size, cancel):
+        for done, path in enumerate(paths, start=1):
+            maps = {"gradcam": {"lesion": heat}}
+            yield Progress(done, len(paths), str(path), ExplainResult(str(path), (10, 10), {}, "lesion", "", maps))
+
+    monkeypatch.setattr(dataset, "explain_iter", explain_iter)
+    model = SimpleNamespace(card=SimpleNamespace(class_names=["lesion"]))
+    truth = SimpleNamespace(region=lambda key: region)
+    entries = [
+        ImageEntry(Path(f"{name}.png"), f"{name}.png", "lesion") for name in ("a", "b")
+    ]  # one tunes, one reports
+    result = run_to_end(localize_dataset(model, entries, truth, ["gradcam"], threshold="tuned"))
+
+    assert result["thresholds"] == {"gradcam/lesion": 0.3}
+    reported = [row for row in result["rows"] if row.threshold == 0.3]
+    assert len(reported) == 1
+    # At 0.30 the binarized map is rows 2-4 x cols 2-5 plus row 5 x cols 2-7: 18 px, 16 of them in the mask;
+    # its one component spans x 2-7, y 2-5: the box (2, 2, 6, 4), 24 px, 16 shared with the true box.
+    expected = {
+        "iou": 16 / 18,
+        "dice": 2 * 16 / (18 + 16),
+        "box_iou": 16 / 24,
+        "pointing_game": 1.0,  # the first maximum, (2, 2), is in the mask
+        "energy_in_region": (12 * 1.0 + 4 * 0.42) / (12 * 1.0 + 6 * 0.42 + 12 * 0.27),
+    }
+    summary = result["summary"]["gradcam"]
+    assert summary["images"] == 1 and summary["with_region"] == 1
+    for score, value in expected.items():
+        assert summary[score] == pytest.approx(value, rel=1e-6), score
+    # The fixed default (0.2) keeps the 0.27 band too: 30 px, the box (2, 2, 6, 6): other numbers entirely.
+    fixed = score_map(heat, region, None, 0.2, 0.0)
+    assert fixed["dice"] == pytest.approx(32 / 46) and fixed["box_iou"] == pytest.approx(16 / 36)
 
 
 def test_box_csv_formats_and_coco(tmp_path):

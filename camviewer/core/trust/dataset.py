@@ -33,6 +33,7 @@ from camviewer.core.trust.localization import (
 
 THRESHOLD_GRID = tuple(round(0.05 * k, 2) for k in range(1, 20))
 SCORES = ("pointing_hit", "iou", "dice", "box_iou", "energy_in_region", "energy_in_roi")
+THRESHOLDED = ("iou", "dice", "box_iou")  # the scores of the binarized map: they change with the threshold
 
 
 @dataclass
@@ -98,16 +99,21 @@ def score_map(map01: np.ndarray, region: Region | None, roi: np.ndarray | None, 
     scores["energy_in_roi"] = energy_inside(map01, roi) if roi is not None else None
     if not has_region:
         return scores
-    binary = binarize(map01, threshold)
-    predicted_box = largest_component_box(binary)
     scores.update(
         pointing_hit=pointing_hit(map01, mask, tolerance),
-        iou=iou(binary, mask),
-        dice=dice(binary, mask),
         energy_in_region=energy_inside(map01, mask),
+        **thresholded_scores(map01, mask, region.boxes, threshold),
     )
-    if region.boxes:
-        scores["box_iou"] = max(box_iou(predicted_box, box) for box in region.boxes) if predicted_box else 0.0
+    return scores
+
+
+def thresholded_scores(map01: np.ndarray, mask: np.ndarray, boxes: Sequence, threshold) -> dict[str, float | None]:
+    """IoU and Dice of the binarized map with the mask; IoU of its largest component's box with the best box."""
+    binary = binarize(map01, threshold)
+    scores = {"iou": iou(binary, mask), "dice": dice(binary, mask), "box_iou": None}
+    if boxes:
+        predicted = largest_component_box(binary)
+        scores["box_iou"] = max(box_iou(predicted, box) for box in boxes) if predicted else 0.0
     return scores
 
 
@@ -134,7 +140,7 @@ def localize_dataset(
     targets = [_explain_class(r, e, model, target) for r, e in zip(regions, entries)]
     job = explain_iter(model, [e.path for e in entries], methods, targets, batch_size=batch_size, cancel=cancel)
     rows: list[LocalizationRow] = []
-    grid_ious: dict[int, dict] = {}  # row index -> {threshold: iou} for tuning
+    grid_scores: dict[int, dict] = {}  # row index -> {threshold: thresholded scores}, for tuning
     failures = []
     for index, event in enumerate(job):
         result = event.payload
@@ -142,12 +148,12 @@ def localize_dataset(
             failures.append((result.source, result.reason))
         else:
             roi_mask = _roi_mask(roi, entries[index].key)
-            for row, ious in _score_result(result, regions[index], roi_mask, threshold, tolerance):
+            for row, grid in _score_result(result, regions[index], roi_mask, threshold, tolerance):
                 if threshold == "tuned" and row.has_region:
-                    grid_ious[len(rows)] = ious
+                    grid_scores[len(rows)] = grid
                 rows.append(row)
         yield Progress(event.done, event.total, event.message, result)
-    tuned = _apply_tuned_thresholds(rows, grid_ious, tune_fraction, seed) if threshold == "tuned" else {}
+    tuned = _apply_tuned_thresholds(rows, grid_scores, tune_fraction, seed) if threshold == "tuned" else {}
     reported = [row for i, row in enumerate(rows) if i not in tuned.get("tuning_rows", set())]
     return {
         "rows": rows,
@@ -163,16 +169,16 @@ def _roi_mask(roi: MaskFolder | None, key: str) -> np.ndarray | None:
 
 
 def _score_result(result: ExplainResult, region, roi_mask, threshold, tolerance):
-    """(row, {grid threshold: IoU}) per map; the IoU table is filled only for tuning."""
+    """(row, {grid threshold: thresholded scores}) per map; the table is filled only for tuning."""
     fixed = 0.2 if threshold == "tuned" else threshold  # replaced by the tuned value afterwards
     for method, per_class in result.maps.items():
         for class_name, map01 in per_class.items():
             scores = score_map(map01, region, roi_mask, fixed, tolerance)
             has_region = scores["pointing_hit"] is not None
-            ious = {}
+            grid = {}
             if threshold == "tuned" and has_region:
                 mask = region.as_mask(map01.shape)
-                ious = {t: iou(binarize(map01, t), mask) for t in THRESHOLD_GRID}
+                grid = {t: thresholded_scores(map01, mask, region.boxes, t) for t in THRESHOLD_GRID}
             row = LocalizationRow(
                 str(result.source),
                 method,
@@ -182,24 +188,25 @@ def _score_result(result: ExplainResult, region, roi_mask, threshold, tolerance)
                 fixed if has_region else None,
                 **scores,
             )
-            yield row, ious
+            yield row, grid
 
 
-def _apply_tuned_thresholds(rows, grid_ious, tune_fraction: float, seed: int) -> dict:
+def _apply_tuned_thresholds(rows, grid_scores, tune_fraction: float, seed: int) -> dict:
+    """Pick each (method, class)'s threshold by mean IoU on the tuning rows; rescore the others at it."""
     rng = np.random.default_rng(seed)
-    candidates = sorted(grid_ious)
+    candidates = sorted(grid_scores)
     tuning = set(rng.choice(candidates, size=int(len(candidates) * tune_fraction), replace=False).tolist())
     best: dict[tuple[str, str], float] = {}
     by_group = defaultdict(list)
     for i in tuning:
-        by_group[(rows[i].method, rows[i].class_name)].append(grid_ious[i])
+        by_group[(rows[i].method, rows[i].class_name)].append(grid_scores[i])
     for group, tables in by_group.items():
-        best[group] = max(THRESHOLD_GRID, key=lambda t: np.mean([table[t] for table in tables]))
+        best[group] = max(THRESHOLD_GRID, key=lambda t: np.mean([table[t]["iou"] for table in tables]))
     for i in set(candidates) - tuning:
         row = rows[i]
-        chosen = best.get((row.method, row.class_name), 0.2)
-        row.threshold = chosen
-        row.iou = grid_ious[i][chosen]
+        row.threshold = best.get((row.method, row.class_name), 0.2)
+        for score in THRESHOLDED:  # every score of the binarized map, at the tuned threshold
+            setattr(row, score, grid_scores[i][row.threshold][score])
     return {"tuning_rows": tuning, "thresholds": {f"{m}/{c}": t for (m, c), t in best.items()}}
 
 
