@@ -36,6 +36,7 @@ from camviewer.core.training.records import (
     EpochRecord,
     Notice,
     ResumeChanges,
+    SkippedTestEvaluation,
     TrainConfig,
     TrainingError,
 )
@@ -358,6 +359,24 @@ def _offline_new_model(real):
         return real(card, device)
 
     return new_model
+
+
+def test_cancel_during_the_test_evaluation_keeps_the_runs_stop_reason(data, tmp_path):
+    token = CancelToken()
+    events = []
+    job = train(config(data, tmp_path / "run", epochs=2, test_split=0.25, positive_class="red"), cancel=token)
+
+    def last_epoch_done(event) -> bool:  # the test split is evaluated right after this
+        events.append(event)
+        return isinstance(event.payload, EpochRecord) and event.payload.epoch == 2
+
+    result = cancel_after(job, token, last_epoch_done)
+
+    assert result.stop_reason == "completed" and len(result.history) == 2 and result.test_metrics is None
+    skipped = [event.payload for event in events if isinstance(event.payload, SkippedTestEvaluation)]
+    assert [notice.reason for notice in skipped] == ["cancelled"] and "cancelled" in skipped[0].text
+    assert not (tmp_path / "run" / "test" / "metrics.json").exists()
+    assert "test" not in load_model(result.best_checkpoint, device="cpu").card.notes
 
 
 def test_border_crop_is_part_of_the_card_from_the_flag_or_a_refined_dataset(data, tmp_path):

@@ -127,13 +127,18 @@ def read_train_state(run_dir: str | Path) -> dict[str, Any]:
 def _fit(session: Session, cancel: CancelToken | None) -> Generator[Progress, None, TrainResult]:
     try:
         stop_reason = yield from _epochs(session, cancel)
-        test_metrics = yield from _evaluate_test_split(session, cancel)
     except Cancelled:
         _ensure_best(session)
         return _result(session, "cancelled")
     except GeneratorExit:  # the consumer closed us (e.g. a GUI worker quit): still leave a checkpoint
         _ensure_best(session)
         raise
+    try:
+        test_metrics = yield from _evaluate_test_split(session, cancel)
+    except Cancelled:  # the training itself is complete: it keeps its own stop reason
+        text = "the evaluation of the test split was cancelled: no test metrics"
+        yield Progress(0, None, text, SkippedTestEvaluation(text, "cancelled"))
+        test_metrics = None
     return _result(session, stop_reason, test_metrics)
 
 

@@ -81,7 +81,7 @@ class Notice:
 
 @dataclass
 class SkippedTestEvaluation(Notice):
-    """The test split was not evaluated after training; ``reason`` says why ("no-positive-class")."""
+    """The test split was not evaluated after training; ``reason`` is "no-positive-class" or "cancelled"."""
 
     reason: str
 
