@@ -122,6 +122,7 @@ def test_export_writes_the_report_and_asks_before_replacing(evaluating_window, q
     out = tmp_path / "report"
     panel.export_report(out)
     qtbot.waitUntil(lambda: "Wrote the evaluation report" in panel.controls.status.text(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: len(window.registry) == 0, timeout=WAIT_MS)  # the writer has returned, then finished
     written = {path.name for path in out.iterdir()}
     assert {"metrics.json", "roc.csv", "predictions.csv", "confusion_matrix.png", "roc.png"} <= written
     assert '"positive_class": "uninfected"' in (out / "metrics.json").read_text()

@@ -22,6 +22,7 @@ from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from camviewer.core.errors import CamviewerError, Cancelled
 from camviewer.core.jobs import CancelToken
+from camviewer.gui.common.remedies import with_remedy
 
 # Workers mostly wait in C code (decoding, torch) with the GIL released; two cores but more jobs.
 MIN_POOL_THREADS = 6
@@ -58,11 +59,11 @@ def _shielded(func: Callable[..., Generator], *args: Any, **kwargs: Any) -> Gene
 
 
 def describe_error(label: str, error: BaseException) -> tuple[str, str]:
-    """(one line for the user, details for the log)."""
+    """(one line for the user, with what to do about a camviewer error, and details for the log)."""
     if isinstance(error, WorkerRuntimeError) and error.__cause__ is not None:
         error = error.__cause__
     if isinstance(error, CamviewerError):
-        return str(error), ""
+        return with_remedy(str(error), error), ""
     details = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     return f"{label} failed: {type(error).__name__}: {error}", details
 

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 from camviewer.core.errors import PretrainedWeightsUnavailable
 from camviewer.core.jobs import Progress
 from camviewer.core.training.records import EpochRecord, Notice, ResumeChanges, TrainConfig
-from camviewer.gui.common.remedies import with_remedy
 from camviewer.gui.jobs.registry import WorkerRegistry
 from camviewer.gui.jobs.runner import JobRunner
 from camviewer.gui.training import tasks
@@ -107,7 +106,7 @@ class TrainRunner(QObject):
 
     def _failed(self, message: str, _details: str) -> None:
         error, self._error = self._error, None
-        self.failed.emit(with_remedy(message, error) if error is not None else message, error)
+        self.failed.emit(message, error)  # the message already says what to do (describe_error)
 
     def _finished(self) -> None:
         error, self._offline = self._offline, None

@@ -15,7 +15,6 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from camviewer.core.errors import UnsafeCheckpointError
-from camviewer.gui.common.remedies import with_remedy
 from camviewer.gui.jobs.latest import Latest
 from camviewer.gui.jobs.registry import WorkerRegistry, describe_error
 from camviewer.gui.viewer import tasks
@@ -118,4 +117,4 @@ class ModelLoader(QObject):
 
     def _fail(self, label: str, error: BaseException) -> None:
         message, details = describe_error(label, error)
-        self.failed.emit(with_remedy(message, error), details)
+        self.failed.emit(message, details)
