@@ -22,6 +22,7 @@ TORCH_FREE = (
     "camviewer.core.cam.names",
     "camviewer.core.data.index",
     "camviewer.core.data.summary",
+    "camviewer.core.data.labels",
     "camviewer.core.explain.records",
     "camviewer.core.training.records",
     "camviewer.core.volumes",  # reading volumes needs no torch; camviewer.core.volumes.resample does

@@ -17,6 +17,7 @@ import torch
 from test_datasets import class_folders
 
 from camviewer.cli import main
+from camviewer.core.data.labels import NotOneToOne, UnknownClasses, UnmatchedLabels
 from camviewer.core.errors import (
     AlreadyTrained,
     DatasetError,
@@ -287,8 +288,60 @@ def test_init_fine_tunes_matching_classes_by_name_and_refuses_others(data, tmp_p
     assert card.mean == load_model(first.best_checkpoint, device="cpu").card.mean
 
     other = class_folders(tmp_path / "other", {"cat": 4, "dog": 4})
-    with pytest.raises(TrainingError, match="matched by name"):
+    with pytest.raises(UnmatchedLabels) as error:
         run(train(config(other, tmp_path / "bad", arch=None, init=str(first.best_checkpoint))))
+    assert error.value.labels == ["cat", "dog"] and error.value.model_classes == ["blue", "red"]
+    assert not (tmp_path / "bad" / "split.csv").exists()
+
+
+def test_init_matches_labels_ignoring_case_and_punctuation_or_through_a_label_map(data, tmp_path):
+    first = run(train(config(data, tmp_path / "first", epochs=1)))
+    shouting = tmp_path / "shouting"
+    shutil.copytree(data / "blue", shouting / "BLUE")
+    shutil.copytree(data / "red", shouting / "_Red_")  # a leading underscore would hide the folder: not a class
+    shutil.copytree(data / "red", shouting / "Red!")
+    shutil.rmtree(shouting / "_Red_")
+    events = []
+    tuned = run(
+        train(config(shouting, tmp_path / "tuned", epochs=1, arch=None, init=str(first.best_checkpoint))), events
+    )
+    notices = "\n".join(event.payload.text for event in events if isinstance(event.payload, Notice))
+    assert "BLUE -> blue  (case/punctuation)" in notices and "Red! -> red  (case/punctuation)" in notices
+    assert load_model(tuned.best_checkpoint, device="cpu").card.class_names == ["blue", "red"]
+    with open(tmp_path / "tuned" / "split.csv", newline="") as handle:  # the checkpoint's names, for --resume
+        assert {row["label"] for row in csv.DictReader(handle)} == {"blue", "red"}
+
+    pets = tmp_path / "pets"
+    shutil.copytree(data / "blue", pets / "cat")
+    shutil.copytree(data / "red", pets / "dog")
+    mapped = run(
+        train(
+            config(
+                pets,
+                tmp_path / "mapped",
+                epochs=1,
+                arch=None,
+                init=str(first.best_checkpoint),
+                label_map="cat=blue;dog=red",
+            )
+        )
+    )
+    assert load_model(mapped.best_checkpoint, device="cpu").card.class_names == ["blue", "red"]
+    assert mapped.history[-1].val_acc == 1.0  # the colours still mean what they meant: the mapping kept the targets
+
+
+def test_init_refuses_a_label_map_that_is_not_one_to_one(data, tmp_path):
+    first = run(train(config(data, tmp_path / "first", epochs=1)))
+    init = str(first.best_checkpoint)
+    with pytest.raises(NotOneToOne) as error:
+        run(train(config(data, tmp_path / "a", arch=None, init=init, label_map="blue=blue|red;red=blue|red")))
+    assert error.value.grouped == ["blue", "red"]
+    with pytest.raises(NotOneToOne) as error:
+        run(train(config(data, tmp_path / "b", arch=None, init=init, label_map="red=blue")))
+    assert error.value.shared == {"blue": ["blue", "red"]} and error.value.uncovered == ["red"]
+    with pytest.raises(UnknownClasses) as error:
+        run(train(config(data, tmp_path / "c", arch=None, init=init, label_map="red=purple")))
+    assert error.value.names == ["purple"]
 
 
 def test_init_from_a_bare_state_dict_takes_the_datas_classes_in_order(data, tmp_path):

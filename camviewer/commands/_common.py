@@ -37,6 +37,29 @@ def input_size(text: str) -> tuple[int, int]:
     return (sizes[0], sizes[-1])
 
 
+def label_map(text: str) -> str:
+    """--label-map: 'LABEL=CLASS;LABEL=CLASS|CLASS' or a file holding such entries (one per line); checked here."""
+    from pathlib import Path
+
+    from camviewer.core.data.labels import LabelMapSyntaxError, parse_label_map
+
+    path = Path(text)
+    if "=" not in text and path.is_file():
+        text = path.read_text(encoding="utf-8")
+    try:
+        parse_label_map(text)
+    except LabelMapSyntaxError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+LABEL_MAP_HELP = (
+    "match data labels to model classes: 'NORMAL=Normal;PNEUMONIA=Bacterial Pneumonia|Viral Pneumonia' "
+    "(| makes a group, scored as one class), or a file with one LABEL=CLASS entry per line; names that "
+    "differ only in case or punctuation match without it"
+)
+
+
 def add_model_arguments(parser: argparse.ArgumentParser, required: bool = True, flag: str = "--model") -> None:
     """--model CKPT plus what a bare state_dict may need: architecture, classes, preprocessing."""
     group = parser.add_argument_group("model")

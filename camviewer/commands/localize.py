@@ -12,10 +12,12 @@ from camviewer.commands._common import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
+    LABEL_MAP_HELP,
     add_model_arguments,
     comma_list,
     drive,
     fail,
+    label_map,
     load_model_from_args,
 )
 
@@ -60,6 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     options.add_argument(
         "--target", default="gt", help="class to explain: gt (default: the region's class), pred, or a name"
     )
+    options.add_argument("--label-map", type=label_map, metavar="MAP", help=LABEL_MAP_HELP)
     options.add_argument("--out", default="camviewer-localize", metavar="DIR")
     options.add_argument("--batch-size", type=int, default=16)
 
@@ -77,7 +80,16 @@ def run(args: argparse.Namespace) -> int:
     except CamviewerError as error:
         return fail(error, EXIT_USAGE if isinstance(error, AmbiguousGroundTruth) else EXIT_FAILED)
     job = localize_dataset(
-        model, entries, truth, args.method, args.threshold, args.tolerance, roi, args.target, args.batch_size
+        model,
+        entries,
+        truth,
+        args.method,
+        args.threshold,
+        args.tolerance,
+        roi,
+        args.target,
+        args.batch_size,
+        label_map=args.label_map,
     )
     try:
         result = drive(job)

@@ -12,7 +12,7 @@ import json
 import shlex
 import sys
 
-from camviewer.commands._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ProgressLine, fail, input_size
+from camviewer.commands._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ProgressLine, fail, input_size, label_map
 from camviewer.core.jobs import run_to_end
 from camviewer.core.training.records import RESUMABLE_CHANGES, ResumeChanges, TrainConfig
 
@@ -38,6 +38,7 @@ _CONFIG_FLAGS = (
     "multi_label",
     "positive_class",
     "init",
+    "label_map",
     "workers",
     "allow_random_init",
 )
@@ -68,7 +69,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="with --pretrained: if the weights cannot be had, warn and start from random weights",
     )
-    model.add_argument("--init", metavar="CKPT", help="fine-tune from this checkpoint (classes matched by name)")
+    model.add_argument(
+        "--init",
+        metavar="CKPT",
+        help="fine-tune from this checkpoint (its classes matched to the data's by name, case and punctuation aside)",
+    )
+    model.add_argument(
+        "--label-map",
+        type=label_map,
+        metavar="MAP",
+        help="with --init: 'LABEL=CLASS;...' or a file, for data labels named otherwise than the checkpoint's classes",
+    )
     model.add_argument(
         "--freeze", metavar="FRACTION|LAYER", help="freeze the first FRACTION of the parameters, or all up to LAYER"
     )

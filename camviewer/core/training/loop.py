@@ -286,7 +286,8 @@ def _save_state(session: Session) -> None:
 
 def _evaluate_test_split(session: Session, cancel: CancelToken | None):
     """Evaluate best.safetensors on the test split (if any) into RUN/test and note it in the card."""
-    from camviewer.core.evaluation.run import evaluate_samples, resolve_positive_class, summary_metrics
+    from camviewer.core.evaluation.classes import resolve_positive_class
+    from camviewer.core.evaluation.run import evaluate_samples, summary_metrics
 
     test = [sample for sample in session.decoded.samples if sample.split == "test"]
     best_path = session.run_dir / "best.safetensors"
@@ -298,7 +299,7 @@ def _evaluate_test_split(session: Session, cancel: CancelToken | None):
         yield Progress(0, None, text, SkippedTestEvaluation(text, "no-positive-class"))
         return None
     history = session.run_dir / "history.csv"
-    positive = resolve_positive_class(best, None)
+    positive = resolve_positive_class(best.card, None)
     result = yield from evaluate_samples(
         best, test, positive, session.run_dir / "test", history_csv=history, cancel=cancel
     )

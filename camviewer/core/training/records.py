@@ -39,6 +39,7 @@ class TrainConfig:
     multi_label: bool | None = None  # None: multi-label when some image has several labels
     positive_class: str | None = None  # None: synth.json's, else unset
     init: str | None = None  # checkpoint to fine-tune from
+    label_map: str | None = None  # with init: data labels -> the checkpoint's classes (core.data.labels)
     workers: int | None = None  # DataLoader worker processes; None: automatic
     cache_bytes: int = DEFAULT_CACHE_BYTES
     command: str | None = None  # the command line, for the card's notes

@@ -22,6 +22,7 @@ from camviewer.core.data.index import (
     scan_dataset,
     write_split_csv,
 )
+from camviewer.core.data.labels import LabelMapping, match_class, relabeled
 from camviewer.core.data.loaders import build_augmentation, default_workers, make_loader, torch_dataset
 from camviewer.core.data.summary import summarize
 from camviewer.core.errors import (
@@ -79,6 +80,13 @@ def start_session(config: TrainConfig, run_dir: Path, state: dict | None, cancel
                     f"as the data's classes in sorted order ({', '.join(index.class_names)})"
                 )
                 yield Progress(0, None, text, Notice(text))
+            elif not _is_bare(init):
+                mapping = LabelMapping.build(index.class_names, init.card.class_names, config.label_map)
+                mapping.require_one_to_one()
+                if not mapping.is_identity:  # train on the checkpoint's class names from here on
+                    index = relabeled(index, mapping)
+                    text = "\n".join(mapping.preview_lines())
+                    yield Progress(0, None, text, Notice(text))
         card = _preprocessing_card(config, index, init)
     in_memory = cache_bytes(len(index.samples), card) <= config.cache_bytes
     decoded = yield from decode_samples(index.samples, card, in_memory, cancel=cancel)
@@ -124,10 +132,14 @@ def _check_splits(index: DatasetIndex) -> None:
             raise EmptySplit(index.source, split)
 
 
+def _is_bare(init: LoadedModel) -> bool:
+    """A checkpoint without class names of its own (a bare state_dict)."""
+    return init.card.class_names == default_class_names(init.card.num_classes)
+
+
 def _names_no_classes(init: LoadedModel, index: DatasetIndex) -> bool:
     """A bare state_dict (no card) to fine-tune from, with as many outputs as the data has classes."""
-    card = init.card
-    return card.class_names == default_class_names(card.num_classes) and card.num_classes == len(index.class_names)
+    return _is_bare(init) and init.card.num_classes == len(index.class_names)
 
 
 def _class_names(index: DatasetIndex, init: LoadedModel | None) -> list[str]:
@@ -152,6 +164,8 @@ def _preprocessing_card(config: TrainConfig, index: DatasetIndex, init: LoadedMo
     channels = base.channels if base else (1 if grayscale else 3)
     names = _class_names(index, init)
     positive = config.positive_class or (base.positive_class if base else None) or index.positive_class
+    if positive is not None:
+        positive = match_class(positive, names) or positive  # the data's name in the checkpoint's spelling
     if positive is not None and (positive not in names or len(names) != 2 or multi_label):
         raise TrainingOptionError(
             "positive_class",

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from camviewer.core.cam.display import upsample_map
+from camviewer.core.data.labels import LabelMapping
 from camviewer.core.errors import DatasetError
 from camviewer.core.explain.records import ExplainFailure, ExplainResult
 from camviewer.core.explain.run import explain_iter
@@ -78,13 +79,21 @@ def dataset_images(data: str | Path) -> list[ImageEntry]:
         return [ImageEntry(p, relative_key(p, data), None) for p in list_images(data, recursive=True)]
 
 
-def _explain_class(region: Region | None, entry: ImageEntry, model: LoadedModel, target: str) -> str | int:
-    """The class whose map is scored: the ground truth's label (or the image's class) when known."""
+def truth_mapping(regions, entries, model: LoadedModel, label_map=None) -> LabelMapping:
+    """The ground truth's labels and the images' classes matched to the model's classes (core.data.labels)."""
+    labels = {region.label for region in regions if region is not None and region.label}
+    labels |= {entry.label for entry in entries if entry.label}
+    return LabelMapping.build(sorted(labels), model.card.class_names, label_map)
+
+
+def _explain_class(region: Region | None, entry: ImageEntry, mapping: LabelMapping, target: str) -> str | int:
+    """The class whose map is scored: the one the ground truth's label (or the image's class) stands for."""
     if target != "gt":
         return target
     for label in (region.label if region else None, entry.label):
-        if label in model.card.class_names:
-            return label
+        found = mapping.class_for(label) if label else None
+        if found is not None:
+            return found
     return "pred"
 
 
@@ -130,6 +139,7 @@ def localize_dataset(
     tune_fraction: float = 0.5,
     seed: int = 0,
     cancel: CancelToken | None = None,
+    label_map: str | dict | None = None,
 ) -> Iterator[Progress]:
     """Score every map against the ground truth; yields per image, returns {"rows", "summary", ...}.
 
@@ -137,7 +147,8 @@ def localize_dataset(
     on a seeded ``tune_fraction`` of the images with regions, and reports scores only on the rest.
     """
     regions = [ground_truth.region(entry.key) for entry in entries]
-    targets = [_explain_class(r, e, model, target) for r, e in zip(regions, entries)]
+    mapping = truth_mapping(regions, entries, model, label_map)
+    targets = [_explain_class(r, e, mapping, target) for r, e in zip(regions, entries)]
     job = explain_iter(model, [e.path for e in entries], methods, targets, batch_size=batch_size, cancel=cancel)
     rows: list[LocalizationRow] = []
     grid_scores: dict[int, dict] = {}  # row index -> {threshold: thresholded scores}, for tuning
