@@ -15,7 +15,8 @@ from test_datasets import COLOURS, class_folders, write_image
 
 from camviewer.cli import main
 from camviewer.core.errors import DatasetError, MetricsError
-from camviewer.core.evaluation.run import evaluate, resolve_positive_class
+from camviewer.core.evaluation.classes import resolve_positive_class
+from camviewer.core.evaluation.run import evaluate
 from camviewer.core.jobs import run_to_end
 from camviewer.core.model.loading import load_model
 from camviewer.core.training.loop import train
@@ -108,7 +109,7 @@ def test_confusion_cells_map_to_their_image_paths(trained):
 def test_positive_class_comes_from_the_argument_then_the_card_else_is_an_error(trained):
     data, checkpoint = trained
     model = load_model(checkpoint, device="cpu")
-    assert resolve_positive_class(model, None) == "red"
+    assert resolve_positive_class(model.card, None) == "red"
     as_red = run_to_end(evaluate(model, data)).report
     as_blue = run_to_end(evaluate(model, data, positive_class="blue")).report
     assert as_blue.positive_class == "blue"
@@ -117,8 +118,8 @@ def test_positive_class_comes_from_the_argument_then_the_card_else_is_an_error(t
     model.card = replace(model.card, positive_class=None)
     with pytest.raises(MetricsError, match="'blue'|blue, red"):
         run_to_end(evaluate(model, data))
-    with pytest.raises(MetricsError, match="not one of the model's classes: blue, red"):
-        resolve_positive_class(model, "green")
+    with pytest.raises(MetricsError, match="not one of the evaluated classes: blue, red"):
+        resolve_positive_class(model.card, "green")
 
 
 def test_split_test_comes_from_the_runs_split_csv(trained):
@@ -209,7 +210,7 @@ def test_cli_evaluate(trained, tmp_path, capsys):
     model = load_model(checkpoint, device="cpu")
     model.card = replace(model.card, positive_class=None)
     model.save(bare)
-    assert main(["evaluate", str(data), "--model", str(bare), "--out", str(tmp_path / "b"), "--device", "cpu"]) == 1
+    assert main(["evaluate", str(data), "--model", str(bare), "--out", str(tmp_path / "b"), "--device", "cpu"]) == 2
     assert "blue, red" in capsys.readouterr().err
     assert (
         main(

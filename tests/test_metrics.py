@@ -4,9 +4,10 @@ import json
 
 import numpy as np
 import pytest
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import precision_recall_fscore_support, recall_score, roc_auc_score
 
 from camviewer.core.errors import MetricsError
+from camviewer.core.evaluation.intervals import wilson
 from camviewer.core.evaluation.metrics import ClassificationReport, evaluate_predictions, multilabel_report, roc_points
 
 # Ten biopsies, positive class "malignant" (label 1). Prediction = argmax = "malignant" when p > 0.5.
@@ -135,9 +136,63 @@ def test_binary_without_a_valid_positive_class_refuses_to_guess(positive):
         roc_points(BINARY_LABELS, BINARY_PROBS, BINARY_NAMES, positive_class=positive)
 
 
-def test_positive_class_is_refused_for_three_classes():
-    with pytest.raises(MetricsError, match="two-class"):
-        evaluate_predictions(THREE_LABELS, THREE_PROBS, THREE_NAMES, positive_class="vivax")
+def test_any_class_of_three_can_be_positive_one_vs_rest():
+    labels = np.array(THREE_LABELS)
+    for k, name in enumerate(THREE_NAMES):
+        report = evaluate_predictions(THREE_LABELS, THREE_PROBS, THREE_NAMES, positive_class=name)
+        truth, called = labels == k, THREE_PROBS.argmax(axis=1) == k
+        assert report.positive_class == name
+        assert report.sensitivity == pytest.approx(recall_score(truth, called))
+        assert report.specificity == pytest.approx(recall_score(~truth, ~called))
+        assert report.roc_auc == pytest.approx(roc_auc_score(truth, THREE_PROBS[:, k]))
+        assert report.operating_point["rule"] == "argmax" and report.operating_point["tp"] == np.sum(truth & called)
+        # The headline figures keep the accuracy and kappa of all three classes.
+        assert report.accuracy == pytest.approx(4 / 7) and report.cohen_kappa == pytest.approx(11 / 32)
+    with pytest.raises(MetricsError, match="not one of the class names"):
+        evaluate_predictions(THREE_LABELS, THREE_PROBS, THREE_NAMES, positive_class="ovale")
+
+
+def test_an_operating_rule_other_than_argmax_needs_a_positive_class():
+    with pytest.raises(MetricsError, match="needs a positive class"):
+        evaluate_predictions(THREE_LABELS, THREE_PROBS, THREE_NAMES, operating="youden")
+    report = evaluate_predictions(THREE_LABELS, THREE_PROBS, THREE_NAMES, "uninfected", operating="threshold:0.5")
+    assert report.operating_point["threshold"] == 0.5  # 0.50, 0.80, 0.60 -> TP 2 (0.80, 0.60), FP 1 (0.50)
+    assert (report.operating_point["tp"], report.operating_point["fp"]) == (2, 1)
+
+
+def test_per_class_rates_and_intervals_against_sklearn_and_wilson():
+    report = evaluate_predictions(THREE_LABELS, THREE_PROBS, THREE_NAMES)
+    labels, predicted = np.array(THREE_LABELS), THREE_PROBS.argmax(axis=1)
+    precision, recall, f1, _ = precision_recall_fscore_support(labels, predicted, labels=[0, 1, 2])
+    for k, name in enumerate(THREE_NAMES):
+        values = report.per_class[name]
+        truth, called = labels == k, predicted == k
+        assert values["ppv"] == pytest.approx(precision[k]) and values["sensitivity"] == pytest.approx(recall[k])
+        assert values["f1"] == pytest.approx(f1[k])
+        assert values["npv"] == pytest.approx(np.sum(~truth & ~called) / np.sum(~called))
+        ci = values["intervals"]
+        expected = wilson(int(np.sum(truth & called)), int(truth.sum()))
+        assert (ci["sensitivity"]["low"], ci["sensitivity"]["high"], ci["sensitivity"]["n"]) == (
+            expected.low,
+            expected.high,
+            int(truth.sum()),
+        )
+        assert ci["roc_auc"]["method"] == "delong" and ci["f1"]["method"] == "bootstrap"
+        assert ci["f1"]["low"] <= values["f1"] <= ci["f1"]["high"]
+
+
+def test_headline_intervals_state_method_and_n(binary):
+    ci = binary.intervals
+    assert ci["accuracy"] == {**wilson(7, 10).to_dict()}
+    assert ci["sensitivity"]["n"] == 4 and ci["specificity"]["n"] == 6 and ci["sensitivity"]["method"] == "wilson"
+    assert ci["roc_auc"]["method"] == "delong" and ci["roc_auc"]["low"] < binary.roc_auc <= ci["roc_auc"]["high"]
+    for name in ("cohen_kappa", "balanced_accuracy"):
+        assert ci[name]["method"] == "bootstrap" and ci[name]["n"] == 10
+        assert ci[name]["low"] <= getattr(binary, name) <= ci[name]["high"]
+    assert binary.interval_methods["confidence"] == 0.95 and "2000 resamples" in binary.interval_methods["bootstrap"]
+    three = evaluate_predictions(THREE_LABELS, THREE_PROBS, THREE_NAMES)
+    assert three.intervals["roc_auc"]["method"] == "bootstrap"  # the macro AUC
+    assert three.intervals["roc_auc"]["low"] <= three.roc_auc <= three.intervals["roc_auc"]["high"]
 
 
 def test_an_exact_tie_goes_to_the_first_class_like_torch_argmax():
@@ -292,6 +347,9 @@ def test_multilabel_report_by_hand():
     # nodule: predicted [0,1,1,1] vs truth [0,1,0,1]: TP 2, FP 1, TN 1.
     # AUC: 0.8 beats 0.2 and 0.75; 0.7 beats 0.2 only: 3/4.
     assert (nodule["sensitivity"], nodule["specificity"], nodule["auc"]) == (1.0, 0.5, 0.75)
+    assert effusion["intervals"]["sensitivity"] == wilson(1, 2).to_dict()
+    assert nodule["intervals"]["specificity"] == wilson(1, 2).to_dict() and nodule["ppv"] == 2 / 3
+    assert nodule["intervals"]["auc"]["method"] == "delong"
     # mass: no positive image: AUC and sensitivity undefined; 0.6 is a false positive of 4 negatives.
     assert mass["auc"] is None and "all 4 images are negative" in mass["auc_note"]
     assert mass["sensitivity"] is None and mass["specificity"] == 0.75 and mass["support"] == 0

@@ -77,6 +77,7 @@ def test_write_evaluation_report_writes_every_file(full_report):
         "predictions.csv",
         "confusion_matrix.png",
         "roc.png",
+        "calibration.png",
         "training_curves.png",
     }
     assert all(path.parent == out and path.is_file() for path in written.values())
@@ -119,6 +120,8 @@ def test_pngs_are_real_pictures(full_report):
     curves = read_png(written["training_curves.png"])
     assert curves.shape[1] > curves.shape[0]  # loss, accuracy and learning rate side by side
     assert curves.std() > 10
+    calibration = read_png(written["calibration.png"])
+    assert calibration.std() > 10 and calibration.shape[1] > 2 * calibration.shape[0] * 0.9  # two diagrams
 
 
 def test_building_blocks_write_where_they_are_told(tmp_path, report, roc):
@@ -153,6 +156,8 @@ def test_three_class_report(tmp_path):
     assert data["positive_class"] is None
     assert data["roc_auc"] == pytest.approx(np.mean(list(data["roc_curve_auc"].values())))
     assert read_png(written["confusion_matrix.png"]).std() > 20
+    calibration = read_png(written["calibration.png"])  # no positive class: the top-label diagram alone
+    assert calibration.shape[1] < 1.3 * calibration.shape[0] and data["calibration"]["positive_class"] is None
 
 
 def test_single_class_report_still_writes_every_file(tmp_path):

@@ -1,12 +1,18 @@
-"""Evaluation metrics for single-label (softmax) and multi-label (sigmoid) classifiers.
+"""Evaluation metrics of a single-label (softmax) classifier, with 95% confidence intervals.
 
-Every number comes from scikit-learn; this module decides *which* numbers are defined and says why
-when one is not. Two bugs from the seed projects shape it:
+Every point estimate comes from scikit-learn; this module decides *which* numbers are defined and says
+why when one is not. Two bugs from the seed projects shape it:
 
 * Sensitivity and specificity belong to a positive class. A two-class evaluation therefore requires
-  ``positive_class`` by name and never guesses it from the class order.
+  ``positive_class`` by name and never guesses it from the class order. With more classes any class may
+  be the positive one (one vs rest), and every class's one-vs-rest figures are in ``per_class`` anyway.
 * A metric that is undefined on the data (ROC-AUC from one image or one class, Cohen's kappa when
   both raters only ever say the same single class) is ``None`` with a note, never a number.
+
+Intervals (:mod:`.intervals`): Wilson for proportions, DeLong for a class's ROC-AUC, a stratified
+bootstrap for kappa, balanced accuracy, F1 and the macro AUC. ``operating_point`` (:mod:`.operating`)
+gives the positive class's figures at a chosen threshold, ``calibration`` (:mod:`.calibration`) the
+reliability of the probabilities. Multi-label models: :mod:`.multilabel`.
 
 All results are plain Python ints, floats, strings, lists and dicts, so ``json.dumps`` takes them.
 """
@@ -14,8 +20,7 @@ All results are plain Python ints, floats, strings, lists and dicts, so ``json.d
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 from sklearn.metrics import (
@@ -30,6 +35,25 @@ from sklearn.metrics import (
 )
 
 from camviewer.core.errors import MetricsError
+from camviewer.core.evaluation.calibration import calibration_report
+from camviewer.core.evaluation.checks import quoted, validated
+from camviewer.core.evaluation.intervals import (
+    RESAMPLES,
+    SEED,
+    balanced_accuracy_of,
+    bootstrap,
+    confusion_counts,
+    delong,
+    f1_of,
+    kappa_of,
+    methods_text,
+    weighted_auc,
+    wilson,
+)
+from camviewer.core.evaluation.multilabel import multilabel_report
+from camviewer.core.evaluation.operating import OperatingRule, binary_rates, operating_point
+
+__all__ = ["ClassificationReport", "evaluate_predictions", "multilabel_report", "roc_points"]
 
 
 @dataclass
@@ -37,20 +61,24 @@ class ClassificationReport:
     """Metrics of a single-label classifier. ``None`` means undefined on this data; a note says why."""
 
     class_names: list[str]
-    positive_class: str | None  # binary only; None for more than two classes
+    positive_class: str | None  # required for two classes; optional (one vs rest) for more
     n: int
     accuracy: float
     balanced_accuracy: float
     cohen_kappa: float | None
-    per_class: dict[str, dict]  # one-vs-rest counts and metrics of each class
-    sensitivity: float | None  # binary: of positive_class
+    per_class: dict[str, dict]  # one-vs-rest counts, rates, F1, ROC-AUC of each class, with "intervals"
+    sensitivity: float | None  # of positive_class, at the argmax calls
     specificity: float | None
-    roc_auc: float | None  # binary: from positive_class's probability; otherwise macro one-vs-rest
+    roc_auc: float | None  # positive_class's one-vs-rest AUC; without one, the macro one-vs-rest AUC
     roc_auc_note: str | None  # why roc_auc is None, or which classes a macro AUC covers
     confusion_matrix: list[list[int]]  # rows = true, columns = predicted, in class_names order
     cohen_kappa_note: str | None = None
     sensitivity_note: str | None = None
     specificity_note: str | None = None
+    intervals: dict[str, dict | None] = field(default_factory=dict)  # headline metric -> Interval.to_dict()
+    interval_methods: dict = field(default_factory=dict)  # confidence level and how each kind was computed
+    operating_point: dict | None = None  # positive_class's calls and rates at the chosen rule (operating.py)
+    calibration: dict | None = None  # calibration.calibration_report
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -59,98 +87,6 @@ class ClassificationReport:
     def from_dict(cls, data: dict) -> ClassificationReport:
         """Rebuild a report from :meth:`to_dict` output (extra keys, as in metrics.json, are ignored)."""
         return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
-
-
-# ----------------------------------------------------------------------------- validation
-
-
-def _quoted(names: Sequence[str]) -> str:
-    return ", ".join(repr(name) for name in names)
-
-
-def _check_class_names(class_names: Sequence[str]) -> list[str]:
-    names = [str(name) for name in class_names]
-    if len(names) < 2:
-        raise MetricsError(f"at least 2 classes are needed to evaluate a classifier; got {names}")
-    if len(set(names)) != len(names):
-        raise MetricsError(f"class names must be unique; got {_quoted(names)}")
-    return names
-
-
-def _check_scores(probabilities: Any, names: list[str], n_rows: int) -> np.ndarray:
-    scores = np.asarray(probabilities, dtype=np.float64)
-    if scores.ndim != 2:
-        raise MetricsError(f"probabilities must be a 2-D array (images x classes); got shape {scores.shape}")
-    if scores.shape[1] != len(names):
-        raise MetricsError(
-            f"probabilities have {scores.shape[1]} columns but there are {len(names)} class names ({_quoted(names)})"
-        )
-    if scores.shape[0] != n_rows:
-        raise MetricsError(f"{n_rows} labels but {scores.shape[0]} rows of probabilities")
-    if not np.all(np.isfinite(scores)):
-        bad_row = int(np.argwhere(~np.isfinite(scores))[0, 0])
-        raise MetricsError(f"probabilities contain NaN or infinite values (first at row {bad_row})")
-    return scores
-
-
-def _check_labels(y_true: Any, n_classes: int) -> np.ndarray:
-    labels = np.asarray(y_true)
-    if labels.ndim != 1:
-        raise MetricsError(f"labels must be a 1-D sequence of class indices; got shape {labels.shape}")
-    if labels.size == 0:
-        raise MetricsError("nothing to evaluate: there are no images")
-    if labels.dtype.kind not in "iuf" or np.any(labels != np.round(labels)):
-        raise MetricsError(f"labels must be integer class indices 0..{n_classes - 1}")
-    labels = labels.astype(np.int64)
-    out_of_range = (labels < 0) | (labels >= n_classes)
-    if np.any(out_of_range):
-        bad = sorted(set(labels[out_of_range].tolist()))
-        raise MetricsError(
-            f"labels must be class indices 0..{n_classes - 1}; found {bad} "
-            f"(first at row {int(np.argmax(out_of_range))})"
-        )
-    return labels
-
-
-def _positive_index(positive_class: str | None, names: list[str]) -> int | None:
-    """The index of the positive class: required for two classes, refused for more."""
-    if len(names) > 2:
-        if positive_class is not None:
-            raise MetricsError(
-                f"positive_class applies to two-class problems only; this one has {len(names)} "
-                f"classes ({_quoted(names)})"
-            )
-        return None
-    if positive_class is None:
-        raise MetricsError(
-            f"a two-class evaluation needs an explicit positive class: pass positive_class as one of {_quoted(names)}"
-        )
-    if positive_class not in names:
-        raise MetricsError(f"positive class {positive_class!r} is not one of the class names: {_quoted(names)}")
-    return names.index(positive_class)
-
-
-def _check_multilabel(y_true, probabilities, class_names) -> tuple[list[str], np.ndarray, np.ndarray]:
-    names = [str(name) for name in class_names]
-    if not names or len(set(names)) != len(names):
-        raise MetricsError(f"label names must be unique and non-empty; got {names}")
-    truth = np.asarray(y_true)
-    if truth.ndim != 2 or truth.shape[1] != len(names):
-        raise MetricsError(
-            f"multi-label targets must be a 0/1 array of shape (images, {len(names)}); got shape {truth.shape}"
-        )
-    if truth.shape[0] == 0:
-        raise MetricsError("nothing to evaluate: there are no images")
-    if not np.isin(truth, (0, 1)).all():
-        raise MetricsError("multi-label targets must be 0 or 1")
-    return names, truth.astype(np.int64), _check_scores(probabilities, names, truth.shape[0])
-
-
-def _validated(y_true, probabilities, class_names, positive_class):
-    names = _check_class_names(class_names)
-    labels = _check_labels(y_true, len(names))
-    scores = _check_scores(probabilities, names, len(labels))
-    return labels, scores, names, _positive_index(positive_class, names)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -162,15 +98,8 @@ def _plain(value: float) -> float | None:
     return None if np.isnan(value) else value
 
 
-def _ratio(numerator: int, denominator: int) -> float | None:
-    return numerator / denominator if denominator else None
-
-
-def _binary_auc(is_positive: np.ndarray, score: np.ndarray) -> float | None:
-    """ROC-AUC of one score column, or None when the labels hold only one of the two sides."""
-    if is_positive.all() or not is_positive.any():
-        return None
-    return float(roc_auc_score(is_positive, score))
+def _two_sided(is_positive: np.ndarray) -> bool:
+    return bool(is_positive.any() and not is_positive.all())
 
 
 def _single_class_note(labels: np.ndarray, names: list[str]) -> str | None:
@@ -183,42 +112,31 @@ def _single_class_note(labels: np.ndarray, names: list[str]) -> str | None:
     return None
 
 
-def _label_auc_note(column: np.ndarray, name: str) -> str:
-    if len(column) < 2:
-        return f"ROC-AUC needs at least 2 images; got {len(column)}"
-    side = "positive" if column.all() else "negative"
-    return f"undefined: all {len(column)} images are {side} for {name!r}"
+def _dict(interval) -> dict | None:
+    return interval.to_dict() if interval is not None else None
 
 
-def _one_vs_rest(counts: np.ndarray) -> dict:
-    """Counts, sensitivity and specificity from one of sklearn's [[tn, fp], [fn, tp]] matrices."""
-    (tn, fp), (fn, tp) = counts.tolist()
-    return {
-        "tp": tp,
-        "fp": fp,
-        "fn": fn,
-        "tn": tn,
-        "sensitivity": _ratio(tp, tp + fn),
-        "specificity": _ratio(tn, tn + fp),
-    }
-
-
-def _per_class(labels, predicted, scores, names) -> dict[str, dict]:
-    """One-vs-rest counts and metrics for each class; undefined ratios are None."""
+def _per_class(labels, predicted, scores, names, f1_intervals) -> dict[str, dict]:
+    """One-vs-rest counts, rates, F1 and ROC-AUC of each class, with intervals; undefined values are None."""
     k = list(range(len(names)))
     precision, recall, f1, support = precision_recall_fscore_support(labels, predicted, labels=k, zero_division=np.nan)
     counts = multilabel_confusion_matrix(labels, predicted, labels=k)
-    return {
-        name: {
+    out = {}
+    for i, name in enumerate(names):
+        (tn, fp), (fn, tp) = counts[i].tolist()
+        is_positive = labels == i
+        rates = binary_rates(tp, fp, fn, tn)
+        rates["intervals"]["f1"] = _dict(f1_intervals[name]) if not np.isnan(f1[i]) else None
+        rates["intervals"]["roc_auc"] = _dict(delong(is_positive, scores[:, i]))
+        out[name] = {
             "support": int(support[i]),
             "precision": _plain(precision[i]),
             "recall": _plain(recall[i]),
             "f1": _plain(f1[i]),
-            **_one_vs_rest(counts[i]),
-            "roc_auc": _binary_auc(labels == i, scores[:, i]),
+            **rates,
+            "roc_auc": float(roc_auc_score(is_positive, scores[:, i])) if _two_sided(is_positive) else None,
         }
-        for i, name in enumerate(names)
-    }
+    return out
 
 
 def _kappa(labels, predicted, names) -> tuple[float | None, str | None]:
@@ -229,12 +147,14 @@ def _kappa(labels, predicted, names) -> tuple[float | None, str | None]:
     return float(cohen_kappa_score(labels, predicted, labels=list(range(len(names))))), None
 
 
-def _roc_auc(labels, scores, names, positive, per_class) -> tuple[float | None, str | None]:
+def _roc_auc(labels, names, positive, per_class) -> tuple[float | None, str | None]:
     note = _single_class_note(labels, names)
     if note is not None:
         return None, note
     if positive is not None:
-        return per_class[names[positive]]["roc_auc"], None
+        auc = per_class[names[positive]]["roc_auc"]
+        absent = None if auc is not None else f"undefined: no images of {names[positive]!r} in the labels"
+        return auc, absent
     # Macro one-vs-rest is the mean of the per-class AUCs, exactly what roc_auc_score(multi_class="ovr",
     # average="macro") returns. We average sklearn's per-class values ourselves because that call
     # returns NaN when a class is absent from the labels and insists that every row sums to 1.
@@ -244,9 +164,29 @@ def _roc_auc(labels, scores, names, positive, per_class) -> tuple[float | None, 
         return macro, None
     absent = [name for name in names if name not in present]
     return macro, (
-        f"macro one-vs-rest over the {len(present)} classes present in the labels ({_quoted(present)}); "
-        f"not in the labels: {_quoted(absent)}"
+        f"macro one-vs-rest over the {len(present)} classes present in the labels ({quoted(present)}); "
+        f"not in the labels: {quoted(absent)}"
     )
+
+
+def _bootstrapped(labels, predicted, scores, names, resamples, seed) -> dict:
+    """Bootstrap intervals of kappa, balanced accuracy, each class's F1 and the macro AUC (one set of resamples)."""
+    k = len(names)
+    present = [i for i in range(k) if (labels == i).any()]
+
+    def confusion(counts):
+        return confusion_counts(counts, labels, predicted, k)
+
+    statistics = {
+        "cohen_kappa": lambda counts: kappa_of(confusion(counts)),
+        "balanced_accuracy": lambda counts: balanced_accuracy_of(confusion(counts)),
+        **{f"f1:{names[i]}": (lambda counts, i=i: f1_of(confusion(counts), i)) for i in range(k)},
+    }
+    if len(present) > 1:
+        statistics["macro_roc_auc"] = lambda counts: np.mean(
+            [weighted_auc(counts, labels == i, scores[:, i]) for i in present], axis=0
+        )
+    return bootstrap(labels, statistics, resamples, seed)
 
 
 # ----------------------------------------------------------------------------- public API
@@ -257,28 +197,55 @@ def evaluate_predictions(
     probabilities: np.ndarray,
     class_names: Sequence[str],
     positive_class: str | None = None,
+    operating: OperatingRule | str | None = None,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
 ) -> ClassificationReport:
     """Evaluate softmax outputs (N, K) against integer labels; predictions are the argmax.
 
-    With two classes ``positive_class`` is required: sensitivity, specificity and ROC-AUC are those
-    of that class, whatever its position in ``class_names``. With more classes it must be None.
+    ``positive_class`` is required for two classes and optional for more (one vs rest): sensitivity,
+    specificity and ROC-AUC are that class's, whatever its position in ``class_names``.
+    ``operating`` (a rule, default argmax) sets where the positive class's figures in
+    ``operating_point`` are read; a rule other than argmax needs a positive class. ``resamples`` and
+    ``seed`` drive the bootstrap intervals.
     """
-    labels, scores, names, positive = _validated(y_true, probabilities, class_names, positive_class)
+    labels, scores, names, positive = validated(y_true, probabilities, class_names, positive_class)
+    rule = OperatingRule.parse(operating)
+    if positive is None and rule.kind != "argmax":
+        raise MetricsError(f"operating point {rule} needs a positive class (one of {quoted(names)})")
     predicted = scores.argmax(axis=1)
-    per_class = _per_class(labels, predicted, scores, names)
+    boot = _bootstrapped(labels, predicted, scores, names, resamples, seed)
+    per_class = _per_class(labels, predicted, scores, names, {n: boot[f"f1:{n}"] for n in names})
     kappa, kappa_note = _kappa(labels, predicted, names)
-    auc, auc_note = _roc_auc(labels, scores, names, positive, per_class)
+    auc, auc_note = _roc_auc(labels, names, positive, per_class)
+    correct = int(np.sum(predicted == labels))
+    intervals = {
+        "accuracy": _dict(wilson(correct, len(labels))),
+        "balanced_accuracy": _dict(boot["balanced_accuracy"]),
+        "cohen_kappa": _dict(boot["cohen_kappa"]) if kappa is not None else None,
+        "roc_auc": None,
+    }
 
     sensitivity = specificity = None
     sensitivity_note = specificity_note = None
+    point = None
     if positive is not None:
-        pos = per_class[names[positive]]
-        negative = names[1 - positive]
+        name = names[positive]
+        pos = per_class[name]
         sensitivity, specificity = pos["sensitivity"], pos["specificity"]
         if sensitivity is None:
-            sensitivity_note = f"undefined: no images of the positive class {names[positive]!r} in the labels"
+            sensitivity_note = f"undefined: no images of the positive class {name!r} in the labels"
         if specificity is None:
-            specificity_note = f"undefined: no images of the negative class {negative!r} in the labels"
+            others = [other for other in names if other != name]
+            specificity_note = f"undefined: no images of the negative class(es) {quoted(others)} in the labels"
+        intervals.update(
+            sensitivity=pos["intervals"]["sensitivity"],
+            specificity=pos["intervals"]["specificity"],
+            roc_auc=pos["intervals"]["roc_auc"],
+        )
+        point = operating_point(rule, labels, scores, positive, resamples, seed)
+    elif auc is not None:
+        intervals["roc_auc"] = _dict(boot.get("macro_roc_auc"))
 
     return ClassificationReport(
         class_names=names,
@@ -298,6 +265,10 @@ def evaluate_predictions(
         cohen_kappa_note=kappa_note,
         sensitivity_note=sensitivity_note,
         specificity_note=specificity_note,
+        intervals=intervals,
+        interval_methods=methods_text(resamples, seed),
+        operating_point=point,
+        calibration=calibration_report(labels, scores, positive, names),
     )
 
 
@@ -323,55 +294,8 @@ def roc_points(
     from the labels, or every image of it) are left out, so one image or one class gives ``{}``.
     No interpolated macro curve: it would have no thresholds; the macro AUC is in the report.
     """
-    labels, scores, names, positive = _validated(y_true, probabilities, class_names, positive_class)
+    labels, scores, names, positive = validated(y_true, probabilities, class_names, positive_class)
     if _single_class_note(labels, names) is not None:
         return {}
-    wanted = [positive] if positive is not None else range(len(names))
-    return {
-        names[i]: _curve(labels == i, scores[:, i]) for i in wanted if (labels == i).any() and not (labels == i).all()
-    }
-
-
-def multilabel_report(
-    y_true: np.ndarray,
-    probabilities: np.ndarray,
-    class_names: Sequence[str],
-    threshold: float = 0.5,
-) -> dict:
-    """Per-label metrics of a sigmoid (multi-label) model; a label is predicted when prob >= threshold.
-
-    Each label is its own binary problem whose positive class is the label itself. Returns
-    ``{"class_names", "n", "threshold", "per_label": {name: {...}}, "macro_auc", "macro_auc_note"}``.
-    """
-    names, truth, scores = _check_multilabel(y_true, probabilities, class_names)
-    predicted = (scores >= threshold).astype(np.int64)
-    counts = multilabel_confusion_matrix(truth, predicted)
-    per_label = {}
-    for i, name in enumerate(names):
-        rates = _one_vs_rest(counts[i])
-        auc = _binary_auc(truth[:, i] == 1, scores[:, i])
-        per_label[name] = {
-            "support": rates["tp"] + rates["fn"],
-            "negatives": rates["tn"] + rates["fp"],
-            **rates,
-            "precision": _ratio(rates["tp"], rates["tp"] + rates["fp"]),
-            "auc": auc,
-            "auc_note": None if auc is not None else _label_auc_note(truth[:, i], name),
-        }
-
-    defined = [name for name in names if per_label[name]["auc"] is not None]
-    macro = float(np.mean([per_label[name]["auc"] for name in defined])) if defined else None
-    if not defined:
-        macro_note = "no label has both positive and negative images"
-    elif len(defined) < len(names):
-        macro_note = f"mean over the labels with a defined AUC: {_quoted(defined)}"
-    else:
-        macro_note = None
-    return {
-        "class_names": names,
-        "n": int(truth.shape[0]),
-        "threshold": float(threshold),
-        "per_label": per_label,
-        "macro_auc": macro,
-        "macro_auc_note": macro_note,
-    }
+    wanted = [positive] if len(names) == 2 else range(len(names))
+    return {names[i]: _curve(labels == i, scores[:, i]) for i in wanted if _two_sided(labels == i)}

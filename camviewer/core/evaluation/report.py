@@ -1,4 +1,4 @@
-"""Evaluation report files: metrics.json, roc.csv, predictions.csv and PNG figures.
+"""Evaluation report files: metrics.json, roc.csv, predictions.csv and PNG figures (confusion, ROC, calibration).
 
 Used by ``camviewer evaluate --out DIR`` and the GUI's "export report". Figures are drawn with
 matplotlib's object API on an Agg canvas (``Figure`` + ``FigureCanvasAgg``): never pyplot and never
@@ -147,6 +147,52 @@ def plot_roc(roc: dict[str, dict], path: str | Path, title: str | None = None, n
     return _save_figure(fig, path)
 
 
+def _plot_reliability(ax, curve: dict, title: str) -> None:
+    ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=1, label="perfect calibration")
+    filled = [row for row in curve["bins"] if row["count"]]
+    if filled:
+        ax.plot(
+            [row["mean_predicted"] for row in filled],
+            [row["observed"] for row in filled],
+            marker="o",
+            color="tab:blue",
+            label="observed",
+        )
+    counts = ax.twinx()  # how many images each bin holds: a point resting on 2 images says little
+    edges = [row["low"] for row in curve["bins"]]
+    width = curve["bins"][0]["high"] - curve["bins"][0]["low"]
+    counts.bar(edges, [row["count"] for row in curve["bins"]], width=width, align="edge", color="0.85", zorder=0)
+    counts.set_ylim(0, 3 * max(1, max(row["count"] for row in curve["bins"])))  # bars in the lower third
+    counts.set_ylabel("images per bin", color="0.45")
+    counts.tick_params(axis="y", colors="0.45")
+    ax.set_zorder(counts.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.01, 1.01)
+    ax.grid(alpha=0.3)
+    ax.set_title(
+        f"{title}\nECE {curve['ece']:.3f} · largest gap {curve['max_gap']:.3f} · n = {curve['n']}", fontsize=10
+    )
+    ax.legend(loc="upper left", fontsize=8)
+
+
+def plot_calibration(calibration: dict, path: str | Path) -> Path:
+    """Reliability diagram(s): top-label confidence, and the positive class's probability when there is one."""
+    panels = [("top_label", "Top label: confidence vs accuracy", "confidence of the predicted class", "share correct")]
+    positive = calibration.get("positive_class")
+    if positive is not None:
+        panels.append(
+            ("positive_class", f"Positive class: {positive['name']}", "predicted probability", "observed frequency")
+        )
+    fig = _new_figure(5.2 * len(panels), 4.6)
+    for ax, (key, title, xlabel, ylabel) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
+        _plot_reliability(ax, calibration[key], title)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+    fig.suptitle(f"Calibration ({calibration['bins']} equal-width bins)", fontsize=11)
+    return _save_figure(fig, path)
+
+
 def _read_history(history_csv: str | Path) -> dict[str, np.ndarray]:
     """The known numeric columns of a training history; blank cells become NaN."""
     path = Path(history_csv)
@@ -247,8 +293,8 @@ def _write_predictions_csv(predictions: list[dict], path: Path) -> Path:
     return _write_atomically(path, write)
 
 
-def _write_metrics_json(report: ClassificationReport, roc: dict[str, dict], path: Path) -> Path:
-    data = report.to_dict()
+def _write_metrics_json(report: ClassificationReport, roc: dict[str, dict], path: Path, extra: dict) -> Path:
+    data = {**report.to_dict(), **extra}
     data["roc_curve_auc"] = {name: float(curve["auc"]) for name, curve in roc.items()}
     # allow_nan=False: a NaN here would be a bug upstream; fail loudly rather than write invalid JSON.
     text = json.dumps(data, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
@@ -256,8 +302,10 @@ def _write_metrics_json(report: ClassificationReport, roc: dict[str, dict], path
 
 
 def _roc_title(report: ClassificationReport) -> str:
-    if report.positive_class is not None:
+    if report.positive_class is not None and len(report.class_names) == 2:
         return f"ROC — positive class: {report.positive_class}"
+    if report.positive_class is not None:
+        return f"ROC, one vs rest — positive class: {report.positive_class}"
     if report.roc_auc is not None:
         return f"ROC, one vs rest — macro AUC {report.roc_auc:.3f}"
     return "ROC, one vs rest"
@@ -269,18 +317,24 @@ def write_evaluation_report(
     roc: dict[str, dict],
     predictions: list[dict] | None = None,
     history_csv: str | Path | None = None,
+    extra: dict | None = None,
 ) -> dict[str, Path]:
-    """Write every report file into ``out_dir`` (created if needed); returns ``{name: path}``."""
+    """Write every report file into ``out_dir`` (created if needed); returns ``{name: path}``.
+
+    ``extra`` (such as the label mapping) is added to metrics.json.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = {
-        "metrics.json": _write_metrics_json(report, roc, out / "metrics.json"),
+        "metrics.json": _write_metrics_json(report, roc, out / "metrics.json", extra or {}),
         "roc.csv": _write_roc_csv(roc, out / "roc.csv"),
     }
     if predictions is not None:
         written["predictions.csv"] = _write_predictions_csv(predictions, out / "predictions.csv")
     written["confusion_matrix.png"] = plot_confusion_matrix(report, out / "confusion_matrix.png")
     written["roc.png"] = plot_roc(roc, out / "roc.png", title=_roc_title(report), note=report.roc_auc_note)
+    if report.calibration is not None:
+        written["calibration.png"] = plot_calibration(report.calibration, out / "calibration.png")
     if history_csv is not None:
         written["training_curves.png"] = plot_training_curves(history_csv, out / "training_curves.png")
     return written

@@ -7,8 +7,11 @@ the viewer) in batches, and computes the numbers with :mod:`camviewer.core.evalu
 the report files are written by :mod:`camviewer.core.evaluation.report`: metrics.json, roc.csv, predictions.csv,
 confusion_matrix.png, roc.png and, when a history.csv lies next to the checkpoint, training_curves.png.
 
-The positive class of a two-class model is explicit: the ``positive_class`` argument, else the card's;
-with neither, evaluation stops before any inference with an error listing the class names.
+The data's labels are matched to the model's classes first (:mod:`camviewer.core.evaluation.classes`,
+with an optional label map): the mapping is the first thing the job yields, and a label that matches no
+class stops it before any inference. The positive class of a two-class evaluation is explicit: the
+``positive_class`` argument, else the card's; with neither, evaluation stops before any inference with an
+error listing the class names. With more classes a positive class is optional (one vs rest).
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ import numpy as np
 from camviewer.core.atomic import atomic_path
 from camviewer.core.data.decode import ordered_map
 from camviewer.core.data.index import LABEL_SEPARATOR, SPLIT_ALIASES, SPLITS, Sample, read_partition_csv, scan_dataset
-from camviewer.core.data.loaders import label_targets
-from camviewer.core.errors import DatasetError, ImageError, MetricsError, PositiveClassRequired
+from camviewer.core.data.labels import LabelMapping
+from camviewer.core.errors import DatasetError, ImageError, MetricsError
+from camviewer.core.evaluation import classes
 from camviewer.core.evaluation.metrics import ClassificationReport, evaluate_predictions, multilabel_report, roc_points
+from camviewer.core.evaluation.operating import OperatingRule
 from camviewer.core.evaluation.report import plot_training_curves, write_evaluation_report
 from camviewer.core.images import read_image
 from camviewer.core.jobs import CancelToken, Progress
@@ -40,7 +45,10 @@ PREDICTED_THRESHOLD = 0.5  # a sigmoid label is predicted when its probability r
 
 @dataclass
 class EvaluationResult:
-    """Predictions and metrics of one evaluation; ``cell_paths`` maps a confusion-matrix cell to its images."""
+    """Predictions and metrics of one evaluation; ``cell_paths`` maps a confusion-matrix cell to its images.
+
+    ``class_names`` are the evaluated classes: the model's, or the groups of the label mapping.
+    """
 
     class_names: list[str]
     positive_class: str | None
@@ -54,6 +62,7 @@ class EvaluationResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason) of unreadable files
     files: dict[str, Path] = field(default_factory=dict)  # report files written
     split_source: str | None = None  # where the split came from, when one was asked for
+    mapping: LabelMapping | None = None  # data labels -> model classes
 
     @property
     def predicted(self) -> np.ndarray:
@@ -91,32 +100,27 @@ def evaluate(
     batch_size: int = 32,
     device: str = "auto",
     cancel: CancelToken | None = None,
+    label_map: str | dict | None = None,
+    operating: OperatingRule | str | None = None,
 ) -> Generator[Progress, None, EvaluationResult]:
-    """Evaluate a model on a dataset folder or CSV; ``split`` is "train", "val", "test" or None (all)."""
+    """Evaluate a model on a dataset folder or CSV; ``split`` is "train", "val", "test" or None (all).
+
+    ``label_map`` (text or :func:`~camviewer.core.data.labels.parse_label_map`'s dict) maps data labels
+    to model classes or groups of them; ``operating`` is the operating-point rule (default argmax).
+    The first event's payload is the :class:`LabelMapping`, yielded before any image is decoded.
+    """
     loaded = model if isinstance(model, LoadedModel) else load_model(model, device=device)
-    positive = resolve_positive_class(loaded, positive_class)
+    rule = OperatingRule.parse(operating)
     samples, source = select_samples(data, split, loaded)
+    mapping = classes.evaluation_mapping(samples, loaded.card, label_map)
+    yield Progress(0, len(samples), "label mapping", mapping)
+    positive = classes.resolve_positive_class(loaded.card, positive_class, mapping)
     history = _history_beside(loaded)
-    result = yield from evaluate_samples(loaded, samples, positive, out_dir, batch_size, history, cancel)
+    result = yield from evaluate_samples(
+        loaded, samples, positive, out_dir, batch_size, history, cancel, mapping=mapping, operating=rule
+    )
     result.split_source = source
     return result
-
-
-def resolve_positive_class(model: LoadedModel, requested: str | None) -> str | None:
-    """The positive class to report sensitivity and specificity for; required for two softmax classes."""
-    names, card = model.card.class_names, model.card
-    if card.head == "sigmoid":
-        return None  # each label is its own positive class
-    if requested is not None and requested not in names:
-        raise MetricsError(f"positive class {requested!r} is not one of the model's classes: {', '.join(names)}")
-    if len(names) != 2:
-        if requested is not None:
-            raise MetricsError(f"a positive class applies to two-class models; this one has {len(names)} classes")
-        return None
-    chosen = requested or card.positive_class
-    if chosen is None:
-        raise PositiveClassRequired(list(names))
-    return chosen
 
 
 def select_samples(data: str | Path, split: str | None, model: LoadedModel) -> tuple[list[Sample], str | None]:
@@ -148,11 +152,21 @@ def evaluate_samples(
     batch_size: int = 32,
     history_csv: str | Path | None = None,
     cancel: CancelToken | None = None,
+    mapping: LabelMapping | None = None,
+    operating: OperatingRule | str | None = None,
 ) -> Generator[Progress, None, EvaluationResult]:
-    """Predict ``samples`` in batches (Progress per batch), compute metrics, write the report if asked."""
-    names = model.card.class_names
+    """Predict ``samples`` in batches (Progress per batch), compute metrics, write the report if asked.
+
+    Without ``mapping`` the samples' labels are matched to the model's classes by name (case and
+    punctuation aside); ``positive_class`` names an evaluated class.
+    """
+    if mapping is None:
+        mapping = classes.evaluation_mapping(samples, model.card)
     multi_label = model.card.head == "sigmoid"
-    targets_all = label_targets(samples, names, multi_label).numpy()
+    if multi_label:
+        targets_all = classes.multilabel_targets(samples, mapping)
+    else:
+        targets_all = classes.class_targets(samples, mapping)
     kept, probabilities, skipped = [], [], []
     for batch in _decoded_batches(samples, batch_size):
         if cancel is not None:
@@ -165,10 +179,14 @@ def evaluate_samples(
         yield Progress(len(kept) + len(skipped), len(samples), f"predicted {len(kept)} images")
     if not kept:
         raise DatasetError(f"none of the {len(samples)} images could be decoded")
-    probs = np.concatenate(probabilities)
-    paths = [str(samples[row].path) for row in kept]
-    result = _metrics(names, positive_class, paths, targets_all[kept], probs, multi_label)
-    result.skipped = skipped
+    model_probs = np.concatenate(probabilities)
+    probs = model_probs if multi_label else classes.group_probabilities(model_probs, mapping)
+    names = list(mapping.model_classes) if multi_label else classes.class_names(mapping)
+    kept_samples = [samples[row] for row in kept]
+    result = _metrics(names, positive_class, kept_samples, targets_all[kept], probs, multi_label, operating)
+    result.skipped, result.mapping = skipped, mapping
+    if not mapping.is_identity:
+        _add_mapping_columns(result.predictions, kept_samples, model_probs, mapping)
     if out_dir is not None:
         result.files = write_report(result, out_dir, history_csv)
     return result
@@ -197,11 +215,12 @@ def write_report(
 ) -> dict[str, Path]:
     """The report files for a finished evaluation (see the module docstring)."""
     history = history_csv if history_csv is not None and Path(history_csv).is_file() else None
+    mapping = {"label_mapping": result.mapping.to_dict()} if result.mapping is not None else {}
     if result.report is not None:
-        return write_evaluation_report(out_dir, result.report, result.roc, result.predictions, history)
+        return write_evaluation_report(out_dir, result.report, result.roc, result.predictions, history, mapping)
     out = Path(out_dir)  # multi-label: per-label metrics, predictions and curves; no confusion matrix
     out.mkdir(parents=True, exist_ok=True)
-    files = {"metrics.json": _write_json(result.multilabel, out / "metrics.json")}
+    files = {"metrics.json": _write_json({**result.multilabel, **mapping}, out / "metrics.json")}
     files["predictions.csv"] = _write_predictions(result.predictions, out / "predictions.csv")
     if history is not None:
         files["training_curves.png"] = plot_training_curves(history, out / "training_curves.png")
@@ -225,14 +244,26 @@ def _decoded_batches(samples: Sequence[Sample], batch_size: int) -> Iterator[lis
             yield batch
 
 
-def _metrics(names, positive, paths, targets, probs, multi_label: bool) -> EvaluationResult:
+def _metrics(names, positive, samples, targets, probs, multi_label: bool, operating) -> EvaluationResult:
     if multi_label:
         report, multi, roc = None, multilabel_report(targets, probs, names, PREDICTED_THRESHOLD), {}
     else:
-        report = evaluate_predictions(targets, probs, names, positive)
+        report = evaluate_predictions(targets, probs, names, positive, operating)
         multi, roc = None, roc_points(targets, probs, names, positive)
+    paths = [str(sample.path) for sample in samples]
     rows = [_prediction_row(path, truth, p, names, multi_label) for path, truth, p in zip(paths, targets, probs)]
     return EvaluationResult(list(names), positive, paths, targets, probs, report, multi, roc, rows)
+
+
+def _add_mapping_columns(rows: list[dict], samples, model_probs: np.ndarray, mapping: LabelMapping) -> None:
+    """The data's own label(s) beside the evaluated class; the model's own call when classes were grouped."""
+    for row, sample, probs in zip(rows, samples, model_probs):
+        extra = {"label": LABEL_SEPARATOR.join(sample.labels)}
+        if mapping.grouped:
+            extra["model_predicted"] = mapping.model_classes[int(np.argmax(probs))]
+        rest = {key: value for key, value in row.items() if key != "path"}
+        row.clear()
+        row.update({"path": str(sample.path), **extra, **rest})  # after path, before true
 
 
 def _prediction_row(path: str, truth, probs: np.ndarray, names: list[str], multi_label: bool) -> dict:
