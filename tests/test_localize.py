@@ -297,3 +297,29 @@ def test_localize_command_on_a_hand_made_dataset(tmp_path, capsys):
     assert boxes_summary["with_region"] == 3 and boxes_summary["box_iou"] is not None
     assert main(["localize", str(tmp_path / "data"), "--model", str(checkpoint)]) == 2  # no ground truth
     assert "camviewer" in capsys.readouterr().err
+
+
+def test_ground_truth_labels_reach_the_models_class_through_the_label_map(tmp_path):
+    """Box findings named otherwise than the classes ('Lesion', 'SICK') are scored on the class they stand for."""
+    from camviewer.core.jobs import run_to_end
+    from camviewer.core.model.card import ModelCard
+    from camviewer.core.model.loading import new_model
+    from camviewer.core.trust.dataset import dataset_images, localize_dataset
+
+    torch.manual_seed(0)
+    card = ModelCard(
+        arch="tinyvgg_gap", class_names=["normal", "sick"], input_size=(32, 32), arch_options={"widths": [4]}
+    )
+    model = new_model(card, "cpu")
+    rng = np.random.default_rng(1)
+    for i in range(4):  # a flat folder: no class from the layout, only the boxes' labels
+        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+    labels = ["Lesion", "Lesion", "SICK", "SICK"]
+    rows = [[f"{i}.png", 8, 8, 8, 8, label] for i, label in enumerate(labels)]
+    with open(tmp_path / "boxes.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows([["path", "x", "y", "w", "h", "label"], *rows])
+    truth = load_ground_truth(boxes=tmp_path / "boxes.csv")
+    entries = dataset_images(tmp_path)
+    result = run_to_end(localize_dataset(model, entries, truth, label_map="Lesion=sick"))
+    # Without the map this random model predicts "normal" for the two Lesion images.
+    assert [row.class_name for row in result["rows"]] == ["sick"] * 4  # "SICK" matched without the map
