@@ -7,6 +7,7 @@ point it at a temporary directory).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -14,6 +15,7 @@ from PySide6.QtCore import QByteArray, QSettings
 
 T = TypeVar("T")
 MAX_RECENT = 10
+MAX_LABEL_MAPS = 50  # label maps remembered, most recent first
 SETTINGS_FILE = "camviewer.ini"
 
 
@@ -86,6 +88,8 @@ class Settings:
     train_options = _Setting("train/options", "")  # the training form's hyper-parameters, as JSON
     eval_dataset = _Setting("evaluate/dataset", "")
     eval_split = _Setting("evaluate/split", "all")
+    eval_label_maps = _Setting("evaluate/label_maps", "")  # JSON: [[model, dataset, label map text], ...]
+    eval_operating_point = _Setting("evaluate/operating_point", "argmax")
     trust_dataset = _Setting("trust/dataset", "")
     refine_dataset = _Setting("refine/measure_dataset", "")
 
@@ -102,6 +106,22 @@ class Settings:
 
     def remember_model(self, checkpoint: str | Path) -> None:
         self.recent_models = _most_recent_first(self.recent_models, str(checkpoint))
+
+    def label_map(self, model: str, dataset: str) -> str:
+        """The label map last used for this model and dataset ("" if none)."""
+        return next((text for m, d, text in self._label_maps() if (m, d) == (model, dataset)), "")
+
+    def remember_label_map(self, model: str, dataset: str, text: str) -> None:
+        others = [entry for entry in self._label_maps() if tuple(entry[:2]) != (model, dataset)]
+        entries = ([[model, dataset, text]] if text else []) + others
+        self.eval_label_maps = json.dumps(entries[:MAX_LABEL_MAPS])
+
+    def _label_maps(self) -> list[list[str]]:
+        try:
+            entries = json.loads(self.eval_label_maps or "[]")
+        except ValueError:
+            return []
+        return [entry for entry in entries if isinstance(entry, list) and len(entry) == 3]
 
     def sync(self) -> None:
         self.store.sync()

@@ -1,11 +1,13 @@
 """The Evaluation dock: the viewer's model on a dataset (or one split of it), as ``camviewer evaluate`` does.
 
-    dataset + split + positive class --> worker (camviewer.core.evaluation.run.evaluate) --> confusion matrix,
-    ROC curve, metrics; a confusion-matrix cell --> ``cellChosen(paths, title)``: the browser lists
+    dataset + split + StudySetup (label mapping, positive class, operating point) --> worker
+    (camviewer.core.evaluation.run.evaluate) --> confusion matrix, ROC curve, ReportTables (metrics with
+    95% intervals, per class); a confusion-matrix cell --> ``cellChosen(paths, title)``: the browser lists
     exactly those images, each shown with its heatmap.
 
 A two-class evaluation needs its positive class: it is pre-filled from the model card and, when the
 card names none, the user must pick it; it is printed next to sensitivity, specificity and the ROC.
+Any class of more may be chosen too (one vs rest).
 The split of a camviewer run is found by the engine (the split.csv beside the checkpoint). "Export
 report…" writes the engine's report files and never replaces existing ones without asking.
 """
@@ -31,17 +33,27 @@ from PySide6.QtWidgets import (
 from camviewer.gui.common.files import suggested_export_dir
 from camviewer.gui.common.log_panel import LogPanel
 from camviewer.gui.common.path_field import PathField
-from camviewer.gui.common.result_table import ResultTable, number
+from camviewer.gui.common.result_table import number
 from camviewer.gui.common.settings import Settings
 from camviewer.gui.evaluation import tasks
 from camviewer.gui.evaluation.confusion_view import ConfusionView
+from camviewer.gui.evaluation.report_tables import ReportTables
 from camviewer.gui.evaluation.roc_plot import RocPlot
+from camviewer.gui.evaluation.study_setup import StudySetup
 from camviewer.gui.jobs.controls import JobControls
 from camviewer.gui.jobs.registry import WorkerRegistry
 from camviewer.gui.jobs.runner import JobRunner
 
 SPLITS = {"all": "All images", "train": "Training split", "val": "Validation split", "test": "Test split"}
-REPORT_FILES = ("metrics.json", "roc.csv", "predictions.csv", "confusion_matrix.png", "roc.png", "training_curves.png")
+REPORT_FILES = (
+    "metrics.json",
+    "roc.csv",
+    "predictions.csv",
+    "confusion_matrix.png",
+    "roc.png",
+    "calibration.png",
+    "training_curves.png",
+)
 
 
 class EvaluationPanel(QWidget):
@@ -73,13 +85,14 @@ class EvaluationPanel(QWidget):
             "Which images: a split of the data's own layout, else of the run that trained the "
             "model (split.csv beside the checkpoint)"
         )
-        self.positive = QComboBox()
-        self.positive.setToolTip("The class sensitivity, specificity and the ROC curve are reported for")
+        self.setup = StudySetup(registry, settings)
+        self.positive = self.setup.positive
         self.controls = JobControls(self.runner, "Evaluate", cancelled_text="Evaluation cancelled.")
         self.controls.run_button.setToolTip("Predict every image and compute the metrics (in the background)")
         self.confusion = ConfusionView()
         self.roc = RocPlot()
-        self.metrics = ResultTable()
+        self.tables = ReportTables()
+        self.metrics = self.tables.summary
         self.export_button = QPushButton("Export report…", enabled=False)
         self.export_button.setToolTip("metrics.json, roc.csv, predictions.csv and the figures, into a folder")
         self._layout()
@@ -88,6 +101,7 @@ class EvaluationPanel(QWidget):
             lambda running: self.export_button.setEnabled(not running and self.result is not None)
         )
         self.export_button.clicked.connect(self.choose_report_folder)
+        self.data.chosen.connect(self.setup.set_data)
         self.confusion.cellChosen.connect(self._cell_chosen)
         self.runner.returned.connect(self._evaluated)
         self.set_model(None)
@@ -98,10 +112,7 @@ class EvaluationPanel(QWidget):
         form.addWidget(self.data, 0, 1, 1, 3)
         form.addWidget(QLabel("Images"), 1, 0)
         form.addWidget(self.split, 1, 1)
-        form.addWidget(QLabel("Positive class"), 1, 2, alignment=Qt.AlignmentFlag.AlignRight)
-        form.addWidget(self.positive, 1, 3)
         form.setColumnStretch(1, 1)
-        form.setColumnStretch(3, 1)
         caption = QLabel(
             "<b>Confusion matrix</b> — rows: true class, columns: predicted class. Click a cell to browse its images.",
             wordWrap=True,
@@ -118,12 +129,13 @@ class EvaluationPanel(QWidget):
         top_layout.addWidget(charts, 1)
         results = QSplitter(Qt.Orientation.Vertical)
         results.addWidget(top)
-        results.addWidget(self.metrics)
+        results.addWidget(self.tables)
         results.setSizes([260, 190])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.model_label)
         layout.addLayout(form)
+        layout.addWidget(self.setup)
         layout.addWidget(self.controls)
         layout.addWidget(results, 1)
         row = QHBoxLayout()
@@ -135,29 +147,19 @@ class EvaluationPanel(QWidget):
     def set_model(self, model) -> None:
         """The viewer's model (``LoadedModel`` or None); its card pre-fills the positive class."""
         self.model = model
-        self.positive.clear()
+        self.setup.set_model(model)
         self._mark_stale()
         if model is None:
             self.model_label.setText("<i>No model loaded: open one (Ctrl+M) or train one.</i>")
-            self.positive.setEnabled(False)
             return
         card = model.card
         name = Path(model.source).name if model.source else "demo model"
         self.model_label.setText(f"Model: <b>{name}</b> · {card.arch} · {', '.join(card.class_names)}")
         self.model_label.setToolTip(str(model.source or ""))
-        binary = card.num_classes == 2 and card.head == "softmax"
-        if binary:
-            self.positive.addItem("choose…", None)
-            for name in card.class_names:
-                self.positive.addItem(name, name)
-            self.positive.setCurrentIndex(max(0, self.positive.findData(card.positive_class)))
-        else:
-            self.positive.addItem("not applicable" if card.num_classes != 2 else "each label", None)
-        self.positive.setEnabled(binary)
         if not self.data.text():
             noted = (card.notes.get("training") or {}).get("data") if isinstance(card.notes, dict) else None
             if noted and Path(noted).exists():
-                self.data.setText(noted)
+                self.data.set_path(noted)
 
     def _mark_stale(self) -> None:
         """Results of another model stay readable, but their cells no longer browse (the new model would explain them)."""
@@ -167,7 +169,7 @@ class EvaluationPanel(QWidget):
             self._show(f"Shown: the results of {self._result_name}. Evaluate again for the model loaded now.")
 
     def positive_class(self) -> str | None:
-        return self.positive.currentData()
+        return self.setup.positive_class()
 
     # ------------------------------------------------------------------------------------- runs
     def start(self) -> None:
@@ -176,14 +178,13 @@ class EvaluationPanel(QWidget):
         data = self.data.text()
         if not data:
             return self._show("Choose the data to evaluate.", error=True)
-        if self.positive.isEnabled() and self.positive_class() is None:
-            return self._show(
-                "Choose the positive class: sensitivity and specificity are those of that class, "
-                "and the model card names none.",
-                error=True,
-            )
+        self.setup.set_data(data)  # the table follows; the run takes this model and dataset's remembered entries
+        problem = self.setup.problem()
+        if problem:
+            return self._show(problem, error=True)
         split = self.split.currentData()
         self._settings.eval_dataset, self._settings.eval_split = data, split
+        self.setup.remember()
         self._show(f"Evaluating on {Path(data).name} ({SPLITS[split].lower()})…")
         name = Path(self.model.source).name if self.model.source else "the model"
         self._running_model = self.model
@@ -194,6 +195,8 @@ class EvaluationPanel(QWidget):
             data,
             None if split == "all" else split,
             self.positive_class(),
+            self.setup.label_map(),
+            self.setup.operating_rule(),
         )
 
     def _evaluated(self, result) -> None:
@@ -206,12 +209,12 @@ class EvaluationPanel(QWidget):
         if report is None:
             self.confusion.set_matrix([], [])
             self.roc.set_curves({}, None, "multi-label model: per-label AUC in the table")
-            self._show_multilabel(result.multilabel)
+            self.tables.show_multilabel(result.multilabel)
             line = f"Evaluated {result.multilabel['n']:,} images (multi-label){source}{skipped}."
         else:
             self.confusion.set_matrix(report.class_names, report.confusion_matrix)
             self.roc.set_curves(result.roc, report.positive_class, report.roc_auc_note)
-            self._show_report(report)
+            self.tables.show_report(report)
             line = f"Evaluated {report.n:,} images{source}: accuracy {report.accuracy:.3f}"
             if report.positive_class is not None:
                 line += (
@@ -222,44 +225,6 @@ class EvaluationPanel(QWidget):
         self._show(line)
         self._log.info(line)
         self._mark_stale()  # the viewer may have changed model while this ran
-
-    def _show_report(self, report) -> None:
-        positive = report.positive_class
-        suffix = f" — positive class: {positive}" if positive else ""
-        rows = [
-            ("Images", f"{report.n:,}", None),
-            ("Accuracy", number(report.accuracy), None),
-            ("Balanced accuracy", number(report.balanced_accuracy), "mean recall over the classes"),
-        ]
-        if positive is not None:
-            rows += [
-                (f"Sensitivity{suffix}", number(report.sensitivity), report.sensitivity_note),
-                (f"Specificity{suffix}", number(report.specificity), report.specificity_note),
-            ]
-        rows += [
-            (f"ROC AUC{suffix if positive else ' (macro, one vs rest)'}", number(report.roc_auc), report.roc_auc_note),
-            ("Cohen's kappa", number(report.cohen_kappa), report.cohen_kappa_note),
-        ]
-        if positive is None:
-            for name, values in report.per_class.items():
-                rows.append(
-                    (
-                        f"Recall (sensitivity) of {name}",
-                        number(values["recall"]),
-                        f"precision {number(values['precision'])}, F1 {number(values['f1'])}, "
-                        f"{values['support']} images",
-                    )
-                )
-        self.metrics.set_rows(
-            ["Metric", "Value"],
-            [(name, value) for name, value, _ in rows],
-            [(note, note) if note else None for _, _, note in rows],
-        )
-
-    def _show_multilabel(self, report: dict) -> None:
-        rows = [("Images", f"{report['n']:,}"), ("Macro AUC", number(report["macro_auc"]))]
-        rows += [(f"AUC of {name}", number(values["auc"])) for name, values in report["per_label"].items()]
-        self.metrics.set_rows(["Metric", "Value"], rows)
 
     def _cell_chosen(self, true_class: str, predicted: str) -> None:
         if self.result is None or self.result.report is None:

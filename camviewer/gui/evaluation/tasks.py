@@ -13,13 +13,27 @@ if TYPE_CHECKING:  # the engine is imported by the workers, when they run
     from camviewer.core.model.loaded import LoadedModel
 
 
+def dataset_labels(data: str) -> list[str]:
+    """The labels a dataset uses (folder names or a CSV's labels), read without decoding a pixel."""
+    from camviewer.core.data.index import scan_dataset
+
+    return list(scan_dataset(data).class_names)
+
+
 def evaluate_model(
-    model: LoadedModel, data: str, split: str | None, positive_class: str | None, cancel: CancelToken
+    model: LoadedModel,
+    data: str,
+    split: str | None,
+    positive_class: str | None,
+    label_map: str,
+    operating: str,
+    cancel: CancelToken,
 ) -> Iterator:
     """``camviewer evaluate``: the split comes from the data or the split.csv beside the checkpoint."""
     from camviewer.core.evaluation.run import evaluate
 
-    return (yield from evaluate(model, data, split, positive_class, cancel=cancel))
+    job = evaluate(model, data, split, positive_class, cancel=cancel, label_map=label_map, operating=operating)
+    return (yield from job)
 
 
 def write_evaluation_report(result: EvaluationResult, out_dir: str, checkpoint: str | None) -> dict[str, Path]:
