@@ -47,3 +47,37 @@ def test_readme_walkthrough_runs(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "reports/cells/metrics.json").is_file()
     assert any((tmp_path / "maps/maps").glob("*__layercam__*.npy"))
     assert '"auto_layer"' in capsys.readouterr().out
+
+
+WALKTHROUGH_SCALE = {
+    "--n 400": "--n 16",
+    "--n 120": "--n 16",
+    "--size 96": "--size 32",
+    "--input-size 96": "--input-size 32 --threads 1",
+    "--epochs 12": "--epochs 1",
+}
+
+
+def test_readme_study_walkthrough_runs(tmp_path, monkeypatch, capsys):
+    """The 3-class checkpoint on NORMAL/PNEUMONIA walkthrough, every line as written (sizes scaled down)."""
+    import json
+    import subprocess
+
+    monkeypatch.chdir(tmp_path)
+    block = re.search(r"### Walkthrough: a 3-class.*?```sh\n(.*?)```", README.read_text(), re.S).group(1)
+    for line in block.splitlines():
+        for old, new in WALKTHROUGH_SCALE.items():
+            line = line.replace(old, new)
+        words = shlex.split(line, comments=True)
+        if words[0] == "camviewer":
+            expected = 1 if "# refused" in line else 0
+            assert main(words[1:]) == expected, (line, capsys.readouterr().err[-2000:])
+        else:
+            assert words[0] in ("mkdir", "mv")
+            subprocess.run(words, check=True)
+    output = capsys.readouterr()
+    assert "data label(s) 'PNEUMONIA' match none of the model's classes" in output.err
+    assert "PNEUMONIA -> Bacterial Pneumonia + Viral Pneumonia" in output.out
+    metrics = json.loads((tmp_path / "reports/grouped/metrics.json").read_text())
+    assert metrics["class_names"] == ["PNEUMONIA", "Normal"] and metrics["positive_class"] == "PNEUMONIA"
+    assert metrics["operating_point"]["rule"] == "sensitivity:0.9" and metrics["operating_point"]["sensitivity"] >= 0.9
