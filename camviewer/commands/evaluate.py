@@ -132,7 +132,8 @@ def summary_lines(result, out: str) -> list[str]:
     methods = report.interval_methods
     lines.append(
         f"[low, high]: {methods['confidence']:.0%} intervals: Wilson for proportions (n = the images in the "
-        f"denominator), DeLong for a class's ROC-AUC, {methods['bootstrap'].split(' (')[0]} for the rest"
+        f"denominator), DeLong for a class's ROC-AUC, a stratified bootstrap ({methods['resamples']} resamples, "
+        f"seed {methods['seed']}) for the rest"
     )
     lines.append(f"wrote {', '.join(sorted(result.files))} to {out}")
     return lines

@@ -49,6 +49,8 @@ def methods_text(resamples: int = RESAMPLES, seed: int = SEED, confidence: float
         "delong": "DeLong variance of the ROC-AUC, AUC +/- z*SE clipped to [0, 1]",
         "bootstrap": f"stratified bootstrap, {resamples} resamples within each true class, percentile, seed {seed} "
         "(Cohen's kappa, balanced accuracy, F1, macro ROC-AUC)",
+        "resamples": resamples,
+        "seed": seed,
     }
 
 
