@@ -153,7 +153,7 @@ def plain_kappa(truth, predicted):
 
 
 def test_bootstrap_kappa_interval_agrees_with_a_plain_index_bootstrap():
-    ours = bootstrap(truth3, {"kappa": lambda c: kappa_of(confusion_counts(c, truth3, predicted3, 3))}, 4000)["kappa"]
+    ours = bootstrap(truth3, lambda c: {"kappa": kappa_of(confusion_counts(c, truth3, predicted3, 3))}, 4000)["kappa"]
     draw = np.random.default_rng(99)  # other draws, drawn as indices: the intervals agree to sampling noise
     strata = [np.flatnonzero(truth3 == k) for k in range(3)]
     plain = []
@@ -167,7 +167,7 @@ def test_bootstrap_kappa_interval_agrees_with_a_plain_index_bootstrap():
 
 
 def test_bootstrap_is_seeded():
-    statistic = {"kappa": lambda c: kappa_of(confusion_counts(c, truth3, predicted3, 3))}
+    statistic = lambda c: {"kappa": kappa_of(confusion_counts(c, truth3, predicted3, 3))}  # noqa: E731
     assert bootstrap(truth3, statistic, 200, seed=3) == bootstrap(truth3, statistic, 200, seed=3)
 
 

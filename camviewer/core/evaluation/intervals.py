@@ -128,27 +128,30 @@ def stratified_counts(
     for start in range(0, resamples, per_chunk):
         size = min(per_chunk, resamples - start)
         counts = np.zeros((size, len(labels)), dtype=np.int64)
-        for members in strata:
-            counts[:, members] = rng.multinomial(len(members), np.full(len(members), 1 / len(members)), size=size)
+        for members in strata:  # len(members) draws with replacement per resample, counted per image
+            draws = rng.integers(0, len(members), size=(size, len(members)))
+            draws += np.arange(size)[:, None] * len(members)
+            counts[:, members] = np.bincount(draws.ravel(), minlength=size * len(members)).reshape(size, -1)
         yield counts
 
 
 def bootstrap(
     labels: np.ndarray,
-    statistics: Mapping[str, Callable[[np.ndarray], np.ndarray]],
+    statistics: Callable[[np.ndarray], Mapping[str, np.ndarray]],
     resamples: int = RESAMPLES,
     seed: int = SEED,
     confidence: float = CONFIDENCE,
 ) -> dict[str, Interval | None]:
     """Percentile intervals of several statistics over the same stratified resamples.
 
-    Each statistic maps a (resamples, images) count array to one value per resample (NaN where
-    undefined on that resample). A statistic undefined on every resample gets None.
+    ``statistics`` maps a (resamples, images) count array to ``{name: one value per resample}`` (NaN
+    where undefined on that resample); one call per chunk lets them share work such as the confusion
+    matrices. A statistic undefined on every resample gets None.
     """
-    values: dict[str, list[np.ndarray]] = {name: [] for name in statistics}
+    values: dict[str, list[np.ndarray]] = {}
     for counts in stratified_counts(labels, resamples, seed):
-        for name, statistic in statistics.items():
-            values[name].append(np.asarray(statistic(counts), dtype=np.float64))
+        for name, drawn in statistics(counts).items():
+            values.setdefault(name, []).append(np.asarray(drawn, dtype=np.float64))
     tail = 100 * (1 - confidence) / 2
     out: dict[str, Interval | None] = {}
     for name, chunks in values.items():
@@ -169,9 +172,11 @@ def bootstrap(
 def confusion_counts(counts: np.ndarray, truth: np.ndarray, predicted: np.ndarray, k: int) -> np.ndarray:
     """(resamples, k, k) confusion matrices of weighted images; rows are the truth."""
     cell = np.asarray(truth) * k + np.asarray(predicted)
-    one_hot = np.zeros((len(cell), k * k))
-    one_hot[np.arange(len(cell)), cell] = 1.0
-    return (counts @ one_hot).reshape(-1, k, k)
+    order = np.argsort(cell, kind="stable")  # images grouped by cell: one summed slice per cell
+    present, starts = np.unique(cell[order], return_index=True)
+    out = np.zeros((len(counts), k * k))
+    out[:, present] = np.add.reduceat(counts[:, order], starts, axis=1)
+    return out.reshape(-1, k, k)
 
 
 def kappa_of(confusion: np.ndarray) -> np.ndarray:
@@ -202,19 +207,24 @@ def f1_of(confusion: np.ndarray, index: int) -> np.ndarray:
 def weighted_auc(counts: np.ndarray, is_positive: np.ndarray, score: np.ndarray) -> np.ndarray:
     """ROC-AUC of each resample (images weighted by their draw counts); ties count one half.
 
-    Sorting the scores once and summing negative weights per tie group makes this one pass over the
-    images per resample instead of a sort per resample.
+    The negatives are sorted by score once; for each resample a cumulative sum of their weights gives,
+    for every positive, the weight of the negatives below it and tied with it: one pass per resample
+    instead of a sort per resample.
     """
-    order = np.argsort(score, kind="stable")
-    ranked = np.asarray(score)[order]
-    new_group = np.r_[True, ranked[1:] != ranked[:-1]]
-    starts, group = np.flatnonzero(new_group), np.cumsum(new_group) - 1
-    weights = counts[:, order].astype(np.float64)
-    positive = np.asarray(is_positive, dtype=bool)[order]
-    negative_mass = np.add.reduceat(weights * ~positive, starts, axis=1)  # per tie group
-    below = np.cumsum(negative_mass, axis=1) - negative_mass
-    credit = (below + 0.5 * negative_mass)[:, group]
-    wins = (weights * positive * credit).sum(axis=1)
-    pairs = (weights * positive).sum(axis=1) * (weights * ~positive).sum(axis=1)
+    is_positive = np.asarray(is_positive, dtype=bool)
+    score = np.asarray(score)
+    negatives = np.flatnonzero(~is_positive)
+    negatives = negatives[np.argsort(score[negatives], kind="stable")]
+    positives = np.flatnonzero(is_positive)
+    ranked = score[negatives]
+    below_at = np.searchsorted(ranked, score[positives], side="left")
+    up_to = np.searchsorted(ranked, score[positives], side="right")
+    negative_weights = counts[:, negatives].astype(np.float64)
+    cumulative = np.zeros((len(counts), len(negatives) + 1))
+    np.cumsum(negative_weights, axis=1, out=cumulative[:, 1:])
+    below, tied = cumulative[:, below_at], cumulative[:, up_to] - cumulative[:, below_at]
+    positive_weights = counts[:, positives]
+    wins = (positive_weights * (below + 0.5 * tied)).sum(axis=1)
+    pairs = positive_weights.sum(axis=1) * cumulative[:, -1]
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(pairs > 0, wins / pairs, np.nan)

@@ -169,23 +169,22 @@ def _roc_auc(labels, names, positive, per_class) -> tuple[float | None, str | No
     )
 
 
-def _bootstrapped(labels, predicted, scores, names, resamples, seed) -> dict:
+def _bootstrapped(labels, predicted, scores, names, positive, resamples, seed) -> dict:
     """Bootstrap intervals of kappa, balanced accuracy, each class's F1 and the macro AUC (one set of resamples)."""
     k = len(names)
     present = [i for i in range(k) if (labels == i).any()]
 
-    def confusion(counts):
-        return confusion_counts(counts, labels, predicted, k)
+    def statistics(counts):
+        confusion = confusion_counts(counts, labels, predicted, k)
+        out = {
+            "cohen_kappa": kappa_of(confusion),
+            "balanced_accuracy": balanced_accuracy_of(confusion),
+            **{f"f1:{names[i]}": f1_of(confusion, i) for i in range(k)},
+        }
+        if positive is None and len(present) > 1:  # the headline AUC is the macro one only without a positive
+            out["macro_roc_auc"] = np.mean([weighted_auc(counts, labels == i, scores[:, i]) for i in present], axis=0)
+        return out
 
-    statistics = {
-        "cohen_kappa": lambda counts: kappa_of(confusion(counts)),
-        "balanced_accuracy": lambda counts: balanced_accuracy_of(confusion(counts)),
-        **{f"f1:{names[i]}": (lambda counts, i=i: f1_of(confusion(counts), i)) for i in range(k)},
-    }
-    if len(present) > 1:
-        statistics["macro_roc_auc"] = lambda counts: np.mean(
-            [weighted_auc(counts, labels == i, scores[:, i]) for i in present], axis=0
-        )
     return bootstrap(labels, statistics, resamples, seed)
 
 
@@ -214,7 +213,7 @@ def evaluate_predictions(
     if positive is None and rule.kind != "argmax":
         raise MetricsError(f"operating point {rule} needs a positive class (one of {quoted(names)})")
     predicted = scores.argmax(axis=1)
-    boot = _bootstrapped(labels, predicted, scores, names, resamples, seed)
+    boot = _bootstrapped(labels, predicted, scores, names, positive, resamples, seed)
     per_class = _per_class(labels, predicted, scores, names, {n: boot[f"f1:{n}"] for n in names})
     kappa, kappa_note = _kappa(labels, predicted, names)
     auc, auc_note = _roc_auc(labels, names, positive, per_class)

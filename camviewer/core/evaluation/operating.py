@@ -125,7 +125,7 @@ def operating_point(
     out["youden_j"] = sensitivity + specificity - 1 if sensitivity is not None and specificity is not None else None
     accuracy = wilson(tp + tn, len(labels))
     truth, calls = is_positive.astype(np.int64), called.astype(np.int64)
-    f1 = bootstrap(labels, {"f1": lambda counts: f1_of(confusion_counts(counts, truth, calls, 2), 1)}, resamples, seed)
+    f1 = bootstrap(labels, lambda counts: {"f1": f1_of(confusion_counts(counts, truth, calls, 2), 1)}, resamples, seed)
     out["intervals"].update(
         accuracy=accuracy.to_dict() if accuracy else None,
         f1=f1["f1"].to_dict() if out["f1"] is not None and f1["f1"] else None,
