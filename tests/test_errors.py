@@ -92,6 +92,10 @@ FACTUAL_ERRORS = [
     errors.EmptySplit("data", "val"),
     errors.AmbiguousGroundTruth(["masks", "boxes"]),
     errors.PositiveClassRequired(["normal", "sick"]),
+    errors.UnmatchedLabels(["PNEUMONIA"], ["Bacterial Pneumonia", "Normal", "Viral Pneumonia"]),
+    errors.UnknownClasses(["Healthy"], ["Bacterial Pneumonia", "Normal", "Viral Pneumonia"]),
+    errors.OverlappingGroups(["A", "B"], ["Viral Pneumonia"]),
+    errors.NotOneToOne(["PNEUMONIA"], {}, ["Normal"]),
     errors.MissingInput("roi-mask", "roi_masks", "a folder of ROI masks"),
     errors.MissingInput("cam-overlay", "model", "a model to compute the maps"),
 ]

@@ -210,7 +210,7 @@ def test_cli_evaluate(trained, tmp_path, capsys):
     model = load_model(checkpoint, device="cpu")
     model.card = replace(model.card, positive_class=None)
     model.save(bare)
-    assert main(["evaluate", str(data), "--model", str(bare), "--out", str(tmp_path / "b"), "--device", "cpu"]) == 2
+    assert main(["evaluate", str(data), "--model", str(bare), "--out", str(tmp_path / "b"), "--device", "cpu"]) == 1
     assert "blue, red" in capsys.readouterr().err
     assert (
         main(

@@ -121,9 +121,10 @@ def test_cli_prints_the_mapping_first_then_metrics_with_intervals(study, tmp_pat
 
     assert main([*args, "--out", str(tmp_path / "b")]) == 1
     err = capsys.readouterr().err
-    assert "'PNEUMONIA'" in err and "'Bacterial Pneumonia'" in err
-    assert main([*args, "--label-map", "NORMAL=Healthy", "--out", str(tmp_path / "c")]) == 2
-    assert "'Healthy' is not among the model's classes" in capsys.readouterr().err
+    assert "'PNEUMONIA'" in err and "'Bacterial Pneumonia'" in err and "(map them with --label-map" in err
+    assert main([*args, "--label-map", "NORMAL=Healthy", "--out", str(tmp_path / "c")]) == 1
+    err = capsys.readouterr().err
+    assert "'Healthy' is not among the model's classes" in err and "use the model's own names" in err
     with pytest.raises(SystemExit):
         main([*args, "--label-map", "NORMAL", "--out", str(tmp_path / "d")])
     assert "no '='" in capsys.readouterr().err

@@ -133,6 +133,14 @@ def remedy(error: BaseException) -> str | None:
             return f"give --arch ({LIST_ARCHS}) or --init CKPT"
         case errors.TrainingOptionError(option=option):
             return f"see --{option.replace('_', '-')}"
+        case errors.UnmatchedLabels():
+            return "map them with --label-map 'LABEL=CLASS', or 'LABEL=CLASS|CLASS' for a group"
+        case errors.UnknownClasses(model_classes=classes):
+            return f"use the model's own names ({', '.join(classes)}) in --label-map or --positive-class"
+        case errors.OverlappingGroups():
+            return "give each label in --label-map the same classes as the other, or none of them"
+        case errors.NotOneToOne():
+            return "with --init, map each label to exactly one class of the checkpoint (--label-map), or drop --init"
         case errors.ClassMismatch():
             return "rename the class folders or labels, or train without --init"
         case errors.EmptySplit(split="val"):

@@ -14,7 +14,6 @@ import sys
 from camviewer.commands._common import (
     EXIT_FAILED,
     EXIT_OK,
-    EXIT_USAGE,
     LABEL_MAP_HELP,
     add_model_arguments,
     fail,
@@ -57,9 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from camviewer.commands._common import drive, load_model_from_args
-    from camviewer.core.data.labels import LabelMapping, UnknownClasses
+    from camviewer.core.data.labels import LabelMapping
     from camviewer.core.errors import CamviewerError
-    from camviewer.core.evaluation.classes import PositiveClassNeeded
     from camviewer.core.evaluation.run import evaluate
 
     def show_mapping(event) -> None:
@@ -79,10 +77,6 @@ def run(args: argparse.Namespace) -> int:
             operating=args.operating_point,
         )
         result = drive(job, show_mapping)
-    except PositiveClassNeeded as error:
-        return fail(f"{error} (--positive-class NAME)", EXIT_USAGE)
-    except UnknownClasses as error:
-        return fail(f"{error}; check --label-map", EXIT_USAGE)
     except (CamviewerError, OSError) as error:
         return fail(error)
     except KeyboardInterrupt:

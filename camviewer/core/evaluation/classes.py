@@ -13,19 +13,8 @@ import numpy as np
 
 from camviewer.core.data.index import Sample
 from camviewer.core.data.labels import LabelMapping, match_class
-from camviewer.core.errors import MetricsError
+from camviewer.core.errors import MetricsError, PositiveClassRequired
 from camviewer.core.model.card import ModelCard
-
-
-class PositiveClassNeeded(MetricsError):
-    """A two-class evaluation without a positive class: sensitivity and specificity would be a guess."""
-
-    def __init__(self, classes: Sequence[str]) -> None:
-        self.classes = list(classes)
-        super().__init__(
-            f"a two-class evaluation needs a positive class, and the model card names none: "
-            f"choose one of {', '.join(self.classes)}"
-        )
 
 
 def data_labels(samples: Sequence[Sample]) -> list[str]:
@@ -94,5 +83,5 @@ def resolve_positive_class(card: ModelCard, requested: str | None, mapping: Labe
         if holding:
             return holding[0]
     if len(names) == 2:
-        raise PositiveClassNeeded(names)
+        raise PositiveClassRequired(names)
     return None

@@ -52,6 +52,10 @@ def remedy(error: BaseException) -> str | None:
             return "Choose an architecture."
         case errors.TrainingOptionError(option=option) if option in OPTION_LABELS:
             return f"Check {OPTION_LABELS[option]}."
+        case errors.UnmatchedLabels() | errors.UnknownClasses() | errors.OverlappingGroups():
+            return "Set each label's model class in the Labels table (several joined by | make a group)."
+        case errors.NotOneToOne():
+            return "Name the data's class folders after the checkpoint's classes, one folder per class."
         case errors.ClassMismatch():
             return "Rename the data's class folders to the checkpoint's classes, or train a new model instead."
         case errors.EmptySplit(split="val"):
