@@ -286,7 +286,7 @@ def test_auto_layer_choices():
         "vgg16": "features",
         "tinyvgg_gap": "conv_block_2",
         "vgg16_gap": "conv",
-        "squeezenet1_1": "classifier.2",
+        "squeezenet1_1": "features",  # not the class-score map of its conv head
         "mobilenet_v3_small": "features",
     }
     for arch, layer in expected.items():

@@ -98,7 +98,7 @@ def ordered_map(function: Callable, items: Sequence, threads: int | None = None,
 def _decode_one(sample: Sample, card: ModelCard, keep_pixels: bool) -> tuple[np.ndarray, np.ndarray | None] | str:
     """(channel moments, uint8 CxHxW or None) of one preprocessed image, or the reason it is unreadable."""
     try:
-        unit = to_unit_array(read_image(sample.path).pixels, card)
+        unit = to_unit_array(read_image(sample.path), card)
     except ImageError as error:
         return error.reason
     except Exception as error:  # a decoder bug must not stop a whole dataset: report it with the file

@@ -18,7 +18,11 @@ ImageSource = str | Path | np.ndarray | DecodedImage
 
 @dataclass
 class ExplainResult:
-    """One image explained: ``maps[method][class_name]`` is H x W float32 in [0, 1] at the original size."""
+    """One image explained: ``maps[method][class_name]`` is H x W float32 in [0, 1] at the original size.
+
+    Pixels the model did not see (outside a centre or border crop) are NaN in ``maps``. ``empty`` names
+    the (method, class) maps with nothing to show, and why (zero gradient, or no positive value).
+    """
 
     source: str
     size: tuple[int, int]
@@ -28,6 +32,7 @@ class ExplainResult:
     maps: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     raw: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     image: DecodedImage | None = None
+    empty: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 @dataclass

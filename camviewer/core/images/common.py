@@ -47,6 +47,14 @@ class ImageInfo:
     mode: str  # PIL mode of the source, DICOM PhotometricInterpretation, or "L"/"RGB"/"RGBA" for arrays
     channels: int  # channels of the decoded pixels: 1 or 3
 
+    @property
+    def eight_bit(self) -> bool:
+        """The pixels are exactly k/255 (8- or 1-bit samples, only divided by 255): what PIL holds as uint8.
+
+        DICOM is never: its grey values come through a window or a min-max.
+        """
+        return self.bit_depth <= 8 and self.format != "DICOM"
+
 
 @dataclass(frozen=True)
 class DecodedImage:
