@@ -41,14 +41,14 @@ def colorize(map01: np.ndarray, colormap: str = "jet") -> np.ndarray:
 NOT_SEEN_STRIPE = 8  # pixels between the diagonal stripes of "not seen" regions
 
 
-def mark_not_seen(rgb: np.ndarray, seen: np.ndarray) -> np.ndarray:
-    """Pixels outside ``seen`` darkened, with light grey diagonal stripes: plainly not a map value."""
+def mark_not_seen(rgb: np.ndarray, base: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """``rgb`` with the pixels outside ``seen`` replaced by the darkened ``base`` under light grey stripes."""
     if seen.all():
         return rgb
     out = rgb.copy()
     rows, cols = np.nonzero(~seen)
     stripe = (rows + cols) % NOT_SEEN_STRIPE < 2
-    out[rows, cols] = (rgb[rows, cols] * 0.35).astype(np.uint8)
+    out[rows, cols] = (base[rows, cols] * 0.35).astype(np.uint8)
     out[rows[stripe], cols[stripe]] = 160
     return out
 
@@ -68,7 +68,8 @@ def blend(base_rgb: np.ndarray, heat_rgb: np.ndarray, alpha: float) -> np.ndarra
 
 def overlay(pixels: np.ndarray, map01: np.ndarray, colormap: str = "jet", alpha: float = 0.5) -> np.ndarray:
     """The heatmap blended over the image, H x W x 3 uint8 RGB; pixels the model did not see are marked."""
-    return mark_not_seen(blend(as_rgb8(pixels), colorize(map01, colormap), alpha), ~np.isnan(map01))
+    base = as_rgb8(pixels)
+    return mark_not_seen(blend(base, colorize(map01, colormap), alpha), base, ~np.isnan(map01))
 
 
 def threshold_mask(map01: np.ndarray, threshold: float) -> np.ndarray:

@@ -15,9 +15,7 @@ import numpy as np
 from camviewer.core.model.recipe import Placement
 
 
-def upsample_map(
-    raw: np.ndarray, image_size: tuple[int, int], placement: Placement | None = None
-) -> np.ndarray:
+def upsample_map(raw: np.ndarray, image_size: tuple[int, int], placement: Placement | None = None) -> np.ndarray:
     """ReLU, bilinear resize, min-max to [0, 1] over the seen pixels: H x W float32, NaN where not seen.
 
     Without ``placement`` the map is stretched over the whole ``image_size`` (e.g. the model input).

@@ -114,7 +114,7 @@ class ModelCard:
         """A copy with other preprocessing (``input_size`` alone: a stretch); the rest of the card is kept."""
         keys = ("input_size", "resize", "crop", "letterbox")
         if any(key in changes for key in keys):  # a new geometry replaces the old one as a whole
-            changes = {key: None for key in keys} | {"letterbox": False} | changes
+            changes = dict.fromkeys(keys) | {"letterbox": False} | changes
         return replace(self, **changes)
 
     def placement(self, image_size: tuple[int, int]) -> recipe.Placement:

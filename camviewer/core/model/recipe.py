@@ -144,9 +144,7 @@ def _ceil(value: float) -> int:
     return nearest if abs(value - nearest) < 1e-9 else int(-(-value // 1))
 
 
-def place(
-    image_size: Size, border_crop: float, resize: int | Size, crop: Size | None, letterbox: bool
-) -> Placement:
+def place(image_size: Size, border_crop: float, resize: int | Size, crop: Size | None, letterbox: bool) -> Placement:
     """The :class:`Placement` of an image of ``image_size`` (height, width) under a recipe."""
     region = border_box(*image_size, border_crop)
     resized = resized_size(region[2:], resize, letterbox)

@@ -200,7 +200,12 @@ def _recipe(config: TrainConfig, base: ModelCard | None) -> dict:
             "letterbox": bool(config.letterbox),
         }
     elif base is not None:
-        geometry = {"input_size": base.input_size, "resize": base.resize, "crop": base.crop, "letterbox": base.letterbox}
+        geometry = {
+            "input_size": base.input_size,
+            "resize": base.resize,
+            "crop": base.crop,
+            "letterbox": base.letterbox,
+        }
     else:
         geometry = {"input_size": (224, 224)}
     interpolation = config.interpolation or (base.interpolation if base else None)
