@@ -41,7 +41,7 @@ from camviewer.gui.viewer.model_loader import ModelLoader
 from camviewer.gui.viewer.model_panel import ModelPanel
 from camviewer.gui.viewer.opener import Opener
 from camviewer.gui.viewer.session import ViewerSession
-from camviewer.gui.viewer.state import ComputeOptions, DisplayOptions, compare_maps, main_map, shown_class
+from camviewer.gui.viewer.state import ComputeOptions, DisplayOptions, compare_maps, empty_note, main_map, shown_class
 
 DEFAULT_SIZE = (1280, 800)
 MESSAGE_MS = 8000
@@ -55,7 +55,8 @@ class MainWindow(QMainWindow):
         self.settings = settings or Settings()
         self.registry = WorkerRegistry(self)
         self.session = ViewerSession(self.registry, self)
-        self.loader = ModelLoader(self.registry, self)
+        self.browser = FolderBrowser(self.registry, self.settings.thumbnails)
+        self.loader = ModelLoader(self.registry, self, self.settings, self.browser.paths)
         self.actions = build_actions(self)
         self.image_view = ImageView()
         self.compare_view = CompareView()
@@ -63,7 +64,6 @@ class MainWindow(QMainWindow):
         self.central.addWidget(self.image_view)
         self.central.addWidget(self.compare_view)
         self.setCentralWidget(self.central)
-        self.browser = FolderBrowser(self.registry, self.settings.thumbnails)
         self.model_panel = ModelPanel(self.actions.open_model)
         self.cam_panel = CamPanel(self._saved_compute(), self._saved_display())
         self.log = LogPanel(self)
@@ -234,6 +234,7 @@ class MainWindow(QMainWindow):
         self.image_view.set_image(frame.display, frame.image.pixels)
         self.compare_view.clear_maps()
         self.model_panel.clear_probabilities()
+        self.cam_panel.show_notice(None)
         self.setWindowTitle(f"{Path(frame.path).name} — camviewer")
         self.statusBar().showMessage(
             f"{Path(frame.path).name}: {info.width}×{info.height} {info.format}, {info.bit_depth}-bit {info.mode}",
@@ -246,10 +247,13 @@ class MainWindow(QMainWindow):
         if options.compare != "off" and self.session.frame is not None:
             self.compare_view.show_maps(self.session.frame.display, compare_maps(result, options))
         self.model_panel.show_probabilities(result.probs, result.predicted)
-        shown = shown_class(result, options.target)
+        shown, note = shown_class(result, options.target), empty_note(result, options)
+        self.cam_panel.show_notice(note)
         timing = f" · {seconds * 1000:.0f} ms" if seconds else ""
         self.statusBar().showMessage(
-            f"{options.method} · {shown} (p {result.probs[shown]:.3f}) · layer {result.layer}{timing}", MESSAGE_MS
+            f"{options.method} · {shown} (p {result.probs[shown]:.3f}) · layer {result.layer}{timing}"
+            + (f" · {note}" if note else ""),
+            MESSAGE_MS,
         )
 
     def _view_failed(self, failure: tasks.ViewFailed) -> None:

@@ -96,9 +96,11 @@ def shoot(out: Path) -> list[Path]:
         written.append(_save(window.grab(), out / "compare.png"))
         window.cam_panel.set_compare("off")
 
+        from camviewer.core.model.inference import InferredArchitecture
+
         dialog = CheckpointDialog(
             "chexnet_densenet121.pth.tar",
-            {"arch": "densenet121", "num_classes": 14, "channels": 3, "input_size": None},
+            InferredArchitecture("densenet121", 14, 3, {}),
             None,
             727,
             ["densenet121", "densenet169", "resnet18", "resnet50", "tinyvgg_gap"],

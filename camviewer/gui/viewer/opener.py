@@ -18,7 +18,7 @@ from camviewer.gui.viewer import tasks
 from camviewer.gui.viewer.folder_browser import FolderBrowser
 from camviewer.gui.viewer.model_loader import ModelLoader
 
-CHECKPOINT_FILTER = "Checkpoints (*.safetensors *.pt *.pth *.bin *.ckpt);;All files (*)"
+CHECKPOINT_FILTER = "Checkpoints (*.safetensors *.pt *.pth *.pth.tar *.tar *.bin *.ckpt);;All files (*)"
 LISTED_UNSUPPORTED = 20
 
 
@@ -35,6 +35,7 @@ class Opener(QObject):
         super().__init__(window)
         self._window, self.settings, self._registry = window, settings, registry
         self._browser, self._loader, self._log = browser, loader, log
+        loader.saved.connect(lambda path: log.info(f"Saved as {path}: it opens without questions from now on"))
 
     def choose_folder(self) -> None:
         start = (self.settings.recent_folders or (str(Path.home()),))[0]
@@ -52,7 +53,7 @@ class Opener(QObject):
         start = str(Path((self.settings.recent_models or (str(Path.home()),))[0]).parent)
         path, _ = QFileDialog.getOpenFileName(self._window, "Open a model checkpoint", start, CHECKPOINT_FILTER)
         if path:
-            self.open_model(path)
+            self._loader.open(path, ask=True)  # chosen by hand: confirm what was entered last time
 
     def open_folder(self, folder: str | Path) -> None:
         self.settings.remember_folder(folder)
