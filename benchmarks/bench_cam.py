@@ -5,6 +5,11 @@ Run: python benchmarks/bench_cam.py [--archs resnet18,densenet121] [--batches 1,
 Every variant is timed round-robin in the same run (the machine's noise hits all alike) and
 reported as the median and the ratio to a plain no-grad forward of the same model and batch.
 Our timings include upsampling the maps to the input size, as the references' do.
+
+The recipe section times a batch-16 explain (preprocessing, one Grad-CAM pass, maps placed on the
+original images) before and after preprocessing recipes: camviewer 0.x's OpenCV INTER_AREA resize and
+``cv2.resize`` map upsampling (kept below as the baseline) against torchvision's resize and the exact
+inverse placement.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from camviewer.core.cam.display import upsample_map
@@ -161,6 +167,54 @@ def bench_explain_folder(count: int, repeats: int) -> None:
             print(f"| {name} | {ms / 1000:.2f} | {rate:.1f} | {rate / base:.2f}x |")
 
 
+def legacy_upsample_map(raw, image_size):
+    """camviewer 0.x's display map (no crop): ReLU, cv2.resize, min-max: the baseline of the recipe section."""
+    import cv2
+
+    height, width = image_size
+    resized = cv2.resize(np.maximum(raw, 0).astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    resized -= resized.min()
+    resized /= resized.max() + 1e-7
+    return resized
+
+
+def bench_recipe(sizes: list[tuple[int, int]], repeats: int) -> None:
+    """Batch-16 explain of decoded 8-bit images: 0.x preprocessing and placement vs the recipe's."""
+    from dataclasses import replace
+
+    from camviewer.core.images import as_decoded
+    from camviewer.core.preprocess import normalize, to_unit_tensor
+
+    torch.manual_seed(0)
+    model = new_model(ModelCard(arch="resnet18", class_names=["normal", "pneumonia"]), device="cpu")
+    rng = np.random.default_rng(0)
+    print("\nBatch-16 explain of 8-bit RGB images (resnet18, gradcam, maps placed on the originals):\n")
+    print("| images | before: OpenCV area + cv2 upsampling | after: torchvision + exact inverse | ratio |")
+    print("|---|---|---|---|")
+    for height, width in sizes:
+        images = [as_decoded(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)) for _ in range(16)]
+        cards = {"before": replace(model.card, interpolation="area"), "after": model.card}
+
+        def explain_batch(which):
+            card = cards[which]
+
+            def run():
+                batch = normalize(torch.stack([to_unit_tensor(image, card) for image in images]), card)
+                out = compute_cams(model, batch, ["gradcam"])
+                for image, raw, targets in zip(images, out.raw, out.targets):
+                    size = image.pixels.shape[:2]
+                    if which == "before":
+                        legacy_upsample_map(raw["gradcam"][targets[0]], size)
+                    else:
+                        upsample_map(raw["gradcam"][targets[0]], size, card.placement(size))
+
+            return run
+
+        medians = time_round_robin({w: explain_batch(w) for w in cards}, repeats)
+        ratio = medians["after"] / medians["before"]
+        print(f"| 16 x {height}x{width} | {medians['before']:.0f} ms | {medians['after']:.0f} ms | {ratio:.3f}x |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--archs", default="resnet18,densenet121")
@@ -168,8 +222,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--skip-folder", action="store_true")
+    parser.add_argument("--skip-methods", action="store_true")
+    parser.add_argument("--recipe-sizes", default="256x256,1024x1280", metavar="HxW[,HxW...]")
     args = parser.parse_args()
-    bench_methods(args.archs.split(","), [int(b) for b in args.batches.split(",")], args.repeats)
+    if not args.skip_methods:
+        bench_methods(args.archs.split(","), [int(b) for b in args.batches.split(",")], args.repeats)
+    sizes = [tuple(int(side) for side in size.split("x")) for size in args.recipe_sizes.split(",")]
+    bench_recipe(sizes, max(3, args.repeats // 3))
     if not args.skip_folder:
         bench_explain_folder(args.images, repeats=3)
 

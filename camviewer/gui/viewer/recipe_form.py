@@ -44,6 +44,7 @@ def _spin(value: int, tooltip: str) -> QSpinBox:
 
 def _pair(*widgets) -> QHBoxLayout:
     row = QHBoxLayout()
+    row.setContentsMargins(0, 0, 0, 0)
     for index, widget in enumerate(widgets):
         if index:
             row.addWidget(QLabel("×"))
