@@ -195,9 +195,7 @@ def bench_recipe(sizes: list[tuple[int, int]], repeats: int) -> None:
         images = [as_decoded(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)) for _ in range(16)]
         cards = {"before": replace(model.card, interpolation="area"), "after": model.card}
 
-        def explain_batch(which):
-            card = cards[which]
-
+        def explain_batch(which, card, images):
             def run():
                 batch = normalize(torch.stack([to_unit_tensor(image, card) for image in images]), card)
                 out = compute_cams(model, batch, ["gradcam"])
@@ -210,7 +208,7 @@ def bench_recipe(sizes: list[tuple[int, int]], repeats: int) -> None:
 
             return run
 
-        medians = time_round_robin({w: explain_batch(w) for w in cards}, repeats)
+        medians = time_round_robin({w: explain_batch(w, card, images) for w, card in cards.items()}, repeats)
         ratio = medians["after"] / medians["before"]
         print(f"| 16 x {height}x{width} | {medians['before']:.0f} ms | {medians['after']:.0f} ms | {ratio:.3f}x |")
 
