@@ -20,9 +20,9 @@ import cv2
 import numpy as np
 import torch
 
+from camviewer.core.images import as_decoded
 from camviewer.core.images.common import DecodedImage
 from camviewer.core.model.card import ModelCard
-from camviewer.core.model.recipe import border_box
 
 # ITU-R 601-2 luma, as PIL's "L" conversion: keeps grey images and their RGB copies equivalent.
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -32,15 +32,11 @@ LUMA_FIXED = np.array([19595, 38470, 7471], dtype=np.uint32)
 Image = DecodedImage | np.ndarray
 
 
-def crop_box(height: int, width: int, border_crop: float) -> tuple[int, int, int, int]:
-    """(top, left, crop_height, crop_width) of the region the model sees."""
-    return border_box(height, width, border_crop)
-
-
 def to_unit_tensor(image: Image, card: ModelCard) -> torch.Tensor:
     """C x H x W float32 in [0, 1] at the card's input size, ready for augmentation or :func:`normalize`.
 
-    ``image``: a DecodedImage, or an array (uint8: 8-bit; float in [0, 1]: resized in float).
+    ``image``: a DecodedImage, or an array (uint8: 8-bit; float in [0, 1]: resized in float; other types
+    are scaled as :func:`camviewer.core.images.as_decoded` does).
     """
     pixels, eight_bit = _source(image)
     placement = card.placement(pixels.shape[:2])
@@ -84,11 +80,12 @@ def _source(image: Image) -> tuple[np.ndarray, bool]:
     pixels = np.asarray(image)
     if pixels.ndim == 3 and pixels.shape[2] == 1:
         pixels = pixels[..., 0]
-    if pixels.dtype == np.bool_:
-        return pixels.astype(np.uint8) * np.uint8(255), True
-    if pixels.dtype == np.uint8:
-        return pixels, True
-    return pixels.astype(np.float32, copy=False), False
+    plain = pixels.ndim == 2 or (pixels.ndim == 3 and pixels.shape[2] == 3)
+    if plain and pixels.dtype == np.uint8:
+        return pixels, True  # used as it is: no round trip through floats
+    if plain and pixels.dtype.kind == "f":
+        return pixels.astype(np.float32, copy=False), False
+    return _source(as_decoded(pixels))  # uint16, bool, RGBA...: scaled as the image readers do
 
 
 def _luma(pixels: np.ndarray, eight_bit: bool) -> np.ndarray:
