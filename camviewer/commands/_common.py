@@ -166,6 +166,8 @@ def remedy(error: BaseException) -> str | None:
             return f"drop --arch, or give --arch {found}"
         case errors.UnknownArchitecture():
             return "`camviewer info --list-archs` lists the architectures"
+        case errors.RecipeError():
+            return "see --resize, --crop and --letterbox (e.g. --resize 256 --crop 224, or --resize 224x224)"
         case errors.DeviceUnavailable():
             return "use --device cpu or auto"
         case errors.PretrainedWeightsUnavailable(cached_path=None):

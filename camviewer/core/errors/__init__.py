@@ -14,6 +14,7 @@ from camviewer.core.errors.base import (  # noqa: F401
     Cancelled,
     DeviceUnavailable,
     MissingInput,
+    OutputExists,
 )
 from camviewer.core.errors.data import (  # noqa: F401
     AmbiguousGroundTruth,
@@ -49,6 +50,7 @@ from camviewer.core.errors.models import (  # noqa: F401
     ArchitectureInferenceError,
     CheckpointError,
     PretrainedWeightsUnavailable,
+    RecipeError,
     StateDictMismatchError,
     UnknownArchitecture,
     UnsafeCheckpointError,

@@ -29,3 +29,11 @@ class MissingInput(CamviewerError):
 
 class Cancelled(CamviewerError):
     """The user cancelled a long job."""
+
+
+class OutputExists(CamviewerError):
+    """A file to write is already there; nothing was overwritten."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        super().__init__(f"{path} already exists; nothing was overwritten")

@@ -75,6 +75,15 @@ class ArchitectureConflict(CheckpointError):
         super().__init__(f"{source} is {found}, not {requested}")
 
 
+class RecipeError(CamviewerError):
+    """A preprocessing recipe that cannot be used; ``reason`` says why (e.g. a shorter-side resize without a
+    crop would give images of different shapes inputs of different sizes)."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(f"preprocessing: {reason}")
+
+
 class UnknownArchitecture(CamviewerError):
     """No architecture of that name can be built."""
 

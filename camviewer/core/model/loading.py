@@ -13,6 +13,7 @@ from camviewer.core.errors import (
     ArchitectureConflict,
     ArchitectureInferenceError,
     CheckpointError,
+    RecipeError,
     StateDictMismatchError,
 )
 from camviewer.core.model.archs import build_model, final_layer_name
@@ -177,7 +178,7 @@ def _apply_overrides(card: ModelCard, overrides: dict) -> ModelCard:
     try:
         return card.with_recipe(**changes) if changes else card
     except ValueError as error:
-        raise CheckpointError(f"preprocessing: {error}") from None
+        raise RecipeError(str(error)) from None
 
 
 def _card_for_pickled_module(module: nn.Module, class_names, overrides) -> ModelCard:

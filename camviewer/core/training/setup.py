@@ -31,6 +31,7 @@ from camviewer.core.errors import (
     DatasetError,
     EmptySplit,
     PretrainedWeightsUnavailable,
+    RecipeError,
     RunFolderInUse,
     TrainingError,
     TrainingOptionError,
@@ -187,7 +188,7 @@ def _preprocessing_card(config: TrainConfig, index: DatasetIndex, init: LoadedMo
             **_recipe(config, base),
         )
     except ValueError as error:
-        raise TrainingError(f"preprocessing: {error}") from None
+        raise RecipeError(str(error)) from None
 
 
 def _recipe(config: TrainConfig, base: ModelCard | None) -> dict:

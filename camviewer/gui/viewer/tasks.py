@@ -80,14 +80,14 @@ def load_checkpoint(
     With ``save_as``, the loaded weights and their card are written there first (never over a file),
     and the model's source becomes that file: it reopens without questions.
     """
-    from camviewer.core.errors import CheckpointError
+    from camviewer.core.errors import OutputExists
     from camviewer.core.model.loading import load_model
 
     keywords = asdict(options) if options is not None else {}
     model = load_model(path, trust_pickle=trust_pickle, **keywords)
     if save_as:
         if Path(save_as).exists():
-            raise CheckpointError(f"{save_as} already exists; nothing was overwritten")
+            raise OutputExists(save_as)
         model.source = str(model.save(save_as))
     return _ready(model)
 
