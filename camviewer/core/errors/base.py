@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class CamviewerError(Exception):
     """Base class of every error camviewer raises on purpose."""
