@@ -10,12 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
-from camviewer.core.errors import AmbiguousGroundTruth, DatasetError
 from camviewer.core.explain.records import ExplainResult
 from camviewer.core.jobs import Progress, run_to_end
 from camviewer.core.trust import dataset
 from camviewer.core.trust.dataset import ImageEntry, localize_dataset, score_map, summarize
-from camviewer.core.trust.groundtruth import BoxTable, MaskFolder, Region, load_ground_truth
+from camviewer.core.trust.groundtruth import MaskFolder, Region, load_ground_truth
 from camviewer.core.trust.localization import (
     binarize,
     box_iou,
@@ -173,42 +172,6 @@ def test_tuned_threshold_applies_to_every_thresholded_score(monkeypatch):
     # The fixed default (0.2) keeps the 0.27 band too: 30 px, the box (2, 2, 6, 6): other numbers entirely.
     fixed = score_map(heat, region, None, 0.2, 0.0)
     assert fixed["dice"] == pytest.approx(32 / 46) and fixed["box_iou"] == pytest.approx(16 / 36)
-
-
-def test_box_csv_formats_and_coco(tmp_path):
-    ours = tmp_path / "boxes.csv"
-    ours.write_text(
-        "path,x,y,w,h,label\nparasitized/a.png,1,2,3,4,parasitized\nparasitized/a.png,5,5,2,2,parasitized\n"
-    )
-    table = BoxTable.from_csv(ours)
-    region = table.region("parasitized/a.png")
-    assert region.boxes == [(1, 2, 3, 4), (5, 5, 2, 2)] and region.label == "parasitized"
-    cxr = tmp_path / "BBox_List_2017.csv"
-    cxr.write_text(
-        "Image Index,Finding Label,Bbox [x,y,w,h],,,\n00013118_008.png,Atelectasis,225.08,547.01,86.78,79.19\n"
-    )
-    region = BoxTable.from_csv(cxr).region("images/00013118_008.png")  # matched by file name
-    assert region.boxes == [(225, 547, 87, 79)] and region.label == "Atelectasis"
-    coco = tmp_path / "coco.json"
-    coco.write_text(
-        json.dumps(
-            {
-                "images": [{"id": 7, "file_name": "x/b.png"}],
-                "categories": [{"id": 1, "name": "nodule"}],
-                "annotations": [{"image_id": 7, "category_id": 1, "bbox": [10.4, 20.6, 5, 6]}],
-            }
-        )
-    )
-    assert BoxTable.from_coco(coco).region("x/b.png").boxes == [(10, 21, 5, 6)]
-    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
-    with pytest.raises(DatasetError, match="expected columns"):
-        BoxTable.from_csv(tmp_path / "bad.csv")
-    with pytest.raises(AmbiguousGroundTruth, match="exactly one") as error:
-        load_ground_truth(masks=tmp_path, boxes=ours)
-    assert error.value.given == ["masks", "boxes"]
-    with pytest.raises(AmbiguousGroundTruth) as error:
-        load_ground_truth()
-    assert error.value.given == []
 
 
 def test_mask_folder_mirrors_relative_paths(tmp_path):

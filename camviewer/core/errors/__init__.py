@@ -18,6 +18,7 @@ from camviewer.core.errors.base import (  # noqa: F401
 )
 from camviewer.core.errors.data import (  # noqa: F401
     AmbiguousGroundTruth,
+    AnnotationError,
     DatasetError,
     EmptySplit,
     LabelMappingError,

@@ -23,12 +23,37 @@ class EmptySplit(DatasetError):
 class AmbiguousGroundTruth(DatasetError):
     """Localization needs exactly one ground-truth source; ``given`` names those that were given."""
 
-    KINDS = ("masks", "boxes", "coco")
+    KINDS = ("masks", "boxes", "coco", "voc")
 
     def __init__(self, given: list[str]):
         self.given = given
         found = ", ".join(given) if given else "none"
-        super().__init__(f"exactly one ground-truth source is needed (masks, boxes or COCO); given: {found}")
+        super().__init__(
+            f"exactly one ground-truth source is needed (masks, boxes, COCO or Pascal VOC); given: {found}"
+        )
+
+
+class AnnotationError(DatasetError):
+    """A ground-truth file (boxes CSV, COCO JSON, Pascal VOC XML, mask) cannot be read.
+
+    The facts are fields: ``path``; ``line`` (1-based, the header is line 1) and ``column`` for a bad
+    cell, with its ``value``; ``columns`` found and ``missing`` roles for a header that was not understood.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        reason: str,
+        *,
+        line: int | None = None,
+        column: str | None = None,
+        value: str | None = None,
+        columns: tuple[str, ...] = (),
+        missing: tuple[str, ...] = (),
+    ):
+        self.path, self.reason, self.line, self.column, self.value = str(path), reason, line, column, value
+        self.columns, self.missing = tuple(columns), tuple(missing)
+        super().__init__(f"{self.path}{f', line {line}' if line is not None else ''}: {reason}")
 
 
 def _quoted(names) -> str:
