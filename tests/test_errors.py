@@ -91,6 +91,8 @@ FACTUAL_ERRORS = [
     errors.ClassMismatch("a.safetensors", ["cat", "dog"], ["normal", "sick"]),
     errors.EmptySplit("data", "val"),
     errors.AmbiguousGroundTruth(["masks", "boxes"]),
+    errors.AnnotationError("odd.csv", "cannot tell which columns hold the image", columns=("a",), missing=("image",)),
+    errors.NoApplicableMethod({"cam": "method 'cam' needs global average pooling"}),
     errors.PositiveClassRequired(["normal", "sick"]),
     errors.UnmatchedLabels(["PNEUMONIA"], ["Bacterial Pneumonia", "Normal", "Viral Pneumonia"]),
     errors.UnknownClasses(["Healthy"], ["Bacterial Pneumonia", "Normal", "Viral Pneumonia"]),

@@ -26,8 +26,8 @@ def checkpoint(tmp_path) -> Path:
 
 
 def expected_scores(window, cells: Path, path: str, threshold: float, tolerance: float) -> dict:
-    from camviewer.core.trust.dataset import score_map
     from camviewer.core.trust.groundtruth import MaskFolder, relative_key
+    from camviewer.core.trust.scoring import score_map
 
     key = relative_key(path, cells)
     region = MaskFolder(cells / "masks").region(key)
@@ -92,8 +92,9 @@ def test_ground_truth_outline_and_the_shown_maps_scores(make_window, qtbot, cell
 def test_trust_report_table_per_method_and_use_this_method(make_window, qtbot, cells, checkpoint):
     from camviewer.core.jobs import run_to_end
     from camviewer.core.model.loading import load_model
-    from camviewer.core.trust.dataset import dataset_images, faithfulness_dataset, localize_dataset
+    from camviewer.core.trust.dataset import dataset_images, faithfulness_dataset
     from camviewer.core.trust.groundtruth import MaskFolder, load_ground_truth
+    from camviewer.core.trust.scoring import localize_dataset
 
     window = make_window()
     with qtbot.waitSignal(window.session.modelChanged, timeout=WAIT_MS):

@@ -12,8 +12,9 @@ from PIL import Image
 
 from camviewer.core.explain.records import ExplainResult
 from camviewer.core.jobs import Progress, run_to_end
-from camviewer.core.trust import dataset
-from camviewer.core.trust.dataset import ImageEntry, localize_dataset, score_map, summarize
+from camviewer.core.trust import scoring
+from camviewer.core.trust.chance import summarize
+from camviewer.core.trust.dataset import ImageEntry
 from camviewer.core.trust.groundtruth import MaskFolder, Region, load_ground_truth
 from camviewer.core.trust.localization import (
     binarize,
@@ -25,6 +26,7 @@ from camviewer.core.trust.localization import (
     largest_component_box,
     pointing_hit,
 )
+from camviewer.core.trust.scoring import localize_dataset, score_map
 
 
 def square_mask(shape=(10, 10), top=2, left=3, size=3):
@@ -107,17 +109,30 @@ def test_score_map_combines_everything():
 
 
 def test_summary_means_only_where_scores_apply():
-    from camviewer.core.trust.dataset import LocalizationRow
+    from camviewer.core.trust.scoring import LocalizationRow
+
+    def row(path, cls, region, hit, iou, dice, energy, roi, chance=None):
+        scores = {"pointing_hit": hit, "iou": iou, "dice": dice, "box_iou": None, "energy_in_region": energy}
+        chances = {f"chance_{name}": chance for name in ("pointing_hit", "iou", "dice", "energy_in_region")}
+        threshold = 0.2 if region else None
+        return LocalizationRow(
+            path, "gradcam", cls, cls, cls, region, threshold, energy_in_roi=roi, **scores, **chances
+        )
 
     rows = [
-        LocalizationRow("a", "gradcam", "x", "x", True, 0.2, True, 0.5, 0.6, None, 0.7, None),
-        LocalizationRow("b", "gradcam", "x", "x", True, 0.2, False, 0.1, 0.2, None, 0.3, None),
-        LocalizationRow("c", "gradcam", "y", "y", False, None, None, None, None, None, None, 0.4),
+        row("a", "x", True, True, 0.5, 0.6, 0.7, None, 0.1),
+        row("b", "x", True, False, 0.1, 0.2, 0.3, None, 0.3),
+        row("c", "y", False, None, None, None, None, 0.4),
     ]
     summary = summarize(rows, ["gradcam"])["gradcam"]
-    assert summary["images"] == 3 and summary["with_region"] == 2
+    assert summary["images"] == 3 and summary["maps"] == 3 and summary["with_region"] == 2
     assert summary["pointing_game"] == 0.5 and summary["iou"] == pytest.approx(0.3)
     assert summary["energy_in_roi"] == pytest.approx(0.4) and summary["box_iou"] is None
+    assert summary["chance_pointing_game"] == pytest.approx(0.2) and summary["chance_iou"] == pytest.approx(0.2)
+    assert summary["chance_energy_in_roi"] is None  # no chance value known for the ROI rows here
+    # one hit in two images with chances 0.1 and 0.3: P(hits >= 1) = 1 - 0.9 * 0.7
+    assert summary["pointing_game_p"] == pytest.approx(1 - 0.9 * 0.7)
+    assert summary["beats_chance"] is False
 
 
 def tuned_threshold_case():
@@ -140,14 +155,15 @@ def tuned_threshold_case():
 def test_tuned_threshold_applies_to_every_thresholded_score(monkeypatch):
     heat, region = tuned_threshold_case()
 
-    def explain_iter(model, paths, methods, targets, batch_size, cancel):
+    def explain_iter(model, paths, methods, targets, **options):
         for done, path in enumerate(paths, start=1):
             maps = {"gradcam": {"lesion": heat}}
             yield Progress(done, len(paths), str(path), ExplainResult(str(path), (10, 10), {}, "lesion", "", maps))
 
-    monkeypatch.setattr(dataset, "explain_iter", explain_iter)
+    monkeypatch.setattr(scoring, "explain_iter", explain_iter)
+    monkeypatch.setattr(scoring, "inapplicable_methods", lambda model, methods, layer: {})
     model = SimpleNamespace(card=SimpleNamespace(class_names=["lesion"]))
-    truth = SimpleNamespace(region=lambda key: region)
+    truth = SimpleNamespace(region=lambda key: region, labels_of=lambda key: ["lesion"])
     entries = [
         ImageEntry(Path(f"{name}.png"), f"{name}.png", "lesion") for name in ("a", "b")
     ]  # one tunes, one reports
@@ -267,7 +283,8 @@ def test_ground_truth_labels_reach_the_models_class_through_the_label_map(tmp_pa
     from camviewer.core.jobs import run_to_end
     from camviewer.core.model.card import ModelCard
     from camviewer.core.model.loading import new_model
-    from camviewer.core.trust.dataset import dataset_images, localize_dataset
+    from camviewer.core.trust.dataset import dataset_images
+    from camviewer.core.trust.scoring import localize_dataset
 
     torch.manual_seed(0)
     card = ModelCard(

@@ -187,7 +187,7 @@ def remedy(error: BaseException) -> str | None:
         case errors.UnmatchedLabels():
             return "map them with --label-map 'LABEL=CLASS', or 'LABEL=CLASS|CLASS' for a group"
         case errors.UnknownClasses(model_classes=classes):
-            return f"use the model's own names ({', '.join(classes)}) in --label-map or --positive-class"
+            return f"use the model's own names ({', '.join(classes)}) in --label-map, --positive-class or --target"
         case errors.OverlappingGroups():
             return "give each label in --label-map the same classes as the other, or none of them"
         case errors.NotOneToOne():
@@ -197,7 +197,11 @@ def remedy(error: BaseException) -> str | None:
         case errors.EmptySplit(split="val"):
             return "give a --val-split above 0, or add a val folder"
         case errors.AmbiguousGroundTruth():
-            return "give exactly one of --masks DIR, --boxes CSV or --coco JSON"
+            return "give exactly one of --masks DIR, --boxes CSV, --coco JSON or --voc DIR"
+        case errors.AnnotationError(missing=missing) if missing:
+            return "name the columns with --columns image=...,x=...,y=...,w=...,h=...,label=..."
+        case errors.NoApplicableMethod():
+            return "choose other methods with --method (gradcam applies to every CNN)"
         case errors.PositiveClassRequired(class_names=names):
             return f"pass --positive-class with one of {', '.join(names)}"
         case errors.MissingInput(needed="model"):

@@ -64,7 +64,17 @@ def run(args: argparse.Namespace) -> int:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["path"])
         writer.writeheader()
         writer.writerows(rows)
-    (out / "summary.json").write_text(json.dumps(result["summary"], indent=2))
+    record = {
+        "kind": "faithfulness",
+        "summary": result["summary"],
+        "skipped_methods": result["skipped_methods"],
+        "methods": args.method,
+        "steps": args.steps,
+        "failed": result["failed"],
+    }
+    (out / "summary.json").write_text(json.dumps(record, indent=2, ensure_ascii=False))
+    for method, reason in result["skipped_methods"].items():
+        print(f"camviewer: method {method} skipped: {reason}", file=sys.stderr)
     table = {method: {**entry, "sanity": _sanity_word(entry)} for method, entry in result["summary"].items()}
     print(format_table(table, ["deletion_auc", "insertion_auc", "average_drop", "increase", "sanity"]))
     print(

@@ -1,4 +1,4 @@
-"""`camviewer localize DATA --model CKPT (--masks DIR | --boxes CSV | --coco JSON)`: do the maps point at the lesion?"""
+"""`camviewer localize DATA --model CKPT (--masks DIR | --boxes CSV | --coco JSON | --voc DIR)`: do the maps point at the lesion?"""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ from camviewer.commands._common import (
     load_model_from_args,
 )
 
+TABLE_COLUMNS = ("with_region", "pointing_game", "iou", "dice", "box_iou", "energy_in_region", "energy_in_roi")
+
 
 def threshold_value(text: str):
     if text in ("otsu", "tuned"):
@@ -34,13 +36,32 @@ def threshold_value(text: str):
     return value
 
 
+def columns_value(text: str) -> dict[str, str]:
+    from camviewer.core.trust.groundtruth import parse_columns
+
+    try:
+        return parse_columns(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", metavar="DATA", help="dataset folder (class sub-folders) or any folder of images")
     add_model_arguments(parser)
     truth = parser.add_argument_group("ground truth (exactly one)")
     truth.add_argument("--masks", metavar="DIR", help="masks mirroring DATA's layout (same relative path and stem)")
-    truth.add_argument("--boxes", metavar="CSV", help="path,x,y,w,h,label CSV or ChestX-ray14's BBox_List")
+    truth.add_argument(
+        "--boxes", metavar="CSV", help="boxes CSV: columns found by their names (see --columns), ChestX-ray14's too"
+    )
     truth.add_argument("--coco", metavar="JSON", help="COCO annotation file")
+    truth.add_argument("--voc", metavar="DIR", help="folder of Pascal VOC XML files, one per image")
+    truth.add_argument(
+        "--columns",
+        type=columns_value,
+        metavar="ROLE=COLUMN,...",
+        help="which CSV columns hold what, when the names are not recognised: roles image, x, y, w, h "
+        "(or x1, y1, x2, y2), label; a column by its header or its number from 1; 'label=' ignores labels",
+    )
     options = parser.add_argument_group("scoring")
     options.add_argument("--method", type=comma_list, default=["gradcam"], metavar="M[,M...]")
     options.add_argument(
@@ -60,25 +81,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     options.add_argument("--roi", metavar="DIR", help="region-of-interest masks (e.g. lungs) for energy-in-ROI")
     options.add_argument(
-        "--target", default="gt", help="class to explain: gt (default: the region's class), pred, or a name"
+        "--target",
+        default="gt",
+        metavar="gt|pred|NAME",
+        help="class whose map is scored: gt (default: the ground truth's label, through the label mapping; "
+        "images whose label matches no class are refused and listed), pred, or a class name",
     )
     options.add_argument("--label-map", type=label_map, metavar="MAP", help=LABEL_MAP_HELP)
+    options.add_argument("--layer", metavar="NAME", help="layer to read the maps from (`camviewer info --layers`)")
     options.add_argument("--out", default="camviewer-localize", metavar="DIR")
     options.add_argument("--batch-size", type=int, default=16)
 
 
 def run(args: argparse.Namespace) -> int:
-    from camviewer.core.errors import AmbiguousGroundTruth, CamError, CamviewerError
-    from camviewer.core.trust.dataset import dataset_images, format_table, localize_dataset, rows_as_dicts
+    from camviewer.core.errors import AmbiguousGroundTruth, CamError, CamviewerError, UnknownClasses
+    from camviewer.core.trust.dataset import dataset_images, format_table
     from camviewer.core.trust.groundtruth import MaskFolder, load_ground_truth
+    from camviewer.core.trust.scoring import localize_dataset, rows_as_dicts
+    from camviewer.core.trust.targets import plan_targets
 
+    if args.columns and not args.boxes:
+        return fail("--columns applies to --boxes CSV files", EXIT_USAGE)
     try:
-        truth = load_ground_truth(args.masks, args.boxes, args.coco)
+        truth = load_ground_truth(args.masks, args.boxes, args.coco, args.voc, args.columns)
+        print(f"ground truth: {truth.description}")
         roi = MaskFolder(args.roi) if args.roi else None
         entries = dataset_images(args.data)
         model = load_model_from_args(args)
+        plan = plan_targets(model, entries, truth, args.target, args.label_map)
+    except CamError as error:
+        return fail(error, EXIT_USAGE)
     except CamviewerError as error:
-        return fail(error, EXIT_USAGE if isinstance(error, AmbiguousGroundTruth) else EXIT_FAILED)
+        return fail(error, EXIT_USAGE if isinstance(error, (AmbiguousGroundTruth, UnknownClasses)) else EXIT_FAILED)
+    print("\n".join(_plan_lines(plan)))
     job = localize_dataset(
         model,
         entries,
@@ -89,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
         roi,
         args.target,
         args.batch_size,
-        label_map=args.label_map,
+        layer=args.layer,
+        plan=plan,
     )
     try:
         result = drive(job)
@@ -104,18 +140,67 @@ def run(args: argparse.Namespace) -> int:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["path"])
         writer.writeheader()
         writer.writerows(rows)
-    summary = {
-        "summary": result["summary"],
-        "thresholds": result["thresholds"],
-        "failed": result["failed"],
-        "threshold": args.threshold,
-        "tolerance_px": args.tolerance,
-        "target": args.target,
-    }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out / "summary.json").write_text(
+        json.dumps(summary_record(result, args, truth.description), indent=2, ensure_ascii=False)
+    )
     for path, reason in result["failed"]:
         print(f"camviewer: skipped {path}: {reason}", file=sys.stderr)
-    columns = ["with_region", "pointing_game", "iou", "dice", "box_iou", "energy_in_region", "energy_in_roi"]
-    print(format_table(result["summary"], columns))
+    for method, reason in result["skipped_methods"].items():
+        print(f"camviewer: method {method} skipped: {reason}", file=sys.stderr)
+    print(format_table(_with_chance(result["summary"]), TABLE_COLUMNS))
+    print("(in brackets: chance, the same score for a random point, a flat map or randomly placed pixels)")
+    best = result["best"]
+    print(
+        f"best method: {best['method']} ({best['reason']})"
+        if best["method"]
+        else f"best method: none ({best['reason']})"
+    )
     print(f"wrote {out / 'localization.csv'} and {out / 'summary.json'}")
     return EXIT_OK if rows else EXIT_FAILED
+
+
+def _plan_lines(plan) -> list[str]:
+    lines = plan.mapping.preview_lines() if plan.mapping is not None else []
+    scored = len({str(t.entry.path) for t in plan.targets})
+    line = f"target {plan.target}: {scored} image(s) to explain"
+    if plan.refused:
+        reasons = "; ".join(f"{reason} ({count})" for reason, count in plan.refusal_counts().most_common())
+        line += f", {len(plan.refused)} refused: {reasons}"
+    return [*lines, line]
+
+
+def _with_chance(summary: dict) -> dict:
+    """Each score as 'value (chance)' for the terminal table."""
+    table = {}
+    for method, entry in summary.items():
+        table[method] = {"with_region": entry["with_region"]}
+        for column in TABLE_COLUMNS[1:]:
+            value, chance = entry.get(column), entry.get(f"chance_{column}")
+            table[method][column] = (
+                "-" if value is None else f"{value:.3f}" + (f" ({chance:.3f})" if chance is not None else "")
+            )
+    return table
+
+
+def summary_record(result: dict, args: argparse.Namespace, truth: str) -> dict:
+    """summary.json: the scores, what was scored per image, and every decision the run took."""
+    plan = result["plan"]
+    scored = {(row.path, row.truth_label, row.class_name) for row in result["rows"]}
+    return {
+        "kind": "localization",
+        "summary": result["summary"],
+        "best": result["best"],
+        "ground_truth": truth,
+        "target": plan.target,
+        "label_mapping": plan.label_classes(),
+        "scored": [{"path": p, "truth_label": label, "class": c} for p, label, c in sorted(scored, key=str)],
+        "refused": result["refused"],
+        "refused_counts": dict(plan.refusal_counts()),
+        "skipped_methods": result["skipped_methods"],
+        "methods": args.method,
+        "layer": result["layer"],
+        "thresholds": result["thresholds"],
+        "threshold": args.threshold,
+        "tolerance_px": args.tolerance,
+        "failed": result["failed"],
+    }

@@ -37,7 +37,7 @@ from torch import nn
 
 from camviewer.core.cam.layers import auto_layer, layer_module
 from camviewer.core.cam.methods import GRADIENT_METHODS, eigen_projection
-from camviewer.core.cam.names import Target, validate_methods
+from camviewer.core.cam.names import MostProbable, Target, validate_methods
 from camviewer.core.errors import CamError
 from camviewer.core.jobs import CancelToken
 from camviewer.core.model.archs import final_layer_name
@@ -104,12 +104,12 @@ def resolve_targets(target: Target, probs: np.ndarray, model: LoadedModel) -> li
 
     "pred": the predicted class; for a sigmoid head every label with p >= 0.5 (the top one if
     none is). "all": every class. A class name or index: that class for every image. A
-    sequence: one class (name or index) per image.
+    sequence: one choice per image (a class, "pred", a ``MostProbable`` group, or a list of them).
     """
     if not isinstance(target, (str, int)):
         if len(target) != len(probs):
             raise CamError(f"{len(target)} targets given for {len(probs)} images")
-        return [resolve_targets(one, probs[i : i + 1], model)[0] for i, one in enumerate(target)]
+        return [_resolve_choice(one, probs[i : i + 1], model) for i, one in enumerate(target)]
     if target == "pred":
         if model.card.head == "sigmoid":
             return [[int(i) for i in np.flatnonzero(p >= 0.5)] or [int(p.argmax())] for p in probs]
@@ -121,6 +121,15 @@ def resolve_targets(target: Target, probs: np.ndarray, model: LoadedModel) -> li
     except KeyError as error:
         raise CamError(str(error.args[0])) from None
     return [[index] for _ in probs]
+
+
+def _resolve_choice(choice, probs: np.ndarray, model: LoadedModel) -> list[int]:
+    if isinstance(choice, list):
+        return list(dict.fromkeys(index for one in choice for index in _resolve_choice(one, probs, model)))
+    if isinstance(choice, MostProbable):
+        indices = [resolve_targets(one, probs, model)[0][0] for one in choice.classes]
+        return [max(indices, key=lambda index: probs[0, index])]
+    return resolve_targets(choice, probs, model)[0]
 
 
 def compute_cams(
@@ -235,3 +244,33 @@ def _score_maps(module, batch, a, targets, raw, chunk: int, cancel: CancelToken 
         maps = torch.einsum("ck,chw->khw", weights, a[i])
         for j, c in enumerate(classes):
             raw[i]["scorecam"][c] = maps[j]
+
+
+def inapplicable_methods(model: LoadedModel, methods: Sequence[str], layer: str | None = None) -> dict[str, str]:
+    """The methods that cannot explain this model at this layer, each with the reason.
+
+    Probed on one seeded random image: the methods together (one pass), and one by one only if that
+    fails. Score-CAM needs nothing but the layer's activations, which every other method reads too,
+    so it is not probed itself (its probe alone would cost one forward per channel). A layer that
+    does not exist is not a method's fault: that CamError is raised.
+    """
+    methods = validate_methods(methods)
+    layer = layer or auto_layer(model)
+    layer_module(model, layer)
+    probed = [m for m in methods if m != "scorecam"] or ["eigencam"]
+    shape = (*model.card.input_size, model.card.channels)
+    probe = model.to_batch([np.random.default_rng(0).random(shape, dtype=np.float32)])
+
+    def reason(chosen: Sequence[str]) -> str | None:
+        try:
+            compute_cams(model, probe, chosen, target=0, layer=layer)
+        except CamError as error:
+            return str(error)
+        return None
+
+    if reason(probed) is None:
+        return {}
+    reasons = {method: reason([method]) for method in probed}
+    if "scorecam" in methods:
+        reasons["scorecam"] = reasons.get("eigencam") or reason(["eigencam"])
+    return {method: why for method, why in reasons.items() if why is not None and method in methods}

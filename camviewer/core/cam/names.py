@@ -27,14 +27,24 @@ upsampling to the original image (``cv2.resize``), then min-max to [0, 1].
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from camviewer.core.errors import CamError
 
 METHODS = ("gradcam", "gradcam++", "xgradcam", "layercam", "hirescam", "cam", "eigencam", "scorecam")
 
 
-# "pred", "all", a class name or index for every image, or one class name/index per image.
-Target = str | int | Sequence[str | int]
+@dataclass(frozen=True)
+class MostProbable:
+    """Per image: the most probable of these classes (a data label that stands for a group of model classes)."""
+
+    classes: tuple[str | int, ...]
+
+
+# Per image: a class name or index, "pred", a MostProbable group, or a list of these (several maps).
+Choice = str | int | MostProbable | list[str | int | MostProbable]
+# "pred", "all", a class name or index for every image, or one Choice per image.
+Target = str | int | Sequence[Choice]
 
 
 def validate_methods(methods: Sequence[str]) -> tuple[str, ...]:

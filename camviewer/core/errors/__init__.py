@@ -14,6 +14,7 @@ from camviewer.core.errors.base import (  # noqa: F401
     Cancelled,
     DeviceUnavailable,
     MissingInput,
+    NoApplicableMethod,
     OutputExists,
 )
 from camviewer.core.errors.data import (  # noqa: F401

@@ -21,6 +21,14 @@ class CamError(CamviewerError):
     """A CAM request that cannot be honoured (unknown layer, class or method)."""
 
 
+class NoApplicableMethod(CamError):
+    """None of the methods asked for can explain this model; ``reasons``: method -> why not."""
+
+    def __init__(self, reasons: dict[str, str]):
+        self.reasons = dict(reasons)
+        super().__init__("no method applies: " + "; ".join(f"{m}: {why}" for m, why in self.reasons.items()))
+
+
 class MissingInput(CamviewerError):
     """A job's mode needs an input that was not given (``needed``: "model", "roi_masks")."""
 

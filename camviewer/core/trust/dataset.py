@@ -1,7 +1,8 @@
-"""Dataset-level trust reports: localization against ground truth, faithfulness and sanity.
+"""Dataset-level trust reports: the images of a dataset, and faithfulness with the sanity check over them.
 
-Both are generators yielding Progress (the GUI's trust panel and the CLI drive the same code)
-and returning a summary per method, so a user can pick the method that is right for their model.
+Generators yielding Progress (the GUI's trust panel and the CLI drive the same code) and returning a
+summary per method, so a user can pick the method that is right for their model. Localization over a
+dataset is in ``scoring``.
 """
 
 from __future__ import annotations
@@ -15,27 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from camviewer.core.cam.display import upsample_map
-from camviewer.core.data.labels import LabelMapping
-from camviewer.core.errors import DatasetError
-from camviewer.core.explain.records import ExplainFailure, ExplainResult
-from camviewer.core.explain.run import explain_iter
+from camviewer.core.errors import DatasetError, NoApplicableMethod
 from camviewer.core.jobs import CancelToken, Progress, run_to_end
 from camviewer.core.model.loaded import LoadedModel
-from camviewer.core.trust.groundtruth import MaskFolder, Region, relative_key
-from camviewer.core.trust.localization import (
-    binarize,
-    box_iou,
-    dice,
-    energy_inside,
-    iou,
-    largest_component_box,
-    pointing_hit,
-    seen_only,
-)
-
-THRESHOLD_GRID = tuple(round(0.05 * k, 2) for k in range(1, 20))
-SCORES = ("pointing_hit", "iou", "dice", "box_iou", "energy_in_region", "energy_in_roi")
-THRESHOLDED = ("iou", "dice", "box_iou")  # the scores of the binarized map: they change with the threshold
+from camviewer.core.trust.groundtruth import relative_key
 
 
 @dataclass
@@ -43,22 +27,6 @@ class ImageEntry:
     path: Path
     key: str  # path relative to the dataset root: how ground truth is matched
     label: str | None  # class from the dataset layout, if any
-
-
-@dataclass
-class LocalizationRow:
-    path: str
-    method: str
-    class_name: str
-    predicted: str
-    has_region: bool
-    threshold: float | None
-    pointing_hit: bool | None
-    iou: float | None
-    dice: float | None
-    box_iou: float | None
-    energy_in_region: float | None
-    energy_in_roi: float | None
 
 
 def dataset_images(data: str | Path) -> list[ImageEntry]:
@@ -80,171 +48,6 @@ def dataset_images(data: str | Path) -> list[ImageEntry]:
         return [ImageEntry(p, relative_key(p, data), None) for p in list_images(data, recursive=True)]
 
 
-def truth_mapping(regions, entries, model: LoadedModel, label_map=None) -> LabelMapping:
-    """The ground truth's labels and the images' classes matched to the model's classes (core.data.labels)."""
-    labels = {region.label for region in regions if region is not None and region.label}
-    labels |= {entry.label for entry in entries if entry.label}
-    return LabelMapping.build(sorted(labels), model.card.class_names, label_map)
-
-
-def _explain_class(region: Region | None, entry: ImageEntry, mapping: LabelMapping, target: str) -> str | int:
-    """The class whose map is scored: the one the ground truth's label (or the image's class) stands for."""
-    if target != "gt":
-        return target
-    for label in (region.label if region else None, entry.label):
-        found = mapping.class_for(label) if label else None
-        if found is not None:
-            return found
-    return "pred"
-
-
-def score_map(map01: np.ndarray, region: Region | None, roi: np.ndarray | None, threshold, tolerance: float) -> dict:
-    """Every localization score of one map; None where it does not apply.
-
-    Only the pixels the model saw count (the map is NaN elsewhere): ground truth is clipped to them,
-    and an image whose region lies wholly outside them is scored like one without a region.
-    """
-    shape = map01.shape
-    mask = region.as_mask(shape) if region else None
-    if mask is not None and mask.shape != shape:
-        raise DatasetError(f"mask {mask.shape[::-1]} does not match the image size {shape[::-1]}")
-    mask, boxes = seen_only(map01, mask, region.boxes if region else ())
-    has_region = mask is not None and bool(mask.any())
-    scores = dict.fromkeys(SCORES)
-    scores["energy_in_roi"] = energy_inside(map01, roi) if roi is not None else None
-    if not has_region:
-        return scores
-    scores.update(
-        pointing_hit=pointing_hit(map01, mask, tolerance),
-        energy_in_region=energy_inside(map01, mask),
-        **thresholded_scores(map01, mask, boxes, threshold),
-    )
-    return scores
-
-
-def thresholded_scores(map01: np.ndarray, mask: np.ndarray, boxes: Sequence, threshold) -> dict[str, float | None]:
-    """IoU and Dice of the binarized map with the mask; IoU of its largest component's box with the best box."""
-    binary = binarize(map01, threshold)
-    scores = {"iou": iou(binary, mask), "dice": dice(binary, mask), "box_iou": None}
-    if boxes:
-        predicted = largest_component_box(binary)
-        scores["box_iou"] = max(box_iou(predicted, box) for box in boxes) if predicted else 0.0
-    return scores
-
-
-def localize_dataset(
-    model: LoadedModel,
-    entries: Sequence[ImageEntry],
-    ground_truth,
-    methods: Sequence[str] = ("gradcam",),
-    threshold: float | str = 0.2,
-    tolerance: float = 0.0,
-    roi: MaskFolder | None = None,
-    target: str = "gt",
-    batch_size: int = 16,
-    tune_fraction: float = 0.5,
-    seed: int = 0,
-    cancel: CancelToken | None = None,
-    label_map: str | dict | None = None,
-) -> Iterator[Progress]:
-    """Score every map against the ground truth; yields per image, returns {"rows", "summary", ...}.
-
-    ``threshold="tuned"`` picks, per class and method, the grid threshold with the best mean IoU
-    on a seeded ``tune_fraction`` of the images with regions, and reports scores only on the rest.
-    """
-    regions = [ground_truth.region(entry.key) for entry in entries]
-    mapping = truth_mapping(regions, entries, model, label_map)
-    targets = [_explain_class(r, e, mapping, target) for r, e in zip(regions, entries)]
-    job = explain_iter(model, [e.path for e in entries], methods, targets, batch_size=batch_size, cancel=cancel)
-    rows: list[LocalizationRow] = []
-    grid_scores: dict[int, dict] = {}  # row index -> {threshold: thresholded scores}, for tuning
-    failures = []
-    for index, event in enumerate(job):
-        result = event.payload
-        if isinstance(result, ExplainFailure):
-            failures.append((result.source, result.reason))
-        else:
-            roi_mask = _roi_mask(roi, entries[index].key)
-            for row, grid in _score_result(result, regions[index], roi_mask, threshold, tolerance):
-                if threshold == "tuned" and row.has_region:
-                    grid_scores[len(rows)] = grid
-                rows.append(row)
-        yield Progress(event.done, event.total, event.message, result)
-    tuned = _apply_tuned_thresholds(rows, grid_scores, tune_fraction, seed) if threshold == "tuned" else {}
-    reported = [row for i, row in enumerate(rows) if i not in tuned.get("tuning_rows", set())]
-    return {
-        "rows": rows,
-        "summary": summarize(reported, methods),
-        "thresholds": tuned.get("thresholds"),
-        "failed": failures,
-    }
-
-
-def _roi_mask(roi: MaskFolder | None, key: str) -> np.ndarray | None:
-    region = roi.region(key) if roi is not None else None
-    return region.mask if region is not None else None
-
-
-def _score_result(result: ExplainResult, region, roi_mask, threshold, tolerance):
-    """(row, {grid threshold: thresholded scores}) per map; the table is filled only for tuning."""
-    fixed = 0.2 if threshold == "tuned" else threshold  # replaced by the tuned value afterwards
-    for method, per_class in result.maps.items():
-        for class_name, map01 in per_class.items():
-            scores = score_map(map01, region, roi_mask, fixed, tolerance)
-            has_region = scores["pointing_hit"] is not None
-            grid = {}
-            if threshold == "tuned" and has_region:
-                mask, boxes = seen_only(map01, region.as_mask(map01.shape), region.boxes)
-                grid = {t: thresholded_scores(map01, mask, boxes, t) for t in THRESHOLD_GRID}
-            row = LocalizationRow(
-                str(result.source),
-                method,
-                class_name,
-                result.predicted,
-                has_region,
-                fixed if has_region else None,
-                **scores,
-            )
-            yield row, grid
-
-
-def _apply_tuned_thresholds(rows, grid_scores, tune_fraction: float, seed: int) -> dict:
-    """Pick each (method, class)'s threshold by mean IoU on the tuning rows; rescore the others at it."""
-    rng = np.random.default_rng(seed)
-    candidates = sorted(grid_scores)
-    tuning = set(rng.choice(candidates, size=int(len(candidates) * tune_fraction), replace=False).tolist())
-    best: dict[tuple[str, str], float] = {}
-    by_group = defaultdict(list)
-    for i in tuning:
-        by_group[(rows[i].method, rows[i].class_name)].append(grid_scores[i])
-    for group, tables in by_group.items():
-        best[group] = max(THRESHOLD_GRID, key=lambda t: np.mean([table[t]["iou"] for table in tables]))
-    for i in set(candidates) - tuning:
-        row = rows[i]
-        row.threshold = best.get((row.method, row.class_name), 0.2)
-        for score in THRESHOLDED:  # every score of the binarized map, at the tuned threshold
-            setattr(row, score, grid_scores[i][row.threshold][score])
-    return {"tuning_rows": tuning, "thresholds": {f"{m}/{c}": t for (m, c), t in best.items()}}
-
-
-def summarize(rows: Sequence[LocalizationRow], methods: Sequence[str]) -> dict[str, dict]:
-    """Mean of each score per method over the images where it applies (pointing game = hit rate)."""
-    summary = {}
-    for method in methods:
-        mine = [row for row in rows if row.method == method]
-        entry = {"images": len(mine), "with_region": sum(row.has_region for row in mine)}
-        for score in SCORES:
-            values = [float(getattr(row, score)) for row in mine if getattr(row, score) is not None]
-            entry[score] = float(np.mean(values)) if values else None
-        entry["pointing_game"] = entry.pop("pointing_hit")
-        summary[method] = entry
-    return summary
-
-
-def rows_as_dicts(rows: Sequence[LocalizationRow]) -> list[dict]:
-    return [asdict(row) for row in rows]
-
-
 # --- faithfulness and sanity over a dataset -----------------------------------------------------
 
 
@@ -259,13 +62,18 @@ def faithfulness_dataset(
 ) -> Iterator[Progress]:
     """Deletion/insertion AUC, average drop and increase per method; then the sanity check.
 
-    Yields Progress per image (then per sanity stage); returns {"rows", "summary"}.
+    Methods that cannot explain this model are skipped with their reason. Yields Progress per image
+    (then per sanity stage); returns {"rows", "summary", "failed", "skipped_methods"}.
     """
-    from camviewer.core.cam.engine import compute_cams
+    from camviewer.core.cam.engine import compute_cams, inapplicable_methods
     from camviewer.core.images import as_decoded
     from camviewer.core.trust.faithfulness import faithfulness
     from camviewer.core.trust.sanity import sanity_check
 
+    skipped = inapplicable_methods(model, methods)
+    methods = [method for method in methods if method not in skipped]
+    if not methods:
+        raise NoApplicableMethod(skipped)
     rows, summary, failed = [], {m: defaultdict(list) for m in methods}, []
     size = model.card.input_size
     decoded = []
@@ -312,7 +120,7 @@ def faithfulness_dataset(
                 "stages": [asdict(stage) for stage in report.stages],
             }
             yield Progress(done, total, f"sanity check of {method}: {'passed' if report.passed else 'FAILED'}")
-    return {"rows": rows, "summary": means, "failed": failed}
+    return {"rows": rows, "summary": means, "failed": failed, "skipped_methods": skipped}
 
 
 def format_table(summary: dict[str, dict], columns: Sequence[str]) -> str:

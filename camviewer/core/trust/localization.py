@@ -34,9 +34,20 @@ def pointing_hit(map01: np.ndarray, mask: np.ndarray, tolerance: float = 0.0) ->
         return True
     if tolerance <= 0:
         return False
-    outside = (~mask).astype(np.uint8)  # distance of every pixel to the nearest region pixel
-    distance = cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    return bool(distance[row, col] <= tolerance)
+    return bool(_distance_to(mask)[row, col] <= tolerance)
+
+
+def _distance_to(mask: np.ndarray) -> np.ndarray:
+    """Euclidean distance of every pixel to the nearest region pixel (0 inside)."""
+    return cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+
+
+def reach_fraction(mask: np.ndarray, tolerance: float = 0.0) -> float:
+    """Chance of the pointing game: the share of pixels a peak could sit on and still hit
+    (the region, grown by ``tolerance``), i.e. the hit rate of a point drawn uniformly at random."""
+    if tolerance <= 0:
+        return float(mask.mean())
+    return float((_distance_to(mask) <= tolerance).mean())
 
 
 def binarize(map01: np.ndarray, threshold: float | str = 0.2) -> np.ndarray:
@@ -83,6 +94,37 @@ def seen_only(map01: np.ndarray, mask: np.ndarray | None, boxes: Sequence[Box] =
         if x1 > x0 and y1 > y0:
             clipped.append((int(x0), int(y0), int(x1 - x0), int(y1 - y0)))
     return (None if mask is None else mask & seen), clipped
+
+
+def chance_overlap(predicted: np.ndarray, region: np.ndarray) -> tuple[float, float]:
+    """(IoU, Dice) expected of a map with as many pixels switched on as ``predicted``, scattered at random.
+
+    With p and r the shares of the image covered by the map and by the region, the expected
+    intersection is p * r; IoU and Dice are taken as ratios of expectations: pr / (p + r - pr) and
+    2pr / (p + r) (exact for the intersection, first-order for the ratio). 0 when the map is empty.
+    """
+    p, r = float(predicted.mean()), float(region.mean())
+    if p == 0 or r == 0:
+        return 0.0, 0.0
+    return p * r / (p + r - p * r), 2 * p * r / (p + r)
+
+
+def chance_box_iou(predicted: Box, truth: Box, shape: tuple[int, int]) -> float:
+    """IoU expected of the predicted box moved to a uniformly random position inside the image.
+
+    The expected overlap is the product of the expected overlaps along x and along y (the two
+    offsets are independent); the IoU is the ratio of expectations, as for ``chance_overlap``.
+    """
+    expected = 1.0
+    for length, truth_start, truth_length, size in (
+        (predicted[2], truth[0], truth[2], shape[1]),
+        (predicted[3], truth[1], truth[3], shape[0]),
+    ):
+        starts = np.arange(max(1, size - length + 1))
+        overlap = np.minimum(starts + length, truth_start + truth_length) - np.maximum(starts, truth_start)
+        expected *= float(np.clip(overlap, 0, None).mean())
+    union = predicted[2] * predicted[3] + truth[2] * truth[3] - expected
+    return 0.0 if union <= 0 else expected / union
 
 
 def box_iou(a: Box, b: Box) -> float:

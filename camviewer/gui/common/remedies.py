@@ -63,7 +63,11 @@ def remedy(error: BaseException) -> str | None:
         case errors.EmptySplit(split="val"):
             return "Set Validation above 0, or add a val folder to the data."
         case errors.AmbiguousGroundTruth():
-            return "Choose one ground-truth source: a mask folder, a boxes CSV or a COCO file."
+            return "Choose one ground-truth source: a mask folder, a boxes CSV, a COCO file or a Pascal VOC folder."
+        case errors.AnnotationError(missing=missing) if missing:
+            return "Name the columns in Trust > Load ground truth… (Columns), then score the loaded ground truth."
+        case errors.NoApplicableMethod():
+            return "Tick other CAM methods (gradcam applies to every CNN)."
         case errors.PositiveClassRequired():
             return "Choose the positive class."
         case errors.MissingInput(needed="model"):

@@ -49,8 +49,9 @@ def measure_model(
     from camviewer.core.evaluation.run import evaluate, summary_metrics
     from camviewer.core.model.loaded import LoadedModel
     from camviewer.core.model.loading import load_model
-    from camviewer.core.trust.dataset import dataset_images, localize_dataset
+    from camviewer.core.trust.dataset import dataset_images
     from camviewer.core.trust.groundtruth import MaskFolder, load_ground_truth
+    from camviewer.core.trust.scoring import localize_dataset
 
     model = model_or_path if isinstance(model_or_path, LoadedModel) else load_model(model_or_path)
     entries = dataset_images(data)
@@ -62,8 +63,10 @@ def measure_model(
     wanted = list(preview_keys) if preview_keys else None
     previews: dict[str, np.ndarray] = {}
 
+    by_path = {str(entry.path): entry for entry in entries}  # images refused a target are not explained
+
     def keep_preview(event: Progress) -> Progress:
-        entry = entries[event.done - 1]
+        entry = by_path[event.payload.source]
         region = truth.region(entry.key)
         if wanted is not None:
             chosen = entry.key in wanted

@@ -69,8 +69,8 @@ def load_region(source: TruthSource, path: str) -> TruthRegion:
 def score_truth(
     map01: np.ndarray, region: Region | None, roi_mask: np.ndarray | None, threshold: float | str, tolerance: float
 ) -> dict[str, float | bool | None]:
-    """Localization scores of the shown map (``camviewer.core.trust.dataset.score_map``): 27 ms at 1024², 77 ms at 2048², so not on the GUI thread."""
-    from camviewer.core.trust.dataset import score_map
+    """Localization scores of the shown map (``camviewer.core.trust.scoring.score_map``): 27 ms at 1024², 77 ms at 2048², so not on the GUI thread."""
+    from camviewer.core.trust.scoring import score_map
 
     return score_map(map01, region, roi_mask, threshold, tolerance)
 
@@ -94,8 +94,9 @@ class TrustRequest:
 
 def trust_report(model: LoadedModel, request: TrustRequest, cancel: CancelToken) -> Iterator:
     """``camviewer localize`` (and ``camviewer faithfulness``, with the sanity check) over one dataset."""
-    from camviewer.core.trust.dataset import dataset_images, faithfulness_dataset, localize_dataset
+    from camviewer.core.trust.dataset import dataset_images, faithfulness_dataset
     from camviewer.core.trust.groundtruth import MaskFolder, load_ground_truth
+    from camviewer.core.trust.scoring import localize_dataset
 
     truth = load_ground_truth(request.masks, request.boxes, request.coco)
     roi = MaskFolder(request.roi) if request.roi else None

@@ -73,19 +73,25 @@ class MaskFolder:
             raise DatasetError(f"{self.folder}: mask folder not found")
         self.description = f"masks in {self.folder.name}/"
 
-    def region(self, key: str) -> Region | None:
+    def _file(self, key: str) -> Path | None:
         relative = PurePosixPath(key)
-        for suffix in MASK_SUFFIXES:
-            candidate = self.folder / relative.parent / f"{relative.stem}{suffix}"
-            if candidate.is_file():
-                try:
-                    pixels = read_image(candidate).pixels
-                except ImageError as error:
-                    raise AnnotationError(candidate, f"unreadable mask ({error.reason})") from None
-                mask = (pixels.max(axis=2) if pixels.ndim == 3 else pixels) > 0
-                label = relative.parent.name or None
-                return Region(mask=mask, label=label)
-        return None
+        candidates = (self.folder / relative.parent / f"{relative.stem}{suffix}" for suffix in MASK_SUFFIXES)
+        return next((candidate for candidate in candidates if candidate.is_file()), None)
+
+    def region(self, key: str) -> Region | None:
+        path = self._file(key)
+        if path is None:
+            return None
+        try:
+            pixels = read_image(path).pixels
+        except ImageError as error:
+            raise AnnotationError(path, f"unreadable mask ({error.reason})") from None
+        mask = (pixels.max(axis=2) if pixels.ndim == 3 else pixels) > 0
+        return Region(mask=mask, label=PurePosixPath(key).parent.name or None)
+
+    def labels_of(self, key: str) -> list[str | None] | None:
+        """The labels of an image's regions, without reading them (None: no mask for this image)."""
+        return None if self._file(key) is None else [PurePosixPath(key).parent.name or None]
 
     def labels(self) -> Counter:
         """Masks per label (the name of the folder holding them; masks at the top have none)."""
@@ -129,6 +135,13 @@ class BoxTable:
             label=labels.pop() if len(labels) == 1 else None,
             box_labels=[label for _, label in listed],
         )
+
+    def labels_of(self, key: str) -> list[str | None] | None:
+        """The labels of an image's boxes, in order (None: the image is not in the table)."""
+        items = self.items(key)
+        if items is None:
+            return None
+        return list(dict.fromkeys(label for box, label in items if box is not None)) or [items[0][1]]
 
     def labels(self) -> Counter:
         """Boxes per label."""
