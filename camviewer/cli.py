@@ -23,6 +23,7 @@ COMMANDS = {
     "localize": "score maps against ground-truth masks or boxes: pointing game, IoU, Dice, energy inside",
     "faithfulness": "deletion/insertion curves, average drop, and the weight-randomization sanity check",
     "refine": "build an enhanced copy of a training set for the CAM-guided refinement cycle",
+    "report": "one self-contained HTML report of a run or an evaluation: metrics, curves, example maps, trust",
 }
 
 
