@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from camviewer import __version__
     from camviewer.core.errors import CamError, CamviewerError
     from camviewer.core.reporting import build_report, read_report_inputs, write_html
 
@@ -44,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
 
             args.model = str(inputs.checkpoint)
             model = load_model_from_args(args)
-        text = drive(build_report(inputs, model, args.method, args.examples))
+        made_by = f"camviewer {__version__}"
+        text = drive(build_report(inputs, model, args.method, args.examples, made_by=made_by))
         write_html(text, out)
     except CamError as error:
         return fail(str(error), EXIT_USAGE)

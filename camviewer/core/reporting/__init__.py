@@ -29,10 +29,11 @@ def build_report(
     method: str = "gradcam",
     per_cell: int = 4,
     cancel: CancelToken | None = None,
+    made_by: str = "camviewer",
 ) -> Generator[Progress, None, str]:
-    """The report's HTML; yields Progress while the example maps are computed (``model`` needed for them)."""
-    from camviewer import __version__
+    """The report's HTML; yields Progress while the example maps are computed (``model`` needed for them).
 
+    ``made_by`` names the program and its version in the subtitle (core does not know the version)."""
     metrics = inputs.metrics or {}
     cells, reason = None, None
     if per_cell <= 0:
@@ -71,7 +72,7 @@ def build_report(
     subtitle = [f"{card['arch']} · {', '.join(card['class_names'])}" if card else None]
     if metrics.get("n"):
         subtitle.append(f"evaluated on {metrics['n']:,} images")
-    subtitle.append(f"written {datetime.now().astimezone():%Y-%m-%d %H:%M %Z} by camviewer {__version__}")
+    subtitle.append(f"written {datetime.now().astimezone():%Y-%m-%d %H:%M %Z} by {made_by}")
     return page(f"camviewer report: {name}", " · ".join(p for p in subtitle if p), [p for p in parts if p[2]])
 
 
