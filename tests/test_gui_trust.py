@@ -137,8 +137,10 @@ def test_trust_report_table_per_method_and_use_this_method(make_window, qtbot, c
             ("energy_in_region", "energy in region ↑"),
             ("energy_in_roi", "energy in ROI ↑"),
         ):
-            assert panel.report["localization"]["summary"][method][key] == pytest.approx(expected[method][key])
-            assert panel.value(title, method) == number(expected[method][key])
+            entry = expected[method]
+            assert panel.report["localization"]["summary"][method][key] == pytest.approx(entry[key])
+            chance = f" ({number(entry[f'chance_{key}'])})" if entry[key] is not None else ""
+            assert panel.value(title, method) == number(entry[key]) + chance  # chance beside every score
         for key, title in (
             ("deletion_auc", "deletion AUC ↓"),
             ("insertion_auc", "insertion AUC ↑"),
@@ -147,6 +149,11 @@ def test_trust_report_table_per_method_and_use_this_method(make_window, qtbot, c
             assert panel.value(title, method) == number(faith[method][key])
         assert panel.value("sanity check", method) in ("passed", "FAILED")
         assert panel.value("images with a region", method) == f"{expected[method]['with_region']} / 16"
+    best = panel.report["localization"]["best"]
+    if best["method"]:
+        assert panel.best.text().startswith(f"Best here: <b>{best['method']}</b>")
+    else:
+        assert panel.best.text().startswith("No best method")
 
     column = panel.methods_shown().index("gradcam++") + 1
     panel.table.cellClicked.emit(0, column)  # a click in gradcam++'s column picks it
@@ -157,3 +164,104 @@ def test_trust_report_table_per_method_and_use_this_method(make_window, qtbot, c
         lambda: window.session.result is not None and "gradcam++" in window.session.result.maps, timeout=WAIT_MS
     )
     wait_for_result(qtbot, window)
+
+
+def test_trust_report_reuses_the_loaded_ground_truth_and_says_what_it_refused(make_window, qtbot, cells, checkpoint):
+    """Ctrl+G's boxes (labels named otherwise than the classes) are scored as loaded, without asking again."""
+    import csv
+
+    boxes = cells.parent / "lesions.csv"  # image,finding,x,y,w,h with a finding name the model does not use
+    with open(cells / "boxes.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    boxed = len({row["path"] for row in rows})  # one row per lesion component
+    with open(boxes, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["image", "finding", "x", "y", "w", "h"])
+        writer.writerows([r["path"], "lesion", r["x"], r["y"], r["w"], r["h"]] for r in rows)
+    window = make_window()
+    with qtbot.waitSignal(window.session.modelChanged, timeout=WAIT_MS):
+        window.start([str(cells / "parasitized")], str(checkpoint))
+    wait_for_result(qtbot, window)
+    with qtbot.waitSignal(window.workbench.truth.loaded, timeout=WAIT_MS):
+        window.workbench.truth.load(boxes=str(boxes), root=str(cells))
+    panel = window.workbench.trust  # opened after the ground truth was loaded: it adopts it
+    window.workbench.show_dock("trust")
+    assert panel.truth_kind.currentData() == "loaded" and not panel.truth.isEnabled()
+    assert "label: 'finding'" in panel.truth.text() and panel.data.text() == str(cells)
+    with qtbot.waitSignal(panel.runner.finished, timeout=2 * WAIT_MS):
+        panel.controls.run_button.click()
+    localization = panel.report["localization"]
+    # 'lesion' matches no class: those images are refused, never scored on the prediction
+    assert {r["reason"] for r in localization["refused"]} == {"the label 'lesion' matches none of the model's classes"}
+    assert len(localization["refused"]) == boxed and localization["summary"]["gradcam"]["with_region"] == 0
+    assert f"refused {boxed}: the label 'lesion'" in panel.controls.status.text()
+    assert panel.best.text() == "No best method: no scored image has a ground-truth region."
+
+    panel.label_map.setText("lesion=parasitized")  # the same loaded ground truth, the label mapped
+    with qtbot.waitSignal(panel.runner.finished, timeout=2 * WAIT_MS):
+        panel.controls.run_button.click()
+    localization = panel.report["localization"]
+    scored = [row for row in localization["rows"] if row.has_region]
+    assert len(scored) == boxed and {row.class_name for row in scored} == {"parasitized"}
+    assert {row.truth_label for row in scored} == {"lesion"} and not localization["refused"]
+
+
+def test_best_here_only_above_chance_and_skipped_methods_are_said(make_window, qtbot):
+    from camviewer.gui.trust.panel import TrustPanel
+
+    window = make_window()
+    panel: TrustPanel = window.workbench.trust
+    entry = {
+        "images": 4, "maps": 4, "with_region": 4, "pointing_game": 0.0, "chance_pointing_game": 0.05,
+        "pointing_game_p": 1.0, "iou": 0.0, "chance_iou": 0.02, "dice": 0.0, "chance_dice": 0.04, "box_iou": None,
+        "chance_box_iou": None, "energy_in_region": 0.01, "chance_energy_in_region": 0.05, "energy_in_roi": None,
+        "chance_energy_in_roi": None, "beats_chance": False,
+    }  # fmt: skip
+    report = {
+        "images": 5,
+        "explained": 4,
+        "localization": {
+            "summary": {"gradcam": entry},
+            "best": {"method": None, "reason": "no method's pointing game beats chance (one-sided p < 0.05)"},
+            "target": "gt",
+            "refused": [{"path": "e.png", "label": None, "reason": "no ground-truth label"}],
+            "skipped_methods": {"cam": "method 'cam' needs global average pooling"},
+            "failed": [],
+            "thresholds": None,
+        },
+        "faithfulness": None,
+    }
+    panel._reported(report)  # every method failed: no "Best here: gradcam (pointing game 0.000)"
+    assert panel.best.text() == "No best method: no method's pointing game beats chance (one-sided p &lt; 0.05)."
+    assert panel.value("pointing game ↑", "gradcam") == "0.000 (0.050)"
+    assert panel.value("p vs chance", "gradcam") == "1.000"
+    status = panel.controls.status.text()
+    assert "Scored 4 of 5 images" in status and "refused 1: no ground-truth label" in status
+    assert "skipped cam: method 'cam' needs global average pooling" in status
+
+
+def test_truth_dialog_previews_a_csvs_columns_and_takes_an_override(make_window, qtbot, tmp_path):
+    from camviewer.gui.trust.truth_dialog import TruthDialog
+
+    window = make_window()
+    dialog = TruthDialog(str(tmp_path), window)
+    qtbot.addWidget(dialog)
+    odd = tmp_path / "odd.csv"
+    odd.write_text("img_file,a,b,c,d,diagnosis\nq.png,1,2,3,4,Mass\n")
+    next(b for b in dialog.kind_group.buttons() if b.property("kind") == "boxes").setChecked(True)
+    dialog.source.set_path(str(odd))
+    assert "cannot tell which columns hold the image" in dialog.understood.text()
+    assert "'img_file', 'a'" in dialog.understood.text()
+    dialog.columns.setText("image=img_file,x=a,y=b,w=c,h=d,label=diagnosis")
+    dialog.columns.editingFinished.emit()
+    assert dialog.understood.text() == (
+        "Understood: image: 'img_file' · box x, y, w, h: 'a', 'b', 'c', 'd' (corner, width, height) · label: 'diagnosis'"
+    )
+    values = dialog.values()
+    assert values["boxes"] == str(odd) and values["columns"]["label"] == "diagnosis" and values["masks"] is None
+    truth = window.workbench.truth
+    with qtbot.waitSignal(truth.loaded, timeout=WAIT_MS) as loaded:
+        truth.load(**values)
+    assert loaded.args[0].truth.region("q.png").boxes == [(1, 2, 3, 4)]
+    next(b for b in dialog.kind_group.buttons() if b.property("kind") == "voc").setChecked(True)
+    assert dialog.source.kind == "folder" and not dialog.columns.isEnabled() and dialog.understood.text() == ""

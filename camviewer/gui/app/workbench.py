@@ -99,6 +99,8 @@ class Workbench(QObject):
 
                 panel = TrustPanel(w.registry, w.settings, w.log)
                 panel.methodChosen.connect(w.cam_panel.set_method)
+                if self.truth.source is not None:  # loaded before the dock was first opened
+                    panel.use_loaded_truth(self.truth.source)
             self._panels[key] = panel
             self.docks[key].setWidget(panel)
             if ready is not None:
@@ -122,6 +124,7 @@ class Workbench(QObject):
         a.trust.triggered.connect(lambda: self.show_dock("trust"))
         a.load_truth.triggered.connect(self.choose_truth)
         a.show_truth.toggled.connect(self.truth.set_visible)
+        self.truth.loaded.connect(lambda source: "trust" in self._panels and self.trust.use_loaded_truth(source))
         self.truth_panel.summaryChanged.connect(self.truth_status.setText)
         a.refine.triggered.connect(self.open_wizard)
         w.session.modelChanged.connect(self._model_changed)

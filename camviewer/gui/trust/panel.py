@@ -1,13 +1,18 @@
-"""The Trust dock: do the model's maps point at the right place, and are they faithful? One row per CAM method.
+"""The Trust dock: do the model's maps point at the right place, and are they faithful? One column per CAM method.
 
-    dataset + ground truth + methods + threshold + tolerance --> worker: ``camviewer localize``
-    (and optionally ``camviewer faithfulness`` with the weight-randomization sanity check) --> table
+    dataset + ground truth (or the one loaded with Ctrl+G) + methods + target + threshold + tolerance
+    --> worker: ``camviewer localize`` (and optionally ``camviewer faithfulness`` with the
+    weight-randomization sanity check) --> table: each score with chance beside it
 
-So a user can pick the method that is right for their model; "Use this method" sets the viewer's.
+So a user can pick the method that is right for their model: "Best here" names one only when its pointing
+game beats chance, and says which images were refused (a label that matches no class) and which methods
+were skipped (they do not apply to this model), with the reasons. "Use in the viewer" sets the viewer's.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import Signal
@@ -19,6 +24,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -50,7 +56,11 @@ FAITHFULNESS = {
     "average_drop": ("average drop ↓", "Relative confidence lost when only the map's region is kept"),
     "sanity": ("sanity check", "Does the map change when the model's weights are randomized? It must."),
 }
+P_VALUE = ("p vs chance", "Pointing game: the chance of as many hits or more from random points (one-sided)")
 THRESHOLDS = {"0.2": 0.2, "otsu": "otsu", "tuned": "tuned"}
+TARGETS = {"gt": "the ground truth's class", "pred": "the predicted class"}
+LOADED = "loaded"  # the truth kind of the ground truth loaded in the viewer
+CHANCE_TIP = "In brackets: chance, the same score for a random point, a flat map or randomly placed pixels"
 
 
 class TrustPanel(QWidget):
@@ -74,8 +84,21 @@ class TrustPanel(QWidget):
         self.truth_kind = QComboBox()
         for key, text in KINDS.items():
             self.truth_kind.addItem(text, key)
-        self.truth_kind.currentIndexChanged.connect(lambda: ask_for_truth(self.truth, self.truth_kind.currentData()))
+        self.truth_kind.currentIndexChanged.connect(self._truth_kind_changed)
         self.truth = PathField("Choose the ground truth", placeholder="masks/ mirroring the dataset's folders")
+        self.loaded_truth = None  # tasks.TruthSource loaded in the viewer (Ctrl+G)
+        self.target = QComboBox()
+        for key, text in TARGETS.items():
+            self.target.addItem(text, key)
+        self.target.setToolTip(
+            "Whose map is scored: the class of the ground truth's label (an image whose label matches no "
+            "class is refused and counted, never scored on the prediction instead), or the predicted class"
+        )
+        self.label_map = QLineEdit(placeholderText="label map, e.g. Infiltrate=Infiltration (optional)")
+        self.label_map.setToolTip(
+            "Ground-truth labels to model classes where the names differ: LABEL=CLASS;LABEL=CLASS|CLASS. "
+            "Names that differ only in case or punctuation match by themselves."
+        )
         self.roi = PathField("Choose region-of-interest masks", placeholder="optional: roi/ (e.g. lungs, cell body)")
         self.data.chosen.connect(self._propose_truth)
         self.methods_box = QGroupBox("CAM methods")
@@ -124,6 +147,9 @@ class TrustPanel(QWidget):
         inputs.addWidget(self.truth, 1, 1, 1, 2)
         inputs.addWidget(QLabel("ROI masks"), 2, 0)
         inputs.addWidget(self.roi, 2, 1, 1, 2)
+        inputs.addWidget(QLabel("Scored map"), 3, 0)
+        inputs.addWidget(self.target, 3, 1)
+        inputs.addWidget(self.label_map, 3, 2)
         options = QHBoxLayout()
         options.addWidget(QLabel("Threshold"))
         options.addWidget(self.threshold)
@@ -172,10 +198,31 @@ class TrustPanel(QWidget):
     def checked_methods(self) -> list[str]:
         return [name for name, box in self.method_checks.items() if box.isChecked()]
 
+    def use_loaded_truth(self, source) -> None:
+        """The ground truth loaded in the viewer (Ctrl+G) becomes the one scored against, as it was read."""
+        self.loaded_truth = source
+        if self.truth_kind.findData(LOADED) < 0:
+            self.truth_kind.addItem("Loaded in the viewer", LOADED)
+        self.truth_kind.setCurrentIndex(self.truth_kind.findData(LOADED))
+        if not self.data.text():
+            self.data.setText(source.root)
+
+    def _truth_kind_changed(self) -> None:
+        kind = self.truth_kind.currentData()
+        loaded = kind == LOADED
+        self.truth.setEnabled(not loaded)
+        if loaded:
+            self.truth.setText(self.loaded_truth.description)
+            self.truth.setToolTip(f"Loaded with Trust > Load ground truth; paths relative to {self.loaded_truth.root}")
+        else:
+            if self.truth.text() == getattr(self.loaded_truth, "description", None):
+                self.truth.setText("")
+            ask_for_truth(self.truth, kind)
+
     def _propose_truth(self, data: str) -> None:
         """`camviewer synth` layout: masks/ and roi/ inside the dataset folder."""
         folder = Path(data) if data else None
-        if folder is None or not folder.is_dir():
+        if folder is None or not folder.is_dir() or self.truth_kind.currentData() == LOADED:
             return
         if not self.truth.text() and (folder / "masks").is_dir():
             self.truth_kind.setCurrentIndex(0)
@@ -188,7 +235,7 @@ class TrustPanel(QWidget):
         if not self.data.text():
             raise ValueError("Choose the images to score.")
         if not self.truth.text():
-            raise ValueError("Choose the ground truth (masks folder, boxes CSV or COCO JSON).")
+            raise ValueError("Choose the ground truth (masks folder, boxes CSV, COCO JSON or Pascal VOC folder).")
         methods = self.checked_methods()
         if not methods:
             raise ValueError("Tick at least one CAM method.")
@@ -202,7 +249,8 @@ class TrustPanel(QWidget):
             if not 0 < threshold < 1:
                 raise ValueError("Threshold: otsu, tuned or a fraction of the map's maximum between 0 and 1.")
         kind = self.truth_kind.currentData()
-        truth = {"masks": None, "boxes": None, "coco": None, kind: self.truth.text()}
+        loaded = self.loaded_truth if kind == LOADED else None
+        truth = {**dict.fromkeys(KINDS), **({} if loaded else {kind: self.truth.text()})}
         return tasks.TrustRequest(
             self.data.text(),
             truth["masks"],
@@ -214,6 +262,10 @@ class TrustPanel(QWidget):
             self.tolerance.value(),
             self.faithfulness.isChecked(),
             self.faith_images.value(),
+            voc=truth["voc"],
+            target=self.target.currentData(),
+            label_map=self.label_map.text().strip() or None,
+            loaded=loaded,
         )
 
     # ------------------------------------------------------------------------------------- runs
@@ -229,56 +281,63 @@ class TrustPanel(QWidget):
         self.runner.start(f"Trust report on {Path(request.data).name}", tasks.trust_report, self.model, request)
 
     def _reported(self, report: dict) -> None:
-        """One row per score, one column per method: methods compare side by side in a narrow dock."""
+        """One row per score, one column per method (methods compare side by side in a narrow dock);
+        each localization score with its chance value in brackets."""
         self.report = report
-        summary = report["localization"]["summary"]
+        localization = report["localization"]
+        summary = localization["summary"]
         faith = (report["faithfulness"] or {}).get("summary", {})
         methods = list(summary)
-        table = {**COLUMNS, **(FAITHFULNESS if faith else {})}
+        table = {**COLUMNS, "pointing_game_p": P_VALUE, **(FAITHFULNESS if faith else {})}
         rows, tips = [], []
         for key, (title, tip) in table.items():
             row = [title]
             for method in methods:
-                value = {**summary[method], **faith.get(method, {})}.get(key)
-                if key == "sanity":
-                    row.append("—" if value is None else "passed" if value["passed"] else "FAILED")
-                elif key == "with_region":
-                    row.append(f"{value} / {summary[method]['images']}")
-                else:
-                    row.append(number(value))
+                entry = {**summary[method], **faith.get(method, {})}
+                row.append(_cell(key, entry))
             rows.append(row)
+            tip = f"{tip}. {CHANCE_TIP}" if key in COLUMNS and key != "with_region" else tip
             tips.append([tip] * (len(methods) + 1))
         self.table.set_rows(["score", *methods], rows, tips, stretch_values=True)
         self.method_choice.clear()
         self.method_choice.addItems(methods)
-        best = max(
-            methods, key=lambda m: tuple(summary[m].get(k) or 0.0 for k in ("pointing_game", "energy_in_region"))
-        )
-        self.method_choice.setCurrentText(best)
-        self.use_button.setEnabled(bool(methods))
-        self.best.setText(
-            f"Best here: <b>{best}</b> (pointing game {number(summary[best]['pointing_game'])}, "
-            f"energy in region {number(summary[best]['energy_in_region'], percent=True)})"
-        )
-        failed = report["localization"]["failed"]
-        regions = summary[methods[0]]["with_region"] if methods else 0
-        self._show(
-            f"Scored {report['images']:,} images ({regions} with a region) with {len(methods)} method(s)"
-            + (f"; {len(failed)} could not be read" if failed else "")
-            + (
-                f"; tuned thresholds {report['localization']['thresholds']}"
-                if report["localization"].get("thresholds")
-                else ""
+        best = localization["best"]
+        if best["method"]:
+            self.method_choice.setCurrentText(best["method"])
+            self.best.setText(
+                f"Best here: <b>{escape(best['method'], quote=False)}</b> ({escape(best['reason'], quote=False)})"
             )
-            + "."
-        )
+        else:
+            self.best.setText(f"No best method: {escape(best['reason'], quote=False)}.")
+        self.use_button.setEnabled(bool(methods))
+        self._show(self._outcome(report))
         self._log.info(
-            f"Trust report on {report['images']:,} images: "
+            f"Trust report on {report['images']:,} images (target {localization['target']}): "
             + "; ".join(
-                f"{m} pointing game {number(s['pointing_game'])}, energy in region {number(s['energy_in_region'])}"
+                f"{m} pointing game {number(s['pointing_game'])} (chance {number(s['chance_pointing_game'])})"
                 for m, s in summary.items()
             )
+            + f"; best: {best['method'] or 'none'} ({best['reason']})"
         )
+
+    @staticmethod
+    def _outcome(report: dict) -> str:
+        """What was scored, refused, skipped and unreadable, in one status text."""
+        localization = report["localization"]
+        methods = list(localization["summary"])
+        regions = localization["summary"][methods[0]]["with_region"] if methods else 0
+        parts = [
+            f"Scored {report['explained']:,} of {report['images']:,} images ({regions} maps with a region) "
+            f"with {len(methods)} method(s), target: {TARGETS.get(localization['target'], localization['target'])}"
+        ]
+        refused = Counter(refusal["reason"] for refusal in localization["refused"])
+        parts += [f"refused {count}: {reason}" for reason, count in refused.most_common()]
+        parts += [f"skipped {method}: {reason}" for method, reason in localization["skipped_methods"].items()]
+        if localization["failed"]:
+            parts.append(f"{len(localization['failed'])} could not be read")
+        if localization.get("thresholds"):
+            parts.append(f"tuned thresholds {localization['thresholds']}")
+        return "; ".join(parts) + "."
 
     def methods_shown(self) -> list[str]:
         return [self.table.horizontalHeaderItem(c).text() for c in range(1, self.table.columnCount())]
@@ -301,3 +360,15 @@ class TrustPanel(QWidget):
 
     def _show(self, text: str, error: bool = False) -> None:
         self.controls.say(text, error)
+
+
+def _cell(key: str, entry: dict) -> str:
+    value = entry.get(key)
+    if key == "sanity":
+        return "—" if value is None else "passed" if value["passed"] else "FAILED"
+    if key == "with_region":
+        return f"{value} / {entry['maps']}"
+    if key == "pointing_game_p":
+        return "—" if value is None else "< 0.001" if value < 0.001 else f"{value:.3f}"
+    chance = entry.get(f"chance_{key}")
+    return number(value) + (f" ({number(chance)})" if value is not None and chance is not None else "")

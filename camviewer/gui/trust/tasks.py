@@ -25,18 +25,42 @@ class TruthSource:
     truth: MaskFolder | BoxTable
     roi: MaskFolder | None
     root: str
-    description: str
+    description: str  # what was read and understood (a CSV's columns, counts, labels)
 
 
-def load_truth(masks: str | None, boxes: str | None, coco: str | None, roi: str | None, root: str) -> TruthSource:
+def load_truth(
+    masks: str | None,
+    boxes: str | None,
+    coco: str | None,
+    roi: str | None,
+    root: str,
+    voc: str | None = None,
+    columns: dict[str, str] | None = None,
+) -> TruthSource:
     from camviewer.core.trust.groundtruth import MaskFolder, load_ground_truth
 
-    truth = load_ground_truth(masks or None, boxes or None, coco or None)
+    truth = load_ground_truth(masks or None, boxes or None, coco or None, voc or None, columns or None)
     roi_folder = MaskFolder(roi) if roi else None
-    source = Path(masks or boxes or coco)
-    kind = "masks" if masks else "boxes" if boxes else "COCO boxes"
-    description = f"{kind}: {source.name}" + (f" · ROI: {Path(roi).name}" if roi else "")
+    description = truth.description + (f" · ROI: {Path(roi).name}" if roi else "")
     return TruthSource(truth, roi_folder, root, description)
+
+
+def parse_columns(text: str) -> dict[str, str] | None:
+    """'image=Image Index,label=Finding Label' -> {role: column}; None when empty. ValueError when malformed."""
+    from camviewer.core.trust.groundtruth import parse_columns
+
+    return parse_columns(text) or None
+
+
+def describe_columns(path: str, columns: str) -> tuple[str, bool]:
+    """What a boxes CSV's header is understood as, before it is read: (a line for the dialog, understood?)."""
+    from camviewer.core.errors import CamviewerError
+    from camviewer.core.trust.groundtruth import describe_columns
+
+    try:
+        return f"Understood: {describe_columns(path, parse_columns(columns))}", True
+    except (CamviewerError, ValueError) as error:
+        return str(error), False
 
 
 @dataclass
@@ -90,19 +114,32 @@ class TrustRequest:
     steps: int = 20
     sanity_images: int = 8
     batch_size: int = 16
+    voc: str | None = None
+    columns: dict[str, str] | None = None
+    target: str = "gt"
+    label_map: str | None = None
+    loaded: TruthSource | None = None  # the ground truth already loaded in the viewer: used as it is
 
 
 def trust_report(model: LoadedModel, request: TrustRequest, cancel: CancelToken) -> Iterator:
     """``camviewer localize`` (and ``camviewer faithfulness``, with the sanity check) over one dataset."""
-    from camviewer.core.trust.dataset import dataset_images, faithfulness_dataset
-    from camviewer.core.trust.groundtruth import MaskFolder, load_ground_truth
+    from camviewer.core.trust.dataset import ImageEntry, dataset_images, faithfulness_dataset
+    from camviewer.core.trust.groundtruth import MaskFolder, load_ground_truth, relative_key
     from camviewer.core.trust.scoring import localize_dataset
+    from camviewer.core.trust.targets import plan_targets
 
-    truth = load_ground_truth(request.masks, request.boxes, request.coco)
-    roi = MaskFolder(request.roi) if request.roi else None
     entries = dataset_images(request.data)
+    if request.loaded is not None:  # its keys are relative to the root it was loaded with
+        truth, roi, root = request.loaded.truth, request.loaded.roi, request.loaded.root
+        entries = [ImageEntry(e.path, relative_key(e.path, root), e.label) for e in entries]
+    else:
+        truth = load_ground_truth(request.masks, request.boxes, request.coco, request.voc, request.columns)
+        roi = None
+    roi = MaskFolder(request.roi) if request.roi else roi
+    plan = plan_targets(model, entries, truth, request.target, request.label_map)
+    explained = len({str(target.entry.path) for target in plan.targets})
     faithful = entries[: request.faithfulness_images] if request.faithfulness else []
-    total = len(entries) + (len(faithful) + len(request.methods) if faithful else 0)
+    total = explained + (len(faithful) + len(request.methods) if faithful else 0)
     job = localize_dataset(
         model,
         entries,
@@ -111,8 +148,10 @@ def trust_report(model: LoadedModel, request: TrustRequest, cancel: CancelToken)
         request.threshold,
         request.tolerance,
         roi,
-        batch_size=request.batch_size,
+        request.target,
+        request.batch_size,
         cancel=cancel,
+        plan=plan,
     )
     localization = yield from progress_only(job, "localization", 0, total)
     faithfulness = None
@@ -125,5 +164,11 @@ def trust_report(model: LoadedModel, request: TrustRequest, cancel: CancelToken)
             sanity_images=request.sanity_images,
             cancel=cancel,
         )
-        faithfulness = yield from progress_only(job, "faithfulness", len(entries), total)
-    return {"images": len(entries), "localization": localization, "faithfulness": faithfulness}
+        faithfulness = yield from progress_only(job, "faithfulness", explained, total)
+    return {
+        "images": len(entries),
+        "explained": explained,
+        "truth": truth.description,
+        "localization": localization,
+        "faithfulness": faithfulness,
+    }

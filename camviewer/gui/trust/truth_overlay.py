@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 
 from camviewer.gui.common.log_panel import LogPanel
 from camviewer.gui.jobs.latest import Latest
@@ -25,6 +25,8 @@ from camviewer.gui.viewer.image_view import ImageView
 
 
 class TruthOverlay(QObject):
+    loaded = Signal(object)  # tasks.TruthSource: the Trust dock scores against it without asking again
+
     def __init__(
         self, registry: WorkerRegistry, view: ImageView, panel: TruthPanel, log: LogPanel, parent: QObject | None = None
     ) -> None:
@@ -51,6 +53,8 @@ class TruthOverlay(QObject):
         coco: str | None = None,
         roi: str | None = None,
         root: str = "",
+        voc: str | None = None,
+        columns: dict[str, str] | None = None,
     ) -> None:
         self._panel.show_source("Loading…")
         ticket = self._loads.next()
@@ -62,6 +66,8 @@ class TruthOverlay(QObject):
             coco,
             roi,
             root,
+            voc,
+            columns,
             background=True,
             returned=self._loads.if_current(ticket, self._loaded),
             errored=self._loads.if_current(ticket, self._load_failed),
@@ -96,6 +102,7 @@ class TruthOverlay(QObject):
     # ---------------------------------------------------------------------------------- loading
     def _loaded(self, source: tasks.TruthSource) -> None:
         self.source = source
+        self.loaded.emit(source)
         self._panel.show_source(source.description)
         self._panel.setToolTip(f"Paths relative to {source.root}")
         self._log.info(f"Ground truth loaded ({source.description}), matched relative to {source.root}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from camviewer.core.errors import AmbiguousGroundTruth
-from camviewer.core.trust.groundtruth.box_csv import ColumnLayout, parse_columns, read_box_csv
+from camviewer.core.trust.groundtruth.box_csv import ColumnLayout, describe_columns, parse_columns, read_box_csv
 from camviewer.core.trust.groundtruth.coco_voc import read_coco, read_voc_folder
 from camviewer.core.trust.groundtruth.regions import BoxTable, MaskFolder, Region, relative_key
 
@@ -23,6 +23,7 @@ __all__ = [
     "ColumnLayout",
     "MaskFolder",
     "Region",
+    "describe_columns",
     "load_ground_truth",
     "parse_columns",
     "read_box_csv",

@@ -133,6 +133,18 @@ def parse_columns(text: str) -> dict[str, str]:
     return pairs
 
 
+def describe_columns(path: str | Path, columns: dict[str, str] | None = None) -> str:
+    """What the header of a boxes CSV is understood as (the first line only: a preview before loading)."""
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            first = handle.readline()
+    except (OSError, UnicodeDecodeError) as error:
+        raise AnnotationError(path, f"not a readable text file ({error})") from None
+    header = next(csv.reader([first], _dialect(first)), [])
+    return detect_layout(path, header, columns).describe()
+
+
 def read_box_csv(path: str | Path, columns: dict[str, str] | None = None) -> BoxTable:
     """A BoxTable from a CSV; its description says what was understood (see ``ColumnLayout.describe``)."""
     path = Path(path)
