@@ -34,6 +34,7 @@ def test_readme_walkthrough_runs(tmp_path, monkeypatch, capsys):
         "explain",
         "localize",
         "faithfulness",
+        "report",
         "refine",
         "train",
         "info",
@@ -45,6 +46,7 @@ def test_readme_walkthrough_runs(tmp_path, monkeypatch, capsys):
         assert main(command + extra) == 0, (command, capsys.readouterr().err[-2000:])
     assert (tmp_path / "runs/refined/best.safetensors").is_file()
     assert (tmp_path / "reports/cells/metrics.json").is_file()
+    assert (tmp_path / "report.html").read_text().startswith("<!DOCTYPE html>")
     assert any((tmp_path / "maps/maps").glob("*__layercam__*.npy"))
     assert '"auto_layer"' in capsys.readouterr().out
 

@@ -73,7 +73,8 @@ def build_report(
     if metrics.get("n"):
         subtitle.append(f"evaluated on {metrics['n']:,} images")
     subtitle.append(f"written {datetime.now().astimezone():%Y-%m-%d %H:%M %Z} by {made_by}")
-    return page(f"camviewer report: {name}", " · ".join(p for p in subtitle if p), [p for p in parts if p[2]])
+    glance = sections.glance(inputs.metrics, inputs.localization)
+    return page(f"camviewer report: {name}", " · ".join(p for p in subtitle if p), [p for p in parts if p[2]], glance)
 
 
 def _plot_history(history_csv: Path | None, scratch: Path) -> Path | None:

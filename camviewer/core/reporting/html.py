@@ -20,7 +20,8 @@ body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
        margin: 0 auto; max-width: 1180px; padding: 24px 32px 64px; background: #fff; }
 h1 { font-size: 26px; margin: 0 0 4px; } h2 { font-size: 20px; margin: 36px 0 10px; border-bottom: 2px solid #dde3e8;
      padding-bottom: 4px; } h3 { font-size: 16px; margin: 20px 0 8px; }
-.subtitle { color: #5b6770; margin-bottom: 18px; } .note { color: #5b6770; font-size: 13px; }
+.subtitle { color: #5b6770; margin-bottom: 10px; }
+.glance { font-size: 16px; background: #f3f7fa; border-left: 4px solid #0b5cad; padding: 8px 12px; } .note { color: #5b6770; font-size: 13px; }
 .warn { color: #9a3412; }
 table { border-collapse: collapse; margin: 8px 0 14px; font-size: 14px; }
 th, td { border: 1px solid #d5dce1; padding: 4px 10px; text-align: left; vertical-align: top; }
@@ -106,8 +107,8 @@ def section(anchor: str, title: str, body: str) -> str:
     return f'<section id="{esc(anchor)}"><h2>{esc(title)}</h2>{body}</section>'
 
 
-def page(title: str, subtitle: str, sections: Sequence[tuple[str, str, str]]) -> str:
-    """The whole document: ``sections`` are (anchor, title, body HTML)."""
+def page(title: str, subtitle: str, sections: Sequence[tuple[str, str, str]], glance: str = "") -> str:
+    """The whole document: ``sections`` are (anchor, title, body HTML); ``glance`` a line of headline numbers."""
     nav = "".join(f'<a href="#{esc(anchor)}">{esc(name)}</a>' for anchor, name, _ in sections)
     body = "".join(section(anchor, name, html_body) for anchor, name, html_body in sections)
     return (
@@ -117,6 +118,8 @@ def page(title: str, subtitle: str, sections: Sequence[tuple[str, str, str]]) ->
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; '
         "style-src 'unsafe-inline'\">"
         f"<style>{STYLE}</style></head><body>"
-        f'<header><h1>{esc(title)}</h1><div class="subtitle">{esc(subtitle)}</div><nav>{nav}</nav></header>'
+        f'<header><h1>{esc(title)}</h1><div class="subtitle">{esc(subtitle)}</div>'
+        + (f'<p class="glance">{esc(glance)}</p>' if glance else "")
+        + f"<nav>{nav}</nav></header>"
         f"{body}</body></html>\n"
     )

@@ -48,6 +48,23 @@ def interval_text(interval: dict | None) -> str:
     return f"{interval['low']:.3f} – {interval['high']:.3f}"
 
 
+def glance(metrics: dict | None, localization: dict | None) -> str:
+    """The headline numbers in one line: what a reader wants before scrolling."""
+    parts = []
+    metrics = metrics or {}
+    intervals = metrics.get("intervals") or {}
+    for key, name in HEADLINE:
+        if metrics.get(key) is not None and key in ("accuracy", "sensitivity", "specificity", "roc_auc"):
+            interval = intervals.get(key)
+            parts.append(f"{name} {metrics[key]:.3f}" + (f" ({interval_text(interval)})" if interval else ""))
+    if metrics.get("positive_class") and parts:
+        parts.insert(1, f"positive class {metrics['positive_class']}")
+    best = (localization or {}).get("best") or {}
+    if localization:
+        parts.append(f"best map method: {best['method']}" if best.get("method") else "no map method beats chance")
+    return " · ".join(parts)
+
+
 def model_section(card: dict | None, checkpoint: Path | None) -> str:
     if card is None:
         return paragraph("No model checkpoint was found next to these results: the model card is not known.", "warn")
