@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -226,6 +226,3 @@ def _apply_tuned_thresholds(rows, grids, tune_fraction: float, seed: int) -> dic
 
 def rows_as_dicts(rows: Sequence[LocalizationRow]) -> list[dict]:
     return [asdict(row) for row in rows]
-
-
-ROW_FIELDS = tuple(field.name for field in fields(LocalizationRow))
