@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from camviewer.core.errors import CamError, CamviewerError
-    from camviewer.core.trust.dataset import dataset_images, faithfulness_dataset, format_table
+    from camviewer.core.trust.dataset import dataset_images, faithfulness_dataset, faithfulness_record, format_table
 
     if args.steps < 1 or args.limit < 1 or args.sanity_images < 0:
         return fail("--steps and --limit must be >= 1, --sanity-images >= 0", EXIT_USAGE)
@@ -64,14 +64,7 @@ def run(args: argparse.Namespace) -> int:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["path"])
         writer.writeheader()
         writer.writerows(rows)
-    record = {
-        "kind": "faithfulness",
-        "summary": result["summary"],
-        "skipped_methods": result["skipped_methods"],
-        "methods": args.method,
-        "steps": args.steps,
-        "failed": result["failed"],
-    }
+    record = faithfulness_record(result, {"methods": args.method, "steps": args.steps})
     (out / "summary.json").write_text(json.dumps(record, indent=2, ensure_ascii=False))
     for method, reason in result["skipped_methods"].items():
         print(f"camviewer: method {method} skipped: {reason}", file=sys.stderr)

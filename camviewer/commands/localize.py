@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     from camviewer.core.errors import AmbiguousGroundTruth, CamError, CamviewerError, UnknownClasses
     from camviewer.core.trust.dataset import dataset_images, format_table
     from camviewer.core.trust.groundtruth import MaskFolder, load_ground_truth
-    from camviewer.core.trust.scoring import localize_dataset, rows_as_dicts
+    from camviewer.core.trust.scoring import localization_record, localize_dataset, rows_as_dicts
     from camviewer.core.trust.targets import plan_targets
 
     if args.columns and not args.boxes:
@@ -140,9 +140,9 @@ def run(args: argparse.Namespace) -> int:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["path"])
         writer.writeheader()
         writer.writerows(rows)
-    (out / "summary.json").write_text(
-        json.dumps(summary_record(result, args, truth.description), indent=2, ensure_ascii=False)
-    )
+    options = {"methods": args.method, "threshold": args.threshold, "tolerance_px": args.tolerance}
+    record = localization_record(result, truth.description, options)
+    (out / "summary.json").write_text(json.dumps(record, indent=2, ensure_ascii=False))
     for path, reason in result["failed"]:
         print(f"camviewer: skipped {path}: {reason}", file=sys.stderr)
     for method, reason in result["skipped_methods"].items():
@@ -180,27 +180,3 @@ def _with_chance(summary: dict) -> dict:
                 "-" if value is None else f"{value:.3f}" + (f" ({chance:.3f})" if chance is not None else "")
             )
     return table
-
-
-def summary_record(result: dict, args: argparse.Namespace, truth: str) -> dict:
-    """summary.json: the scores, what was scored per image, and every decision the run took."""
-    plan = result["plan"]
-    scored = {(row.path, row.truth_label, row.class_name) for row in result["rows"]}
-    return {
-        "kind": "localization",
-        "summary": result["summary"],
-        "best": result["best"],
-        "ground_truth": truth,
-        "target": plan.target,
-        "label_mapping": plan.label_classes(),
-        "scored": [{"path": p, "truth_label": label, "class": c} for p, label, c in sorted(scored, key=str)],
-        "refused": result["refused"],
-        "refused_counts": dict(plan.refusal_counts()),
-        "skipped_methods": result["skipped_methods"],
-        "methods": args.method,
-        "layer": result["layer"],
-        "thresholds": result["thresholds"],
-        "threshold": args.threshold,
-        "tolerance_px": args.tolerance,
-        "failed": result["failed"],
-    }

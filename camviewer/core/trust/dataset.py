@@ -123,6 +123,12 @@ def faithfulness_dataset(
     return {"rows": rows, "summary": means, "failed": failed, "skipped_methods": skipped}
 
 
+def faithfulness_record(result: dict, options: dict) -> dict:
+    """What ``summary.json`` holds (and a report shows): the means per method, skipped methods, the options."""
+    record = {"kind": "faithfulness", "summary": result["summary"], "skipped_methods": result["skipped_methods"]}
+    return {**record, "failed": result["failed"], **options}
+
+
 def format_table(summary: dict[str, dict], columns: Sequence[str]) -> str:
     """A plain-text table, one row per method (for the CLI)."""
     header = ["method", *columns]

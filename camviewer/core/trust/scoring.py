@@ -226,3 +226,26 @@ def _apply_tuned_thresholds(rows, grids, tune_fraction: float, seed: int) -> dic
 
 def rows_as_dicts(rows: Sequence[LocalizationRow]) -> list[dict]:
     return [asdict(row) for row in rows]
+
+
+def localization_record(result: dict, truth: str, options: dict) -> dict:
+    """What ``summary.json`` holds (and a report shows): the scores, what was scored per image, and every
+    decision the run took; ``truth`` describes the ground truth, ``options`` the run's settings."""
+    plan = result["plan"]
+    scored = {(row.path, row.truth_label, row.class_name) for row in result["rows"]}
+    return {
+        "kind": "localization",
+        "summary": result["summary"],
+        "best": result["best"],
+        "ground_truth": truth,
+        "target": plan.target,
+        "label_mapping": plan.label_classes(),
+        "scored": [{"path": p, "truth_label": label, "class": c} for p, label, c in sorted(scored, key=str)],
+        "refused": result["refused"],
+        "refused_counts": dict(plan.refusal_counts()),
+        "skipped_methods": result["skipped_methods"],
+        "layer": result["layer"],
+        "thresholds": result["thresholds"],
+        "failed": result["failed"],
+        **options,
+    }
