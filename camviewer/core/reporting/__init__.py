@@ -20,7 +20,7 @@ from camviewer.core.reporting.gallery import confusion_cells, render_examples
 from camviewer.core.reporting.html import page
 from camviewer.core.reporting.inputs import ReportInputs, read_report_inputs
 
-__all__ = ["ReportInputs", "build_report", "read_report_inputs", "write_html"]
+__all__ = ["ReportInputs", "build_report", "read_report_inputs", "report_evaluation", "write_html"]
 
 
 def build_report(
@@ -75,6 +75,34 @@ def build_report(
     subtitle.append(f"written {datetime.now().astimezone():%Y-%m-%d %H:%M %Z} by {made_by}")
     glance = sections.glance(inputs.metrics, inputs.localization)
     return page(f"camviewer report: {name}", " · ".join(p for p in subtitle if p), [p for p in parts if p[2]], glance)
+
+
+def report_evaluation(
+    result,
+    model,
+    out: str | Path,
+    history_csv: str | Path | None = None,
+    localization: dict | None = None,
+    faithfulness: dict | None = None,
+    per_cell: int = 4,
+    cancel: CancelToken | None = None,
+    made_by: str = "camviewer",
+) -> Generator[Progress, None, Path]:
+    """The report of an evaluation held in memory (the GUI's): its files are written to a scratch folder
+    and read back as ``camviewer report`` reads them, so both give the same document.
+
+    ``localization`` / ``faithfulness``: the records of those runs (``summary.json``), when there are any.
+    """
+    from camviewer.core.evaluation.run import write_report
+
+    with tempfile.TemporaryDirectory(prefix="camviewer-report-") as scratch:
+        write_report(result, scratch)
+        inputs = read_report_inputs(scratch, checkpoint=model.source if model is not None else None)
+        history = Path(history_csv) if history_csv is not None and Path(history_csv).is_file() else None
+        inputs.history_csv, inputs.localization, inputs.faithfulness = history, localization, faithfulness
+        inputs.evaluation = None  # a scratch folder: nothing for the reader to open
+        text = yield from build_report(inputs, model, per_cell=per_cell, cancel=cancel, made_by=made_by)
+    return write_html(text, out)
 
 
 def _plot_history(history_csv: Path | None, scratch: Path) -> Path | None:

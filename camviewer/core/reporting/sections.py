@@ -4,6 +4,7 @@ localization and faithfulness summaries), never recomputed, so the report says w
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from camviewer.core.reporting.gallery import Cell
@@ -100,8 +101,11 @@ def model_section(card: dict | None, checkpoint: Path | None) -> str:
 def data_section(inputs: ReportInputs) -> str:
     metrics = inputs.metrics or {}
     out = ""
+    paths = [row["path"] for row in inputs.predictions if row.get("path")]
+    if paths:
+        out += paragraph(f"{len(paths):,} images evaluated, from {os.path.commonpath(paths)}")
     if inputs.evaluation is not None:
-        out += paragraph(f"Evaluation files: {inputs.evaluation}")
+        out += paragraph(f"Evaluation files: {inputs.evaluation}", "note")
     per_class = metrics.get("per_class") or {}
     if per_class:
         rows = [(name, number(entry.get("support"))) for name, entry in per_class.items()]
