@@ -139,6 +139,14 @@ def test_sections_and_numbers_are_those_of_the_files(study, report):
         ("cohen_kappa", "Cohen's kappa"),
     ):
         assert headline[name][0] == ("–" if metrics[key] is None else f"{metrics[key]:.3f}")
+        interval = metrics["intervals"].get(key)
+        if interval:  # every headline figure with its interval, method and n
+            assert headline[name][1:] == [
+                f"{interval['low']:.3f} – {interval['high']:.3f}",
+                f"{interval['method']}, n = {interval['n']}",
+            ]
+    glance = html.unescape(text.split('<p class="glance">')[1].split("</p>")[0])
+    assert glance.startswith(f"Accuracy {metrics['accuracy']:.3f} ({metrics['intervals']['accuracy']['low']:.3f}")
     per_class = page.table_with("class (one vs rest)")
     assert {name: row[0] for name, row in per_class.items()} == {
         name: str(entry["support"]) for name, entry in metrics["per_class"].items()
@@ -215,6 +223,17 @@ def test_an_evaluation_folder_alone_and_never_overwriting(study, tmp_path, capsy
     assert "exists; pass --overwrite" in capsys.readouterr().err
     assert main(["report", str(tmp_path), "--out", str(tmp_path / "x.html")]) == 1
     assert "neither an evaluation (metrics.json) nor a model checkpoint" in capsys.readouterr().err
+
+
+def test_an_evaluation_folder_elsewhere_finds_its_model_through_metrics_json(study, tmp_path):
+    elsewhere = tmp_path / "reports" / "cells"
+    shutil.copytree(study / "test", elsewhere)
+    out = tmp_path / "elsewhere.html"
+    assert main(["report", str(elsewhere), "--out", str(out), "--examples", "1"]) == 0
+    page = Page(out.read_text(encoding="utf-8"))
+    assert page.table_with("field")["checkpoint"] == [str((study / "best.safetensors").resolve())]
+    assert any(image["alt"].startswith("map ") for image in page.images)  # the model was loaded for the maps
+    assert page.table_with("setting")["epochs"] == ["2"]  # the run's config, found beside the checkpoint
 
 
 def chromium() -> str | None:

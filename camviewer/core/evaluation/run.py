@@ -63,6 +63,7 @@ class EvaluationResult:
     files: dict[str, Path] = field(default_factory=dict)  # report files written
     split_source: str | None = None  # where the split came from, when one was asked for
     mapping: LabelMapping | None = None  # data labels -> model classes
+    model: dict | None = None  # the evaluated model: {"checkpoint": its file or None, "card": its card}
 
     @property
     def predicted(self) -> np.ndarray:
@@ -185,6 +186,8 @@ def evaluate_samples(
     kept_samples = [samples[row] for row in kept]
     result = _metrics(names, positive_class, kept_samples, targets_all[kept], probs, multi_label, operating)
     result.skipped, result.mapping = skipped, mapping
+    checkpoint = str(Path(model.source).resolve()) if model.source else None
+    result.model = {"checkpoint": checkpoint, "card": model.card.to_dict()}
     if not mapping.is_identity:
         _add_mapping_columns(result.predictions, kept_samples, model_probs, mapping)
     if out_dir is not None:
@@ -215,12 +218,14 @@ def write_report(
 ) -> dict[str, Path]:
     """The report files for a finished evaluation (see the module docstring)."""
     history = history_csv if history_csv is not None and Path(history_csv).is_file() else None
-    mapping = {"label_mapping": result.mapping.to_dict()} if result.mapping is not None else {}
+    extra = {"label_mapping": result.mapping.to_dict()} if result.mapping is not None else {}
+    if result.model is not None:  # which model was evaluated: a report finds its card and checkpoint here
+        extra["model"] = result.model
     if result.report is not None:
-        return write_evaluation_report(out_dir, result.report, result.roc, result.predictions, history, mapping)
+        return write_evaluation_report(out_dir, result.report, result.roc, result.predictions, history, extra)
     out = Path(out_dir)  # multi-label: per-label metrics, predictions and curves; no confusion matrix
     out.mkdir(parents=True, exist_ok=True)
-    files = {"metrics.json": _write_json({**result.multilabel, **mapping}, out / "metrics.json")}
+    files = {"metrics.json": _write_json({**result.multilabel, **extra}, out / "metrics.json")}
     files["predictions.csv"] = _write_predictions(result.predictions, out / "predictions.csv")
     if history is not None:
         files["training_curves.png"] = plot_training_curves(history, out / "training_curves.png")

@@ -47,11 +47,11 @@ def build_report(
     else:
         cells = confusion_cells(inputs.predictions, metrics.get("positive_class"), per_cell)
         yield from render_examples(model, cells, method, cancel)
-    card = model.card.to_dict() if model is not None else None
+    card = model.card.to_dict() if model is not None else (metrics.get("model") or {}).get("card")
     with tempfile.TemporaryDirectory(prefix="camviewer-report-") as scratch:
         curves = inputs.figures.get("training_curves") or _plot_history(inputs.history_csv, Path(scratch))
         parts = [
-            ("model", "Model", sections.model_section(card, inputs.checkpoint)),
+            ("model", "Model", sections.model_section(card, _checkpoint_text(inputs))),
             ("data", "Data and labels", sections.data_section(inputs)),
             ("metrics", "Metrics", sections.metrics_section(inputs.metrics)),
             ("curves", "Confusion matrix, ROC and calibration", sections.figures_section(inputs)),
@@ -103,6 +103,13 @@ def report_evaluation(
         inputs.evaluation = None  # a scratch folder: nothing for the reader to open
         text = yield from build_report(inputs, model, per_cell=per_cell, cancel=cancel, made_by=made_by)
     return write_html(text, out)
+
+
+def _checkpoint_text(inputs: ReportInputs) -> str | None:
+    if inputs.checkpoint is not None:
+        return str(inputs.checkpoint)
+    recorded = ((inputs.metrics or {}).get("model") or {}).get("checkpoint")
+    return f"{recorded} (not found now)" if recorded else None
 
 
 def _plot_history(history_csv: Path | None, scratch: Path) -> Path | None:

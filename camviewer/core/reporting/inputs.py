@@ -56,10 +56,12 @@ def read_report_inputs(
             name: inputs.evaluation / f"{name}.png" for name in FIGURES if (inputs.evaluation / f"{name}.png").is_file()
         }
     places = [folder] + ([inputs.evaluation.parent] if inputs.evaluation is not None else [])
+    inputs.checkpoint = Path(checkpoint) if checkpoint else _find_checkpoint(places, inputs.metrics)
+    if inputs.checkpoint is not None:  # the run that made the checkpoint: its history and configuration
+        places.append(inputs.checkpoint.parent)
     inputs.history_csv = next((p / "history.csv" for p in places if (p / "history.csv").is_file()), None)
     config = next((p / "config.json" for p in places if (p / "config.json").is_file()), None)
     inputs.config = _json(config) if config else None
-    inputs.checkpoint = Path(checkpoint) if checkpoint else _find_checkpoint(places, inputs.metrics)
     for kind, given in (("localization", localization), ("faithfulness", faithfulness)):
         source = _summary_file(Path(given), kind) if given else _search(folder, kind)
         if source is not None:

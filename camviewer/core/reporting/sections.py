@@ -66,11 +66,11 @@ def glance(metrics: dict | None, localization: dict | None) -> str:
     return " · ".join(parts)
 
 
-def model_section(card: dict | None, checkpoint: Path | None) -> str:
+def model_section(card: dict | None, checkpoint: str | None) -> str:
     if card is None:
         return paragraph("No model checkpoint was found next to these results: the model card is not known.", "warn")
     rows = [
-        ("checkpoint", str(checkpoint) if checkpoint else "–"),
+        ("checkpoint", checkpoint or "–"),
         ("architecture", card.get("arch")),
         ("classes", ", ".join(card.get("class_names", []))),
         ("head", "softmax (one class per image)" if card.get("head") == "softmax" else "sigmoid (multi-label)"),
