@@ -133,3 +133,43 @@ def test_export_writes_the_report_and_asks_before_replacing(evaluating_window, q
     assert asked == ["Replace the existing report?"]
     assert len(window.registry) == 0  # declined: no writer was started
     assert {path.name: path.stat().st_mtime_ns for path in out.iterdir()} == before
+
+
+def test_export_report_writes_one_html_with_the_trust_docks_results(
+    evaluating_window, qtbot, cells, tmp_path, monkeypatch
+):
+    import html
+    import json
+
+    window = evaluating_window
+    panel = window.workbench.evaluation
+    assert not panel.report_controls.run_button.isEnabled()  # nothing to report yet
+    evaluate(qtbot, panel, cells, "parasitized")
+    assert panel.report_controls.run_button.isEnabled()
+    trust = window.workbench.trust  # the same model scored by the Trust dock: its table joins the report
+    trust.data.set_path(str(cells))
+    with qtbot.waitSignal(trust.runner.finished, timeout=2 * WAIT_MS):
+        trust.controls.run_button.click()
+    out = tmp_path / "report.html"
+    with qtbot.waitSignal(panel.report_runner.finished, timeout=2 * WAIT_MS):
+        panel.export_html(out)
+    assert f"Wrote the report to {out}" in panel.report_controls.status.text()
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and 'src="http' not in text
+    for anchor in ("model", "data", "metrics", "curves", "examples", "localization"):
+        assert f'<section id="{anchor}">' in text
+    report = panel.result.report
+    assert f'<td>Accuracy</td><td class="num">{report.accuracy:.3f}</td>' in text
+    summary = trust.report["localization"]["summary"]["gradcam"]
+    assert f"{summary['pointing_game']:.3f} ({summary['chance_pointing_game']:.3f})" in text
+    # each confusion-matrix cell with its count, as the evaluation counted it
+    rows = panel.result.predictions
+    true_positives = sum(r["true"] == r["predicted"] == "parasitized" for r in rows)
+    assert f"True positives: true parasitized, predicted parasitized ({true_positives} image" in html.unescape(text)
+    assert json.loads(json.dumps(panel.result.model))["card"]["class_names"] == list(SYNTH_CLASSES)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: asked.append(args[1]) or QMessageBox.StandardButton.No)
+    before = out.stat().st_mtime_ns
+    panel.export_html(out)
+    assert asked == ["Replace the existing report?"] and not panel.report_runner.running()
+    assert out.stat().st_mtime_ns == before

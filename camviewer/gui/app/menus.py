@@ -133,7 +133,7 @@ def build_workbench_actions(window: QMainWindow) -> WorkbenchActions:
             "Confusion matrix, ROC and metrics of the model on a dataset",
             sp.SP_FileDialogDetailedView,
         ),
-        export_report=action(window, "Export evaluation &report…", [], "Write the last evaluation's report files"),
+        export_report=action(window, "Export evaluation &report…", [], "Write one HTML report of the last evaluation"),
         load_truth=action(
             window,
             "Load &ground truth…",

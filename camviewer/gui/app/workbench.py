@@ -94,6 +94,7 @@ class Workbench(QObject):
 
                 panel = EvaluationPanel(w.registry, w.settings, w.log)
                 panel.cellChosen.connect(self._browse_cell)
+                panel.trust_results = lambda model: self.trust.results_for(model) if "trust" in self._panels else None
             else:
                 from camviewer.gui.trust.panel import TrustPanel
 
@@ -118,9 +119,7 @@ class Workbench(QObject):
         a.training.triggered.connect(lambda: self.show_dock("training"))
         a.resume.triggered.connect(lambda: (self.show_dock("training"), self.training.choose_run_to_resume()))
         a.evaluation.triggered.connect(lambda: self.show_dock("evaluation"))
-        a.export_report.triggered.connect(
-            lambda: (self.show_dock("evaluation"), self.evaluation.choose_report_folder())
-        )
+        a.export_report.triggered.connect(lambda: (self.show_dock("evaluation"), self.evaluation.choose_html_report()))
         a.trust.triggered.connect(lambda: self.show_dock("trust"))
         a.load_truth.triggered.connect(self.choose_truth)
         a.show_truth.toggled.connect(self.truth.set_visible)

@@ -9,11 +9,14 @@ A two-class evaluation needs its positive class: it is pre-filled from the model
 card names none, the user must pick it; it is printed next to sensitivity, specificity and the ROC.
 Any class of more may be chosen too (one vs rest).
 The split of a camviewer run is found by the engine (the split.csv beside the checkpoint). "Export
-report…" writes the engine's report files and never replaces existing ones without asking.
+report…" writes one self-contained HTML report (``camviewer report``: model card, metrics with intervals,
+curves, example maps per cell, and the Trust dock's tables when it scored the same model), with progress
+and Cancel; "Export files…" writes the engine's report files. Neither replaces a file without asking.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -93,14 +96,25 @@ class EvaluationPanel(QWidget):
         self.roc = RocPlot()
         self.tables = ReportTables()
         self.metrics = self.tables.summary
-        self.export_button = QPushButton("Export report…", enabled=False)
+        self.export_button = QPushButton("Export files…", enabled=False)
         self.export_button.setToolTip("metrics.json, roc.csv, predictions.csv and the figures, into a folder")
+        self.report_runner = JobRunner(registry, self)
+        self.report_controls = JobControls(self.report_runner, "Export report…", cancelled_text="Report cancelled.")
+        self.report_controls.run_button.setToolTip(
+            "One HTML file to send: model card, metrics with intervals, curves, example images and their "
+            "maps for each confusion-matrix cell, and the Trust dock's tables for this model"
+        )
+        self.report_controls.run_button.setEnabled(False)
+        # The Trust dock's last results for a model, as (report, request), or None: set by the workbench.
+        self.trust_results: Callable[[object], tuple | None] = lambda model: None
         self._layout()
         self.controls.runClicked.connect(self.start)
         self.controls.runningChanged.connect(
             lambda running: self.export_button.setEnabled(not running and self.result is not None)
         )
         self.export_button.clicked.connect(self.choose_report_folder)
+        self.report_controls.runClicked.connect(self.choose_html_report)
+        self.report_runner.returned.connect(self._report_written)
         self.data.chosen.connect(self.setup.set_data)
         self.confusion.cellChosen.connect(self._cell_chosen)
         self.runner.returned.connect(self._evaluated)
@@ -139,8 +153,8 @@ class EvaluationPanel(QWidget):
         layout.addWidget(self.controls)
         layout.addWidget(results, 1)
         row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(self.export_button)
+        row.addWidget(self.report_controls, 1)
+        row.addWidget(self.export_button, 0, Qt.AlignmentFlag.AlignTop)
         layout.addLayout(row)
 
     # ------------------------------------------------------------------------------------ model
@@ -201,6 +215,7 @@ class EvaluationPanel(QWidget):
 
     def _evaluated(self, result) -> None:
         self.result, self._result_model = result, self._running_model
+        self.report_controls.run_button.setEnabled(not self.report_runner.running())
         model = self._result_model
         self._result_name = Path(model.source).name if model.source else "the demo model"
         report = result.report
@@ -268,6 +283,54 @@ class EvaluationPanel(QWidget):
             checkpoint,
             returned=self._exported,
         )
+
+    def choose_html_report(self) -> None:
+        if self.result is None:
+            return self.report_controls.say("Evaluate first; the report is written from the last evaluation.", True)
+        model = self._result_model
+        name = Path(model.source).stem if model is not None and model.source else "evaluation"
+        start = suggested_export_dir(self._settings.last_export_dir) / f"{name}-report.html"
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Export the evaluation report",
+            str(start),
+            "HTML (*.html)",
+            options=QFileDialog.Option.DontConfirmOverwrite,  # asked below, as for every export
+        )
+        if path:
+            self.export_html(path)
+
+    def export_html(self, path: str | Path) -> None:
+        """One HTML report of the last evaluation (in a worker: the example maps take a while)."""
+        path = Path(path)
+        if path.exists():
+            answer = QMessageBox.question(
+                self,
+                "Replace the existing report?",
+                f"{path} exists. Replace it?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self._settings.last_export_dir = str(path.parent)
+        model = self._result_model
+        history = Path(model.source).parent / "history.csv" if model is not None and model.source else None
+        self.report_controls.say(f"Writing {path.name}: example maps for each confusion-matrix cell…")
+        self.report_runner.start(
+            f"Writing the report {path.name}",
+            tasks.write_html_report,
+            self.result,
+            model,
+            str(path),
+            history,
+            self.trust_results(model),
+        )
+
+    def _report_written(self, path) -> None:
+        line = f"Wrote the report to {path}."
+        self._log.info(line)
+        self.report_controls.say(line)
 
     def _exported(self, files: dict) -> None:
         folder = Path(next(iter(files.values()))).parent if files else ""

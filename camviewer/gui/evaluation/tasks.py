@@ -41,3 +41,32 @@ def write_evaluation_report(result: EvaluationResult, out_dir: str, checkpoint: 
     from camviewer.core.evaluation.run import write_report
 
     return write_report(result, out_dir, Path(checkpoint).parent / "history.csv" if checkpoint else None)
+
+
+def write_html_report(
+    result: EvaluationResult,
+    model: LoadedModel,
+    path: str,
+    history_csv: Path | None,
+    trust: tuple | None,
+    cancel: CancelToken,
+) -> Iterator:
+    """``camviewer report`` of this evaluation: one HTML file; ``trust`` is the Trust dock's (report, request)."""
+    from camviewer import __version__
+    from camviewer.core.reporting import report_evaluation
+    from camviewer.core.trust.dataset import faithfulness_record
+    from camviewer.core.trust.scoring import localization_record
+
+    localization = faithfulness = None
+    if trust is not None:
+        report, request = trust
+        options = {"methods": request.methods, "threshold": request.threshold, "tolerance_px": request.tolerance}
+        localization = localization_record(report["localization"], report["truth"], options)
+        if report["faithfulness"] is not None:
+            faithfulness = faithfulness_record(
+                report["faithfulness"], {"methods": request.methods, "steps": request.steps}
+            )
+    job = report_evaluation(
+        result, model, path, history_csv, localization, faithfulness, cancel=cancel, made_by=f"camviewer {__version__}"
+    )
+    return (yield from job)

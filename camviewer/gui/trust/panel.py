@@ -75,6 +75,7 @@ class TrustPanel(QWidget):
         self.runner = JobRunner(registry, self)
         self.model = None
         self.report: dict | None = None
+        self._running = self._report_source = (None, None)  # (model, request) of the running / last report
         self.data = PathField(
             "Choose the images to score",
             placeholder="dataset folder (class sub-folders) or images",
@@ -277,13 +278,14 @@ class TrustPanel(QWidget):
         except ValueError as error:
             return self._show(str(error), error=True)
         self._settings.trust_dataset = request.data
+        self._running = (self.model, request)
         self._show(f"Scoring {', '.join(request.methods)} on {Path(request.data).name}…")
         self.runner.start(f"Trust report on {Path(request.data).name}", tasks.trust_report, self.model, request)
 
     def _reported(self, report: dict) -> None:
         """One row per score, one column per method (methods compare side by side in a narrow dock);
         each localization score with its chance value in brackets."""
-        self.report = report
+        self.report, self._report_source = report, self._running
         localization = report["localization"]
         summary = localization["summary"]
         faith = (report["faithfulness"] or {}).get("summary", {})
@@ -338,6 +340,12 @@ class TrustPanel(QWidget):
         if localization.get("thresholds"):
             parts.append(f"tuned thresholds {localization['thresholds']}")
         return "; ".join(parts) + "."
+
+    def results_for(self, model) -> tuple[dict, tasks.TrustRequest] | None:
+        """The last report and its request, when they are the given model's (for the evaluation report)."""
+        if self.report is None or self._report_source[0] is not model:
+            return None
+        return self.report, self._report_source[1]
 
     def methods_shown(self) -> list[str]:
         return [self.table.horizontalHeaderItem(c).text() for c in range(1, self.table.columnCount())]
