@@ -83,3 +83,6 @@ def test_readme_study_walkthrough_runs(tmp_path, monkeypatch, capsys):
     metrics = json.loads((tmp_path / "reports/grouped/metrics.json").read_text())
     assert metrics["class_names"] == ["PNEUMONIA", "Normal"] and metrics["positive_class"] == "PNEUMONIA"
     assert metrics["operating_point"]["rule"] == "sensitivity:0.9" and metrics["operating_point"]["sensitivity"] >= 0.9
+    report = (tmp_path / "reports/grouped.html").read_text()
+    assert "PNEUMONIA is scored as one class: the sum of Bacterial Pneumonia, Viral Pneumonia." in report
+    assert "True positives: true PNEUMONIA, predicted PNEUMONIA" in report and 'alt="map ' in report
