@@ -11,7 +11,7 @@ drive the same code), returning the rows, the summary and everything the run dec
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -119,7 +119,7 @@ def localize_dataset(
     tune_fraction: float = 0.5,
     seed: int = 0,
     cancel: CancelToken | None = None,
-    label_map: dict[str, Sequence[str]] | None = None,
+    label_map: Mapping[str, Sequence[str]] | str | None = None,
     layer: str | None = None,
     plan: TargetPlan | None = None,
 ) -> Iterator[Progress]:

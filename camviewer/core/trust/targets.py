@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from camviewer.core.cam.names import MostProbable
@@ -70,9 +70,10 @@ def plan_targets(
     entries: Sequence[ImageEntry],
     ground_truth,
     target: str = GT,
-    explicit: dict[str, Sequence[str]] | None = None,
+    explicit: Mapping[str, Sequence[str]] | str | None = None,
 ) -> TargetPlan:
-    """The maps to score (and the images refused) for ``target`` = "gt", "pred" or a class name."""
+    """The maps to score (and the images refused) for ``target`` = "gt", "pred" or a class name;
+    ``explicit`` is a label map (text or ``parse_label_map``'s dict)."""
     classes = list(model.card.class_names)
     if target == PRED:
         return TargetPlan(target, [ScoringTarget(e, e.label, PRED) for e in entries], [], None)
