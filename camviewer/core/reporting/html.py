@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from pathlib import Path
 
 import cv2
@@ -30,7 +30,7 @@ tr.best td { background: #e8f5e9; }
 figure { display: inline-block; margin: 6px 12px 12px 0; vertical-align: top; }
 figure img { max-width: 100%; border: 1px solid #d5dce1; } figcaption { font-size: 12px; color: #5b6770; max-width: 220px; }
 .figures img { max-width: 560px; }
-.figures img.wide { max-width: 100%; }
+.figures img.wide { max-width: min(100%, 1100px); }
 .gallery { display: flex; flex-wrap: wrap; gap: 6px 18px; }
 .pair { display: inline-block; } .pair img { width: 170px; height: auto; border: 1px solid #d5dce1; margin-right: 2px; }
 .pair figcaption { max-width: 350px; }
@@ -55,17 +55,19 @@ def number(value, digits: int = 3, percent: bool = False) -> str:
     return f"{float(value):.{digits}f}"
 
 
-def table(header: Sequence[str], rows: Iterable[Sequence], numeric_from: int = 1, classes: Sequence[str] = ()) -> str:
-    """A table; ``rows`` hold already-formatted strings (escaped here); cells from ``numeric_from`` align right.
-
-    ``classes`` gives each row a CSS class ("best" highlights it), by position.
+def table(
+    header: Sequence[str], rows: Iterable[Sequence], numeric: Container[int] | None = None, classes: Sequence[str] = ()
+) -> str:
+    """A table; ``rows`` hold already-formatted strings (escaped here); the ``numeric`` columns (by default
+    all but the first) align right. ``classes`` gives each row a CSS class ("best" highlights it), by position.
     """
+    numeric = range(1, len(header)) if numeric is None else numeric
     head = "".join(f"<th>{esc(cell)}</th>" for cell in header)
     body = []
     for index, row in enumerate(rows):
         css = f' class="{esc(classes[index])}"' if index < len(classes) and classes[index] else ""
         cells = "".join(
-            f'<td class="num">{esc(cell)}</td>' if i >= numeric_from else f"<td>{esc(cell)}</td>"
+            f'<td class="num">{esc(cell)}</td>' if i in numeric else f"<td>{esc(cell)}</td>"
             for i, cell in enumerate(row)
         )
         body.append(f"<tr{css}>{cells}</tr>")

@@ -28,6 +28,14 @@ PER_CLASS = (
     ("f1", "F1"),
     ("roc_auc", "ROC-AUC"),
 )
+OPERATING = (
+    ("sensitivity", "sensitivity"),
+    ("specificity", "specificity"),
+    ("ppv", "PPV"),
+    ("npv", "NPV"),
+    ("f1", "F1"),
+    ("accuracy", "accuracy"),
+)
 LOCALIZATION = (
     ("pointing_game", "pointing game"),
     ("iou", "IoU"),
@@ -41,6 +49,15 @@ FAITHFULNESS = (
     ("insertion_auc", "insertion AUC ↑"),
     ("average_drop", "average drop ↓"),
 )
+
+
+def with_interval(entry: dict, key: str) -> str:
+    """'0.517 (0.393–0.638)': a value and its interval from the entry's ``intervals``, when it has one."""
+    interval = (entry.get("intervals") or {}).get(key)
+    value = number(entry.get(key))
+    return (
+        f"{value} ({interval['low']:.3f}–{interval['high']:.3f})" if interval and entry.get(key) is not None else value
+    )
 
 
 def interval_text(interval: dict | None) -> str:
@@ -87,14 +104,14 @@ def model_section(card: dict | None, checkpoint: str | None) -> str:
         ("border crop", f"{card.get('border_crop', 0):.0%} of each side cut before resizing"),
         ("resize", "the whole image to the input size, no crop (aspect ratio not kept)"),
     ]
-    out = "<h3>Model card</h3>" + table(["field", "value"], rows, numeric_from=99)
+    out = "<h3>Model card</h3>" + table(["field", "value"], rows, numeric=())
     out += "<h3>Preprocessing (the same for training, evaluation and maps)</h3>"
-    out += table(["step", "value"], preprocessing, numeric_from=99)
+    out += table(["step", "value"], preprocessing, numeric=())
     training = (card.get("notes") or {}).get("training") if isinstance(card.get("notes"), dict) else None
     if isinstance(training, dict):
         simple = [(key, value) for key, value in training.items() if isinstance(value, (str, int, float, bool))]
         if simple:
-            out += "<h3>Training provenance</h3>" + table(["field", "value"], simple, numeric_from=99)
+            out += "<h3>Training provenance</h3>" + table(["field", "value"], simple, numeric=())
     return out
 
 
@@ -117,7 +134,7 @@ def data_section(inputs: ReportInputs) -> str:
             for m in mapping["labels"]
         ]
         out += "<h3>Label mapping (data label → model class)</h3>" + table(
-            ["data label", "model class(es)", "how"], rows, 99
+            ["data label", "model class(es)", "how"], rows, numeric=()
         )
         if mapping.get("unmatched"):
             out += paragraph(f"Unmatched data labels: {', '.join(mapping['unmatched'])}", "warn")
@@ -151,26 +168,23 @@ def metrics_section(metrics: dict | None) -> str:
         f"{metrics.get('n', 0):,} images"
         + (f"; positive class: {positive} (sensitivity, specificity and ROC-AUC are its)" if positive else "")
     )
-    out += table(["metric", "value", f"{confidence:.0%} interval", "interval method"], rows)
+    out += table(["metric", "value", f"{confidence:.0%} interval", "interval method"], rows, numeric=(1, 2))
     per_class = metrics.get("per_class") or {}
     if per_class:
         header = ["class (one vs rest)"] + [name for _, name in PER_CLASS]
-        body = []
-        for name, entry in per_class.items():
-            values = {**entry, "sensitivity": entry.get("sensitivity", entry.get("recall"))}
-            values.setdefault("ppv", entry.get("precision"))
-            body.append([name] + [number(values.get(key)) for key, _ in PER_CLASS])
-        out += "<h3>Per class</h3>" + table(header, body)
+        body = [[name] + [with_interval(entry, key) for key, _ in PER_CLASS] for name, entry in per_class.items()]
+        out += "<h3>Per class (value and 95% interval)</h3>" + table(header, body)
     methods = metrics.get("interval_methods") or {}
     notes = [f"{name}: {text}" for name, text in methods.items() if name != "confidence" and isinstance(text, str)]
     if notes:
         out += "".join(paragraph(note, "note") for note in notes)
     operating = metrics.get("operating_point")
     if operating:
-        rows = [
-            (key, number(operating.get(key))) for key in ("threshold", "sensitivity", "specificity", "ppv", "npv", "f1")
-        ]
-        out += f"<h3>Operating point: {esc(operating.get('rule'))}</h3>" + table(["measure", "value"], rows)
+        rows = [("threshold", number(operating.get("threshold")))]
+        rows += [(name, with_interval(operating, key)) for key, name in OPERATING]
+        out += f"<h3>Operating point: {esc(operating.get('rule'))}</h3>"
+        out += paragraph(operating["note"], "note") if operating.get("note") else ""
+        out += table(["measure", "value (95% interval)"], rows)
     calibration = metrics.get("calibration")
     if calibration:
         rows = [("top label (confidence vs accuracy)", number(calibration["top_label"]["ece"]))]
@@ -188,7 +202,7 @@ def figures_section(inputs: ReportInputs) -> str:
         "calibration": "Reliability diagram",
     }
     shown = [
-        figure(file_data_uri(inputs.figures[name]), caption)
+        figure(file_data_uri(inputs.figures[name]), caption, css="wide" if name == "calibration" else "")
         for name, caption in captions.items()
         if name in inputs.figures
     ]
@@ -222,7 +236,7 @@ def training_section(inputs: ReportInputs, curves: Path | None) -> str:
     config = inputs.config or {}
     simple = [(key, value) for key, value in config.items() if isinstance(value, (str, int, float, bool))]
     if simple:
-        out += "<h3>Training configuration</h3>" + table(["setting", "value"], simple, numeric_from=99)
+        out += "<h3>Training configuration</h3>" + table(["setting", "value"], simple, numeric=())
     return out
 
 
