@@ -234,14 +234,42 @@ def test_chance_iou_and_dice_of_randomly_scattered_pixels():
 def test_chance_box_iou_by_enumerating_every_position():
     from camviewer.core.trust.localization import chance_box_iou
 
-    shape, predicted, truth = (30, 40), (3, 4, 10, 6), (12, 10, 8, 9)
-    overlaps = []
-    for x, y in itertools.product(range(40 - 10 + 1), range(30 - 6 + 1)):
-        dx = max(0, min(x + 10, 20) - max(x, 12))
-        dy = max(0, min(y + 6, 19) - max(y, 10))
-        overlaps.append(dx * dy)
-    expected = np.mean(overlaps)
-    assert chance_box_iou(predicted, truth, shape) == pytest.approx(expected / (60 + 72 - expected))
+    predicted, truth = (3, 4, 10, 6), (12, 10, 8, 9)
+    for area in ((0, 0, 40, 30), (5, 2, 20, 25)):  # the whole image; the part a cropped model saw
+        x0, y0, width, height = area
+        overlaps = []
+        for x, y in itertools.product(range(x0, x0 + width - 10 + 1), range(y0, y0 + height - 6 + 1)):
+            dx = max(0, min(x + 10, 20) - max(x, 12))
+            dy = max(0, min(y + 6, 19) - max(y, 10))
+            overlaps.append(dx * dy)
+        expected = np.mean(overlaps)
+        assert chance_box_iou(predicted, truth, area) == pytest.approx(expected / (60 + 72 - expected))
+
+
+def test_chance_counts_only_the_pixels_the_model_saw():
+    """A map NaN outside the part of the image a cropped model saw: chance is that of a point, a flat map
+    or scattered pixels within the seen part, and ground truth outside it is left out."""
+    from camviewer.core.trust.groundtruth import Region
+    from camviewer.core.trust.scoring import score_map
+
+    heat = np.full((10, 10), np.nan, np.float32)
+    heat[2:8, 2:8] = 0.1  # 36 seen pixels
+    heat[3, 3] = 1.0
+    mask = np.zeros((10, 10), bool)
+    mask[0:4, 0:4] = True  # 16 px, of which rows 2-3 x cols 2-3 (4 px) are seen
+    roi = np.zeros((10, 10), bool)
+    roi[:, :5] = True  # 50 px, of which 18 are seen
+    scores = score_map(heat, Region(mask=mask), roi, 0.5, 0.0)
+    assert scores["pointing_hit"] is True
+    assert scores["chance_pointing_hit"] == pytest.approx(4 / 36)
+    assert scores["chance_energy_in_region"] == pytest.approx(4 / 36)
+    assert scores["chance_energy_in_roi"] == pytest.approx(18 / 36)
+    # binarized at half the peak: the one pixel (3, 3), p = 1/36, r = 4/36
+    p, r = 1 / 36, 4 / 36
+    assert scores["chance_iou"] == pytest.approx(p * r / (p + r - p * r))
+    outside = np.zeros((10, 10), bool)
+    outside[8:, 8:] = True  # wholly where the model did not look: no region to score
+    assert score_map(heat, Region(mask=outside), None, 0.5, 0.0)["chance_pointing_hit"] is None
 
 
 def test_pointing_game_p_value_by_enumerating_every_outcome():

@@ -42,12 +42,15 @@ def _distance_to(mask: np.ndarray) -> np.ndarray:
     return cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
 
 
-def reach_fraction(mask: np.ndarray, tolerance: float = 0.0) -> float:
-    """Chance of the pointing game: the share of pixels a peak could sit on and still hit
-    (the region, grown by ``tolerance``), i.e. the hit rate of a point drawn uniformly at random."""
-    if tolerance <= 0:
-        return float(mask.mean())
-    return float((_distance_to(mask) <= tolerance).mean())
+def share(mask: np.ndarray, seen: np.ndarray | None = None) -> float:
+    """The share of the (seen) pixels inside ``mask``: what a flat map puts there, what a random point hits."""
+    return float(mask.mean() if seen is None else mask[seen].mean() if seen.any() else 0.0)
+
+
+def reach_fraction(mask: np.ndarray, tolerance: float = 0.0, seen: np.ndarray | None = None) -> float:
+    """Chance of the pointing game: the share of pixels a peak could sit on and still hit (the region,
+    grown by ``tolerance``), i.e. the hit rate of a point drawn uniformly at random among the seen pixels."""
+    return share(mask if tolerance <= 0 else _distance_to(mask) <= tolerance, seen)
 
 
 def binarize(map01: np.ndarray, threshold: float | str = 0.2) -> np.ndarray:
@@ -86,8 +89,8 @@ def seen_only(map01: np.ndarray, mask: np.ndarray | None, boxes: Sequence[Box] =
     seen = ~np.isnan(map01)
     if seen.all():
         return mask, list(boxes)
-    rows, cols = np.flatnonzero(seen.any(axis=1)), np.flatnonzero(seen.any(axis=0))
-    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    left, top, width, height = seen_box(map01)
+    bottom, right = top + height, left + width
     clipped = []
     for x, y, w, h in boxes:
         x0, y0, x1, y1 = max(x, left), max(y, top), min(x + w, right), min(y + h, bottom)
@@ -96,31 +99,42 @@ def seen_only(map01: np.ndarray, mask: np.ndarray | None, boxes: Sequence[Box] =
     return (None if mask is None else mask & seen), clipped
 
 
-def chance_overlap(predicted: np.ndarray, region: np.ndarray) -> tuple[float, float]:
-    """(IoU, Dice) expected of a map with as many pixels switched on as ``predicted``, scattered at random.
+def seen_box(map01: np.ndarray) -> Box:
+    """(x, y, w, h) of the part of the image the model saw (the finite part of the map)."""
+    seen = ~np.isnan(map01)
+    if seen.all() or not seen.any():
+        return 0, 0, map01.shape[1], map01.shape[0]
+    rows, cols = np.flatnonzero(seen.any(axis=1)), np.flatnonzero(seen.any(axis=0))
+    return int(cols[0]), int(rows[0]), int(cols[-1] + 1 - cols[0]), int(rows[-1] + 1 - rows[0])
+
+
+def chance_overlap(predicted: np.ndarray, region: np.ndarray, seen: np.ndarray | None = None) -> tuple[float, float]:
+    """(IoU, Dice) expected of a map with as many pixels switched on as ``predicted``, scattered at random
+    (over the seen pixels).
 
     With p and r the shares of the image covered by the map and by the region, the expected
     intersection is p * r; IoU and Dice are taken as ratios of expectations: pr / (p + r - pr) and
     2pr / (p + r) (exact for the intersection, first-order for the ratio). 0 when the map is empty.
     """
-    p, r = float(predicted.mean()), float(region.mean())
+    p, r = share(predicted, seen), share(region, seen)
     if p == 0 or r == 0:
         return 0.0, 0.0
     return p * r / (p + r - p * r), 2 * p * r / (p + r)
 
 
-def chance_box_iou(predicted: Box, truth: Box, shape: tuple[int, int]) -> float:
-    """IoU expected of the predicted box moved to a uniformly random position inside the image.
+def chance_box_iou(predicted: Box, truth: Box, area: Box) -> float:
+    """IoU expected of the predicted box moved to a uniformly random position inside ``area`` (x, y, w, h:
+    the image, or the part of it the model saw).
 
     The expected overlap is the product of the expected overlaps along x and along y (the two
     offsets are independent); the IoU is the ratio of expectations, as for ``chance_overlap``.
     """
     expected = 1.0
-    for length, truth_start, truth_length, size in (
-        (predicted[2], truth[0], truth[2], shape[1]),
-        (predicted[3], truth[1], truth[3], shape[0]),
+    for length, truth_start, truth_length, origin, size in (
+        (predicted[2], truth[0], truth[2], area[0], area[2]),
+        (predicted[3], truth[1], truth[3], area[1], area[3]),
     ):
-        starts = np.arange(max(1, size - length + 1))
+        starts = origin + np.arange(max(1, size - length + 1))
         overlap = np.minimum(starts + length, truth_start + truth_length) - np.maximum(starts, truth_start)
         expected *= float(np.clip(overlap, 0, None).mean())
     union = predicted[2] * predicted[3] + truth[2] * truth[3] - expected

@@ -36,6 +36,9 @@ from camviewer.core.trust.localization import (
     largest_component_box,
     pointing_hit,
     reach_fraction,
+    seen_box,
+    seen_only,
+    share,
 )
 from camviewer.core.trust.targets import GT, ScoringTarget, TargetPlan, plan_targets, scored_classes
 
@@ -68,8 +71,8 @@ class LocalizationRow:
 
 def threshold_scores(map01: np.ndarray, mask: np.ndarray, boxes, threshold) -> dict:
     """IoU, Dice and box IoU of the map binarized at ``threshold``, with their chance values."""
-    binary = binarize(map01, threshold)
-    chance_iou, chance_dice = chance_overlap(binary, mask)
+    binary, seen = binarize(map01, threshold), ~np.isnan(map01)
+    chance_iou, chance_dice = chance_overlap(binary, mask, seen)
     scores = {
         "iou": iou(binary, mask),
         "dice": dice(binary, mask),
@@ -80,28 +83,35 @@ def threshold_scores(map01: np.ndarray, mask: np.ndarray, boxes, threshold) -> d
         predicted = largest_component_box(binary)
         scores["box_iou"] = max(box_iou(predicted, box) for box in boxes) if predicted else 0.0
         scores["chance_box_iou"] = (
-            max(chance_box_iou(predicted, box, map01.shape) for box in boxes) if predicted else 0.0
+            max(chance_box_iou(predicted, box, seen_box(map01)) for box in boxes) if predicted else 0.0
         )
     return scores
 
 
 def score_map(map01: np.ndarray, region: Region | None, roi: np.ndarray | None, threshold, tolerance: float) -> dict:
-    """Every localization score of one map and its chance baseline (``chance_<score>``); None where it does not apply."""
+    """Every localization score of one map and its chance baseline (``chance_<score>``); None where it does not apply.
+
+    Only the pixels the model saw count (the map is NaN elsewhere): ground truth is clipped to them,
+    an image whose region lies wholly outside them is scored like one without a region, and chance is
+    that of the seen pixels.
+    """
     shape = map01.shape
     mask = region.as_mask(shape) if region else None
     if mask is not None and mask.shape != shape:
         raise DatasetError(f"mask {mask.shape[::-1]} does not match the image size {shape[::-1]}")
+    mask, boxes = seen_only(map01, mask, region.boxes if region else ())
+    seen = ~np.isnan(map01)
     scores = dict.fromkeys((*SCORES, *(f"chance_{score}" for score in SCORES)))
     if roi is not None:
-        scores.update(energy_in_roi=energy_inside(map01, roi), chance_energy_in_roi=float(roi.mean()))
+        scores.update(energy_in_roi=energy_inside(map01, roi), chance_energy_in_roi=share(roi, seen))
     if mask is None or not mask.any():
         return scores
     scores.update(
         pointing_hit=pointing_hit(map01, mask, tolerance),
-        chance_pointing_hit=reach_fraction(mask, tolerance),
+        chance_pointing_hit=reach_fraction(mask, tolerance, seen),
         energy_in_region=energy_inside(map01, mask),
-        chance_energy_in_region=float(mask.mean()),
-        **threshold_scores(map01, mask, region.boxes, threshold),
+        chance_energy_in_region=share(mask, seen),
+        **threshold_scores(map01, mask, boxes, threshold),
     )
     return scores
 
@@ -189,8 +199,8 @@ def _score_image(result, targets: list[ScoringTarget], ground_truth, roi, thresh
                 has_region = scores["pointing_hit"] is not None
                 grid = {}
                 if threshold == "tuned" and has_region:
-                    mask = region.as_mask(map01.shape)
-                    grid = {t: threshold_scores(map01, mask, region.boxes, t) for t in THRESHOLD_GRID}
+                    mask, boxes = seen_only(map01, region.as_mask(map01.shape), region.boxes)
+                    grid = {t: threshold_scores(map01, mask, boxes, t) for t in THRESHOLD_GRID}
                 row = LocalizationRow(
                     path=str(result.source),
                     method=method,
