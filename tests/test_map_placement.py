@@ -16,8 +16,8 @@ from camviewer.core.model.card import IMAGENET_MEAN, IMAGENET_STD, ModelCard
 from camviewer.core.model.loading import load_model, new_model
 from camviewer.core.paths import demo_model_path, resource_path
 from camviewer.core.preprocess import to_unit_tensor
-from camviewer.core.trust.dataset import score_map
 from camviewer.core.trust.groundtruth import Region
+from camviewer.core.trust.scoring import score_map
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
