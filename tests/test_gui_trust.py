@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -224,6 +225,7 @@ def test_best_here_only_above_chance_and_skipped_methods_are_said(make_window, q
             "summary": {"gradcam": entry},
             "best": {"method": None, "reason": "no method's pointing game beats chance (one-sided p < 0.05)"},
             "target": "gt",
+            "plan": SimpleNamespace(matched=4),
             "refused": [{"path": "e.png", "label": None, "reason": "no ground-truth label"}],
             "skipped_methods": {"cam": "method 'cam' needs global average pooling"},
             "failed": [],
@@ -238,6 +240,9 @@ def test_best_here_only_above_chance_and_skipped_methods_are_said(make_window, q
     status = panel.controls.status.text()
     assert "Scored 4 of 5 images" in status and "refused 1: no ground-truth label" in status
     assert "skipped cam: method 'cam' needs global average pooling" in status
+    report["localization"]["plan"] = SimpleNamespace(matched=0)
+    panel._reported(report)
+    assert "no image matched the ground truth (paths relative to the images folder)" in panel.controls.status.text()
 
 
 def test_truth_dialog_previews_a_csvs_columns_and_takes_an_override(make_window, qtbot, tmp_path):

@@ -157,6 +157,16 @@ def test_pred_and_a_named_class(study, tmp_path, capsys):
     )
 
 
+def test_ground_truth_that_matches_no_image_is_said(study, tmp_path, capsys):
+    root, checkpoints = study
+    (tmp_path / "elsewhere.csv").write_text("image,x,y,w,h\nscans/a.png,1,1,4,4\n")  # a folder the data lacks
+    args = ["localize", str(root / "xray"), "--model", str(checkpoints["tinyvgg_gap"]), "--target", "pred"]
+    assert main([*args, "--boxes", str(tmp_path / "elsewhere.csv"), "--out", str(tmp_path / "o")]) == 0
+    err = capsys.readouterr().err
+    assert f"none of the 6 images of {root / 'xray'} has ground truth" in err
+    assert "(e.g. 'a.png'); the ground truth names e.g. 'scans/a.png'" in err
+
+
 def test_methods_that_do_not_apply_are_skipped_with_their_reason(study, tmp_path, capsys):
     code, summary, rows = localize(
         study, tmp_path / "skip", "--target", "pred", "--method", "gradcam,cam", arch="tinyvgg"

@@ -114,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
     except CamviewerError as error:
         return fail(error, EXIT_USAGE if isinstance(error, (AmbiguousGroundTruth, UnknownClasses)) else EXIT_FAILED)
     print("\n".join(_plan_lines(plan)))
+    if entries and not plan.matched:
+        print(_unmatched_note(args, entries, truth), file=sys.stderr)
     job = localize_dataset(
         model,
         entries,
@@ -157,6 +159,16 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"wrote {out / 'localization.csv'} and {out / 'summary.json'}")
     return EXIT_OK if rows else EXIT_FAILED
+
+
+def _unmatched_note(args, entries, truth) -> str:
+    """Why nothing matched, as far as can be told: the keys on either side."""
+    note = (
+        f"camviewer: none of the {len(entries)} images of {args.data} has ground truth: they are matched by "
+        f"their path relative to {args.data} (e.g. {entries[0].key!r})"
+    )
+    keys = list(getattr(truth, "boxes", {}))[:1]
+    return note + (f"; the ground truth names e.g. {keys[0]!r}" if keys else "")
 
 
 def _plan_lines(plan) -> list[str]:

@@ -51,6 +51,7 @@ class TargetPlan:
     targets: list[ScoringTarget]
     refused: list[Refusal]
     mapping: LabelMapping | None  # how the ground truth's labels (or the named target) were matched
+    matched: int = 0  # images that have ground truth (a region, or a listing without one)
 
     def refusal_counts(self) -> Counter:
         return Counter(refusal.reason for refusal in self.refused)
@@ -75,17 +76,19 @@ def plan_targets(
     """The maps to score (and the images refused) for ``target`` = "gt", "pred" or a class name;
     ``explicit`` is a label map (text or ``parse_label_map``'s dict)."""
     classes = list(model.card.class_names)
+    found = [ground_truth.labels_of(entry.key) for entry in entries]
+    matched = sum(labels is not None for labels in found)
     if target == PRED:
-        return TargetPlan(target, [ScoringTarget(e, e.label, PRED) for e in entries], [], None)
+        return TargetPlan(target, [ScoringTarget(e, e.label, PRED) for e in entries], [], None, matched)
     if target != GT:
         mapping = LabelMapping.build([target], classes, explicit)
         chosen = _choice(mapping, target)
         if chosen is None:
             raise UnknownClasses([target], classes)
-        return TargetPlan(target, [ScoringTarget(e, e.label, chosen) for e in entries], [], mapping)
+        return TargetPlan(target, [ScoringTarget(e, e.label, chosen) for e in entries], [], mapping, matched)
     wanted = []  # (entry, label, box label or None when the whole region is scored)
-    for entry in entries:
-        labels = ground_truth.labels_of(entry.key) or [None]
+    for entry, labels in zip(entries, found):
+        labels = labels or [None]
         split = len(labels) > 1
         wanted += [(entry, label if label is not None else entry.label, split, label) for label in labels]
     mapping = LabelMapping.build(sorted({label for _, label, _, _ in wanted if label is not None}), classes, explicit)
@@ -97,7 +100,7 @@ def plan_targets(
         else:
             reason = NO_LABEL if label is None else f"the label {label!r} matches none of the model's classes"
             refused.append(Refusal(str(entry.path), label, reason))
-    return TargetPlan(target, targets, refused, mapping)
+    return TargetPlan(target, targets, refused, mapping, matched)
 
 
 def _choice(mapping: LabelMapping, label: str) -> str | MostProbable | None:

@@ -332,6 +332,8 @@ class TrustPanel(QWidget):
             f"Scored {report['explained']:,} of {report['images']:,} images ({regions} maps with a region) "
             f"with {len(methods)} method(s), target: {TARGETS.get(localization['target'], localization['target'])}"
         ]
+        if not localization["plan"].matched:
+            parts.append("no image matched the ground truth (paths relative to the images folder)")
         refused = Counter(refusal["reason"] for refusal in localization["refused"])
         parts += [f"refused {count}: {reason}" for reason, count in refused.most_common()]
         parts += [f"skipped {method}: {reason}" for method, reason in localization["skipped_methods"].items()]
