@@ -131,5 +131,5 @@ def test_export_writes_the_report_and_asks_before_replacing(evaluating_window, q
     monkeypatch.setattr(QMessageBox, "question", lambda *args: asked.append(args[1]) or QMessageBox.StandardButton.No)
     panel.export_report(out)
     assert asked == ["Replace the existing report?"]
-    assert len(window.registry) == 0  # declined: no writer was started
+    assert len(window.registry) == 0, window.registry.running()  # declined: no writer was started
     assert {path.name: path.stat().st_mtime_ns for path in out.iterdir()} == before

@@ -34,6 +34,11 @@ from camviewer.core.preprocess import crop_box
 
 def upsample_map(raw: np.ndarray, image_size: tuple[int, int], border_crop: float = 0.0) -> np.ndarray:
     """ReLU, bilinear resize onto the image region the model saw, min-max to [0, 1] (H x W float32)."""
+    return normalised(placed_map(raw, image_size, border_crop))[0]
+
+
+def placed_map(raw: np.ndarray, image_size: tuple[int, int], border_crop: float = 0.0) -> np.ndarray:
+    """ReLU and bilinear resize onto the image region the model saw, in the raw map's units (H x W float32)."""
     height, width = image_size
     top, left, crop_h, crop_w = crop_box(height, width, border_crop)
     resized = cv2.resize(np.maximum(raw, 0).astype(np.float32), (crop_w, crop_h), interpolation=cv2.INTER_LINEAR)
@@ -41,6 +46,13 @@ def upsample_map(raw: np.ndarray, image_size: tuple[int, int], border_crop: floa
         canvas = np.zeros((height, width), np.float32)
         canvas[top : top + crop_h, left : left + crop_w] = resized
         resized = canvas
-    resized -= resized.min()
-    resized /= resized.max() + 1e-7
     return resized
+
+
+def normalised(placed: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
+    """Min-max to [0, 1], in place; also the (low, high) that became 0 and 1, so raw = low + map * (high - low)."""
+    low = float(placed.min())
+    placed -= low
+    span = float(placed.max())
+    placed /= span + 1e-7
+    return placed, (low, low + span + 1e-7)

@@ -18,7 +18,11 @@ ImageSource = str | Path | np.ndarray | DecodedImage
 
 @dataclass
 class ExplainResult:
-    """One image explained: ``maps[method][class_name]`` is H x W float32 in [0, 1] at the original size."""
+    """One image explained: ``maps[method][class_name]`` is H x W float32 in [0, 1] at the original size.
+
+    ``ranges[method][class_name]`` is the (low, high) of the map before its min-max: the map in the method's
+    own units (after ReLU and resizing) is ``low + map * (high - low)``, to compare magnitudes across images.
+    """
 
     source: str
     size: tuple[int, int]
@@ -27,6 +31,7 @@ class ExplainResult:
     layer: str
     maps: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     raw: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    ranges: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
     image: DecodedImage | None = None
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from camviewer.core.cam.display import upsample_map
+from camviewer.core.cam.display import normalised, placed_map
 from camviewer.core.cam.engine import compute_cams
 from camviewer.core.cam.names import Target, validate_methods
 from camviewer.core.errors import CamviewerError, ImageError
@@ -118,10 +118,11 @@ def _explain_decoded(model, items, methods, target, layer, keep_images, cancel) 
     for (_, label, image, _), probs, targets, raw in zip(items, cams.probs, cams.targets, cams.raw):
         size = image.pixels.shape[:2]
         raw_named = {m: {names[c]: raw[m][c] for c in targets} for m in methods}
-        maps = {
-            m: {name: upsample_map(r, size, model.card.border_crop) for name, r in per_class.items()}
-            for m, per_class in raw_named.items()
-        }
+        maps: dict[str, dict[str, np.ndarray]] = {m: {} for m in methods}
+        ranges: dict[str, dict[str, tuple[float, float]]] = {m: {} for m in methods}
+        for m, per_class in raw_named.items():
+            for name, r in per_class.items():
+                maps[m][name], ranges[m][name] = normalised(placed_map(r, size, model.card.border_crop))
         results.append(
             ExplainResult(
                 source=label,
@@ -131,6 +132,7 @@ def _explain_decoded(model, items, methods, target, layer, keep_images, cancel) 
                 layer=cams.layer,
                 maps=maps,
                 raw=raw_named,
+                ranges=ranges,
                 image=image if keep_images else None,
             )
         )

@@ -2,7 +2,7 @@
 
     dataset + split + StudySetup (label mapping, positive class, operating point) --> worker
     (camviewer.core.evaluation.run.evaluate) --> confusion matrix, ROC curve, ReportTables (metrics with
-    95% intervals, per class); a confusion-matrix cell --> ``cellChosen(paths, title)``: the browser lists
+    95% intervals, per class); a confusion-matrix cell --> ``cellChosen(paths, title, true class)``: the browser lists
     exactly those images, each shown with its heatmap.
 
 A two-class evaluation needs its positive class: it is pre-filled from the model card and, when the
@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from camviewer.gui.common.files import suggested_export_dir
 from camviewer.gui.common.log_panel import LogPanel
 from camviewer.gui.common.path_field import PathField
+from camviewer.gui.common.reflow_splitter import ReflowSplitter
 from camviewer.gui.common.result_table import number
 from camviewer.gui.common.settings import Settings
 from camviewer.gui.evaluation import tasks
@@ -45,6 +46,7 @@ from camviewer.gui.jobs.registry import WorkerRegistry
 from camviewer.gui.jobs.runner import JobRunner
 
 SPLITS = {"all": "All images", "train": "Training split", "val": "Validation split", "test": "Test split"}
+CHART_WIDTH = 280  # the confusion matrix and the ROC need this much each, side by side
 REPORT_FILES = (
     "metrics.json",
     "roc.csv",
@@ -57,7 +59,7 @@ REPORT_FILES = (
 
 
 class EvaluationPanel(QWidget):
-    cellChosen = Signal(list, str)  # image paths, title for the browser
+    cellChosen = Signal(list, str, str)  # image paths, title for the browser, their true class
 
     def __init__(
         self, registry: WorkerRegistry, settings: Settings, log: LogPanel, parent: QWidget | None = None
@@ -118,10 +120,9 @@ class EvaluationPanel(QWidget):
             wordWrap=True,
         )
         caption.setStyleSheet("color: #444")
-        charts = QSplitter(Qt.Orientation.Horizontal)
+        charts = ReflowSplitter(CHART_WIDTH)  # side by side when the dock is wide, else stacked
         charts.addWidget(self.confusion)
         charts.addWidget(self.roc)
-        charts.setSizes([300, 300])
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
@@ -156,10 +157,11 @@ class EvaluationPanel(QWidget):
         name = Path(model.source).name if model.source else "demo model"
         self.model_label.setText(f"Model: <b>{name}</b> · {card.arch} · {', '.join(card.class_names)}")
         self.model_label.setToolTip(str(model.source or ""))
-        if not self.data.text():
-            noted = (card.notes.get("training") or {}).get("data") if isinstance(card.notes, dict) else None
-            if noted and Path(noted).exists():
-                self.data.set_path(noted)
+
+    def offer_held_out(self, data: str, split: str) -> None:
+        """A model trained in the window: its training data, restricted to the split it never trained on."""
+        self.data.set_path(data)
+        self.split.setCurrentIndex(max(0, self.split.findData(split)))
 
     def _mark_stale(self) -> None:
         """Results of another model stay readable, but their cells no longer browse (the new model would explain them)."""
@@ -230,7 +232,7 @@ class EvaluationPanel(QWidget):
         if self.result is None or self.result.report is None:
             return
         paths = self.result.cell_paths(true_class, predicted)
-        self.cellChosen.emit(paths, f"true {true_class} → predicted {predicted} ({len(paths)})")
+        self.cellChosen.emit(paths, f"true {true_class} → predicted {predicted} ({len(paths)})", true_class)
 
     def _show(self, text: str, error: bool = False) -> None:
         self.controls.say(text, error)
