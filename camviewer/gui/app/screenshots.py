@@ -68,6 +68,7 @@ def sample_folder(scratch: Path) -> Path:
 
 
 def shoot(out: Path) -> list[Path]:
+    from camviewer.core.model.inference import InferredArchitecture
     from camviewer.gui.app.launch import make_application
     from camviewer.gui.app.main_window import MainWindow
     from camviewer.gui.common.settings import Settings
@@ -101,7 +102,7 @@ def shoot(out: Path) -> list[Path]:
 
         dialog = CheckpointDialog(
             "chexnet_densenet121.pth.tar",
-            {"arch": "densenet121", "num_classes": 14, "channels": 3, "input_size": None},
+            InferredArchitecture("densenet121", 14, 3, {}),
             None,
             727,
             ["densenet121", "densenet169", "resnet18", "resnet50", "tinyvgg_gap"],

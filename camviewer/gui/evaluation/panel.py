@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from camviewer.gui.common.files import suggested_export_dir
+from camviewer.gui.common.files import checkpoint_name, suggested_export_dir
 from camviewer.gui.common.log_panel import LogPanel
 from camviewer.gui.common.path_field import PathField
 from camviewer.gui.common.reflow_splitter import ReflowSplitter
@@ -154,7 +154,7 @@ class EvaluationPanel(QWidget):
             self.model_label.setText("<i>No model loaded: open one (Ctrl+M) or train one.</i>")
             return
         card = model.card
-        name = Path(model.source).name if model.source else "demo model"
+        name = checkpoint_name(model.source)
         self.model_label.setText(f"Model: <b>{name}</b> · {card.arch} · {', '.join(card.class_names)}")
         self.model_label.setToolTip(str(model.source or ""))
 
@@ -188,7 +188,7 @@ class EvaluationPanel(QWidget):
         self._settings.eval_dataset, self._settings.eval_split = data, split
         self.setup.remember()
         self._show(f"Evaluating on {Path(data).name} ({SPLITS[split].lower()})…")
-        name = Path(self.model.source).name if self.model.source else "the model"
+        name = checkpoint_name(self.model.source, "the model")
         self._running_model = self.model
         self.runner.start(
             f"Evaluating {name} on {Path(data).name}",
@@ -204,7 +204,7 @@ class EvaluationPanel(QWidget):
     def _evaluated(self, result) -> None:
         self.result, self._result_model = result, self._running_model
         model = self._result_model
-        self._result_name = Path(model.source).name if model.source else "the demo model"
+        self._result_name = checkpoint_name(model.source, "the demo model")
         report = result.report
         skipped = f"; {len(result.skipped)} unreadable image(s) skipped" if result.skipped else ""
         source = f" (split from {result.split_source})" if result.split_source else ""

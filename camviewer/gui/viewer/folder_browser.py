@@ -105,7 +105,7 @@ class FolderBrowser(QWidget):
         view.setMovement(QListView.Movement.Static)
         view.setResizeMode(QListView.ResizeMode.Adjust)
         view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        view.setTextElideMode(Qt.TextElideMode.ElideRight)  # past the lines a name may wrap on
+        view.setTextElideMode(Qt.TextElideMode.ElideRight)  # the list: one line, elided at its end (tooltip: all)
         view.selectionModel().currentChanged.connect(self._current_changed)
         return view
 

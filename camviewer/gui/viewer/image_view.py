@@ -224,7 +224,7 @@ class ImageView(pg.GraphicsView):
         scale = self.devicePixelRatioF()
         box = self.view.sceneBoundingRect()
         centre = self.view.viewRect().center()
-        width, height = box.width() / scale, box.height() / scale
+        width, height = box.width() * scale, box.height() * scale  # as many image pixels as device pixels
         self.view.setRange(
             QRectF(centre.x() - width / 2, centre.y() - height / 2, width, height), padding=0, disableAutoRange=True
         )
