@@ -71,7 +71,7 @@ def test_evaluation_needs_a_positive_class_and_names_it(evaluating_window, qtbot
     assert metrics["Sensitivity — positive class: parasitized"] == f"{result.report.sensitivity:.3f}"
     assert metrics["Specificity — positive class: parasitized"] == f"{result.report.specificity:.3f}"
     assert metrics["Accuracy"] == f"{result.report.accuracy:.3f}" and metrics["Images"] == "24"
-    assert "positive class: parasitized" in panel.roc.plot.getPlotItem().titleLabel.text
+    assert "parasitized positive" in panel.roc.plot.getPlotItem().titleLabel.text
     assert list(panel.roc.curves) == ["parasitized"]
     assert list(panel.roc.curves["parasitized"].getData()[0]) == result.roc["parasitized"]["fpr"]
     assert "positive class: parasitized" in window.log.messages()

@@ -21,6 +21,9 @@ class ReflowSplitter(QSplitter):
         orientation = Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical
         if orientation != self.orientation():
             self.setOrientation(orientation)
-            length = event.size().width() if wide else event.size().height()
-            self.setSizes([length // max(self.count(), 1)] * self.count())
+            if wide:
+                self.setSizes([event.size().width() // max(self.count(), 1)] * self.count())
+            else:  # stacked: the parts above get their minimum height, the last one the rest
+                above = [self.widget(index).minimumSizeHint().height() for index in range(self.count() - 1)]
+                self.setSizes([*above, max(event.size().height() - sum(above), 0)])
         super().resizeEvent(event)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTab
 
 LIGHT, DARK = QColor("#f8f9fa"), QColor("#1864ab")
 HEADER_PADDING = 16  # around a header's text, as the style draws it
+MAX_ROWS_SHOWN = 6
 
 
 class ConfusionView(QTableWidget):
@@ -50,6 +51,9 @@ class ConfusionView(QTableWidget):
         metrics = self.horizontalHeader().fontMetrics()
         widest = max((metrics.horizontalAdvance(line) for text in headers for line in text.split("\n")), default=0)
         self.horizontalHeader().setMinimumSectionSize(max(56, widest + HEADER_PADDING))
+        shown_rows = min(size, MAX_ROWS_SHOWN)  # more classes scroll
+        header = self.horizontalHeader().sizeHint().height()
+        self.setMinimumHeight(header + shown_rows * self.verticalHeader().minimumSectionSize() + 4)
         for index, name in enumerate(class_names):
             self.horizontalHeaderItem(index).setToolTip(f"predicted {name}")
             self.verticalHeaderItem(index).setToolTip(f"true {name}")

@@ -20,11 +20,13 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -109,12 +111,24 @@ class EvaluationPanel(QWidget):
         self.set_model(None)
 
     def _layout(self) -> None:
+        """The setup (data, classes, labels) above the results; once evaluated, the results get most of the height."""
         form = QGridLayout()
+        form.setContentsMargins(0, 0, 0, 0)
         form.addWidget(QLabel("Data"), 0, 0)
         form.addWidget(self.data, 0, 1, 1, 3)
         form.addWidget(QLabel("Images"), 1, 0)
         form.addWidget(self.split, 1, 1)
         form.setColumnStretch(1, 1)
+        setup = QWidget()
+        setup_layout = QVBoxLayout(setup)
+        setup_layout.setContentsMargins(0, 0, 0, 0)
+        setup_layout.addWidget(self.model_label)
+        setup_layout.addLayout(form)
+        setup_layout.addWidget(self.setup)
+        setup_layout.addStretch(1)
+        scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
+        scroll.setWidget(setup)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         caption = QLabel(
             "<b>Confusion matrix</b> — rows: true class, columns: predicted class. Click a cell to browse its images.",
             wordWrap=True,
@@ -126,23 +140,33 @@ class EvaluationPanel(QWidget):
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(self.controls)
         top_layout.addWidget(caption)
         top_layout.addWidget(charts, 1)
-        results = QSplitter(Qt.Orientation.Vertical)
+        self.results = results = QSplitter(Qt.Orientation.Vertical, childrenCollapsible=False)
         results.addWidget(top)
         results.addWidget(self.tables)
-        results.setSizes([260, 190])
+        results.setSizes([300, 190])
+        results.setStretchFactor(0, 1)  # room first for the charts; the tables scroll
+        results.setStretchFactor(1, 0)
+        self.splitter = QSplitter(Qt.Orientation.Vertical, childrenCollapsible=False)
+        self.splitter.addWidget(scroll)
+        self.splitter.addWidget(results)
+        self.splitter.setSizes([300, 400])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.model_label)
-        layout.addLayout(form)
-        layout.addWidget(self.setup)
-        layout.addWidget(self.controls)
-        layout.addWidget(results, 1)
+        layout.addWidget(self.splitter, 1)
         row = QHBoxLayout()
         row.addStretch(1)
         row.addWidget(self.export_button)
         layout.addLayout(row)
+
+    def show_results(self) -> None:
+        """Evaluated: the results take most of the panel (the setup scrolls above them)."""
+        total = sum(self.splitter.sizes())
+        self.splitter.setSizes([round(total * 0.1), total - round(total * 0.1)])  # drag it back to edit the setup
+        charts = sum(self.results.sizes()) - self.tables.minimumSizeHint().height()
+        self.results.setSizes([charts, self.tables.minimumSizeHint().height()])
 
     # ------------------------------------------------------------------------------------ model
     def set_model(self, model) -> None:
@@ -226,6 +250,7 @@ class EvaluationPanel(QWidget):
             line += f"{skipped}."
         self._show(line)
         self._log.info(line)
+        self.show_results()
         self._mark_stale()  # the viewer may have changed model while this ran
 
     def _cell_chosen(self, true_class: str, predicted: str) -> None:

@@ -25,6 +25,7 @@ class RocPlot(QWidget):
         self.plot.setMouseEnabled(x=False, y=False)  # rates live in [0, 1]: nothing to pan or zoom
         self.plot.getPlotItem().hideButtons()
         self.plot.setToolTip("x: false positive rate (1 − specificity); y: true positive rate (sensitivity)")
+        self.plot.setMinimumHeight(200)  # the axis titles need it
         self.legend = QLabel(wordWrap=True)
         self.legend.setStyleSheet("color: #333")
         self.curves: dict[str, pg.PlotDataItem] = {}
@@ -49,9 +50,9 @@ class RocPlot(QWidget):
         self.legend.setText(" &nbsp; ".join(entries))
         self.legend.setVisible(len(roc) > 1)  # one curve: its AUC is in the title
         if positive_class is not None:
-            title = f"ROC — positive class: {positive_class}"
+            title = f"ROC — {positive_class} positive"
             if positive_class in roc:
-                title += f"<br>AUC {roc[positive_class]['auc']:.3f}"
+                title += f" · AUC {roc[positive_class]['auc']:.3f}"  # one short line: the curves keep the room
         else:
             title = "ROC, one vs rest" if roc else "ROC"
         item.setTitle(title, color="#333333", size="10pt")
