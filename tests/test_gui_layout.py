@@ -118,6 +118,10 @@ def test_every_mode_fits_and_the_view_keeps_half_the_width(make_window, qtbot, t
     wait_for_result(qtbot, window, images[0])
     evaluation = window.workbench.evaluation  # a three-class confusion matrix with long names
     evaluation.confusion.set_matrix(LONG_CLASSES, [[8, 1, 1], [2, 7, 1], [0, 1, 9]])
+    methods = ["gradcam", "gradcam++", "layercam", "eigencam", "xgradcam"]  # a trust table, one column each
+    window.workbench.trust.table.set_rows(
+        ["score", *methods], [["pointing game ↑", *["0.900"] * 5]], stretch_values=True
+    )
     for mode in MODES:
         show_mode(window, mode)
         if mode == "compare":
