@@ -135,13 +135,15 @@ class TrainingPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.splitter)
 
-    def show_curves(self) -> None:
-        """A run started (or a run's history is shown): the curves get most of the panel's height."""
+    def show_curves(self, share: float = 0.6) -> None:
+        """The curves take ``share`` of the height: a little once a dataset is chosen (the plots are laid out
+        then, not when Start is pressed and the run competes for the CPU), most of it while a run goes."""
         if not self.curves.plots_shown():
             self.curves.show_plots()
-            total = sum(self.splitter.sizes())
             self.splitter.setStretchFactor(1, 1)
-            self.splitter.setSizes([round(total * 0.4), total - round(total * 0.4)])
+        total = sum(self.splitter.sizes())
+        if self.splitter.sizes()[1] < round(total * share):
+            self.splitter.setSizes([total - round(total * share), round(total * share)])
 
     def _connect(self) -> None:
         self.data.chosen.connect(self.scan)
@@ -197,6 +199,7 @@ class TrainingPanel(QWidget):
         if self._scans.is_current(ticket):
             self._last_preview = preview
             self._show_preview()
+            self.show_curves(share=0.3)
             self.form.set_classes(preview.class_names, preview.positive_class)
 
     def _show_preview(self) -> None:
