@@ -17,7 +17,8 @@ decides the widths, re-applied when the tab changes and when the window is resiz
   themselves out for the width they get (forms in one to three columns, plots side by side or stacked).
 
 Dragging a splitter is allowed up to that budget: the docks' maximum widths keep the view at half the
-window or more. The first launch picks a window size from the screen (90% of it, at most 1920 x 1200).
+window or more. The first launch picks a window size from the screen: all of a laptop's screen, 90% of a
+larger one, at most 1920 x 1200.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ VIEW_SHARE = 0.52  # the image view's share of the width, at least
 VIEW_BROWSER, VIEW_PANEL = (0.20, 220, 320), (0.27, 350, 440)  # (share, minimum, maximum) when viewing
 WORK_BROWSER = (0.13, 170, 260)  # when a work panel is in front
 FIRST_SIZE, LARGEST_FIRST_SIZE, SMALLEST = 0.9, QSize(1920, 1200), QSize(1024, 640)
+SMALL_SCREEN_WIDTH = 1440  # a laptop: the window takes the whole screen at first
 
 
 def clamp(width: float, share: tuple[float, int, int]) -> int:
@@ -104,11 +106,12 @@ class LayoutKeeper(QObject):
 
 
 def first_size(window: QMainWindow) -> QSize:
-    """A first-launch size from the screen the window opens on: most of it, not more than a large monitor."""
-    screen = window.screen() or (window.windowHandle() and window.windowHandle().screen())
+    """A first-launch size from the screen the window opens on: all of a laptop screen (1440 px wide or less),
+    90% of a larger one, never more than a large monitor's worth."""
+    screen = window.screen()
     if screen is None:
         return QSize(1280, 800)
     available = screen.availableGeometry().size()
-    size = QSize(int(available.width() * FIRST_SIZE), int(available.height() * FIRST_SIZE))
-    size = size.boundedTo(LARGEST_FIRST_SIZE).expandedTo(SMALLEST).boundedTo(available)
-    return size
+    share = 1.0 if available.width() <= SMALL_SCREEN_WIDTH else FIRST_SIZE
+    size = QSize(int(available.width() * share), int(available.height() * share))
+    return size.boundedTo(LARGEST_FIRST_SIZE).expandedTo(SMALLEST).boundedTo(available)
