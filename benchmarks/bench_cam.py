@@ -5,6 +5,11 @@ Run: python benchmarks/bench_cam.py [--archs resnet18,densenet121] [--batches 1,
 Every variant is timed round-robin in the same run (the machine's noise hits all alike) and
 reported as the median and the ratio to a plain no-grad forward of the same model and batch.
 Our timings include upsampling the maps to the input size, as the references' do.
+
+The recipe section times a batch-16 explain (preprocessing, one Grad-CAM pass, maps placed on the
+original images) before and after preprocessing recipes: camviewer 0.x's OpenCV INTER_AREA resize and
+``cv2.resize`` map upsampling (kept below as the baseline) against torchvision's resize and the exact
+inverse placement.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from camviewer.core.cam.display import upsample_map
@@ -161,6 +167,70 @@ def bench_explain_folder(count: int, repeats: int) -> None:
             print(f"| {name} | {ms / 1000:.2f} | {rate:.1f} | {rate / base:.2f}x |")
 
 
+def legacy_upsample_map(raw, image_size):
+    """camviewer 0.x's display map (no crop): ReLU, cv2.resize, min-max: the baseline of the recipe section."""
+    import cv2
+
+    height, width = image_size
+    resized = cv2.resize(np.maximum(raw, 0).astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    resized -= resized.min()
+    resized /= resized.max() + 1e-7
+    return resized
+
+
+def bench_recipe(sizes: list[tuple[int, int]], repeats: int) -> None:
+    """Batch-16 explain of decoded 8-bit images: 0.x preprocessing and placement vs the recipe's.
+
+    Timed whole (preprocessing, one Grad-CAM pass, placement) and without the model pass (the part
+    that changed), all four round-robin in the same run.
+    """
+    from dataclasses import replace
+    from functools import partial
+
+    from camviewer.core.images import as_decoded
+    from camviewer.core.preprocess import normalize, to_unit_tensor
+
+    torch.manual_seed(0)
+    model = new_model(ModelCard(arch="resnet18", class_names=["normal", "pneumonia"]), device="cpu")
+    rng = np.random.default_rng(0)
+    print("\nBatch-16 explain of 8-bit RGB images (resnet18, gradcam, maps placed on the originals); before:")
+    print("OpenCV INTER_AREA + cv2 upsampling (camviewer 0.x), after: torchvision resize + exact inverse:\n")
+    print("| images | whole batch before | after | ratio | preprocessing + placement before | after | ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for height, width in sizes:
+        images = [as_decoded(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)) for _ in range(16)]
+        raw = compute_cams(model, torch.randn(16, 3, 224, 224), ["gradcam"]).raw
+        cards = {"before": replace(model.card, interpolation="area"), "after": model.card}
+
+        def prepare_and_place(which, card, images, raws):
+            batch = normalize(torch.stack([to_unit_tensor(image, card) for image in images]), card)
+            for image, maps in zip(images, raws):
+                size = image.pixels.shape[:2]
+                (map_,) = maps["gradcam"].values()
+                if which == "before":
+                    legacy_upsample_map(map_, size)
+                else:
+                    upsample_map(map_, size, card.placement(size))
+            return batch
+
+        def explain_batch(which, card, images):
+            def run():
+                batch = normalize(torch.stack([to_unit_tensor(image, card) for image in images]), card)
+                prepare_and_place(which, card, images, compute_cams(model, batch, ["gradcam"]).raw)
+
+            return run
+
+        runs = {}
+        for which, card in cards.items():
+            runs[which] = explain_batch(which, card, images)
+            runs[f"{which} steps"] = partial(prepare_and_place, which, card, images, raw)
+        ms = time_round_robin(runs, repeats)
+        print(
+            f"| 16 x {height}x{width} | {ms['before']:.0f} ms | {ms['after']:.0f} ms | {ms['after'] / ms['before']:.3f}x "
+            f"| {ms['before steps']:.0f} ms | {ms['after steps']:.0f} ms | {ms['after steps'] / ms['before steps']:.3f}x |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--archs", default="resnet18,densenet121")
@@ -168,8 +238,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--skip-folder", action="store_true")
+    parser.add_argument("--skip-methods", action="store_true")
+    parser.add_argument("--recipe-sizes", default="256x256,1024x1280", metavar="HxW[,HxW...]")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args()
-    bench_methods(args.archs.split(","), [int(b) for b in args.batches.split(",")], args.repeats)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if not args.skip_methods:
+        bench_methods(args.archs.split(","), [int(b) for b in args.batches.split(",")], args.repeats)
+    sizes = [tuple(int(side) for side in size.split("x")) for size in args.recipe_sizes.split(",")]
+    bench_recipe(sizes, max(3, args.repeats // 3))
     if not args.skip_folder:
         bench_explain_folder(args.images, repeats=3)
 

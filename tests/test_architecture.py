@@ -19,6 +19,7 @@ GUI_LOWER = ("jobs", "common")
 # Modules the GUI may import before torch has loaded (records and names): they must not import torch.
 TORCH_FREE = (
     "camviewer.core.model.card",
+    "camviewer.core.model.recipe",
     "camviewer.core.cam.names",
     "camviewer.core.data.index",
     "camviewer.core.data.summary",

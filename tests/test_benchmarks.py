@@ -19,8 +19,14 @@ NUMBER = re.compile(r"\d+(\.\d+)?")
 
 CASES = {
     "bench_cam.py": (
-        ["--archs", "resnet18", "--batches", "1", "--repeats", "1", "--images", "4"],
-        ["| resnet18 | 1 | gradcam |", "pytorch-grad-cam GradCAM", "torchcam GradCAM", "camviewer explain"],
+        ["--archs", "resnet18", "--batches", "1", "--repeats", "1", "--images", "4", "--recipe-sizes", "64x80"],
+        [
+            "| resnet18 | 1 | gradcam |",
+            "pytorch-grad-cam GradCAM",
+            "torchcam GradCAM",
+            "| 16 x 64x80 |",
+            "camviewer explain",
+        ],
     ),
     "bench_train.py": (
         ["--n", "40", "--epochs", "2", "--batch-size", "8", "--input-size", "32"],

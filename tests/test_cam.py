@@ -286,7 +286,7 @@ def test_auto_layer_choices():
         "vgg16": "features",
         "tinyvgg_gap": "conv_block_2",
         "vgg16_gap": "conv",
-        "squeezenet1_1": "classifier.2",
+        "squeezenet1_1": "features",  # not the class-score map of its conv head
         "mobilenet_v3_small": "features",
     }
     for arch, layer in expected.items():
@@ -315,8 +315,11 @@ def test_upsample_map_sizes_range_and_border_crop():
     assert up.shape == (50, 80) and up.dtype == np.float32
     assert up.min() == 0.0 and abs(up.max() - 1.0) < 1e-6
     assert up[-1, -1] == up.max() and up[-1, 0] == 0.0  # negative evidence clipped by the ReLU
-    cropped = upsample_map(raw, (100, 100), border_crop=0.1)
-    assert np.all(cropped[:10] == 0) and np.all(cropped[:, -10:] == 0) and cropped[10:90, 10:90].max() > 0.99
+    card = ModelCard(arch="x", class_names=["a"], input_size=(2, 2), border_crop=0.1)
+    cropped = upsample_map(raw, (100, 100), card.placement((100, 100)))
+    # the border the model never saw is "not seen" (NaN), not cold (0)
+    assert np.isnan(cropped[:10]).all() and np.isnan(cropped[:, -10:]).all()
+    assert np.isfinite(cropped[10:90, 10:90]).all() and cropped[10:90, 10:90].max() > 0.99
 
 
 def test_concurrent_passes_on_one_model_take_turns():

@@ -217,7 +217,7 @@ def test_cache_and_stream_give_the_preprocessing_of_inference(tmp_path):
     from_cache = torch_dataset(cached, "train", card, multi_label=False)
     from_disk = torch_dataset(streamed, "train", card, multi_label=False)
     rows = [i for i, s in enumerate(index.samples) if s.split == "train"]
-    expected = torch.stack([to_unit_tensor(read_image(index.samples[i].path).pixels, card) for i in rows])
+    expected = torch.stack([to_unit_tensor(read_image(index.samples[i].path), card) for i in rows])
 
     cache_batch, cache_targets = from_cache.__getitems__(list(range(len(rows))))
     disk_batch = torch.stack([from_disk[i][0] for i in range(len(rows))])
@@ -235,7 +235,7 @@ def test_channel_statistics_come_from_the_training_split(tmp_path):
 
     mean, std = decoded.channel_stats("train")
 
-    unit = to_unit_tensor(read_image(tmp_path / "a" / "0.png").pixels, CARD)
+    unit = to_unit_tensor(read_image(tmp_path / "a" / "0.png"), CARD)
     assert np.allclose(mean, unit.mean(dim=(1, 2)).numpy(), atol=1e-6)
     assert np.allclose(std, unit.std(dim=(1, 2), unbiased=False).numpy(), atol=1e-5)
 

@@ -98,6 +98,7 @@ FACTUAL_ERRORS = [
     errors.NotOneToOne(["PNEUMONIA"], {}, ["Normal"]),
     errors.MissingInput("roi-mask", "roi_masks", "a folder of ROI masks"),
     errors.MissingInput("cam-overlay", "model", "a model to compute the maps"),
+    errors.RecipeError("resizing the shorter side to 256 keeps each image's aspect ratio; add a centre crop"),
 ]
 
 

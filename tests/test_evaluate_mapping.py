@@ -42,7 +42,7 @@ def expected_probabilities(checkpoint: Path, data: Path) -> tuple[list[Path], np
     """The model's own 3-class probabilities per image, predicted one by one: the independent side."""
     model = load_model(checkpoint, device="cpu")
     paths = sorted(data.rglob("*.png"))
-    return paths, np.concatenate([model.predict([read_image(path).pixels]) for path in paths])
+    return paths, np.concatenate([model.predict([read_image(path)]) for path in paths])
 
 
 def test_labels_that_match_no_class_stop_before_any_image_is_read(study):

@@ -33,8 +33,8 @@ def test_a_bare_state_dict_asks_with_what_was_inferred(ready_window, qtbot, tmp_
     dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
     assert dialog.isVisible() and "1 class names for 2 classes" in dialog.error.text()
     dialog.class_names.setText("healthy, sick")
-    dialog.height.setValue(32)
-    dialog.width.setValue(32)
+    dialog.recipe.height.setValue(32)
+    dialog.recipe.width.setValue(32)
     with qtbot.waitSignal(window.session.modelChanged, timeout=WAIT_MS):
         dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
     card = window.session.model.card

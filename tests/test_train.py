@@ -511,3 +511,14 @@ def test_cli_says_how_to_evaluate_a_test_split_left_without_positive_class(data,
     assert "no positive class set: the test split was not evaluated" in err  # the engine's fact
     assert "--split test --positive-class NAME" in err  # the command line's remedy
     assert not (run_dir / "test").exists()
+
+
+def test_the_recipe_goes_into_the_card_and_fine_tuning_keeps_it(data, tmp_path, capsys):
+    first = run(train(config(data, tmp_path / "a", epochs=1, input_size=None, resize=20, crop=(16, 16))))
+    card = load_model(first.best_checkpoint, device="cpu").card
+    assert (card.resize, card.crop, card.input_size, card.interpolation) == (20, (16, 16), (16, 16), "bilinear")
+    tuned = run(train(config(data, tmp_path / "b", epochs=1, input_size=None, init=str(first.best_checkpoint))))
+    assert load_model(tuned.best_checkpoint, device="cpu").card.resize == 20
+    with pytest.raises(SystemExit) as stopped:  # a shorter side alone gives no fixed input size
+        main(["train", str(data), "--arch", "tinyvgg_gap", "--resize", "20", "--out", str(tmp_path / "c")])
+    assert stopped.value.code == 2 and "--crop" in capsys.readouterr().err

@@ -7,6 +7,7 @@ import sys
 import time
 
 from camviewer.core import errors
+from camviewer.core.model.recipe import INTERPOLATIONS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 LIST_ARCHS = "`camviewer info --list-archs` lists them"
@@ -61,6 +62,53 @@ LABEL_MAP_HELP = (
 )
 
 
+def resize_size(text: str) -> int | tuple[int, int]:
+    """``256``: the shorter side (an int); ``224x224``: an exact size."""
+    size = input_size(text)
+    return size if "x" in text.lower() or "," in text else size[0]
+
+
+def add_recipe_arguments(group) -> None:
+    """--input-size (the stretch shorthand), --resize, --crop, --letterbox, --interpolation."""
+    group.add_argument(
+        "--input-size", type=input_size, metavar="HxW", help="stretch images to this size (= --resize HxW; default 224)"
+    )
+    group.add_argument(
+        "--resize",
+        type=resize_size,
+        metavar="N|HxW",
+        help="N: shorter side to N, aspect kept (torchvision Resize(N)); HxW: stretch to exactly HxW",
+    )
+    group.add_argument("--crop", type=input_size, metavar="N|HxW", help="centre crop after --resize (CenterCrop)")
+    group.add_argument(
+        "--letterbox", action="store_true", default=None, help="fit inside --resize, aspect kept, pad with black"
+    )
+    group.add_argument(
+        "--interpolation",
+        choices=INTERPOLATIONS,
+        help="resize filter: bilinear (default, as torchvision Resize on PIL images), bicubic, nearest, "
+        "or area (camviewer 0.x, the default of checkpoints it wrote)",
+    )
+
+
+def recipe_arguments(args: argparse.Namespace) -> dict | None:
+    """The recipe flags as load_model's ``recipe`` (None: none given); exits 2 on a combination that makes no sense."""
+    given = {key: getattr(args, key, None) for key in ("resize", "crop", "letterbox", "interpolation")}
+    given = {key: value for key, value in given.items() if value is not None}
+    problem = None
+    if getattr(args, "input_size", None) is not None and "resize" in given:
+        problem = "--input-size is the stretch shorthand of --resize HxW: give one of them"
+    elif ("crop" in given or "letterbox" in given) and "resize" not in given:
+        problem = "--crop and --letterbox apply after --resize: give --resize too (e.g. --resize 256 --crop 224)"
+    elif "crop" in given and "letterbox" in given:
+        problem = "--letterbox keeps the whole image: it takes no --crop"
+    elif isinstance(given.get("resize"), int) and not {"crop", "letterbox"} & set(given):
+        problem = "--resize N keeps each image's aspect ratio: add --crop (e.g. --resize 256 --crop 224) or --letterbox"
+    if problem:
+        raise SystemExit(fail(problem, EXIT_USAGE))
+    return given or None
+
+
 def add_model_arguments(parser: argparse.ArgumentParser, required: bool = True, flag: str = "--model") -> None:
     """--model CKPT plus what a bare state_dict may need: architecture, classes, preprocessing."""
     group = parser.add_argument_group("model")
@@ -69,7 +117,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, required: bool = True, 
     group.add_argument("--arch", help="architecture of a bare state_dict (inferred when unambiguous)")
     group.add_argument("--num-classes", type=int, help="number of classes (checked against the weights)")
     group.add_argument("--classes", type=comma_list, metavar="A,B,...", help="class names in output order")
-    group.add_argument("--input-size", type=input_size, metavar="HxW", help="model input size (default 224)")
+    add_recipe_arguments(group)
     group.add_argument("--mean", type=float_list, metavar="M[,M,M]", help="normalisation mean per channel")
     group.add_argument("--std", type=float_list, metavar="S[,S,S]", help="normalisation std per channel")
     group.add_argument("--grayscale", action="store_true", default=None, help="convert images to grey first")
@@ -93,6 +141,7 @@ def load_model_from_args(args: argparse.Namespace):
         std=args.std,
         grayscale=args.grayscale,
         multi_label=args.multi_label,
+        recipe=recipe_arguments(args),
     )
 
 
@@ -118,6 +167,8 @@ def remedy(error: BaseException) -> str | None:
             return f"drop --arch, or give --arch {found}"
         case errors.UnknownArchitecture():
             return "`camviewer info --list-archs` lists the architectures"
+        case errors.RecipeError():
+            return "see --resize, --crop and --letterbox (e.g. --resize 256 --crop 224, or --resize 224x224)"
         case errors.DeviceUnavailable():
             return "use --device cpu or auto"
         case errors.PretrainedWeightsUnavailable(cached_path=None):

@@ -62,15 +62,19 @@ def run(args: argparse.Namespace) -> int:
     except CamviewerError as error:
         return fail(error)
 
-    def report_skips(event) -> None:
-        if isinstance(event.payload, ExplainFailure):
-            print(f"\ncamviewer: skipped {event.payload.source}: {event.payload.reason}", file=sys.stderr)
+    def report(event) -> None:
+        payload = event.payload
+        if isinstance(payload, ExplainFailure):
+            print(f"\ncamviewer: skipped {payload.source}: {payload.reason}", file=sys.stderr)
+        elif payload is not None:
+            for (method, class_name), reason in payload.empty.items():
+                print(f"\ncamviewer: {payload.source}: {method} for {class_name}: {reason}", file=sys.stderr)
 
     job = explain_to_folder(
         model, args.paths, args.out, args.method, target, args.layer, args.batch_size, args.colormap, args.alpha
     )
     try:
-        summary = drive(job, report_skips)
+        summary = drive(job, report)
     except CamError as error:  # a bad --target / --layer / method for this model
         return fail(error, EXIT_USAGE)
     except CamviewerError as error:

@@ -12,7 +12,16 @@ import json
 import shlex
 import sys
 
-from camviewer.commands._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ProgressLine, fail, input_size, label_map
+from camviewer.commands._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    ProgressLine,
+    add_recipe_arguments,
+    fail,
+    label_map,
+    recipe_arguments,
+)
 from camviewer.core.jobs import run_to_end
 from camviewer.core.training.records import RESUMABLE_CHANGES, ResumeChanges, TrainConfig
 
@@ -33,6 +42,10 @@ _CONFIG_FLAGS = (
     "seed",
     "device",
     "input_size",
+    "resize",
+    "crop",
+    "letterbox",
+    "interpolation",
     "border_crop",
     "grayscale",
     "multi_label",
@@ -83,7 +96,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument(
         "--freeze", metavar="FRACTION|LAYER", help="freeze the first FRACTION of the parameters, or all up to LAYER"
     )
-    model.add_argument("--input-size", type=input_size, metavar="HxW", help="model input size (default 224)")
+    add_recipe_arguments(model)
     model.add_argument(
         "--border-crop",
         type=float,
@@ -167,6 +180,7 @@ def _train_job(args: argparse.Namespace):
 
     if not args.data or not args.out:
         return fail("train needs DATA and --out RUN (or --resume RUN)", EXIT_USAGE)
+    recipe_arguments(args)  # exits 2 on a combination that makes no sense
     given = {name: getattr(args, name) for name in _CONFIG_FLAGS if getattr(args, name) is not None}
     options = dict(args.arch_options or {})
     if args.widths:

@@ -1,4 +1,9 @@
-"""Heatmap rendering: colormaps, alpha blending, thresholds, contours and boxes (OpenCV)."""
+"""Heatmap rendering: colormaps, alpha blending, thresholds, contours and boxes (OpenCV).
+
+Maps may hold NaN where the model did not see the image (outside a centre or border crop): those
+pixels are drawn as "not seen" (the image darkened under grey stripes), never in the colormap's cold
+colour, and no threshold selects them.
+"""
 
 from __future__ import annotations
 
@@ -29,8 +34,23 @@ def to_uint8(map01: np.ndarray) -> np.ndarray:
 
 
 def colorize(map01: np.ndarray, colormap: str = "jet") -> np.ndarray:
-    """H x W map in [0, 1] -> H x W x 3 uint8 RGB."""
-    return colormap_lut(colormap)[to_uint8(map01)]
+    """H x W map in [0, 1] -> H x W x 3 uint8 RGB (NaN pixels get the colour of 0; see :func:`overlay`)."""
+    return colormap_lut(colormap)[to_uint8(np.nan_to_num(map01, nan=0.0))]
+
+
+NOT_SEEN_STRIPE = 8  # pixels between the diagonal stripes of "not seen" regions
+
+
+def mark_not_seen(rgb: np.ndarray, base: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """``rgb`` with the pixels outside ``seen`` replaced by the darkened ``base`` under light grey stripes."""
+    if seen.all():
+        return rgb
+    out = rgb.copy()
+    rows, cols = np.nonzero(~seen)
+    stripe = (rows + cols) % NOT_SEEN_STRIPE < 2
+    out[rows, cols] = (base[rows, cols] * 0.35).astype(np.uint8)
+    out[rows[stripe], cols[stripe]] = 160
+    return out
 
 
 def as_rgb8(pixels: np.ndarray) -> np.ndarray:
@@ -47,13 +67,14 @@ def blend(base_rgb: np.ndarray, heat_rgb: np.ndarray, alpha: float) -> np.ndarra
 
 
 def overlay(pixels: np.ndarray, map01: np.ndarray, colormap: str = "jet", alpha: float = 0.5) -> np.ndarray:
-    """The heatmap blended over the image, H x W x 3 uint8 RGB."""
-    return blend(as_rgb8(pixels), colorize(map01, colormap), alpha)
+    """The heatmap blended over the image, H x W x 3 uint8 RGB; pixels the model did not see are marked."""
+    base = as_rgb8(pixels)
+    return mark_not_seen(blend(base, colorize(map01, colormap), alpha), base, ~np.isnan(map01))
 
 
 def threshold_mask(map01: np.ndarray, threshold: float) -> np.ndarray:
-    """Pixels at or above ``threshold`` (a fraction of the map's maximum, as in Zhou et al.'s 20%)."""
-    peak = float(map01.max())
+    """Pixels at or above ``threshold`` (a fraction of the map's maximum, as in Zhou et al.'s 20%); never NaN ones."""
+    peak = float(np.nanmax(map01))
     return map01 >= threshold * peak if peak > 0 else np.zeros(map01.shape, bool)
 
 

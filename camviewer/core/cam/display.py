@@ -1,58 +1,94 @@
-"""Class activation maps from one forward and (at most) one backward pass.
+"""From a raw map at layer resolution to a display map on the image: ReLU, bilinear resize, min-max.
 
-All requested gradient methods share the same pass, and the backward stops at the target
-layer: the forward runs without recording a graph until the target layer's output, which is
-detached into a leaf; ``torch.autograd.grad`` then differentiates the class score with
-respect to that leaf only, so no weight gradient is ever computed.
-
-Definitions (A: activations N x C x h x w at the target layer, G = dScore/dA, Score = the
-class logit) follow pytorch-grad-cam, which our tests use as the reference:
-
-- ``cam`` (Zhou et al.): W[c] . A with the classifier weights of class c; needs a global
-  average pooling + linear head right after the layer (checked numerically).
-- ``gradcam``: sum_k mean(G_k) A_k.
-- ``gradcam++``: sum_k (sum_ij relu(G_kij) a_kij) A_k, a = G^2 / (2 G^2 + sum(A_k) G^3).
-- ``xgradcam``: sum_k (sum_ij G_kij A_kij / sum_ij A_kij) A_k.
-- ``layercam``: sum_k relu(G_k) * A_k.
-- ``hirescam``: sum_k G_k * A_k.
-- ``eigencam``: projection of the centred activations on their first principal component,
-  sign chosen so that the largest magnitude is positive (Seg-Eigen-CAM, eq. 13); class-agnostic.
-- ``scorecam``: sum_k softmax_k(Score(x * M_k)) A_k with M_k the upsampled (align_corners)
-  min-max normalised A_k; one masked forward per channel, batched.
-
-``raw`` maps are these sums before ReLU, at layer resolution. Display maps are ReLU, bilinear
-upsampling to the original image (``cv2.resize``), then min-max to [0, 1].
+The map covers the model input. :func:`upsample_map` puts it back on the original image through the
+exact inverse of the card's recipe (:class:`~camviewer.core.model.recipe.Placement`): letterbox padding
+falls away, and where the model saw only part of the image (a centre crop, a border crop) the pixels it
+did not see are NaN ("not seen"), never 0 ("cold"). The resize is bilinear with pixel centres at +0.5
+and edge values repeated, as ``cv2.resize(..., INTER_LINEAR)`` and ``F.interpolate(align_corners=False)``;
+it is written as two small interpolation matrices, so any scale and offset is exact.
 """
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
-from camviewer.core.preprocess import crop_box
+from camviewer.core.model.recipe import Placement
 
 
-def upsample_map(raw: np.ndarray, image_size: tuple[int, int], border_crop: float = 0.0) -> np.ndarray:
-    """ReLU, bilinear resize onto the image region the model saw, min-max to [0, 1] (H x W float32)."""
-    return normalised(placed_map(raw, image_size, border_crop))[0]
+def upsample_map(raw: np.ndarray, image_size: tuple[int, int], placement: Placement | None = None) -> np.ndarray:
+    """ReLU, bilinear resize, min-max to [0, 1] over the seen pixels: H x W float32, NaN where not seen.
+
+    Without ``placement`` the map is stretched over the whole ``image_size`` (e.g. the model input).
+    """
+    return normalised(placed_map(raw, image_size, placement))[0]
 
 
-def placed_map(raw: np.ndarray, image_size: tuple[int, int], border_crop: float = 0.0) -> np.ndarray:
-    """ReLU and bilinear resize onto the image region the model saw, in the raw map's units (H x W float32)."""
+def placed_map(raw: np.ndarray, image_size: tuple[int, int], placement: Placement | None = None) -> np.ndarray:
+    """ReLU and bilinear resize onto the pixels the model saw, in the raw map's units; NaN where not seen."""
     height, width = image_size
-    top, left, crop_h, crop_w = crop_box(height, width, border_crop)
-    resized = cv2.resize(np.maximum(raw, 0).astype(np.float32), (crop_w, crop_h), interpolation=cv2.INTER_LINEAR)
-    if (crop_h, crop_w) != (height, width):
-        canvas = np.zeros((height, width), np.float32)
-        canvas[top : top + crop_h, left : left + crop_w] = resized
-        resized = canvas
-    return resized
+    positive = np.maximum(np.asarray(raw, dtype=np.float32), 0)
+    if placement is None:
+        axes = tuple((cells / size, 0.5 * cells / size - 0.5) for cells, size in zip(positive.shape, image_size))
+        top, left, bottom, right = 0, 0, height, width
+    else:
+        axes = _image_to_map(placement, positive.shape)
+        top, left, bottom, right = placement.seen_box()
+    rows = _interpolation_matrix(np.arange(top, bottom), *axes[0], positive.shape[0])
+    cols = _interpolation_matrix(np.arange(left, right), *axes[1], positive.shape[1])
+    # einsum, not matmul: with K = map size the product is memory-bound, and BLAS's threads only wait for
+    # cores (20x slower medians on a busy machine); einsum's own loop is steady, as fast as cv2.resize.
+    seen = np.einsum("ik,kj->ij", rows, np.einsum("kl,jl->kj", positive, cols, optimize=False), optimize=False)
+    if (top, left, bottom, right) == (0, 0, height, width):
+        return seen
+    out = np.full((height, width), np.nan, np.float32)
+    out[top:bottom, left:right] = seen
+    return out
 
 
 def normalised(placed: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
-    """Min-max to [0, 1], in place; also the (low, high) that became 0 and 1, so raw = low + map * (high - low)."""
-    low = float(placed.min())
+    """Min-max to [0, 1] over the seen pixels, in place; also the (low, high) that became 0 and 1, so the map in
+    the method's own units is ``low + map * (high - low)`` (to compare magnitudes across images)."""
+    low = float(np.nanmin(placed))
     placed -= low
-    span = float(placed.max())
+    span = float(np.nanmax(placed))
     placed /= span + 1e-7
     return placed, (low, low + span + 1e-7)
+
+
+def _image_to_map(placement: Placement, map_shape: tuple[int, int]) -> tuple[tuple[float, float], ...]:
+    """Per axis (scale, shift): map coordinate = scale * image coordinate + shift (pixel centres)."""
+    axes = []
+    for (scale, shift), size, cells in zip(placement.input_from_image(), placement.input_size, map_shape):
+        ratio = cells / size  # input -> map: (x + 0.5) * cells / size - 0.5
+        axes.append((scale * ratio, (shift + 0.5) * ratio - 0.5))
+    return tuple(axes)
+
+
+def _interpolation_matrix(positions: np.ndarray, scale: float, shift: float, cells: int) -> np.ndarray:
+    """len(positions) x cells weights of linear interpolation at scale * position + shift, edges repeated."""
+    where = np.clip(positions * scale + shift, 0.0, cells - 1)
+    low = np.floor(where).astype(np.int64)
+    high = np.minimum(low + 1, cells - 1)
+    fraction = (where - low).astype(np.float32)
+    matrix = np.zeros((len(positions), cells), np.float32)
+    index = np.arange(len(positions))
+    np.add.at(matrix, (index, low), 1.0 - fraction)
+    np.add.at(matrix, (index, high), fraction)
+    return matrix
+
+
+def seen_mask(map01: np.ndarray) -> np.ndarray:
+    """Pixels of a display map that the model saw (not NaN)."""
+    return ~np.isnan(map01)
+
+
+def empty_reason(raw: np.ndarray, zero_gradient: bool) -> str | None:
+    """Why a map has nothing to show, or None: a display map of an empty map is uniformly "cold" and says nothing."""
+    if zero_gradient:
+        return (
+            "empty map: the class score does not depend on this layer here (zero gradient; e.g. a ReLU after "
+            "the classifier cut this class's score to 0)"
+        )
+    if not np.any(np.asarray(raw) > 0):
+        return "empty map: no positive evidence for this class at this layer (every value is 0 or below)"
+    return None

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -85,13 +85,18 @@ def _describe(output) -> str:
 
 @dataclass
 class CamBatch:
-    """Maps for a batch: ``raw[i][method][class_index]`` is an h x w float32 array (before ReLU)."""
+    """Maps for a batch: ``raw[i][method][class_index]`` is an h x w float32 array (before ReLU).
+
+    ``zero_gradient[i]``: the classes of image i whose score has an all-zero gradient at the layer
+    (their gradient maps are empty: e.g. a ReLU after the classifier cut the score to 0).
+    """
 
     layer: str
     logits: np.ndarray
     probs: np.ndarray
     targets: list[list[int]]
     raw: list[dict[str, dict[int, np.ndarray]]]
+    zero_gradient: list[set[int]] = field(default_factory=list)
 
 
 def resolve_targets(target: Target, probs: np.ndarray, model: LoadedModel) -> list[list[int]]:
@@ -142,8 +147,9 @@ def compute_cams(
         probs = model.probabilities(logits.detach()).cpu().numpy()
         targets = resolve_targets(target, probs, model)
         raw: list[dict[str, dict[int, torch.Tensor]]] = [defaultdict(dict) for _ in targets]
+        zero_gradient: list[set[int]] = [set() for _ in targets]
         if gradient_methods:
-            _gradient_maps(logits, activation, targets, gradient_methods, raw)
+            _gradient_maps(logits, activation, targets, gradient_methods, raw, zero_gradient)
         with torch.no_grad():
             _activation_only_maps(
                 model, activation.detach(), logits.detach(), batch, methods, targets, raw, scorecam_batch_size, cancel
@@ -155,10 +161,10 @@ def compute_cams(
         }
         for image in raw
     ]
-    return CamBatch(layer, logits.detach().cpu().numpy(), probs, targets, as_numpy)
+    return CamBatch(layer, logits.detach().cpu().numpy(), probs, targets, as_numpy, zero_gradient)
 
 
-def _gradient_maps(logits, activation, targets, methods, raw) -> None:
+def _gradient_maps(logits, activation, targets, methods, raw, zero_gradient) -> None:
     """One backward per 'round': round r explains the r-th target class of every image at once.
 
     Images in eval mode are independent, so the gradient of sum_i logit[i, t_i] with respect
@@ -172,6 +178,10 @@ def _gradient_maps(logits, activation, targets, methods, raw) -> None:
         cols = torch.tensor([c for _, c in chosen], device=logits.device)
         score = logits[rows, cols].sum()
         (grad,) = torch.autograd.grad(score, activation, retain_graph=r < rounds - 1)
+        flat = (grad[rows].flatten(1) == 0).all(dim=1).tolist()
+        for (i, c), is_flat in zip(chosen, flat):
+            if is_flat:
+                zero_gradient[i].add(c)
         for method in methods:
             maps = GRADIENT_METHODS[method](a[rows], grad[rows])
             for j, (i, c) in enumerate(chosen):

@@ -50,6 +50,7 @@ def candidate_layers(model: LoadedModel) -> list[LayerInfo]:
     A dry forward at the card's input size records every module's output. Excluded: the model
     itself, adaptive pooling (it only resizes), outputs of size 1x1, and modules called more
     than once (ResNet reuses one ReLU module inside a block: its hook would fire twice).
+    The same pass finds the head (see :func:`auto_layer`).
     """
     if "candidates" in model._layers:
         return model._layers["candidates"]
@@ -57,10 +58,13 @@ def candidate_layers(model: LoadedModel) -> list[LayerInfo]:
         raise CamError(f"{model.card.arch} is a transformer without (N, C, H, W) feature maps; CAMs need a CNN")
     calls: dict[str, int] = defaultdict(int)
     order: list[tuple[str, tuple, str]] = []
+    head: list[int] = []  # position in ``order`` when the last Linear/Conv2d (the classifier) ran
 
     def record(name: str):
         def hook(module, _inputs, output):
             calls[name] += 1
+            if isinstance(module, (nn.Linear, nn.Conv2d)):
+                head[:] = [len(order)]
             if isinstance(output, torch.Tensor) and output.ndim == 4 and output.shape[2] * output.shape[3] > 1:
                 order.append((name, tuple(output.shape[1:]), type(module).__name__))
 
@@ -83,13 +87,29 @@ def candidate_layers(model: LoadedModel) -> list[LayerInfo]:
     layers = [LayerInfo(name, shape, kind) for name, shape, kind in order if calls[name] == 1]
     if not layers:
         raise CamError(f"{card.arch} has no layer with a spatial (N, C, H, W) output to explain")
+    features = {name for name, *_ in order[: head[0] if head else len(order)]}
     model._layers["candidates"] = layers
+    model._layers["auto"] = next(
+        (layer.name for layer in reversed(layers) if layer.name in features and layer.module_type not in EVAL_IDENTITY),
+        layers[-1].name,
+    )
     return layers
 
 
+# Identity in eval mode: a map there is the map of the layer before it, and it belongs to the head.
+EVAL_IDENTITY = ("Dropout", "Dropout2d", "Dropout1d", "AlphaDropout", "Identity")
+
+
 def auto_layer(model: LoadedModel) -> str:
-    """The last module with a spatial output before global pooling (the outermost when nested)."""
-    return candidate_layers(model)[-1].name
+    """The last spatial layer before the classification head (the outermost module when nested).
+
+    The head starts with the last Linear or Conv2d to run, the one that computes the class scores:
+    a convolutional head (SqueezeNet's ``classifier.1``, NiN) has spatial outputs whose channels are
+    the class scores, and a map there is degenerate (one channel per class). Dropout before the head
+    is skipped (identity at inference).
+    """
+    candidate_layers(model)
+    return model._layers["auto"]
 
 
 def layer_module(model: LoadedModel, name: str) -> nn.Module:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from camviewer.core.data.index import Sample
-from camviewer.core.errors import ImageError
+from camviewer.core.errors import DatasetError, ImageError
 from camviewer.core.images import read_image
 from camviewer.core.jobs import CancelToken, Progress
 from camviewer.core.model.card import ModelCard
@@ -74,6 +74,24 @@ def decode_samples(
     return DecodedSet(kept, skipped, moments[: len(kept)], cached)
 
 
+def channel_statistics(
+    paths: Sequence[str | os.PathLike], card: ModelCard, limit: int = 2000, cancel: CancelToken | None = None
+) -> Generator[Progress, None, tuple[tuple[float, ...], tuple[float, ...], int]]:
+    """Per-channel mean and std of images after the card's preprocessing, as training computes them.
+
+    At most ``limit`` images, evenly spread over ``paths``. Yields Progress; returns (mean, std, images used).
+    """
+    from pathlib import Path
+
+    step = max(1, -(-len(paths) // limit))
+    samples = [Sample(Path(path), ()) for path in list(paths)[::step]]
+    decoded = yield from decode_samples(samples, card, in_memory=False, cancel=cancel)
+    if not decoded.samples:
+        raise DatasetError(f"none of the {len(samples)} images could be decoded")
+    mean, std = decoded.channel_stats()
+    return mean, std, len(decoded.samples)
+
+
 def ordered_map(function: Callable, items: Sequence, threads: int | None = None, ahead: int = 64) -> Iterator:
     """``function`` over ``items`` in a thread pool, results in order, at most ``ahead`` pending at once.
 
@@ -98,7 +116,7 @@ def ordered_map(function: Callable, items: Sequence, threads: int | None = None,
 def _decode_one(sample: Sample, card: ModelCard, keep_pixels: bool) -> tuple[np.ndarray, np.ndarray | None] | str:
     """(channel moments, uint8 CxHxW or None) of one preprocessed image, or the reason it is unreadable."""
     try:
-        unit = to_unit_array(read_image(sample.path).pixels, card)
+        unit = to_unit_array(read_image(sample.path), card)
     except ImageError as error:
         return error.reason
     except Exception as error:  # a decoder bug must not stop a whole dataset: report it with the file

@@ -85,7 +85,7 @@ class StreamedImages(TorchDataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         try:
-            image = to_unit_tensor(read_image(self.paths[index]).pixels, self.card)
+            image = to_unit_tensor(read_image(self.paths[index]), self.card)
         except ImageError as error:  # it decoded during preparation: it changed since
             raise DatasetError(f"{error} (the file was readable when training started)") from None
         return (self.augment(image) if self.augment is not None else image), self.targets[index]

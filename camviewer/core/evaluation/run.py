@@ -171,10 +171,10 @@ def evaluate_samples(
     for batch in _decoded_batches(samples, batch_size):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        good = [(row, pixels) for row, pixels in batch if not isinstance(pixels, str)]
-        skipped += [(str(samples[row].path), pixels) for row, pixels in batch if isinstance(pixels, str)]
+        good = [(row, image) for row, image in batch if not isinstance(image, str)]
+        skipped += [(str(samples[row].path), reason) for row, reason in batch if isinstance(reason, str)]
         if good:
-            probabilities.append(model.predict([pixels for _, pixels in good]))
+            probabilities.append(model.predict([image for _, image in good]))
             kept += [row for row, _ in good]
         yield Progress(len(kept) + len(skipped), len(samples), f"predicted {len(kept)} images")
     if not kept:
@@ -231,11 +231,11 @@ def write_report(
 
 
 def _decoded_batches(samples: Sequence[Sample], batch_size: int) -> Iterator[list]:
-    """Batches of (row, pixels or failure reason), decoded in threads at most two batches ahead."""
+    """Batches of (row, DecodedImage or failure reason), decoded in threads at most two batches ahead."""
 
     def decode(row: int):
         try:
-            return row, read_image(samples[row].path).pixels
+            return row, read_image(samples[row].path)
         except ImageError as error:
             return row, error.reason
 

@@ -20,6 +20,8 @@ ImageSource = str | Path | np.ndarray | DecodedImage
 class ExplainResult:
     """One image explained: ``maps[method][class_name]`` is H x W float32 in [0, 1] at the original size.
 
+    Pixels the model did not see (outside a centre or border crop) are NaN in ``maps``. ``empty`` names
+    the (method, class) maps with nothing to show, and why (zero gradient, or no positive value).
     ``ranges[method][class_name]`` is the (low, high) of the map before its min-max: the map in the method's
     own units (after ReLU and resizing) is ``low + map * (high - low)``, to compare magnitudes across images.
     """
@@ -33,6 +35,7 @@ class ExplainResult:
     raw: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     ranges: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
     image: DecodedImage | None = None
+    empty: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 @dataclass

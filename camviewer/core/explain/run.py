@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from camviewer.core.cam.display import normalised, placed_map
+from camviewer.core.cam.display import empty_reason, normalised, placed_map
 from camviewer.core.cam.engine import compute_cams
+from camviewer.core.cam.methods import GRADIENT_METHODS
 from camviewer.core.cam.names import Target, validate_methods
 from camviewer.core.errors import CamviewerError, ImageError
 from camviewer.core.explain.records import ExplainFailure, ExplainResult, ImageSource
@@ -70,14 +71,14 @@ def explain_iter(
 
 
 def _decoded_batches(pool: ThreadPoolExecutor, sources, model, batch_size) -> Iterator[list]:
-    """Batches of (index, label, DecodedImage, unit array) or ExplainFailure, decoded two batches ahead."""
-    from camviewer.core.preprocess import to_unit_array
+    """Batches of (index, label, DecodedImage, unit tensor) or ExplainFailure, decoded two batches ahead."""
+    from camviewer.core.preprocess import to_unit_tensor
 
     def decode(index: int, source: ImageSource):
         label = _label(source, index)
         try:
             image = as_decoded(source)
-            return index, label, image, to_unit_array(image.pixels, model.card)
+            return index, label, image, to_unit_tensor(image, model.card)
         except ImageError as error:
             return ExplainFailure(label, error.reason)
 
@@ -109,20 +110,29 @@ def _label(source: ImageSource, index: int) -> str:
 def _explain_decoded(model, items, methods, target, layer, keep_images, cancel) -> list[ExplainResult]:
     import torch
 
-    units = torch.stack([torch.from_numpy(np.ascontiguousarray(unit.transpose(2, 0, 1))) for *_, unit in items])
+    units = torch.stack([unit for *_, unit in items])
     if not isinstance(target, (str, int)):  # one target per source: pick this batch's
         target = [target[index] for index, *_ in items]
     cams = compute_cams(model, normalize(units, model.card), methods, target, layer, cancel=cancel)
     names = model.card.class_names
     results = []
-    for (_, label, image, _), probs, targets, raw in zip(items, cams.probs, cams.targets, cams.raw):
+    for (_, label, image, _), probs, targets, raw, flat in zip(
+        items, cams.probs, cams.targets, cams.raw, cams.zero_gradient
+    ):
         size = image.pixels.shape[:2]
+        placement = model.card.placement(size)
         raw_named = {m: {names[c]: raw[m][c] for c in targets} for m in methods}
         maps: dict[str, dict[str, np.ndarray]] = {m: {} for m in methods}
         ranges: dict[str, dict[str, tuple[float, float]]] = {m: {} for m in methods}
         for m, per_class in raw_named.items():
             for name, r in per_class.items():
-                maps[m][name], ranges[m][name] = normalised(placed_map(r, size, model.card.border_crop))
+                maps[m][name], ranges[m][name] = normalised(placed_map(r, size, placement))
+        empty = {
+            (m, names[c]): reason
+            for m in methods
+            for c in targets
+            if (reason := empty_reason(raw[m][c], m in GRADIENT_METHODS and c in flat))
+        }
         results.append(
             ExplainResult(
                 source=label,
@@ -134,6 +144,7 @@ def _explain_decoded(model, items, methods, target, layer, keep_images, cancel) 
                 raw=raw_named,
                 ranges=ranges,
                 image=image if keep_images else None,
+                empty=empty,
             )
         )
     return results

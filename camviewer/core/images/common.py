@@ -70,6 +70,14 @@ class ImageInfo:
     units: str = ""  # units of the file's values: "HU" for CT; "" for plain sample values
     windows: tuple[Window, ...] = ()  # the file's own display windows (DICOM VOI), in the file's values
 
+    @property
+    def eight_bit(self) -> bool:
+        """The pixels are exactly k/255 (8- or 1-bit samples, only divided by 255): what PIL holds as uint8.
+
+        DICOM is never: its grey values come through a window or a min-max.
+        """
+        return self.bit_depth <= 8 and self.format != "DICOM"
+
 
 @dataclass(frozen=True)
 class DecodedImage:

@@ -3,28 +3,36 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
+
+from camviewer.core.model import recipe
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 GREY_MEAN, GREY_STD = (0.449,), (0.226,)  # ImageNet statistics averaged over RGB
 HEADS = ("softmax", "sigmoid")
-CARD_VERSION = 1
+# 2: the preprocessing recipe (resize, crop, letterbox, interpolation). Version-1 cards only had
+# ``input_size`` (stretch) and were trained with OpenCV's INTER_AREA: they load as "area".
+CARD_VERSION = 2
 
 
 @dataclass
 class ModelCard:
     """Architecture, classes and preprocessing of a model.
 
-    ``input_size`` is (height, width): images are resized to it without cropping, so a map at
-    layer resolution covers the whole original image. ``mean``/``std`` have one entry per
-    input channel. ``head`` is "softmax" (one class per image) or "sigmoid" (multi-label).
+    The preprocessing recipe, in order: ``border_crop``, then ``resize`` (an exact (height, width):
+    stretch; an int: the shorter side, aspect kept, as torchvision's ``Resize(int)``), then a centre
+    ``crop`` (height, width), or instead a ``letterbox`` (fit inside ``resize``, pad with black);
+    ``interpolation`` as in :mod:`camviewer.core.model.recipe`; grey/RGB; ``mean``/``std`` (one entry
+    per input channel). ``input_size`` is the (height, width) the model receives; given alone it
+    means "stretch to this size" (``resize`` then stays None). ``head`` is "softmax" (one class per
+    image) or "sigmoid" (multi-label).
     """
 
     arch: str
     class_names: list[str]
-    input_size: tuple[int, int] = (224, 224)
+    input_size: tuple[int, int] | None = None  # None: what the recipe gives, else 224 x 224
     channels: int = 3
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
@@ -35,13 +43,17 @@ class ModelCard:
     border_crop: float = 0.0
     # Convert colour images to grey before matching channels (seed 003 fed grey copies to RGB models).
     grayscale: bool = False
+    resize: int | tuple[int, int] | None = None  # None: stretch to input_size
+    crop: tuple[int, int] | None = None
+    letterbox: bool = False
+    interpolation: str = recipe.DEFAULT_INTERPOLATION
     arch_options: dict[str, Any] = field(default_factory=dict)
     # Free-form provenance: training data, seed, metrics, notes on how the card was inferred.
     notes: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.class_names = [str(name) for name in self.class_names]
-        self.input_size = (int(self.input_size[0]), int(self.input_size[1]))
+        self._settle_recipe()
         self.mean = tuple(float(v) for v in self.mean)
         self.std = tuple(float(v) for v in self.std)
         if self.channels == 3:  # a single value stands for all three channels
@@ -72,6 +84,45 @@ class ModelCard:
             raise ValueError(f"border_crop must be in [0, 0.5), not {self.border_crop}")
         if min(self.input_size) < 1:
             raise ValueError(f"input size {self.input_size} is too small")
+        recipe.check_recipe(self.resize, self.crop, self.letterbox, self.interpolation)
+
+    def _settle_recipe(self) -> None:
+        """Normal form: a plain stretch is ``resize=None`` + ``input_size``; otherwise input_size follows the recipe."""
+        self.crop = None if self.crop is None else recipe.as_size(self.crop)
+        self.letterbox = bool(self.letterbox)
+        self.resize = None if self.resize is None else recipe.as_resize(self.resize)
+        if isinstance(self.resize, tuple) and self.crop is None and not self.letterbox:
+            given, self.resize = self.resize, None  # an exact size alone is a stretch
+            if self.input_size is not None and recipe.as_size(self.input_size) != given:
+                raise ValueError(f"input size {self.input_size} disagrees with the resize to {given}")
+            self.input_size = given
+        if self.resize is None:
+            if self.crop is not None or self.letterbox:
+                raise ValueError("a centre crop or a letterbox needs a resize size")
+            self.input_size = recipe.as_size(self.input_size or (224, 224))
+            return
+        recipe.check_recipe(self.resize, self.crop, self.letterbox, self.interpolation)
+        produced = recipe.output_size(self.resize, self.crop, self.letterbox)
+        if self.input_size is not None and recipe.as_size(self.input_size) != produced:
+            raise ValueError(
+                f"input size {tuple(self.input_size)} disagrees with the recipe ({self.describe_recipe()} "
+                f"gives {produced[0]}x{produced[1]}); change one or the other"
+            )
+        self.input_size = produced
+
+    def with_recipe(self, **changes: Any) -> ModelCard:
+        """A copy with other preprocessing (``input_size`` alone: a stretch); the rest of the card is kept."""
+        keys = ("input_size", "resize", "crop", "letterbox")
+        if any(key in changes for key in keys):  # a new geometry replaces the old one as a whole
+            changes = dict.fromkeys(keys) | {"letterbox": False} | changes
+        return replace(self, **changes)
+
+    def placement(self, image_size: tuple[int, int]) -> recipe.Placement:
+        """Where the model input comes from in an image of ``image_size`` (height, width), and back."""
+        return recipe.place(image_size, self.border_crop, self.resize or self.input_size, self.crop, self.letterbox)
+
+    def describe_recipe(self) -> str:
+        return recipe.describe(self.resize or self.input_size, self.crop, self.letterbox, self.interpolation)
 
     def class_index(self, name_or_index: str | int) -> int:
         """Index of a class given by name or index (as int or digit string)."""
@@ -88,6 +139,8 @@ class ModelCard:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["input_size"] = list(self.input_size)
+        data["resize"] = self.resize if isinstance(self.resize, int) else list(self.resize or self.input_size)
+        data["crop"] = None if self.crop is None else list(self.crop)
         data["mean"] = list(self.mean)
         data["std"] = list(self.std)
         data["card_version"] = CARD_VERSION
@@ -99,7 +152,10 @@ class ModelCard:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelCard:
         known = {f.name for f in fields(cls)}
-        return cls(**{key: value for key, value in data.items() if key in known})
+        values = {key: value for key, value in data.items() if key in known}
+        if int(data.get("card_version", 1)) < 2:  # trained by camviewer 0.x: stretched with INTER_AREA
+            values.setdefault("interpolation", recipe.LEGACY_INTERPOLATION)
+        return cls(**values)
 
     @classmethod
     def from_json(cls, text: str) -> ModelCard:

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from camviewer.core.errors import DeviceUnavailable
+from camviewer.core.images.common import DecodedImage
 from camviewer.core.model.card import ModelCard
 from camviewer.core.model.files import save_checkpoint
 from camviewer.core.preprocess import to_model_batch
@@ -63,11 +64,11 @@ class LoadedModel:
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(logits) if self.card.head == "sigmoid" else torch.softmax(logits, dim=1)
 
-    def to_batch(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+    def to_batch(self, images: Sequence[DecodedImage | np.ndarray]) -> torch.Tensor:
         return to_model_batch(images, self.card).to(self.device)
 
-    def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        """Class probabilities, N x K, for decoded images (float arrays in [0, 1])."""
+    def predict(self, images: Sequence[DecodedImage | np.ndarray]) -> np.ndarray:
+        """Class probabilities, N x K, for decoded images (or arrays: uint8, or float in [0, 1])."""
         return self.predict_tensor(self.to_batch(images))
 
     @torch.no_grad()

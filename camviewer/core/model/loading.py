@@ -13,6 +13,7 @@ from camviewer.core.errors import (
     ArchitectureConflict,
     ArchitectureInferenceError,
     CheckpointError,
+    RecipeError,
     StateDictMismatchError,
 )
 from camviewer.core.model.archs import build_model, final_layer_name
@@ -22,7 +23,7 @@ from camviewer.core.model.inference import InferredArchitecture, infer_architect
 from camviewer.core.model.loaded import LoadedModel, resolve_device
 from camviewer.core.model.state_dict import check_compatible, normalize_keys, strip_wrapper_prefixes
 
-_OVERRIDES = ("input_size", "mean", "std", "grayscale", "multi_label")
+_OVERRIDES = ("input_size", "mean", "std", "grayscale", "multi_label", "recipe")
 
 
 def new_model(
@@ -49,15 +50,19 @@ def load_model(
     std: Sequence[float] | None = None,
     grayscale: bool | None = None,
     multi_label: bool | None = None,
+    recipe: dict | None = None,
 ) -> LoadedModel:
     """Load a camviewer checkpoint, a bare or nested state_dict, or (trusted) a pickled model.
 
     For files without a card, the architecture and number of classes are inferred from the
-    weights where unambiguous; preprocessing defaults to 224x224 (no crop), ImageNet mean/std, RGB.
+    weights where unambiguous; preprocessing defaults to a 224x224 stretch (no crop), torchvision's
+    bilinear resize, ImageNet mean/std, RGB. ``input_size`` is the stretch shorthand; ``recipe``
+    sets the whole geometry: ``resize`` (int: shorter side; (h, w): exact), ``crop``, ``letterbox``,
+    ``interpolation`` (see :class:`~camviewer.core.model.card.ModelCard`).
     Loading is strict: any missing, unexpected or mis-shaped key is an error listing them.
     """
     raw = read_checkpoint(path, trust_pickle=trust_pickle)
-    overrides = dict(zip(_OVERRIDES, (input_size, mean, std, grayscale, multi_label)))
+    overrides = dict(zip(_OVERRIDES, (input_size, mean, std, grayscale, multi_label, recipe)))
     if raw.module is not None:
         module, card = raw.module, _card_for_pickled_module(raw.module, class_names, overrides)
     else:
@@ -159,7 +164,7 @@ def _has_sequential_head(state) -> bool:
 
 
 def _apply_overrides(card: ModelCard, overrides: dict) -> ModelCard:
-    changes = {}
+    changes = dict(overrides["recipe"] or {})
     if overrides["input_size"] is not None:
         changes["input_size"] = tuple(overrides["input_size"])
     if overrides["grayscale"] is not None:
@@ -170,7 +175,10 @@ def _apply_overrides(card: ModelCard, overrides: dict) -> ModelCard:
         changes["std"] = tuple(overrides["std"])
     if overrides["multi_label"] is not None:
         changes["head"] = "sigmoid" if overrides["multi_label"] else "softmax"
-    return replace(card, **changes) if changes else card
+    try:
+        return card.with_recipe(**changes) if changes else card
+    except ValueError as error:
+        raise RecipeError(str(error)) from None
 
 
 def _card_for_pickled_module(module: nn.Module, class_names, overrides) -> ModelCard:

@@ -33,7 +33,11 @@ class TrainConfig:
     augment: str = "light"
     seed: int = 0
     device: str = "auto"
-    input_size: tuple[int, int] | None = None  # None: the init checkpoint's, else 224 x 224
+    input_size: tuple[int, int] | None = None  # a stretch to this size; None (and no resize): the init's, else 224
+    resize: int | tuple[int, int] | None = None  # int: shorter side (with crop or letterbox); (h, w): exact
+    crop: tuple[int, int] | None = None  # centre crop after the resize
+    letterbox: bool | None = None  # fit inside the resize size, pad with black
+    interpolation: str | None = None  # None: the init checkpoint's, else "bilinear" (torchvision)
     border_crop: float | None = None  # None: the init checkpoint's, else 0
     grayscale: bool | None = None  # True: grey, one-channel model
     multi_label: bool | None = None  # None: multi-label when some image has several labels
@@ -47,6 +51,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.input_size is not None:
             self.input_size = (int(self.input_size[0]), int(self.input_size[-1]))
+        if isinstance(self.resize, (list, tuple)):
+            self.resize = (int(self.resize[0]), int(self.resize[-1]))
+        if self.crop is not None:
+            self.crop = (int(self.crop[0]), int(self.crop[-1]))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

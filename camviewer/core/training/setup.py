@@ -31,6 +31,7 @@ from camviewer.core.errors import (
     DatasetError,
     EmptySplit,
     PretrainedWeightsUnavailable,
+    RecipeError,
     RunFolderInUse,
     TrainingError,
     TrainingOptionError,
@@ -172,19 +173,44 @@ def _preprocessing_card(config: TrainConfig, index: DatasetIndex, init: LoadedMo
             f"needs a two-class, single-label dataset with that class; classes are {', '.join(names)}",
             positive,
         )
-    return ModelCard(
-        arch=base.arch if base else config.arch,
-        class_names=names,
-        input_size=config.input_size or (base.input_size if base else (224, 224)),
-        channels=channels,
-        mean=base.mean if base else (0.5,) * channels,
-        std=base.std if base else (0.25,) * channels,
-        head="sigmoid" if multi_label else "softmax",
-        positive_class=positive,
-        border_crop=_border_crop(config, base),
-        grayscale=grayscale,
-        arch_options=dict(base.arch_options) if base else dict(config.arch_options),
-    )
+    try:
+        return ModelCard(
+            arch=base.arch if base else config.arch,
+            class_names=names,
+            channels=channels,
+            mean=base.mean if base else (0.5,) * channels,
+            std=base.std if base else (0.25,) * channels,
+            head="sigmoid" if multi_label else "softmax",
+            positive_class=positive,
+            border_crop=_border_crop(config, base),
+            grayscale=grayscale,
+            arch_options=dict(base.arch_options) if base else dict(config.arch_options),
+            **_recipe(config, base),
+        )
+    except ValueError as error:
+        raise RecipeError(str(error)) from None
+
+
+def _recipe(config: TrainConfig, base: ModelCard | None) -> dict:
+    """The geometry and interpolation: as configured, else the init checkpoint's, else a 224 x 224 stretch."""
+    if any(value is not None for value in (config.input_size, config.resize, config.crop, config.letterbox)):
+        geometry = {
+            "input_size": config.input_size,
+            "resize": config.resize,
+            "crop": config.crop,
+            "letterbox": bool(config.letterbox),
+        }
+    elif base is not None:
+        geometry = {
+            "input_size": base.input_size,
+            "resize": base.resize,
+            "crop": base.crop,
+            "letterbox": base.letterbox,
+        }
+    else:
+        geometry = {"input_size": (224, 224)}
+    interpolation = config.interpolation or (base.interpolation if base else None)
+    return geometry | ({"interpolation": interpolation} if interpolation else {})
 
 
 def _border_crop(config: TrainConfig, base: ModelCard | None) -> float:

@@ -30,6 +30,7 @@ from camviewer.core.trust.localization import (
     iou,
     largest_component_box,
     pointing_hit,
+    seen_only,
 )
 
 THRESHOLD_GRID = tuple(round(0.05 * k, 2) for k in range(1, 20))
@@ -98,11 +99,16 @@ def _explain_class(region: Region | None, entry: ImageEntry, mapping: LabelMappi
 
 
 def score_map(map01: np.ndarray, region: Region | None, roi: np.ndarray | None, threshold, tolerance: float) -> dict:
-    """Every localization score of one map; None where it does not apply."""
+    """Every localization score of one map; None where it does not apply.
+
+    Only the pixels the model saw count (the map is NaN elsewhere): ground truth is clipped to them,
+    and an image whose region lies wholly outside them is scored like one without a region.
+    """
     shape = map01.shape
     mask = region.as_mask(shape) if region else None
     if mask is not None and mask.shape != shape:
         raise DatasetError(f"mask {mask.shape[::-1]} does not match the image size {shape[::-1]}")
+    mask, boxes = seen_only(map01, mask, region.boxes if region else ())
     has_region = mask is not None and bool(mask.any())
     scores = dict.fromkeys(SCORES)
     scores["energy_in_roi"] = energy_inside(map01, roi) if roi is not None else None
@@ -111,7 +117,7 @@ def score_map(map01: np.ndarray, region: Region | None, roi: np.ndarray | None, 
     scores.update(
         pointing_hit=pointing_hit(map01, mask, tolerance),
         energy_in_region=energy_inside(map01, mask),
-        **thresholded_scores(map01, mask, region.boxes, threshold),
+        **thresholded_scores(map01, mask, boxes, threshold),
     )
     return scores
 
@@ -188,8 +194,8 @@ def _score_result(result: ExplainResult, region, roi_mask, threshold, tolerance)
             has_region = scores["pointing_hit"] is not None
             grid = {}
             if threshold == "tuned" and has_region:
-                mask = region.as_mask(map01.shape)
-                grid = {t: thresholded_scores(map01, mask, region.boxes, t) for t in THRESHOLD_GRID}
+                mask, boxes = seen_only(map01, region.as_mask(map01.shape), region.boxes)
+                grid = {t: thresholded_scores(map01, mask, boxes, t) for t in THRESHOLD_GRID}
             row = LocalizationRow(
                 str(result.source),
                 method,
@@ -268,7 +274,7 @@ def faithfulness_dataset(
         chunk, images = [], []
         for path in paths[start : start + batch_size]:
             try:
-                images.append(as_decoded(path).pixels)
+                images.append(as_decoded(path))
                 chunk.append(path)
             except Exception as error:  # an unreadable image is reported, not fatal
                 failed.append((str(path), str(error)))

@@ -20,6 +20,8 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+
 from camviewer.core.errors import CamviewerError, DatasetError, MissingInput
 from camviewer.core.explain.records import ExplainFailure
 from camviewer.core.explain.run import explain_iter
@@ -113,7 +115,7 @@ def _overlay_images(entries, out, model, method, floor, batch_size, skipped, can
             skipped.append((entry.key, result.reason))
         else:
             (map01,) = result.maps[method].values()
-            weight = floor + (1.0 - floor) * map01
+            weight = floor + (1.0 - floor) * np.nan_to_num(map01, nan=0.0)  # not seen by the model: the floor
             pixels = result.image.pixels * (weight[:, :, None] if result.image.pixels.ndim == 3 else weight)
             write_png(_target_path(out, entry), to_uint8(pixels))
         yield entry.key

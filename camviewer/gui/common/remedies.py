@@ -36,6 +36,8 @@ def remedy(error: BaseException) -> str | None:
             return f"Choose {found} as the architecture."
         case errors.UnknownArchitecture():
             return "Pick an architecture from the list, or type the name of a torchvision classification model."
+        case errors.RecipeError():
+            return "Check the preprocessing: a shorter-side resize needs a centre crop."
         case errors.DeviceUnavailable():
             return "Choose the cpu or auto device."
         case errors.PretrainedWeightsUnavailable(cached_path=None):

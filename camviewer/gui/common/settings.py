@@ -67,6 +67,7 @@ class Settings:
     # recent places
     recent_folders = _Setting("recent/folders", ())
     recent_models = _Setting("recent/models", ())
+    model_options = _Setting("recent/model_options", "")  # JSON {checkpoint: what its model dialog was told}
     last_export_dir = _Setting("export/last_dir", "")
     # CAM options (what to compute)
     method = _Setting("cam/method", "gradcam")
@@ -124,6 +125,23 @@ class Settings:
         except ValueError:
             return []
         return [entry for entry in entries if isinstance(entry, list) and len(entry) == 3]
+
+    def options_for_model(self, checkpoint: str | Path) -> dict | None:
+        """What the user told the model dialog about this file last time (load_model's keywords), if anything."""
+        return self._all_model_options().get(str(checkpoint))
+
+    def remember_model_options(self, checkpoint: str | Path, options: dict) -> None:
+        stored = self._all_model_options()
+        stored.pop(str(checkpoint), None)
+        stored[str(checkpoint)] = options
+        self.model_options = json.dumps(dict(list(stored.items())[-MAX_RECENT:]))
+
+    def _all_model_options(self) -> dict:
+        try:
+            stored = json.loads(self.model_options or "{}")
+        except ValueError:
+            return {}
+        return stored if isinstance(stored, dict) else {}
 
     def sync(self) -> None:
         self.store.sync()

@@ -42,7 +42,7 @@ class CamPanel(QWidget):
         self.method.addItem(compute.method, compute.method)
         self.layer = self._combo(
             "Layer whose activations are explained; ★ marks the automatic choice "
-            "(the last spatial layer before global pooling)"
+            "(the last spatial layer before the classification head)"
         )
         self.target = self._combo("Class to explain: the predicted one, or any class")
         self.target.addItem("Predicted class", PREDICTED)
@@ -76,6 +76,8 @@ class CamPanel(QWidget):
         self.compare_methods = QToolButton(text="Methods…", popupMode=QToolButton.ToolButtonPopupMode.InstantPopup)
         self.compare_methods.setToolTip("Methods shown in 'Methods side by side'")
         self.compare_methods.setMenu(QMenu(self.compare_methods))
+        self.notice = QLabel(wordWrap=True, visible=False, objectName="emptyMapNotice")
+        self.notice.setStyleSheet("background: #fff3bf; color: #5c3c00; padding: 4px; border-radius: 3px")
         self._layout()
         self._connect()
 
@@ -105,6 +107,7 @@ class CamPanel(QWidget):
         form.addRow("Outline", self.outline)
         form.addRow("Outline at", _row(self.threshold, self.threshold_label))
         form.addRow("Compare", _row(self.compare_mode, self.compare_methods))
+        form.addRow(self.notice)
 
     def _connect(self) -> None:
         for combo in (self.method, self.layer, self.target, self.compare_mode):
@@ -113,6 +116,11 @@ class CamPanel(QWidget):
             combo.currentIndexChanged.connect(self._display_edited)
         self.threshold.valueChanged.connect(self._display_edited)
         self.opacity.valueChanged.connect(self._opacity_edited)
+
+    def show_notice(self, text: str | None) -> None:
+        """Why the shown map has nothing to show (an empty map), or None."""
+        self.notice.setText(text or "")
+        self.notice.setVisible(bool(text))
 
     # ----------------------------------------------------------------------- filled by the engine
     def set_engine(self, methods: tuple[str, ...], colormaps: dict[str, np.ndarray]) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
+from camviewer.gui.common.settings import Settings
 from camviewer.gui.jobs.registry import WorkerRegistry
 from camviewer.gui.viewer import tasks
 from camviewer.gui.viewer.model_loader import ModelLoader
@@ -28,9 +29,9 @@ class ComparisonSlot(QObject):
     explained = Signal(object)  # ExplainResult of the comparison model for the viewer's current image
     failed = Signal(str, str)  # message, details
 
-    def __init__(self, registry: WorkerRegistry, dialog_parent: QWidget) -> None:
+    def __init__(self, registry: WorkerRegistry, dialog_parent: QWidget, settings: Settings, folder_images) -> None:
         super().__init__(dialog_parent)
-        self.loader = ModelLoader(registry, dialog_parent)
+        self.loader = ModelLoader(registry, dialog_parent, settings, folder_images)  # the same questions, remembered
         self.session = ViewerSession(registry, self)
         self._options = ComputeOptions()
         self.loader.loaded.connect(self._loaded)
@@ -46,8 +47,9 @@ class ComparisonSlot(QObject):
     def result(self):
         return self.session.result
 
-    def open(self, path: str | Path) -> None:
-        self.loader.open(path)
+    def open(self, path: str | Path, ask: bool = False) -> None:
+        """``ask``: chosen by hand, so the checkpoint dialog confirms what was entered for it last time."""
+        self.loader.open(path, ask=ask)
 
     def close(self) -> None:
         self.session.show_image(None)  # supersedes anything in flight

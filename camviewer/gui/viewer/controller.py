@@ -28,7 +28,14 @@ from camviewer.gui.viewer.display_panel import DisplayPanel
 from camviewer.gui.viewer.image_view import ImageView
 from camviewer.gui.viewer.model_panel import ModelPanel
 from camviewer.gui.viewer.session import ViewerSession
-from camviewer.gui.viewer.state import ComputeOptions, DisplayOptions, compare_maps, main_map, shown_class
+from camviewer.gui.viewer.state import (
+    ComputeOptions,
+    DisplayOptions,
+    compare_maps,
+    empty_note,
+    main_map,
+    shown_class,
+)
 
 
 class ViewerController(QObject):
@@ -85,6 +92,7 @@ class ViewerController(QObject):
         self._folder = folder
         self.compare_view.clear_maps()
         self.model_panel.clear_probabilities()
+        self.cam_panel.show_notice(None)
         self.comparison.show_frame(frame)
         self.titleChanged.emit(f"{Path(frame.path).name} — camviewer")
         units = f", values in {info.units}" if info.units else ""
@@ -98,9 +106,13 @@ class ViewerController(QObject):
         self._show_tiles()
         self.model_panel.show_probabilities(result.probs, result.predicted)
         self.predicted.emit(result.source, result.predicted)
-        shown = shown_class(result, options.target)
+        shown, note = shown_class(result, options.target), empty_note(result, options)
+        self.cam_panel.show_notice(note)  # an empty map says why, instead of a uniformly cold picture
         timing = f" · {seconds * 1000:.0f} ms" if seconds else ""
-        self.summary.emit(f"{options.method} · {shown} (p {result.probs[shown]:.3f}) · layer {result.layer}{timing}")
+        self.summary.emit(
+            f"{options.method} · {shown} (p {result.probs[shown]:.3f}) · layer {result.layer}{timing}"
+            + (f" · {note}" if note else "")
+        )
 
     def _show_main_map(self, result) -> None:
         options = self.cam_panel.compute

@@ -1,7 +1,9 @@
 """Centre view: the image and its heatmap as two pyqtgraph ImageItems in one ViewBox, a colour bar beside them.
 
 The heatmap layer is coloured by a lookup table and blended by the item's own opacity, so the opacity
-slider only changes a QGraphicsItem property: no recomputation, no new image, just a repaint. The
+slider only changes a QGraphicsItem property: no recomputation, no new image, just a repaint. Where the
+model did not see the image (outside a centre or border crop: NaN in the map) the heatmap is transparent
+and a shaded, hatched item says "not seen", never the cold end of the colormap. The
 outline of the thresholded map (contours or boxes) is a third item above both. Ground truth, when loaded,
 is drawn by two more items of its own (the region in green, the region of interest dashed in cyan), so
 it can be shown or hidden without touching the map.
@@ -18,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QWidget
 
 from camviewer.gui.viewer.state import Picture
@@ -84,11 +86,16 @@ class ImageView(pg.GraphicsView):
         pen.setCosmetic(True)  # same width at any zoom
         self.outline.setPen(pen)
         self.outline.setZValue(20)
+        self.unseen = [_path_item("#00000000", 0, Qt.PenStyle.NoPen, 15) for _ in range(2)]
+        self.unseen[0].setBrush(QColor(0, 0, 0, 150))
+        self.unseen[1].setBrush(QBrush(QColor(200, 200, 200, 170), Qt.BrushStyle.BDiagPattern))
+        for item in self.unseen:
+            item.setToolTip("Not seen by the model (outside its crop)")
         self.truth = _path_item(TRUTH_COLOUR, 2.0, Qt.PenStyle.SolidLine, 30)
         self.truth.setToolTip("Ground truth region")
         self.roi = _path_item(ROI_COLOUR, 1.5, Qt.PenStyle.DashLine, 25)
         self.message = pg.TextItem(EMPTY_MESSAGE, color="#c8c8c8", anchor=(0.5, 0.5))
-        for item in (self.base, self.heat, self.outline, self.truth, self.roi, self.message):
+        for item in (self.base, self.heat, *self.unseen, self.outline, self.truth, self.roi, self.message):
             self.view.addItem(item)
         self.picture: Picture | None = None
         self.pixels: np.ndarray | None = None  # decoded float pixels (what the model sees)
@@ -126,7 +133,10 @@ class ImageView(pg.GraphicsView):
         if map01 is None:
             self.heat.clear()
         else:
-            self.heat.setImage(map01, autoLevels=False, levels=self._heat_levels())
+            self.heat.setImage(map01, autoLevels=False, levels=self._heat_levels())  # NaN is drawn transparent
+        path = _not_seen_path(map01)
+        for item in self.unseen:
+            item.setPath(path)
         self._update_colorbar()
         self._draw_outline()
         self.mapChanged.emit(map01)
@@ -325,7 +335,7 @@ class ImageView(pg.GraphicsView):
         text = f"x {x}, y {y}   {describe_value(self.picture.values[y, x], self.picture.units)}"
         if self.map is not None:
             value = float(self.map[y, x])
-            text += f"   map {value:.3f}"
+            text += "   map: not seen by the model" if np.isnan(value) else f"   map {value:.3f}"
             if self.map_range is not None and np.isfinite(value):
                 low, high = self.map_range
                 text += f" (raw {low + value * (high - low):.4g})"
@@ -343,6 +353,20 @@ def _path_item(colour: str, width: float, style: Qt.PenStyle, z: float) -> QGrap
     item.setPen(pen)
     item.setZValue(z)
     return item
+
+
+def _not_seen_path(map01: np.ndarray | None) -> QPainterPath:
+    """The image minus the box the model saw (maps are NaN outside it); empty when it saw everything."""
+    path = QPainterPath()
+    if map01 is None or not np.isnan(map01).any():
+        return path
+    seen = ~np.isnan(map01)
+    rows, cols = np.flatnonzero(seen.any(axis=1)), np.flatnonzero(seen.any(axis=0))
+    path.setFillRule(Qt.FillRule.OddEvenFill)
+    path.addRect(QRectF(0, 0, map01.shape[1], map01.shape[0]))
+    if len(rows):
+        path.addRect(QRectF(cols[0], rows[0], cols[-1] + 1 - cols[0], rows[-1] + 1 - rows[0]))
+    return path
 
 
 def add_polygon(path: QPainterPath, points: np.ndarray) -> None:

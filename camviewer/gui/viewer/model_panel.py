@@ -138,6 +138,7 @@ def card_html(card, device: str) -> str:
             f"{card.input_size[0]}×{card.input_size[1]}, {channels}"
             + (f", border crop {card.border_crop:.0%}" if card.border_crop else ""),
         ),
+        ("Preprocessing", card.describe_recipe()),
         ("Normalization", f"mean ({numbers(card.mean)}), std ({numbers(card.std)})"),
         ("Output", head),
         ("Positive class", card.positive_class or "—"),

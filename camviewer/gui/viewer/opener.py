@@ -18,7 +18,7 @@ from camviewer.gui.viewer import tasks
 from camviewer.gui.viewer.folder_browser import FolderBrowser
 from camviewer.gui.viewer.model_loader import ModelLoader
 
-CHECKPOINT_FILTER = "Checkpoints (*.safetensors *.pt *.pth *.bin *.ckpt);;All files (*)"
+CHECKPOINT_FILTER = "Checkpoints (*.safetensors *.pt *.pth *.pth.tar *.tar *.bin *.ckpt);;All files (*)"
 LISTED_UNSUPPORTED = 20
 
 
@@ -35,6 +35,7 @@ class Opener(QObject):
         super().__init__(window)
         self._window, self.settings, self._registry = window, settings, registry
         self._browser, self._loader, self._log = browser, loader, log
+        loader.saved.connect(lambda path: log.info(f"Saved as {path}: it opens without questions from now on"))
         self.current_model = lambda: None  # the viewer's LoadedModel, set by the window
 
     def folder_start(self) -> str:
@@ -71,7 +72,10 @@ class Opener(QObject):
         title = "Open a model checkpoint" if open_with is None else "Open a comparison model"
         path, _ = QFileDialog.getOpenFileName(self._window, title, self.model_start(), CHECKPOINT_FILTER)
         if path:
-            (open_with or self.open_model)(path)
+            if open_with is None:
+                self._loader.open(path, ask=True)  # chosen by hand: confirm what was entered last time
+            else:
+                open_with(path)
 
     def open_folder(self, folder: str | Path) -> None:
         self.settings.remember_folder(folder)

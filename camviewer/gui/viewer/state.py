@@ -91,6 +91,11 @@ def main_map(result, options: ComputeOptions):
     return result.maps[options.method][shown_class(result, options.target)]
 
 
+def empty_note(result, options: ComputeOptions) -> str | None:
+    """Why the map the single view shows is empty (zero gradient, nothing positive), or None."""
+    return result.empty.get((options.method, shown_class(result, options.target)))
+
+
 def compare_maps(result, options: ComputeOptions) -> list[tuple[str, object]]:
     """(title, map) per compare cell: each method for the shown class, or each class for the method."""
     if options.compare == "classes":

@@ -51,13 +51,19 @@ class CheckpointInfo:
 
 @dataclass
 class LoadOptions:
-    """What the checkpoint dialog asks about a bare state_dict (``load_model``'s keywords of the same names)."""
+    """What the checkpoint dialog asks about a bare state_dict (``load_model``'s keywords of the same names).
+
+    Plain values (JSON): the window remembers them, so the same file reopens without questions.
+    """
 
     arch: str
     num_classes: int
     class_names: list[str] | None
-    input_size: tuple[int, int]
     multi_label: bool | None  # None: as the weights say
+    recipe: dict = field(default_factory=dict)  # resize, crop, letterbox, interpolation
+    mean: list[float] | None = None
+    std: list[float] | None = None
+    grayscale: bool | None = None
 
 
 def describe_checkpoint(path: str, trust_pickle: bool = False) -> CheckpointInfo:
@@ -67,12 +73,37 @@ def describe_checkpoint(path: str, trust_pickle: bool = False) -> CheckpointInfo
     return CheckpointInfo(describe(path, trust_pickle=trust_pickle), available_architectures())
 
 
-def load_checkpoint(path: str, trust_pickle: bool = False, options: LoadOptions | None = None) -> ModelReady:
-    """A checkpoint as it describes itself, or as the checkpoint dialog's ``options`` say."""
+def load_checkpoint(
+    path: str, trust_pickle: bool = False, options: LoadOptions | None = None, save_as: str | None = None
+) -> ModelReady:
+    """A checkpoint as it describes itself, or as the checkpoint dialog's ``options`` say.
+
+    With ``save_as``, the loaded weights and their card are written there first (never over a file),
+    and the model's source becomes that file: it reopens without questions.
+    """
+    from camviewer.core.errors import OutputExists
     from camviewer.core.model.loading import load_model
 
     keywords = asdict(options) if options is not None else {}
-    return _ready(load_model(path, trust_pickle=trust_pickle, **keywords))
+    model = load_model(path, trust_pickle=trust_pickle, **keywords)
+    if save_as:
+        if Path(save_as).exists():
+            raise OutputExists(save_as)
+        model.source = str(model.save(save_as))
+    return _ready(model)
+
+
+def folder_statistics(
+    paths: Sequence[str], recipe: dict, channels: int, grayscale: bool, cancel: CancelToken
+) -> Iterator:
+    """Per-channel mean and std of ``paths`` after the recipe; yields Progress, returns (mean, std, images)."""
+    from camviewer.core.data.decode import channel_statistics
+    from camviewer.core.model.card import ModelCard
+
+    card = ModelCard(
+        "statistics", ["images"], channels=channels, grayscale=bool(grayscale), mean=(0.5,), std=(0.25,), **recipe
+    )
+    return (yield from channel_statistics(paths, card, cancel=cancel))
 
 
 def load_demo() -> ModelReady:

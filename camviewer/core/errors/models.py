@@ -1,0 +1,110 @@
+"""Checkpoints and architectures that cannot be loaded or built."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from camviewer.core.errors.base import CamviewerError
+
+
+class CheckpointError(CamviewerError):
+    """A checkpoint could not be loaded."""
+
+
+class UnsafeCheckpointError(CheckpointError):
+    """The checkpoint holds pickled Python objects; loading it would run code from the file.
+
+    ``culprit`` is the Python name the file references (e.g. ``numpy.ndarray``), when the unpickler said.
+    """
+
+    def __init__(self, path: str | Path, culprit: str | None = None):
+        self.path, self.culprit = str(path), culprit
+        what = f" (it references {culprit})" if culprit else ""
+        super().__init__(
+            f"{path}: refused: the file holds pickled Python objects{what}, not just tensors; "
+            "unpickling it would run code from the file"
+        )
+
+
+class StateDictMismatchError(CheckpointError):
+    """Weights do not fit the architecture: the keys that are missing, unexpected or of the wrong shape.
+
+    ``looks_like`` is (architecture, outputs) when the weights themselves tell another architecture.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        missing: list[str],
+        unexpected: list[str],
+        wrong_shape: list[str],
+        looks_like: tuple[str, int] | None = None,
+    ):
+        self.target, self.missing, self.unexpected, self.wrong_shape = target, missing, unexpected, wrong_shape
+        self.looks_like = looks_like
+        parts = [f"the weights do not fit {target}:"]
+        for label, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong_shape)):
+            if items:
+                shown = "\n    ".join(items[:8]) + (f"\n    ... and {len(items) - 8} more" if len(items) > 8 else "")
+                parts.append(f"  {len(items)} {label} key(s):\n    {shown}")
+        if looks_like is not None:
+            parts.append(f"  These weights look like {looks_like[0]} with {looks_like[1]} outputs.")
+        super().__init__("\n".join(parts))
+
+    def looking_like(self, arch: str, outputs: int) -> StateDictMismatchError:
+        return StateDictMismatchError(self.target, self.missing, self.unexpected, self.wrong_shape, (arch, outputs))
+
+
+class ArchitectureInferenceError(CheckpointError):
+    """The architecture could not be told from the weights alone; ``reason`` says what was seen.
+
+    ``needs_classes``: the number of classes could not be told either.
+    """
+
+    def __init__(self, reason: str, needs_classes: bool = False):
+        self.reason, self.needs_classes = reason, needs_classes
+        super().__init__(f"cannot tell the architecture from the weights: {reason}")
+
+
+class ArchitectureConflict(CheckpointError):
+    """An architecture was asked for, but ``source`` (a checkpoint's card, its weights, a checkpoint to
+    fine-tune from) is another one."""
+
+    def __init__(self, source: str, found: str, requested: str):
+        self.source, self.found, self.requested = source, found, requested
+        super().__init__(f"{source} is {found}, not {requested}")
+
+
+class RecipeError(CamviewerError):
+    """A preprocessing recipe that cannot be used; ``reason`` says why (e.g. a shorter-side resize without a
+    crop would give images of different shapes inputs of different sizes)."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(f"preprocessing: {reason}")
+
+
+class UnknownArchitecture(CamviewerError):
+    """No architecture of that name can be built."""
+
+    def __init__(self, arch: str):
+        self.arch = arch
+        super().__init__(f"unknown architecture {arch!r}")
+
+
+class PretrainedWeightsUnavailable(CamviewerError):
+    """ImageNet weights are neither cached nor downloadable, or do not exist for ``arch``.
+
+    ``cached_path`` is where a copy of the file would be found (None when no such weights exist), ``url``
+    where they were to be downloaded from.
+    """
+
+    def __init__(self, arch: str, reason: str, cached_path: Path | None = None, url: str | None = None):
+        self.arch, self.reason, self.cached_path, self.url = arch, reason, cached_path, url
+        if cached_path is None:
+            super().__init__(f"no ImageNet weights for {arch}: {reason}")
+        else:
+            super().__init__(
+                f"ImageNet weights for {arch} are not in the local cache ({cached_path}) and could not be "
+                f"downloaded from {url} ({reason})"
+            )
