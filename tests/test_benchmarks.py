@@ -36,6 +36,7 @@ CASES = {
         ["--runs", "1", "--images", "60"],
         [
             "first paint, camviewer",
+            "the demo's first heatmap",
             "drop an image -> heatmap shown",
             "exporting 64 images",
             "loading resnet50",

@@ -71,7 +71,7 @@ def test_evaluation_needs_a_positive_class_and_names_it(evaluating_window, qtbot
     assert metrics["Sensitivity — positive class: parasitized"] == f"{result.report.sensitivity:.3f}"
     assert metrics["Specificity — positive class: parasitized"] == f"{result.report.specificity:.3f}"
     assert metrics["Accuracy"] == f"{result.report.accuracy:.3f}" and metrics["Images"] == "24"
-    assert "positive class: parasitized" in panel.roc.plot.getPlotItem().titleLabel.text
+    assert "parasitized positive" in panel.roc.plot.getPlotItem().titleLabel.text
     assert list(panel.roc.curves) == ["parasitized"]
     assert list(panel.roc.curves["parasitized"].getData()[0]) == result.roc["parasitized"]["fpr"]
     assert "positive class: parasitized" in window.log.messages()
@@ -131,7 +131,7 @@ def test_export_writes_the_report_and_asks_before_replacing(evaluating_window, q
     monkeypatch.setattr(QMessageBox, "question", lambda *args: asked.append(args[1]) or QMessageBox.StandardButton.No)
     panel.export_report(out)
     assert asked == ["Replace the existing report?"]
-    assert len(window.registry) == 0  # declined: no writer was started
+    assert len(window.registry) == 0, window.registry.running()  # declined: no writer was started
     assert {path.name: path.stat().st_mtime_ns for path in out.iterdir()} == before
 
 

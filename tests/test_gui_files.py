@@ -72,7 +72,7 @@ def test_an_unreadable_image_is_marked_and_reported(ready_window, qtbot, images)
     # the viewer: a visible message, and the app goes on
     window.browser.select(row)
     qtbot.waitUntil(lambda: window.session.unreadable == str(broken), timeout=WAIT_MS)
-    assert "img01b.png" in window.statusBar().currentMessage()
+    assert "img01b.png" in window.status.summary.full_text()
     assert "img01b.png" in window.log.entries[-1][1] and window.log.entries[-1][0] == "error"
     assert window.image_view.message.isVisible() and "Cannot show" in window.image_view.message.toPlainText()
     window.browser.step(+1)

@@ -52,7 +52,7 @@ def test_a_bad_checkpoint_is_reported_and_the_app_keeps_working(ready_window, qt
         window.open_model(bad)
     errors = [message for level, message in window.log.entries if level == "error"]
     assert errors and "broken.pt" in errors[-1]
-    assert "broken.pt" in window.statusBar().currentMessage()
+    assert "broken.pt" in window.status.summary.full_text()
     assert window.session.model.card.class_names == CLASSES  # the previous model is still in use
     window.browser.step(+1)
     wait_for_result(qtbot, window, images[1])

@@ -45,6 +45,7 @@ def test_training_draws_live_curves_and_loads_the_best_model(make_window, qtbot,
     progress_values = []
     panel.progress.valueChanged.connect(progress_values.append)
 
+    qtbot.waitUntil(lambda: not panel.preparing(), timeout=WAIT_MS)  # the training code is imported
     with qtbot.waitSignal(window.session.modelChanged, timeout=WAIT_MS):
         panel.controls.run_button.click()
         assert not panel.controls.run_button.isEnabled() and panel.controls.cancel_button.isEnabled()
@@ -63,7 +64,20 @@ def test_training_draws_live_curves_and_loads_the_best_model(make_window, qtbot,
     # the best model is in the viewer, loaded through the same path as File > Open model
     best = run_dir / "best.safetensors"
     assert window.session.model.source == str(best)
-    assert "best.safetensors" in window.model_panel.name.text() and window.model_panel.name.toolTip() == str(best)
+    # named by its run folder (every run's checkpoint is best.safetensors), the full path in the tooltip
+    assert "first/best" in window.model_panel.name.text() and window.model_panel.name.toolTip() == str(best)
+    assert window.model_status.text() == "first/best"
+    # its held-out images are shown, with their labels, not the image that happened to be on screen
+    with open(run_dir / "split.csv", newline="") as handle:
+        rows = {str((run_dir / row["path"]).resolve()): row for row in csv.DictReader(handle)}
+    held_out = sorted(path for path, row in rows.items() if row["split"] == "val")
+    qtbot.waitUntil(lambda: len(window.browser.paths()) == len(held_out), timeout=WAIT_MS)
+    assert sorted(str(Path(path).resolve()) for path in window.browser.paths()) == held_out
+    assert "first: validation images (held out)" in window.browser.title.text()
+    for path in window.browser.paths():
+        assert window.browser.images.label(path) == rows[str(Path(path).resolve())]["label"]
+    evaluation = window.workbench.evaluation  # offered the images the model never trained on
+    assert evaluation.data.text() == str(cells) and evaluation.split.currentData() == "val"
     assert window.settings.recent_models[0] == str(best)
     assert "Training completed after 2 epochs" in window.log.messages()
     assert panel.controls.run_button.isEnabled() and not panel.controls.cancel_button.isEnabled()
@@ -112,7 +126,7 @@ def test_a_folder_holding_a_run_is_refused_with_a_visible_message(make_window, q
     assert panel.status.isVisible() and "b00020" in panel.status.styleSheet()  # in red, in the panel
     assert "continue that run with Resume…" in panel.status.text()  # the window's remedy, not the CLI's
     assert "--resume" not in panel.status.text() and panel.progress.format() == "not started"
-    assert "already holds a training run" in window.statusBar().currentMessage()
+    assert "already holds a training run" in window.status.summary.full_text()
     assert [level for level, message in window.log.entries if "already holds" in message] == ["error"]
     assert (used / "config.json").read_text() == "{}"  # untouched
     assert window.session.model is None

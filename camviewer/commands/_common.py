@@ -11,6 +11,7 @@ from camviewer.core.model.recipe import INTERPOLATIONS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 LIST_ARCHS = "`camviewer info --list-archs` lists them"
+MIN_RATE_SECONDS = 0.5  # a rate over less time than this is noise
 
 
 def comma_list(text: str) -> list[str]:
@@ -212,20 +213,33 @@ def remedy(error: BaseException) -> str | None:
 
 
 class ProgressLine:
-    """A single updating line on a terminal (count, rate, ETA); occasional plain lines when stderr is a file."""
+    """A single updating line on a terminal (count, rate, ETA); occasional plain lines when stderr is a file.
 
-    def __init__(self, unit: str = "images") -> None:
+    The rate counts from the first update, not from when the line was made: a job whose first report
+    already says "32 done" (a batch) would otherwise show 32 / 0.0001 s = 320,000 images/s. It is shown
+    once half a second has passed, with its unit ("58.2 images/s").
+    """
+
+    def __init__(self, unit: str = "images", rate: bool = True) -> None:
         self.unit = unit
+        self.rate = rate
         self.tty = sys.stderr.isatty()
         self.last_percent = -10
-        self.started = time.perf_counter()
+        self.first: tuple[float, int] | None = None  # (time, count) at the first update
 
     def update(self, done: int, total: int | None, extra: str = "") -> None:
-        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        now = time.perf_counter()
+        if self.first is None:
+            self.first = (now, done)
+        started, counted = self.first
+        elapsed, progressed = now - started, done - counted
         text = f"  {done}/{total} {self.unit}" if total else f"  {done} {self.unit}"
-        text += f"  {done / elapsed:.1f}/s"
-        if total and done:
-            text += f"  ETA {max(0.0, elapsed * (total - done) / done):.0f}s"
+        if elapsed >= MIN_RATE_SECONDS and progressed > 0:
+            per_second = progressed / elapsed
+            if self.rate:
+                text += f"  {per_second:.1f} {self.unit}/s"
+            if total:
+                text += f"  ETA {max(0.0, (total - done) / per_second):.0f}s"
         text += f"  {extra}" if extra else ""
         if self.tty:
             print(f"\r{text}\033[K", end="", file=sys.stderr, flush=True)

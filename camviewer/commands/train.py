@@ -218,8 +218,8 @@ def _drive(job):
         nonlocal progress
         payload = event.payload
         if isinstance(payload, BatchUpdate):
-            if payload.batch == 1:  # a fresh line per epoch: its rate and ETA are the epoch's
-                progress = ProgressLine("batches")
+            if payload.batch == 1:  # a fresh line per epoch: its ETA is the epoch's; the rate is in images/s
+                progress = ProgressLine("batches", rate=False)
             progress.update(
                 payload.batch,
                 payload.batches,

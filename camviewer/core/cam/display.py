@@ -20,6 +20,11 @@ def upsample_map(raw: np.ndarray, image_size: tuple[int, int], placement: Placem
 
     Without ``placement`` the map is stretched over the whole ``image_size`` (e.g. the model input).
     """
+    return normalised(placed_map(raw, image_size, placement))[0]
+
+
+def placed_map(raw: np.ndarray, image_size: tuple[int, int], placement: Placement | None = None) -> np.ndarray:
+    """ReLU and bilinear resize onto the pixels the model saw, in the raw map's units; NaN where not seen."""
     height, width = image_size
     positive = np.maximum(np.asarray(raw, dtype=np.float32), 0)
     if placement is None:
@@ -33,13 +38,21 @@ def upsample_map(raw: np.ndarray, image_size: tuple[int, int], placement: Placem
     # einsum, not matmul: with K = map size the product is memory-bound, and BLAS's threads only wait for
     # cores (20x slower medians on a busy machine); einsum's own loop is steady, as fast as cv2.resize.
     seen = np.einsum("ik,kj->ij", rows, np.einsum("kl,jl->kj", positive, cols, optimize=False), optimize=False)
-    seen -= seen.min()
-    seen /= seen.max() + 1e-7
     if (top, left, bottom, right) == (0, 0, height, width):
         return seen
     out = np.full((height, width), np.nan, np.float32)
     out[top:bottom, left:right] = seen
     return out
+
+
+def normalised(placed: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
+    """Min-max to [0, 1] over the seen pixels, in place; also the (low, high) that became 0 and 1, so the map in
+    the method's own units is ``low + map * (high - low)`` (to compare magnitudes across images)."""
+    low = float(np.nanmin(placed))
+    placed -= low
+    span = float(np.nanmax(placed))
+    placed /= span + 1e-7
+    return placed, (low, low + span + 1e-7)
 
 
 def _image_to_map(placement: Placement, map_shape: tuple[int, int]) -> tuple[tuple[float, float], ...]:

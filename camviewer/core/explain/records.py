@@ -22,6 +22,8 @@ class ExplainResult:
 
     Pixels the model did not see (outside a centre or border crop) are NaN in ``maps``. ``empty`` names
     the (method, class) maps with nothing to show, and why (zero gradient, or no positive value).
+    ``ranges[method][class_name]`` is the (low, high) of the map before its min-max: the map in the method's
+    own units (after ReLU and resizing) is ``low + map * (high - low)``, to compare magnitudes across images.
     """
 
     source: str
@@ -31,6 +33,7 @@ class ExplainResult:
     layer: str
     maps: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     raw: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    ranges: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
     image: DecodedImage | None = None
     empty: dict[tuple[str, str], str] = field(default_factory=dict)
 

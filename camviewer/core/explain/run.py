@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from camviewer.core.cam.display import empty_reason, upsample_map
+from camviewer.core.cam.display import empty_reason, normalised, placed_map
 from camviewer.core.cam.engine import compute_cams
 from camviewer.core.cam.methods import GRADIENT_METHODS
 from camviewer.core.cam.names import Target, validate_methods
@@ -122,10 +122,11 @@ def _explain_decoded(model, items, methods, target, layer, keep_images, cancel) 
         size = image.pixels.shape[:2]
         placement = model.card.placement(size)
         raw_named = {m: {names[c]: raw[m][c] for c in targets} for m in methods}
-        maps = {
-            m: {name: upsample_map(r, size, placement) for name, r in per_class.items()}
-            for m, per_class in raw_named.items()
-        }
+        maps: dict[str, dict[str, np.ndarray]] = {m: {} for m in methods}
+        ranges: dict[str, dict[str, tuple[float, float]]] = {m: {} for m in methods}
+        for m, per_class in raw_named.items():
+            for name, r in per_class.items():
+                maps[m][name], ranges[m][name] = normalised(placed_map(r, size, placement))
         empty = {
             (m, names[c]): reason
             for m in methods
@@ -141,6 +142,7 @@ def _explain_decoded(model, items, methods, target, layer, keep_images, cancel) 
                 layer=cams.layer,
                 maps=maps,
                 raw=raw_named,
+                ranges=ranges,
                 image=image if keep_images else None,
                 empty=empty,
             )

@@ -23,10 +23,11 @@ alone), so ``read_image`` may run in several threads at once. Pillow's own decom
 (2 x ``Image.MAX_IMAGE_PIXELS``, about 179 MP by default) still applies on top of ``max_pixels``.
 
 Modules: ``read`` (the public entry points, re-exported here), ``raster`` (Pillow formats), ``dicom``,
-``listing`` (which files are images), ``common`` (shared types and scaling).
+``listing`` (which files are images), ``common`` (shared types and scaling), ``values`` (the file's own
+values for display: Hounsfield units, raw samples, window/level presets; never what the model sees).
 """
 
-from camviewer.core.images.common import DEFAULT_MAX_PIXELS, DecodedImage, ImageInfo
+from camviewer.core.images.common import DEFAULT_MAX_PIXELS, DecodedImage, ImageInfo, Window
 from camviewer.core.images.listing import IMAGE_EXTENSIONS, is_image_path, list_images
 from camviewer.core.images.read import as_decoded, read_header, read_image, to_uint8_rgb
 
@@ -35,6 +36,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "DecodedImage",
     "ImageInfo",
+    "Window",
     "as_decoded",
     "is_image_path",
     "list_images",

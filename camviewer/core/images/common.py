@@ -38,6 +38,27 @@ INT32_MAX = float(np.iinfo(np.int32).max)
 
 
 @dataclass(frozen=True)
+class Window:
+    """A display window over an image's values (window/level): ``center`` and ``width`` in the values' units."""
+
+    name: str
+    center: float
+    width: float
+
+    @property
+    def low(self) -> float:
+        return self.center - self.width / 2
+
+    @property
+    def high(self) -> float:
+        return self.center + self.width / 2
+
+    @classmethod
+    def spanning(cls, name: str, low: float, high: float) -> Window:
+        return cls(name, (low + high) / 2, max(high - low, 1e-6))
+
+
+@dataclass(frozen=True)
 class ImageInfo:
     path: str | None
     format: str  # "PNG", "JPEG", "TIFF", "DICOM", "ARRAY", ...
@@ -46,6 +67,8 @@ class ImageInfo:
     bit_depth: int  # bits per sample of the source
     mode: str  # PIL mode of the source, DICOM PhotometricInterpretation, or "L"/"RGB"/"RGBA" for arrays
     channels: int  # channels of the decoded pixels: 1 or 3
+    units: str = ""  # units of the file's values: "HU" for CT; "" for plain sample values
+    windows: tuple[Window, ...] = ()  # the file's own display windows (DICOM VOI), in the file's values
 
     @property
     def eight_bit(self) -> bool:
@@ -60,6 +83,9 @@ class ImageInfo:
 class DecodedImage:
     pixels: np.ndarray  # float32, C-contiguous, (H, W) or (H, W, 3), values in [0, 1]
     info: ImageInfo
+    # Grey DICOM: the modality values (e.g. HU) that ``pixels`` show through the file's window. Display only:
+    # the model sees ``pixels``. Other images keep their sample values in ``pixels`` (see images.values).
+    values: np.ndarray | None = None
 
 
 def open_head(path: str | os.PathLike) -> tuple[Path, bytes]:

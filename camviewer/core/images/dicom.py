@@ -25,6 +25,7 @@ from camviewer.core.errors import UnsupportedImageError
 from camviewer.core.images.common import (
     DecodedImage,
     ImageInfo,
+    Window,
     check_size,
     decoded,
     divided,
@@ -71,8 +72,11 @@ def read_dicom(file: Path, head: bytes, max_pixels: int | None) -> DecodedImage:
     require_decoder(file, ds)
     frame = pixel_array(ds, index=0)  # only the first frame of a multi-frame file is decoded
     if info.channels == 1:
-        pixels = _dicom_grey(frame, ds, inverted=info.mode == "MONOCHROME1")
-    elif info.mode == "PALETTE COLOR":
+        values = apply_modality_lut(frame, ds).astype(np.float64)
+        pixels = _dicom_grey(values, ds, inverted=info.mode == "MONOCHROME1")
+        # the modality values (e.g. HU) are kept for window/level and readouts; the model sees only ``pixels``
+        return DecodedImage(np.ascontiguousarray(pixels, dtype=np.float32), info, values.astype(np.float32))
+    if info.mode == "PALETTE COLOR":
         colours = apply_color_lut(frame, ds)
         pixels = divided(colours, np.iinfo(colours.dtype).max)
     else:  # RGB, and YBR which pydicom has already converted to RGB
@@ -86,7 +90,38 @@ def dicom_info(file: Path, ds: pydicom.Dataset) -> ImageInfo:
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip()
     channels = 1 if photometric.startswith("MONOCHROME") else 3
     bits = int(ds.get("BitsStored") or ds.get("BitsAllocated") or 8)
-    return ImageInfo(str(file), "DICOM", int(ds.Columns), int(ds.Rows), bits, photometric, channels)
+    units, windows = (_units(ds), _file_windows(ds)) if channels == 1 else ("", ())
+    return ImageInfo(str(file), "DICOM", int(ds.Columns), int(ds.Rows), bits, photometric, channels, units, windows)
+
+
+def _units(ds: pydicom.Dataset) -> str:
+    """Units of the modality values: the Rescale Type when it names one, HU for CT (its defined unit)."""
+    rescale_type = str(ds.get("RescaleType", "")).strip()
+    if rescale_type and rescale_type != "US":  # US: unspecified
+        return rescale_type
+    return "HU" if str(ds.get("Modality", "")).strip().upper() == "CT" else ""
+
+
+def _file_windows(ds: pydicom.Dataset) -> tuple[Window, ...]:
+    """The windows the file offers (window centre/width, with their explanations), and each VOI LUT's input range."""
+    centers, widths = _values(ds.get("WindowCenter")), _values(ds.get("WindowWidth"))
+    names = [str(name) for name in _values(ds.get("WindowCenterWidthExplanation"))]
+    windows = [
+        Window(names[index] if index < len(names) and names[index] else f"File window {index + 1}", float(c), float(w))
+        for index, (c, w) in enumerate(zip(centers, widths))
+        if float(w) > 0
+    ]
+    for item in ds.get("VOILUTSequence") or ():
+        entries, first = int(item.LUTDescriptor[0]) or 65536, float(item.LUTDescriptor[1])
+        name = str(item.get("LUTExplanation", "") or "VOI LUT")
+        windows.append(Window.spanning(f"{name} (linear)", first, first + entries - 1))
+    return tuple(windows)
+
+
+def _values(value: object) -> list:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, MultiValue) else [value]
 
 
 def require_decoder(file: Path, ds: pydicom.Dataset) -> None:
@@ -101,9 +136,8 @@ def require_decoder(file: Path, ds: pydicom.Dataset) -> None:
         raise UnsupportedImageError(file, f"no installed decoder for transfer syntax {syntax} ({needs})")
 
 
-def _dicom_grey(frame: np.ndarray, ds: pydicom.Dataset, inverted: bool) -> np.ndarray:
-    """Stored values -> modality values -> VOI (LUT, window, or min-max) -> [0, 1], higher = brighter."""
-    values = apply_modality_lut(frame, ds).astype(np.float64)
+def _dicom_grey(values: np.ndarray, ds: pydicom.Dataset, inverted: bool) -> np.ndarray:
+    """Modality values (float64) -> VOI (LUT, window, or min-max) -> [0, 1], higher = brighter."""
     if ds.get("VOILUTSequence"):
         lut_bits = int(ds.VOILUTSequence[0].LUTDescriptor[2])
         scaled = apply_voi(np.rint(values).astype(np.int64), ds) / float(2**lut_bits - 1)

@@ -35,6 +35,19 @@ def is_image_path(path: str | os.PathLike) -> bool:
         return False
 
 
+def count_images_below(folder: str | os.PathLike, limit: int = 10_000) -> int:
+    """Images in the sub-folders of ``folder`` (hidden ones skipped), counting up to ``limit``: enough to offer
+    them when a folder holds none directly, without walking a whole disk."""
+    count = 0
+    for directory, subdirectories, names in os.walk(folder):
+        subdirectories[:] = [name for name in subdirectories if not name.startswith(".")]
+        if Path(directory) != Path(folder):
+            count += sum(1 for name in names if not name.startswith(".") and is_image_path(Path(directory, name)))
+        if count >= limit:
+            return limit
+    return count
+
+
 def list_images(folder: str | os.PathLike, recursive: bool = False) -> list[Path]:
     """Supported files in natural order ("img2" before "img10"); hidden files and folders are skipped."""
     root = Path(folder)

@@ -1,50 +1,48 @@
 """The main window: it composes the panels and wires their signals. It computes nothing itself.
 
-FolderBrowser (left)  ->  ViewerSession  ->  ImageView / CompareView (centre)
-ModelLoader           ->  ViewerSession  ->  ModelPanel, CamPanel (right)
+FolderBrowser (left)  ->  ViewerSession  ->  ViewerController: ImageView / CompareView (centre)
+ModelLoader           ->  ViewerSession  ->  ModelPanel, CamPanel, DisplayPanel (right)
+ComparisonSlot (a second model)          ->  CompareView ("Two models side by side")
 Workbench             ->  Training, Evaluation, Trust docks (right, tabbed), ground truth, refinement
-every worker error    ->  LogPanel (bottom) and the status bar
+LayoutKeeper          ->  dock widths: the image view keeps at least half the window
+every worker error    ->  LogPanel (under the view) and the status bar
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QFont
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
     QScrollArea,
-    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from camviewer.gui.app.menus import KeepArrowKeys, build_actions, build_menus, fill_on_show, shortcut_table, show_about
+from camviewer.gui.app.keys import shortcut_table
+from camviewer.gui.app.layout import LayoutKeeper, first_size
+from camviewer.gui.app.menus import build_actions, build_menus, fill_on_show, show_about
+from camviewer.gui.app.status import StatusArea
 from camviewer.gui.app.workbench import Workbench
 from camviewer.gui.common.files import drop_paths
 from camviewer.gui.common.log_panel import LogPanel
 from camviewer.gui.common.settings import Settings
 from camviewer.gui.jobs.registry import WorkerRegistry
-from camviewer.gui.viewer import tasks
 from camviewer.gui.viewer.cam_panel import CamPanel
-from camviewer.gui.viewer.compare_view import CompareView
+from camviewer.gui.viewer.comparison import ComparisonSlot
+from camviewer.gui.viewer.controller import ViewerController
+from camviewer.gui.viewer.display_panel import DisplayPanel
 from camviewer.gui.viewer.export_dialog import ExportDialog
 from camviewer.gui.viewer.exporter import Exporter
 from camviewer.gui.viewer.folder_browser import FolderBrowser
-from camviewer.gui.viewer.image_view import ImageView
 from camviewer.gui.viewer.model_loader import ModelLoader
 from camviewer.gui.viewer.model_panel import ModelPanel
 from camviewer.gui.viewer.opener import Opener
 from camviewer.gui.viewer.session import ViewerSession
-from camviewer.gui.viewer.state import ComputeOptions, DisplayOptions, compare_maps, empty_note, main_map, shown_class
-
-DEFAULT_SIZE = (1280, 800)
-MESSAGE_MS = 8000
+from camviewer.gui.viewer.state import COMPARE_MODES, MAP_SCALES, ComputeOptions, DisplayOptions
 
 
 class MainWindow(QMainWindow):
@@ -55,19 +53,32 @@ class MainWindow(QMainWindow):
         self.settings = settings or Settings()
         self.registry = WorkerRegistry(self)
         self.session = ViewerSession(self.registry, self)
-        self.browser = FolderBrowser(self.registry, self.settings.thumbnails)
+        self.browser = FolderBrowser(self.registry, self.settings.thumbnails, self.settings.recursive)
         self.loader = ModelLoader(self.registry, self, self.settings, self.browser.paths)
+        self.comparison = ComparisonSlot(self.registry, self, self.settings, self.browser.paths)
         self.actions = build_actions(self)
-        self.image_view = ImageView()
-        self.compare_view = CompareView()
-        self.central = QStackedWidget()
-        self.central.addWidget(self.image_view)
-        self.central.addWidget(self.compare_view)
-        self.setCentralWidget(self.central)
         self.model_panel = ModelPanel(self.actions.open_model)
         self.cam_panel = CamPanel(self._saved_compute(), self._saved_display())
+        self.display_panel = DisplayPanel()
         self.log = LogPanel(self)
+        self.viewer = ViewerController(
+            self.session,
+            self.comparison,
+            self.settings,
+            self.log,
+            self.model_panel,
+            self.cam_panel,
+            self.display_panel,
+            self,
+        )
+        self.image_view, self.compare_view, self.central = (
+            self.viewer.image_view,
+            self.viewer.compare_view,
+            self.viewer.central,
+        )
+        self.setCentralWidget(self.central)
         self.opener = Opener(self, self.settings, self.registry, self.browser, self.loader, self.log)
+        self.opener.current_model = lambda: self.session.model
         self.open_folder, self.open_model, self.open_paths = (
             self.opener.open_folder,
             self.opener.open_model,
@@ -78,22 +89,18 @@ class MainWindow(QMainWindow):
         self.menus = build_menus(
             self, self.actions, [self.browser_dock, self.model_dock, *self.workbench.docks.values(), self.log]
         )
+        self.status = StatusArea(self)
         self.workbench.add_menus()
-        self._status_bar()
         self._wire()
-        self._keep_arrows = KeepArrowKeys(self)
-        for kind in KeepArrowKeys.USERS:
-            for widget in self.findChildren(kind):
-                widget.installEventFilter(self._keep_arrows)
         self.exporter = Exporter(self.registry, self.settings, self.log, self)
-        self.exporter.message.connect(lambda text: self.statusBar().showMessage(text, MESSAGE_MS))
+        self.exporter.message.connect(self.status.say)
         self.export_dialog: ExportDialog | None = None
         self._closing = False
         self.setAcceptDrops(True)
-        self.resize(*DEFAULT_SIZE)
+        self.resize(first_size(self))  # a first launch; later ones restore the last geometry
         self.restoreGeometry(self.settings.geometry)
         self.restoreState(self.settings.window_state)
-        self._apply_display(self.cam_panel.display)
+        self.viewer.apply_display(self.cam_panel.display)
         self.image_view.set_opacity(self.cam_panel.display.opacity)
         self._show_compare(self.cam_panel.compute.compare != "off")
 
@@ -103,20 +110,23 @@ class MainWindow(QMainWindow):
         right = QWidget()
         column = QVBoxLayout(right)
         column.setContentsMargins(0, 0, 0, 0)
-        column.addWidget(_section("Model"))
-        column.addWidget(self.model_panel)
-        column.addWidget(_section("Class activation map"))
-        column.addWidget(self.cam_panel)
-        column.addWidget(_section("Ground truth"))
-        column.addWidget(self.workbench.truth_panel)
+        for title, panel in (
+            ("Model", self.model_panel),
+            ("Class activation map", self.cam_panel),
+            ("Image display", self.display_panel),
+            ("Ground truth", self.workbench.truth_panel),
+        ):
+            column.addWidget(_section(title))
+            column.addWidget(panel)
         column.addStretch(1)
         scroll = QScrollArea(widgetResizable=True)
         scroll.setWidget(right)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.model_dock = self._dock("Model and CAM", "modelDock", scroll, Qt.DockWidgetArea.RightDockWidgetArea)
         self.workbench.add_docks(self.model_dock)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log)
-        self.resizeDocks([self.browser_dock, self.model_dock], [300, 330], Qt.Orientation.Horizontal)
         self.resizeDocks([self.log], [80], Qt.Orientation.Vertical)
+        self.layout_keeper = LayoutKeeper(self, self.browser_dock, self.model_dock, list(self.workbench.docks.values()))
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -125,58 +135,71 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
-    def _status_bar(self) -> None:
-        self.hover_label = QLabel("")
-        self.hover_label.setFont(QFont("monospace"))
-        self.busy = QProgressBar(maximum=0, visible=False)
-        self.busy.setMaximumWidth(90)
-        self.busy.setToolTip("Computing…")
-        self.model_status = QLabel("No model")  # stays visible: temporary messages do not cover it
-        self.model_status.setObjectName("modelStatus")
-        self.statusBar().addPermanentWidget(self.hover_label)
-        self.statusBar().addPermanentWidget(self.model_status)
-        self.statusBar().addPermanentWidget(self.busy)
-
     def _wire(self) -> None:
-        a = self.actions
+        a, v, status = self.actions, self.image_view, self.status
         a.open_folder.triggered.connect(self.opener.choose_folder)
         a.open_images.triggered.connect(self.opener.choose_images)
         a.open_model.triggered.connect(self.opener.choose_model)
+        a.open_comparison.triggered.connect(lambda: self.opener.choose_model(self.comparison.open))
+        a.close_comparison.triggered.connect(self.comparison.close)
         a.export_view.triggered.connect(self.export_view)
         a.export_folder.triggered.connect(self.export_folder)
         a.quit.triggered.connect(self.close)
         a.next_image.triggered.connect(lambda: self.browser.step(+1))
         a.previous_image.triggered.connect(lambda: self.browser.step(-1))
-        a.fit.triggered.connect(lambda: (self.image_view.fit(), self.compare_view.fit()))
+        a.fit.triggered.connect(lambda: (v.fit(), self.compare_view.fit()))
+        a.actual_size.triggered.connect(v.actual_size)
+        a.next_window.triggered.connect(self._next_window)
+        a.decoded_window.triggered.connect(lambda: self.display_panel.choose(0))
+        a.invert.toggled.connect(self.display_panel.invert.setChecked)
+        self.display_panel.invert.toggled.connect(a.invert.setChecked)
+        a.fixed_scale.toggled.connect(lambda on: self.cam_panel.set_scale("fixed" if on else "image"))
+        a.scale_here.triggered.connect(self.viewer.fix_scale_here)
         a.more_opacity.triggered.connect(lambda: self.cam_panel.nudge_opacity(+0.1))
         a.less_opacity.triggered.connect(lambda: self.cam_panel.nudge_opacity(-0.1))
         a.thumbnails.setChecked(self.browser.thumbnails())
         a.thumbnails.toggled.connect(self.browser.set_thumbnails)
         self.browser.mode_button.toggled.connect(a.thumbnails.setChecked)
+        a.recursive.setChecked(self.browser.recursive())
+        a.recursive.toggled.connect(self.browser.recursive_button.setChecked)
+        self.browser.recursive_button.toggled.connect(a.recursive.setChecked)
         a.compare.toggled.connect(lambda on: self.cam_panel.set_compare("methods" if on else "off"))
+        a.viewer_panel.triggered.connect(lambda: (self.model_dock.show(), self.model_dock.raise_()))
         a.shortcuts.triggered.connect(
-            lambda: QMessageBox.information(self, "Keyboard shortcuts", shortcut_table(a, self.workbench.actions))
+            lambda: QMessageBox.information(self, "Keyboard shortcuts", shortcut_table(self.menuBar()))
         )
         a.about.triggered.connect(lambda: show_about(self))
         fill_on_show(self.menus["recent_folders"], lambda: self.settings.recent_folders, self.open_folder)
         fill_on_show(self.menus["recent_models"], lambda: self.settings.recent_models, self.open_model)
 
         self.browser.imageSelected.connect(self.session.show_image)
-        self.browser.listed.connect(lambda title, n: self.statusBar().showMessage(f"{title}: {n:,} images", MESSAGE_MS))
+        self.browser.emptied.connect(self.viewer.clear)
+        self.browser.listed.connect(lambda title, n: status.say(f"{title}: {n:,} images"))
         self.browser.failed.connect(self.report_error)
+        self.viewer.predicted.connect(self.browser.set_prediction)
         self.loader.loaded.connect(self._model_loaded)
         self.loader.failed.connect(self.report_error)
-        self.loader.status.connect(lambda text: self.statusBar().showMessage(text, MESSAGE_MS))
+        self.loader.status.connect(status.say)
+        self.comparison.loader.status.connect(status.say)
+        self.comparison.changed.connect(lambda ready: a.close_comparison.setEnabled(ready is not None))
+        a.close_comparison.setEnabled(False)
         self.registry.failed.connect(self.report_error)
-        self.session.imageReady.connect(self._image_ready)
-        self.session.explained.connect(self._explained)
-        self.session.viewFailed.connect(self._view_failed)
-        self.session.modelChanged.connect(self._model_changed)
-        self.session.busyChanged.connect(self.busy.setVisible)
-        self.cam_panel.computeChanged.connect(self._compute_changed)
-        self.cam_panel.displayChanged.connect(self._apply_display)
-        self.cam_panel.opacityChanged.connect(self._opacity_changed)
-        self.image_view.hovered.connect(self.hover_label.setText)
+        self.session.modelChanged.connect(lambda _ready: self.browser.images.forget_predictions())
+        self.session.busyChanged.connect(status.busy.setVisible)
+        self.cam_panel.computeChanged.connect(lambda options: self._show_compare(options.compare != "off"))
+        self.cam_panel.displayChanged.connect(lambda display: self._check(a.fixed_scale, display.scale == "fixed"))
+        self.viewer.summary.connect(status.say)
+        self.viewer.failed.connect(self.report_error)
+        self.viewer.modelNamed.connect(status.show_model)
+        self.viewer.titleChanged.connect(self.setWindowTitle)
+        v.hovered.connect(status.readout.setText)
+        v.zoomChanged.connect(status.show_zoom)
+        self._check(a.fixed_scale, self.cam_panel.display.scale == "fixed")
+
+    @property
+    def model_status(self) -> QLabel:
+        """The model's name in the status bar, always visible."""
+        return self.status.model
 
     # ---------------------------------------------------------------------------------- start-up
     def start(self, paths: list[str] | None = None, model: str | None = None) -> None:
@@ -205,114 +228,37 @@ class MainWindow(QMainWindow):
             self.open_paths(paths)
 
     # ------------------------------------------------------------------------------ engine results
-    def _model_loaded(self, ready: tasks.ModelReady) -> None:
+    def _model_loaded(self, ready) -> None:
         if ready.model.source:
             self.settings.remember_model(ready.model.source)
         self.session.set_model(ready)
 
-    def _model_changed(self, ready: tasks.ModelReady) -> None:
-        from camviewer.core.overlay import colormap_lut
-
-        card = ready.model.card
-        self.model_panel.show_model(card, ready.model.source, str(ready.model.device), ready.warning)
-        self.cam_panel.set_engine(ready.methods, {name: colormap_lut(name) for name in ready.colormaps})
-        self.cam_panel.set_model(card.class_names, ready.layers, ready.auto_layer)
-        self._apply_display(self.cam_panel.display)
-        name = Path(ready.model.source).name if ready.model.source else "demo model"
-        self.log.info(f"Model ready: {name} ({card.arch}, {card.num_classes} classes, {ready.model.device})")
-        self.model_status.setText(
-            f"⚠ {name}: untrained placeholder" if ready.placeholder else f"⚠ {name}" if ready.warning else name
-        )
-        self.model_status.setToolTip(ready.warning or str(ready.model.source or name))
-        self.model_status.setStyleSheet("color: #a15c00; font-weight: bold" if ready.warning else "")
-        if ready.warning:
-            self.log.warning(ready.warning)
-        self.statusBar().showMessage(ready.warning or f"Model ready: {name}", MESSAGE_MS)
-
-    def _image_ready(self, frame: tasks.ImageFrame) -> None:
-        info = frame.image.info
-        self.image_view.set_image(frame.display, frame.image.pixels)
-        self.compare_view.clear_maps()
-        self.model_panel.clear_probabilities()
-        self.cam_panel.show_notice(None)
-        self.setWindowTitle(f"{Path(frame.path).name} — camviewer")
-        self.statusBar().showMessage(
-            f"{Path(frame.path).name}: {info.width}×{info.height} {info.format}, {info.bit_depth}-bit {info.mode}",
-            MESSAGE_MS,
-        )
-
-    def _explained(self, result, seconds: float) -> None:
-        options = self.cam_panel.compute
-        self.image_view.set_map(main_map(result, options))
-        if options.compare != "off" and self.session.frame is not None:
-            self.compare_view.show_maps(self.session.frame.display, compare_maps(result, options))
-        self.model_panel.show_probabilities(result.probs, result.predicted)
-        shown, note = shown_class(result, options.target), empty_note(result, options)
-        self.cam_panel.show_notice(note)
-        timing = f" · {seconds * 1000:.0f} ms" if seconds else ""
-        self.statusBar().showMessage(
-            f"{options.method} · {shown} (p {result.probs[shown]:.3f}) · layer {result.layer}{timing}"
-            + (f" · {note}" if note else ""),
-            MESSAGE_MS,
-        )
-
-    def _view_failed(self, failure: tasks.ViewFailed) -> None:
-        if failure.stage == "image":
-            name = Path(failure.path).name
-            self.image_view.clear(f"Cannot show {name}:\n{failure.message.removeprefix(name + ': ')}")
-            self.compare_view.clear_maps()
-            self.model_panel.clear_probabilities()
-        else:
-            self.image_view.set_map(None)
-        self.report_error(failure.message)
-
     def report_error(self, message: str, details: str = "") -> None:
         self.log.error(message, details)
-        self.statusBar().showMessage(message, 2 * MESSAGE_MS)
+        self.status.say(message, error=True)
 
-    # ------------------------------------------------------------------------------- CAM options
-    def _compute_changed(self, options: ComputeOptions) -> None:
-        s = self.settings
-        s.method, s.target, s.compare, s.compare_methods = (
-            options.method,
-            options.target,
-            options.compare,
-            options.compare_methods,
-        )
-        self._show_compare(options.compare != "off")
-        self.session.set_options(options)
-
+    # ------------------------------------------------------------------------------- view options
     def _show_compare(self, on: bool) -> None:
-        self.central.setCurrentWidget(self.compare_view if on else self.image_view)
-        self.actions.compare.blockSignals(True)
-        self.actions.compare.setChecked(on)
-        self.actions.compare.blockSignals(False)
+        self.viewer.show_compare(on)
+        self._check(self.actions.compare, on and self.cam_panel.compute.compare == "methods")
 
-    def _apply_display(self, display: DisplayOptions) -> None:
-        self.settings.colormap, self.settings.outline, self.settings.threshold = (
-            display.colormap,
-            display.outline,
-            display.threshold,
-        )
-        if self.session.ready is not None:  # colormaps come with the engine
-            from camviewer.core.overlay import colormap_lut
+    def _next_window(self) -> None:
+        """The image's next display window, round to "as decoded" after the last."""
+        count = len(self.display_panel.presets()) + 1
+        self.display_panel.choose((self.display_panel.window.currentIndex() + 1) % count)
 
-            lut = colormap_lut(display.colormap)
-            self.image_view.set_colormap(lut)
-            self.compare_view.set_colormap(lut)
-        self.image_view.set_outline(display.outline, display.threshold)
-
-    def _opacity_changed(self, opacity: float) -> None:
-        self.image_view.set_opacity(opacity)  # only the heat layer's opacity: nothing is recomputed
-        self.compare_view.set_opacity(opacity)
-        self.settings.opacity = opacity
+    @staticmethod
+    def _check(action, on: bool) -> None:
+        action.blockSignals(True)
+        action.setChecked(on)
+        action.blockSignals(False)
 
     def _saved_compute(self) -> ComputeOptions:
         s = self.settings
         return ComputeOptions(
             method=s.method,
             target=s.target,
-            compare=s.compare,
+            compare=s.compare if s.compare in COMPARE_MODES and s.compare != "models" else "off",
             compare_methods=s.compare_methods or ComputeOptions.compare_methods,
         )
 
@@ -323,6 +269,7 @@ class MainWindow(QMainWindow):
             opacity=min(max(s.opacity, 0.0), 1.0),
             outline=s.outline,
             threshold=min(max(s.threshold, 0.0), 1.0),
+            scale=s.map_scale if s.map_scale in MAP_SCALES else "image",
         )
 
     # ------------------------------------------------------------------------------------ export
@@ -355,8 +302,9 @@ class MainWindow(QMainWindow):
             return
         if not self._closing:
             self._closing = True
-            self.statusBar().showMessage("Stopping background work…")
+            self.status.say("Stopping background work…")
             self.session.stop()
+            self.comparison.stop()
             self.browser.stop()
             self.workbench.stop()
             self.registry.idle.connect(self.close, Qt.ConnectionType.QueuedConnection)
@@ -377,6 +325,7 @@ class MainWindow(QMainWindow):
         self.settings.geometry = self.saveGeometry()
         self.settings.window_state = self.saveState()
         self.settings.thumbnails = self.browser.thumbnails()
+        self.settings.recursive = self.browser.recursive()
         self.settings.sync()
 
 

@@ -1,23 +1,16 @@
-"""The window's actions (with their shortcuts named in menus and tooltips), menus and toolbar."""
+"""The window's actions (with their shortcuts named in menus and tooltips), menus and toolbar.
+
+Every action is in a menu (Help > Keyboard shortcuts lists them all, see :mod:`~camviewer.gui.app.keys`);
+single-letter shortcuts never fire while typing in a text field.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (
-    QAbstractSlider,
-    QAbstractSpinBox,
-    QComboBox,
-    QLineEdit,
-    QMainWindow,
-    QMessageBox,
-    QStyle,
-    QTreeView,
-)
-
-ARROWS = {Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Down}
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QStyle
 
 
 @dataclass
@@ -25,16 +18,26 @@ class Actions:
     open_folder: QAction
     open_images: QAction
     open_model: QAction
+    open_comparison: QAction
+    close_comparison: QAction
     export_view: QAction
     export_folder: QAction
     quit: QAction
     next_image: QAction
     previous_image: QAction
     fit: QAction
+    actual_size: QAction
+    next_window: QAction
+    decoded_window: QAction
+    invert: QAction
+    fixed_scale: QAction
+    scale_here: QAction
     more_opacity: QAction
     less_opacity: QAction
     thumbnails: QAction
+    recursive: QAction
     compare: QAction
+    viewer_panel: QAction
     shortcuts: QAction
     about: QAction
 
@@ -68,6 +71,13 @@ def build_actions(window: QMainWindow) -> Actions:
         open_model=action(
             window, "Open &model…", ["Ctrl+M"], "Open a checkpoint (.safetensors, .pt, .pth)", sp.SP_DriveHDIcon
         ),
+        open_comparison=action(
+            window,
+            "Open &comparison model…",
+            ["Ctrl+Shift+M"],
+            "A second checkpoint explained on the same images, its maps beside the first model's",
+        ),
+        close_comparison=action(window, "C&lose comparison model", [], "Back to one model"),
         export_view=action(
             window,
             "&Export current view…",
@@ -87,9 +97,31 @@ def build_actions(window: QMainWindow) -> Actions:
         fit=action(
             window, "&Fit to window", ["F"], "Fit the image to the view (also: double-click)", sp.SP_TitleBarMaxButton
         ),
+        actual_size=action(window, "&Actual size (1:1)", ["1"], "One image pixel per screen pixel"),
+        next_window=action(
+            window,
+            "Next &window preset",
+            ["W"],
+            "The image's next display window (display only; the model is unaffected)",
+        ),
+        decoded_window=action(window, "&Reset window (as decoded)", ["Shift+W"], "Draw the image as the model sees it"),
+        invert=action(window, "&Invert image", ["I"], "Swap black and white (display only)", checkable=True),
+        fixed_scale=action(
+            window,
+            "Fi&xed map scale",
+            ["S"],
+            "One maximum for every map of the folder, so magnitudes compare across images",
+            checkable=True,
+        ),
+        scale_here=action(
+            window, "Map scale from t&his image", ["Shift+S"], "Fix the map scale at this image's maximum"
+        ),
         more_opacity=action(window, "More heatmap opacity", ["+", "="], "Make the heatmap more opaque"),
         less_opacity=action(window, "Less heatmap opacity", ["-"], "Make the heatmap more transparent"),
         thumbnails=action(window, "&Thumbnails", ["Ctrl+T"], "Thumbnails or a list of names", checkable=True),
+        recursive=action(
+            window, "Include &sub-folders", ["Ctrl+Shift+F"], "List the images of every sub-folder too", checkable=True
+        ),
         compare=action(
             window,
             "&Compare side by side",
@@ -97,6 +129,9 @@ def build_actions(window: QMainWindow) -> Actions:
             "Several methods side by side, from one pass",
             sp.SP_FileDialogListView,
             checkable=True,
+        ),
+        viewer_panel=action(
+            window, "&Model and CAM panel", ["Ctrl+Shift+C"], "The model, the CAM options and the image display"
         ),
         shortcuts=action(window, "&Keyboard shortcuts", ["F1"], "List the keyboard shortcuts"),
         about=action(window, "&About camviewer", [], "About camviewer"),
@@ -178,18 +213,28 @@ def build_menus(window: QMainWindow, actions: Actions, docks: list) -> dict[str,
     file_menu.addActions([actions.open_folder, actions.open_images])
     recent_folders = file_menu.addMenu("Recent &folders")
     file_menu.addAction(actions.open_model)
-    recent_models = file_menu.addMenu("Recent &models")
+    recent_models = file_menu.addMenu("&Recent models")
+    file_menu.addActions([actions.open_comparison, actions.close_comparison])
     file_menu.addSeparator()
     file_menu.addActions([actions.export_view, actions.export_folder])
     file_menu.addSeparator()
     file_menu.addAction(actions.quit)
     view_menu = bar.addMenu("&View")
-    view_menu.addActions([actions.previous_image, actions.next_image, actions.fit])
+    view_menu.addActions([actions.previous_image, actions.next_image, actions.fit, actions.actual_size])
     view_menu.addSeparator()
-    view_menu.addActions([actions.more_opacity, actions.less_opacity, actions.compare, actions.thumbnails])
+    view_menu.addActions([actions.next_window, actions.decoded_window, actions.invert])
     view_menu.addSeparator()
+    view_menu.addActions(
+        [actions.more_opacity, actions.less_opacity, actions.fixed_scale, actions.scale_here, actions.compare]
+    )
+    view_menu.addSeparator()
+    view_menu.addActions([actions.thumbnails, actions.recursive])
+    panels = view_menu.addMenu("&Panels")
+    panels.addAction(actions.viewer_panel)
     for dock in docks:
-        view_menu.addAction(dock.toggleViewAction())
+        toggle = dock.toggleViewAction()
+        toggle.setText(f"&{dock.windowTitle()} panel")  # shown or hidden
+        panels.addAction(toggle)
     help_menu = bar.addMenu("&Help")
     help_menu.addActions([actions.shortcuts, actions.about])
     toolbar = window.addToolBar("Main")
@@ -224,28 +269,3 @@ def show_about(parent) -> None:
         "About camviewer",
         f"<b>camviewer</b> {__version__}<br>Class activation maps for image classifiers, on medical images and others.",
     )
-
-
-def shortcut_table(*groups) -> str:
-    """An HTML table of every action with a shortcut in ``groups`` (Actions, WorkbenchActions...)."""
-    rows = []
-    for item in (item for actions in groups for item in vars(actions).values()):
-        keys = [s.toString(QKeySequence.SequenceFormat.NativeText) for s in item.shortcuts()]
-        if keys:
-            rows.append(f"<tr><td><b>{', '.join(keys)}</b></td><td>{item.text().replace('&', '')}</td></tr>")
-    return "<table cellpadding='3'>" + "".join(rows) + "</table>"
-
-
-class KeepArrowKeys(QObject):
-    """Lets sliders, combos, text fields and the folder tree keep their arrow keys.
-
-    Left/Right are window shortcuts for previous/next image; a widget that uses arrows itself claims
-    them first by accepting the ShortcutOverride event, as Qt intends.
-    """
-
-    USERS = (QAbstractSlider, QAbstractSpinBox, QComboBox, QLineEdit, QTreeView)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.ShortcutOverride and event.key() in ARROWS and isinstance(watched, self.USERS):
-            event.accept()
-        return False

@@ -1,11 +1,13 @@
 """`python -m camviewer.gui.app.screenshots OUTDIR`: README screenshots of the real window, rendered offscreen.
 
-Writes main.png (an image with its heatmap), compare.png (methods side by side), model-dialog.png
-(the questions asked for a bare state_dict), then training.png (a finished run with its curves),
-evaluation.png (confusion matrix, ROC and metrics, one cell browsed), trust.png (ground truth over the
-image, the trust table per method) and refine.png (the refinement wizard's before/after page). Uses the
-demo model, sample images and small synthetic datasets, with settings in a temporary folder so the
-user's own preferences are neither used nor changed.
+Writes main.png (an image with its heatmap), compare.png (methods side by side), ct.png (a CT slice in
+the lung window, the readout in HU), model-dialog.png (the questions asked for a bare state_dict), then
+training.png (a finished run with its curves), evaluation.png (confusion matrix, ROC and metrics, one
+cell browsed), trust.png (ground truth over the image, the trust table per method), models.png (two
+models side by side) and refine.png (the refinement wizard's before/after page). Every window shot is
+taken at 1280 x 800 and again at 1920 x 1080 (``<name>-1920.png``). Uses the demo model, sample images
+and small synthetic datasets, with settings in a temporary folder so the user's own preferences are
+neither used nor changed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-SIZE = (1280, 800)
+SIZE, LARGE = (1280, 800), (1920, 1080)
 TIMEOUT_S = 120
 
 
@@ -66,6 +68,7 @@ def sample_folder(scratch: Path) -> Path:
 
 
 def shoot(out: Path) -> list[Path]:
+    from camviewer.core.model.inference import InferredArchitecture
     from camviewer.gui.app.launch import make_application
     from camviewer.gui.app.main_window import MainWindow
     from camviewer.gui.common.settings import Settings
@@ -87,14 +90,15 @@ def shoot(out: Path) -> list[Path]:
         wait_until(lambda: window.session.result is not None and window.session.result.source == paths[positive])
         window.cam_panel.opacity.setValue(45)
         window.cam_panel.outline.setCurrentIndex(window.cam_panel.outline.findData("contour"))
-        settle(window)
-        written.append(_save(window.grab(), out / "main.png"))
+        written += both_sizes(window, out, "main")
 
         window.cam_panel.set_compare("methods")
         wait_until(lambda: window.session.result is not None and len(window.compare_view.cells) > 1)
-        settle(window)
-        written.append(_save(window.grab(), out / "compare.png"))
+        written += both_sizes(window, out, "compare")
         window.cam_panel.set_compare("off")
+        written += shoot_ct(window, Path(scratch), out)
+        window.open_folder(folder)
+        wait_until(lambda: window.session.result is not None and window.session.result.source in paths)
 
         from camviewer.core.model.inference import InferredArchitecture
 
@@ -153,8 +157,7 @@ def shoot_workbench(window, scratch: Path, out: Path) -> list[Path]:
     panel.start()
     wait_until(lambda: not panel.running())
     wait_until(lambda: window.session.model is not None and "best" in str(window.session.model.source))
-    settle(window)
-    written.append(_save(window.grab(), out / "training.png"))
+    written += both_sizes(window, out, "training")
     shortcut_model = window.session.model.source
 
     window.open_model(demo)
@@ -162,6 +165,7 @@ def shoot_workbench(window, scratch: Path, out: Path) -> list[Path]:
     evaluation = workbench.evaluation
     workbench.show_dock("evaluation")
     evaluation.data.setText(str(held_out))
+    evaluation.split.setCurrentIndex(evaluation.split.findData("all"))  # every image of that held-out set
     evaluation.start()
     wait_until(lambda: not evaluation.runner.running() and evaluation.result is not None)
     cells = evaluation.result.cells()
@@ -174,8 +178,7 @@ def shoot_workbench(window, scratch: Path, out: Path) -> list[Path]:
             and window.session.result.source == window.browser.paths()[0]
         )
     )
-    settle(window)
-    written.append(_save(window.grab(), out / "evaluation.png"))
+    written += both_sizes(window, out, "evaluation")
 
     workbench.truth.load(masks=str(held_out / "masks"), roi=str(held_out / "roi"), root=str(held_out))
     window.browser.open_folder(held_out / "parasitized")
@@ -188,8 +191,17 @@ def shoot_workbench(window, scratch: Path, out: Path) -> list[Path]:
     trust.faith_images.setValue(8)
     trust.start()
     wait_until(lambda: not trust.runner.running() and trust.report is not None)
-    settle(window)
-    written.append(_save(window.grab(), out / "trust.png"))
+    written += both_sizes(window, out, "trust")
+
+    # two models side by side: the demo looks at the parasite, the shortcut model at the corner tag
+    window.workbench.docks["trust"].close()
+    window.actions.viewer_panel.trigger()
+    window.comparison.open(shortcut_model)
+    wait_until(lambda: window.comparison.result is not None and len(window.compare_view.cells) == 2)
+    wait_until(lambda: window.compare_view.cells[1].heat.image is not None)
+    written += both_sizes(window, out, "models")
+    window.comparison.close()
+    window.workbench.docks["trust"].show()
 
     window.open_model(shortcut_model)  # the refinement cycle is for a model that learnt the tag
     wait_until(lambda: window.session.model.source == shortcut_model)
@@ -218,6 +230,69 @@ def shoot_workbench(window, scratch: Path, out: Path) -> list[Path]:
     written.append(_save(wizard.grab(), out / "refine.png"))
     wizard.compare_page.load_box.setChecked(False)
     wizard.accept()
+    return written
+
+
+def both_sizes(window, out: Path, name: str) -> list[Path]:
+    """``name``.png at 1280 x 800 and ``name``-1920.png at 1920 x 1080, the window laid out at each size."""
+    written = []
+    for size, suffix in ((SIZE, ""), (LARGE, "-1920")):
+        window.resize(*size)
+        settle(window, 0.5)
+        written.append(_save(window.grab(), out / f"{name}{suffix}.png"))
+    window.resize(*SIZE)
+    settle(window, 0.3)
+    return written
+
+
+def ct_slice(path: Path, size: int = 256) -> Path:
+    """A chest-CT-like slice in Hounsfield units (air, soft tissue, lungs, spine, vessels) as a DICOM file."""
+    import numpy as np
+    from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
+    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+    yy, xx = np.mgrid[:size, :size] / size
+    hu = np.full((size, size), -1000.0)
+    hu[((xx - 0.5) / 0.44) ** 2 + ((yy - 0.52) / 0.32) ** 2 < 1] = 40  # body: soft tissue
+    for cx in (0.32, 0.68):
+        hu[((xx - cx) / 0.15) ** 2 + ((yy - 0.48) / 0.21) ** 2 < 1] = -850  # lungs
+    hu[((xx - 0.5) / 0.06) ** 2 + ((yy - 0.76) / 0.06) ** 2 < 1] = 700  # a vertebra
+    hu[((xx - 0.54) / 0.09) ** 2 + ((yy - 0.5) / 0.08) ** 2 < 1] = 45  # heart
+    hu[((xx - 0.36) / 0.015) ** 2 + ((yy - 0.42) / 0.015) ** 2 < 1] = -20  # a nodule in the right lung
+    hu += np.random.default_rng(0).normal(0, 12, hu.shape)
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = CTImageStorage, generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset(str(path), Dataset(), file_meta=meta, preamble=b"\x00" * 128)
+    ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = CTImageStorage, meta.MediaStorageSOPInstanceUID, "CT"
+    ds.Rows = ds.Columns = size
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.RescaleIntercept, ds.RescaleSlope, ds.WindowCenter, ds.WindowWidth = -1024, 1, 40, 400
+    ds.PixelData = np.clip(np.rint(hu + 1024), 0, 4095).astype("<u2").tobytes()
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def shoot_ct(window, scratch: Path, out: Path) -> list[Path]:
+    """A CT slice in the lung window, the cursor readout in HU (display only: the model sees the file's window)."""
+    from PySide6.QtCore import QPointF
+
+    folder = scratch / "ct"
+    folder.mkdir()
+    path = ct_slice(folder / "chest-ct.dcm")
+    window.open_paths([path])
+    wait_until(lambda: window.session.result is not None and window.session.result.source == str(path))
+    lung = next(row for row, w in enumerate(window.display_panel.presets(), 1) if w.name == "Lung")
+    window.display_panel.choose(lung)
+    window.cam_panel.opacity.setValue(0)  # the demo model knows blood cells, not CT: its map means nothing here
+    window.cam_panel.outline.setCurrentIndex(window.cam_panel.outline.findData("none"))
+    view = window.image_view
+    view.scene().sigMouseMoved.emit(view.view.mapViewToScene(QPointF(92.5, 108.5)))  # on the nodule
+    written = both_sizes(window, out, "ct")
+    window.display_panel.choose(0)
+    window.cam_panel.opacity.setValue(45)
+    window.cam_panel.outline.setCurrentIndex(window.cam_panel.outline.findData("contour"))
     return written
 
 

@@ -7,8 +7,10 @@ The main window stays a composer: it creates one Workbench, gives it the right d
 its menu bar, and calls ``stop()`` when closing. Everything the features need from the viewer goes
 through the window's existing paths:
 
-    TrainingPanel.modelTrained ---------> window.open_model (as File > Open model)
-    EvaluationPanel.cellChosen ---------> browser.show_paths (those images, each explained when selected)
+    TrainingPanel.modelTrained ---------> window.open_model (as File > Open model), and the run's held-out
+                                          images (test split, else validation) in the browser with their
+                                          labels; the Evaluation panel is offered that split
+    EvaluationPanel.cellChosen ---------> browser.show_paths (those images and their true class)
     TrustPanel.methodChosen ------------> cam_panel.set_method
     session image, ImageView.mapChanged -> TruthOverlay (outline in the image view, scores in the panel)
     session model ----------------------> evaluation, trust, refinement (the model they measure)
@@ -26,6 +28,7 @@ from camviewer.gui.app.menus import build_workbench_actions, build_workbench_men
 from camviewer.gui.trust.truth_dialog import TruthDialog
 from camviewer.gui.trust.truth_overlay import TruthOverlay
 from camviewer.gui.trust.truth_panel import TruthPanel
+from camviewer.gui.viewer import tasks
 
 if TYPE_CHECKING:
     from camviewer.gui.evaluation.panel import EvaluationPanel
@@ -33,8 +36,6 @@ if TYPE_CHECKING:
     from camviewer.gui.trust.panel import TrustPanel
 
 DOCK_TITLES = {"training": "Training", "evaluation": "Evaluation", "trust": "Trust"}
-DOCK_WIDTH = 600  # wide enough for the forms and two plots side by side
-MESSAGE_MS = 8000
 
 
 class Workbench(QObject):
@@ -50,6 +51,7 @@ class Workbench(QObject):
         self.truth_status.setToolTip("Scores of the shown map against the ground truth (details: Model and CAM dock)")
         self.wizard = None  # RefineWizard, while open
         self.docks: dict[str, QDockWidget] = {}
+        self._held_out: tuple[str, str] | None = None  # (data, split) offered to the Evaluation panel
 
     # ------------------------------------------------------------------------------- composing
     def add_docks(self, beside: QDockWidget) -> None:
@@ -88,7 +90,7 @@ class Workbench(QObject):
                 from camviewer.gui.training.panel import TrainingPanel
 
                 panel = TrainingPanel(w.registry, w.settings, w.log)
-                panel.modelTrained.connect(w.open_model)
+                panel.modelTrained.connect(self._trained)
             elif key == "evaluation":
                 from camviewer.gui.evaluation.panel import EvaluationPanel
 
@@ -106,12 +108,14 @@ class Workbench(QObject):
             self.docks[key].setWidget(panel)
             if ready is not None:
                 self._give_model(key, ready)
+            if key == "evaluation" and self._held_out is not None:
+                panel.offer_held_out(*self._held_out)
         return self._panels[key]
 
     def _give_model(self, key: str, ready) -> None:
         if key in ("evaluation", "trust"):
             self._panels[key].set_model(ready.model)
-        if key == "trust":
+        if key == "trust":  # the method on screen is ticked
             self._panels[key].set_methods(ready.methods, (self.window.cam_panel.compute.method,))
 
     def _wire(self) -> None:
@@ -131,11 +135,10 @@ class Workbench(QObject):
         w.session.viewFailed.connect(lambda failure: failure.stage == "image" and self.truth.image_changed(None))
 
     def show_dock(self, key: str) -> None:
+        """In front of the right-hand tabs (the window's layout keeper gives it its width)."""
         dock = self.docks[key]
         dock.show()
         dock.raise_()
-        if dock.width() < DOCK_WIDTH and not dock.isFloating():
-            self.window.resizeDocks([dock], [DOCK_WIDTH], Qt.Orientation.Horizontal)
 
     def stop(self) -> None:
         """Closing: nothing started from here any more (no model loaded after a cancelled run)."""
@@ -149,9 +152,38 @@ class Workbench(QObject):
         for key in self._panels:
             self._give_model(key, ready)
 
-    def _browse_cell(self, paths: list, title: str) -> None:
-        self.window.browser.show_paths(paths, title, counted=False)
-        self.window.statusBar().showMessage(f"Browsing {title}: select an image to see its heatmap", MESSAGE_MS)
+    def _browse_cell(self, paths: list, title: str, true_class: str = "") -> None:
+        labels = {str(path): true_class for path in paths} if true_class else None
+        self.window.browser.show_paths(paths, title, counted=False, labels=labels)
+        self.window.status.say(f"Browsing {title}: select an image to see its heatmap")
+
+    def _trained(self, checkpoint: str) -> None:
+        """A run ended in the window: its model opens on the images it never trained on, not on whatever is shown."""
+        self.window.open_model(checkpoint)
+        self.window.registry.start(
+            "Reading the run's held-out images",
+            tasks.held_out_images,
+            checkpoint,
+            background=True,
+            returned=lambda held_out: self._show_held_out(checkpoint, held_out),
+        )
+
+    def _show_held_out(self, checkpoint: str, held_out: tasks.HeldOut | None) -> None:
+        if held_out is None:
+            return
+        run = Path(checkpoint).parent.name
+        split = "test" if held_out.split == "test" else "validation"
+        self.window.browser.show_paths(held_out.paths, f"{run}: {split} images (held out)", labels=held_out.labels)
+        data = self._training_data()
+        if data:
+            self._held_out = (data, held_out.split)
+            if "evaluation" in self._panels:
+                self.evaluation.offer_held_out(data, held_out.split)
+
+    def _training_data(self) -> str:
+        if "training" in self._panels:
+            return self.training.data.text()
+        return self.window.settings.train_dataset
 
     # ------------------------------------------------------------------------------ ground truth
     def choose_truth(self) -> None:
@@ -170,8 +202,8 @@ class Workbench(QObject):
 
         ready = self.window.session.ready
         if ready is None or not ready.model.source or not Path(ready.model.source).is_file():
-            self.window.statusBar().showMessage(
-                "The refinement wizard fine-tunes a checkpoint: open one (Ctrl+M) or train one first.", MESSAGE_MS
+            self.window.status.say(
+                "The refinement wizard fine-tunes a checkpoint: open one (Ctrl+M) or train one first.", error=True
             )
             return
         if self.wizard is not None:

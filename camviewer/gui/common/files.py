@@ -57,3 +57,16 @@ def unused_folder(parent: Path, stem: str) -> Path:
     while candidate.exists():
         candidate, number = parent / f"{stem}-{number}", number + 1
     return candidate
+
+
+RUN_FILES = ("config.json", "history.csv", "split.csv")  # what makes a folder a training run
+
+
+def checkpoint_name(source: str | Path | None, demo: str = "demo model") -> str:
+    """How to call a model: a run's checkpoint by its run folder ("cells-run-3/best"), other files by name."""
+    if not source:
+        return demo
+    path = Path(source)
+    if path.name in ("best.safetensors", "last.pt") and any((path.parent / name).is_file() for name in RUN_FILES):
+        return f"{path.parent.name}/{path.stem}"
+    return path.name

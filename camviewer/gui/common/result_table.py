@@ -8,6 +8,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
+HEADER_PADDING = 16  # around a header's text, as the style draws it
+MIN_SECTION = 40
+
 
 def number(value, digits: int = 3, percent: bool = False) -> str:
     """A score as the tables show it: 3 decimals (or a percentage), "—" when undefined."""
@@ -58,6 +61,9 @@ class ResultTable(QTableWidget):
                     item.setToolTip(tip[c])
                 self.setItem(r, c, item)
         header = self.horizontalHeader()
+        # a stretched column is never narrower than its title: a narrow dock scrolls, it does not cut "gradcam++"
+        widest = max((header.fontMetrics().horizontalAdvance(str(text)) for text in headers[1:]), default=0)
+        header.setMinimumSectionSize(max(MIN_SECTION, widest + HEADER_PADDING))
         header.setSectionResizeMode(
             QHeaderView.ResizeMode.Stretch if stretch_values else QHeaderView.ResizeMode.ResizeToContents
         )

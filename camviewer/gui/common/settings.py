@@ -81,8 +81,10 @@ class Settings:
     opacity = _Setting("cam/opacity", 0.5)
     outline = _Setting("cam/outline", "none")
     threshold = _Setting("cam/threshold", 0.5)
+    map_scale = _Setting("cam/map_scale", "image")  # "image" (min-max each map) or "fixed" (one maximum)
     # browser
     thumbnails = _Setting("browser/thumbnails", True)
+    recursive = _Setting("browser/recursive", False)  # list the images of sub-folders too
     # training, evaluation, trust, refinement
     train_dataset = _Setting("train/dataset", "")
     train_runs_dir = _Setting("train/runs_dir", "")  # new run folders are proposed in here

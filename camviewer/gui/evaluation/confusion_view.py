@@ -2,16 +2,21 @@
 
 Each cell shows its count and its share of the true class (the row), shaded by that share so a small
 class's errors stand out as much as a large one's. Clicking a cell (or Enter on it) asks to browse
-exactly those images.
+exactly those images. Class names in the column headers wrap between words ("Bacterial / Pneumonia")
+and a column is never narrower than its longest word: a narrow dock scrolls, it does not cut names.
 """
 
 from __future__ import annotations
+
+import re
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
 LIGHT, DARK = QColor("#f8f9fa"), QColor("#1864ab")
+HEADER_PADDING = 16  # around a header's text, as the style draws it
+MAX_ROWS_SHOWN = 6
 
 
 class ConfusionView(QTableWidget):
@@ -40,8 +45,15 @@ class ConfusionView(QTableWidget):
         size = len(class_names)
         self.setRowCount(size)
         self.setColumnCount(size)
-        self.setHorizontalHeaderLabels(class_names)
+        headers = [header_text(name) for name in class_names]
+        self.setHorizontalHeaderLabels(headers)
         self.setVerticalHeaderLabels(class_names)
+        metrics = self.horizontalHeader().fontMetrics()
+        widest = max((metrics.horizontalAdvance(line) for text in headers for line in text.split("\n")), default=0)
+        self.horizontalHeader().setMinimumSectionSize(max(56, widest + HEADER_PADDING))
+        shown_rows = min(size, MAX_ROWS_SHOWN)  # more classes scroll
+        header = self.horizontalHeader().sizeHint().height()
+        self.setMinimumHeight(header + shown_rows * self.verticalHeader().minimumSectionSize() + 4)
         for index, name in enumerate(class_names):
             self.horizontalHeaderItem(index).setToolTip(f"predicted {name}")
             self.verticalHeaderItem(index).setToolTip(f"true {name}")
@@ -84,3 +96,8 @@ class ConfusionView(QTableWidget):
 def _shade(share: float) -> QColor:
     t = min(max(share, 0.0), 1.0)
     return QColor(*(round(a + (b - a) * t) for a, b in zip(LIGHT.getRgb()[:3], DARK.getRgb()[:3])))
+
+
+def header_text(name: str) -> str:
+    """A class name on as many lines as it has words ("Bacterial Pneumonia" -> two lines; "a_b" breaks after _)."""
+    return "\n".join(part for part in re.split(r"(?<=[_-])|\s+", name) if part)

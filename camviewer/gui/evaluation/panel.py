@@ -2,7 +2,7 @@
 
     dataset + split + StudySetup (label mapping, positive class, operating point) --> worker
     (camviewer.core.evaluation.run.evaluate) --> confusion matrix, ROC curve, ReportTables (metrics with
-    95% intervals, per class); a confusion-matrix cell --> ``cellChosen(paths, title)``: the browser lists
+    95% intervals, per class); a confusion-matrix cell --> ``cellChosen(paths, title, true class)``: the browser lists
     exactly those images, each shown with its heatmap.
 
 A two-class evaluation needs its positive class: it is pre-filled from the model card and, when the
@@ -23,19 +23,22 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
-from camviewer.gui.common.files import suggested_export_dir
+from camviewer.gui.common.files import checkpoint_name, suggested_export_dir
 from camviewer.gui.common.log_panel import LogPanel
 from camviewer.gui.common.path_field import PathField
+from camviewer.gui.common.reflow_splitter import ReflowSplitter
 from camviewer.gui.common.result_table import number
 from camviewer.gui.common.settings import Settings
 from camviewer.gui.evaluation import tasks
@@ -48,6 +51,7 @@ from camviewer.gui.jobs.registry import WorkerRegistry
 from camviewer.gui.jobs.runner import JobRunner
 
 SPLITS = {"all": "All images", "train": "Training split", "val": "Validation split", "test": "Test split"}
+CHART_WIDTH = 280  # the confusion matrix and the ROC need this much each, side by side
 REPORT_FILES = (
     "metrics.json",
     "roc.csv",
@@ -60,7 +64,7 @@ REPORT_FILES = (
 
 
 class EvaluationPanel(QWidget):
-    cellChosen = Signal(list, str)  # image paths, title for the browser
+    cellChosen = Signal(list, str, str)  # image paths, title for the browser, their true class
 
     def __init__(
         self, registry: WorkerRegistry, settings: Settings, log: LogPanel, parent: QWidget | None = None
@@ -121,41 +125,62 @@ class EvaluationPanel(QWidget):
         self.set_model(None)
 
     def _layout(self) -> None:
+        """The setup (data, classes, labels) above the results; once evaluated, the results get most of the height."""
         form = QGridLayout()
+        form.setContentsMargins(0, 0, 0, 0)
         form.addWidget(QLabel("Data"), 0, 0)
         form.addWidget(self.data, 0, 1, 1, 3)
         form.addWidget(QLabel("Images"), 1, 0)
         form.addWidget(self.split, 1, 1)
         form.setColumnStretch(1, 1)
+        setup = QWidget()
+        setup_layout = QVBoxLayout(setup)
+        setup_layout.setContentsMargins(0, 0, 0, 0)
+        setup_layout.addWidget(self.model_label)
+        setup_layout.addLayout(form)
+        setup_layout.addWidget(self.setup)
+        setup_layout.addStretch(1)
+        scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
+        scroll.setWidget(setup)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         caption = QLabel(
             "<b>Confusion matrix</b> — rows: true class, columns: predicted class. Click a cell to browse its images.",
             wordWrap=True,
         )
         caption.setStyleSheet("color: #444")
-        charts = QSplitter(Qt.Orientation.Horizontal)
+        charts = ReflowSplitter(CHART_WIDTH)  # side by side when the dock is wide, else stacked
         charts.addWidget(self.confusion)
         charts.addWidget(self.roc)
-        charts.setSizes([300, 300])
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(self.controls)
         top_layout.addWidget(caption)
         top_layout.addWidget(charts, 1)
-        results = QSplitter(Qt.Orientation.Vertical)
+        self.results = results = QSplitter(Qt.Orientation.Vertical, childrenCollapsible=False)
         results.addWidget(top)
         results.addWidget(self.tables)
-        results.setSizes([260, 190])
+        results.setSizes([300, 190])
+        results.setStretchFactor(0, 1)  # room first for the charts; the tables scroll
+        results.setStretchFactor(1, 0)
+        self.splitter = QSplitter(Qt.Orientation.Vertical, childrenCollapsible=False)
+        self.splitter.addWidget(scroll)
+        self.splitter.addWidget(results)
+        self.splitter.setSizes([300, 400])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.model_label)
-        layout.addLayout(form)
-        layout.addWidget(self.setup)
-        layout.addWidget(self.controls)
-        layout.addWidget(results, 1)
+        layout.addWidget(self.splitter, 1)
         row = QHBoxLayout()
         row.addWidget(self.report_controls, 1)
         row.addWidget(self.export_button, 0, Qt.AlignmentFlag.AlignTop)
         layout.addLayout(row)
+
+    def show_results(self) -> None:
+        """Evaluated: the results take most of the panel (the setup scrolls above them)."""
+        total = sum(self.splitter.sizes())
+        self.splitter.setSizes([round(total * 0.1), total - round(total * 0.1)])  # drag it back to edit the setup
+        charts = sum(self.results.sizes()) - self.tables.minimumSizeHint().height()
+        self.results.setSizes([charts, self.tables.minimumSizeHint().height()])
 
     # ------------------------------------------------------------------------------------ model
     def set_model(self, model) -> None:
@@ -167,13 +192,14 @@ class EvaluationPanel(QWidget):
             self.model_label.setText("<i>No model loaded: open one (Ctrl+M) or train one.</i>")
             return
         card = model.card
-        name = Path(model.source).name if model.source else "demo model"
+        name = checkpoint_name(model.source)
         self.model_label.setText(f"Model: <b>{name}</b> · {card.arch} · {', '.join(card.class_names)}")
         self.model_label.setToolTip(str(model.source or ""))
-        if not self.data.text():
-            noted = (card.notes.get("training") or {}).get("data") if isinstance(card.notes, dict) else None
-            if noted and Path(noted).exists():
-                self.data.set_path(noted)
+
+    def offer_held_out(self, data: str, split: str) -> None:
+        """A model trained in the window: its training data, restricted to the split it never trained on."""
+        self.data.set_path(data)
+        self.split.setCurrentIndex(max(0, self.split.findData(split)))
 
     def _mark_stale(self) -> None:
         """Results of another model stay readable, but their cells no longer browse (the new model would explain them)."""
@@ -200,7 +226,7 @@ class EvaluationPanel(QWidget):
         self._settings.eval_dataset, self._settings.eval_split = data, split
         self.setup.remember()
         self._show(f"Evaluating on {Path(data).name} ({SPLITS[split].lower()})…")
-        name = Path(self.model.source).name if self.model.source else "the model"
+        name = checkpoint_name(self.model.source, "the model")
         self._running_model = self.model
         self.runner.start(
             f"Evaluating {name} on {Path(data).name}",
@@ -217,7 +243,7 @@ class EvaluationPanel(QWidget):
         self.result, self._result_model = result, self._running_model
         self.report_controls.run_button.setEnabled(not self.report_runner.running())
         model = self._result_model
-        self._result_name = Path(model.source).name if model.source else "the demo model"
+        self._result_name = checkpoint_name(model.source, "the demo model")
         report = result.report
         skipped = f"; {len(result.skipped)} unreadable image(s) skipped" if result.skipped else ""
         source = f" (split from {result.split_source})" if result.split_source else ""
@@ -239,13 +265,14 @@ class EvaluationPanel(QWidget):
             line += f"{skipped}."
         self._show(line)
         self._log.info(line)
+        self.show_results()
         self._mark_stale()  # the viewer may have changed model while this ran
 
     def _cell_chosen(self, true_class: str, predicted: str) -> None:
         if self.result is None or self.result.report is None:
             return
         paths = self.result.cell_paths(true_class, predicted)
-        self.cellChosen.emit(paths, f"true {true_class} → predicted {predicted} ({len(paths)})")
+        self.cellChosen.emit(paths, f"true {true_class} → predicted {predicted} ({len(paths)})", true_class)
 
     def _show(self, text: str, error: bool = False) -> None:
         self.controls.say(text, error)

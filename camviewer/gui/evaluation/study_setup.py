@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QVBoxLayout, QWidget
 
+from camviewer.gui.common.reflow_form import ReflowForm
 from camviewer.gui.common.settings import Settings
 from camviewer.gui.evaluation import tasks
 from camviewer.gui.evaluation.mapping_table import LabelMappingTable
@@ -38,16 +39,15 @@ class StudySetup(QWidget):
         self.operating = OperatingPointChoice()
         self.operating.set_rule(settings.eval_operating_point)
         self.mapping = LabelMappingTable()
-        grid = QGridLayout(self)
-        grid.setContentsMargins(0, 0, 0, 0)
-        grid.addWidget(QLabel("Positive class"), 0, 0)
-        grid.addWidget(self.positive, 0, 1)
-        grid.addWidget(QLabel("Operating point"), 0, 2)
-        grid.addWidget(self.operating, 0, 3)
-        grid.addWidget(QLabel("Labels"), 1, 0)
-        grid.addWidget(self.mapping, 1, 1, 1, 3)
-        grid.setColumnStretch(1, 1)
-        grid.setColumnStretch(3, 1)
+        choices = ReflowForm(max_columns=2)  # side by side in a wide dock, one above the other in a narrow one
+        choices.grid.setContentsMargins(0, 0, 0, 0)
+        choices.add_row("Positive class", self.positive)
+        choices.add_row("Operating point", self.operating)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(choices)
+        layout.addWidget(QLabel("Labels of the data, and the model's class each one is scored as:"))
+        layout.addWidget(self.mapping)
         self.mapping.mappingChanged.connect(self._mapping_edited)
         self.positive.currentIndexChanged.connect(self._positive_changed)
         self.set_model(None)

@@ -1,20 +1,21 @@
-"""Step 5 of the refinement wizard: the measurements before and after, and the same images' maps side by side."""
+"""Step 5 of the refinement wizard: the measurements before and after, and the same images' maps side by side.
+
+The maps are shown in the viewer's own compare view (the one that puts two models side by side): pick an
+image in the list, its map before and after fine-tuning appear next to each other, with the ground
+truth outlined, zoomed and panned together.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidget, QWizardPage
+from PySide6.QtGui import QPainterPath
+from PySide6.QtWidgets import QCheckBox, QListWidget, QSplitter, QVBoxLayout, QWizardPage
 
 from camviewer.gui.common.result_table import ResultTable, number
 from camviewer.gui.refine.state import RefineState, comparison_rows
-
-
-def pixmap(rgb: np.ndarray) -> QPixmap:
-    rgb = np.ascontiguousarray(rgb)
-    height, width = rgb.shape[:2]
-    return QPixmap.fromImage(QImage(rgb.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy())
+from camviewer.gui.viewer.compare_view import CompareView, Tile
+from camviewer.gui.viewer.image_view import add_polygon
 
 
 def change(before: float | None, after: float | None, share: bool) -> str:
@@ -31,14 +32,20 @@ class ComparePage(QWizardPage):
         self.setTitle("5. Before and after")
         self.setSubTitle("Measured on the same held-out images with the same ground truth and CAM method.")
         self.table = ResultTable()
-        self.previews = QWidget()
-        self.grid = QGridLayout(self.previews)
-        scroll = QScrollArea(widgetResizable=True)
-        scroll.setWidget(self.previews)
+        self.images = QListWidget()
+        self.images.setToolTip("Held-out images with a ground-truth region: pick one to see its maps")
+        self.view = CompareView()
+        self.view.setMinimumHeight(220)
+        self.images.currentTextChanged.connect(self._show_image)
+        maps = QSplitter(Qt.Orientation.Horizontal)
+        maps.addWidget(self.images)
+        maps.addWidget(self.view)
+        maps.setStretchFactor(1, 1)
+        maps.setSizes([160, 600])
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.table)
-        splitter.addWidget(scroll)
-        splitter.setSizes([200, 260])
+        splitter.addWidget(maps)
+        splitter.setSizes([200, 320])
         self.load_box = QCheckBox("Load the fine-tuned model into the viewer on Finish", checked=True)
         layout = QVBoxLayout(self)
         layout.addWidget(splitter, 1)
@@ -58,31 +65,34 @@ class ComparePage(QWizardPage):
         self._show_previews()
 
     def _show_previews(self) -> None:
-        while self.grid.count():
-            item = self.grid.takeAt(0)
-            if item.widget():
-                item.widget().deleteLater()
-        before = dict(self.state.before.previews) if self.state.before else {}
-        after = dict(self.state.after.previews) if self.state.after else {}
+        self._before = dict(self.state.before.previews) if self.state.before else {}
+        self._after = dict(self.state.after.previews) if self.state.after else {}
+        self.images.clear()
+        self.images.addItems([key for key in self._before if key in self._after])
+        if self.images.count():
+            self.images.setCurrentRow(0)
+
+    def _show_image(self, key: str) -> None:
+        if key not in self._before or key not in self._after:
+            return
         method = self.state.method
-        for column, title in enumerate(("image", f"before ({method})", f"after ({method})")):
-            header = QLabel(f"<b>{title}</b>")
-            self.grid.addWidget(header, 0, column, alignment=Qt.AlignmentFlag.AlignCenter)
-        for row, key in enumerate([key for key in before if key in after], start=1):
-            name = QLabel(key, wordWrap=True)
-            name.setMaximumWidth(180)
-            self.grid.addWidget(name, row, 0)
-            for column, rgb in ((1, before[key]), (2, after[key])):
-                label = QLabel()
-                label.setPixmap(pixmap(rgb))
-                label.setToolTip(f"{key}: {self.state.method} map, ground truth outlined in white")
-                self.grid.addWidget(label, row, column, alignment=Qt.AlignmentFlag.AlignCenter)
+        self.view.show_tiles(
+            [
+                _tile(f"before ({method})", self._before[key], f"{key}: the {method} map before fine-tuning"),
+                _tile(f"after ({method})", self._after[key], f"{key}: the {method} map after fine-tuning"),
+            ]
+        )
 
     def preview_count(self) -> int:
-        return sum(
-            1
-            for index in range(self.grid.count())
-            if isinstance(self.grid.itemAt(index).widget(), QLabel)
-            and self.grid.itemAt(index).widget().pixmap() is not None
-            and not self.grid.itemAt(index).widget().pixmap().isNull()
-        )
+        """Maps ready to compare: two per image listed (before and after)."""
+        return 2 * self.images.count()
+
+    def set_colormap(self, lut: np.ndarray) -> None:
+        self.view.set_colormap(lut)
+
+
+def _tile(title: str, preview, tooltip: str) -> Tile:
+    truth = QPainterPath()
+    for points in preview.truth:
+        add_polygon(truth, np.asarray(points) + 0.5)
+    return Tile(title, preview.display, preview.map01, truth, tooltip)

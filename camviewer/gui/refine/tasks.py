@@ -18,7 +18,16 @@ if TYPE_CHECKING:  # the engine is imported by the workers, when they run
     from camviewer.core.model.loaded import LoadedModel
     from camviewer.core.trust.groundtruth import Region
 
-PREVIEW_SIZE = 128  # longest side of the before/after previews, pixels
+PREVIEW_SIZE = 256  # longest side of the before/after previews, pixels
+
+
+@dataclass
+class Preview:
+    """One held-out image as the before/after view shows it: the image, its map, the ground truth's outline."""
+
+    display: np.ndarray  # H x W x 3 uint8, at most PREVIEW_SIZE on its longest side
+    map01: np.ndarray  # H x W float32 in [0, 1], same size
+    truth: list[np.ndarray]  # ground-truth contours (K x 2 x, y), same scale
 
 
 @dataclass
@@ -31,7 +40,7 @@ class Measurement:
     ]  # evaluation.run.summary_metrics: n, accuracy, sensitivity, positive_class...
     localization: dict[str, float | None]  # trust summary of the method: pointing_game, iou, energy_in_region...
     method: str
-    previews: list[tuple[str, np.ndarray]]  # (image key, overlay RGB uint8 with the ground-truth outline)
+    previews: list[tuple[str, Preview]]  # (image key, preview): the maps of a few images with a region
 
 
 def measure_model(
@@ -61,7 +70,7 @@ def measure_model(
     truth = load_ground_truth(masks=masks)
     job = localize_dataset(model, entries, truth, [method], 0.2, 0.0, MaskFolder(roi) if roi else None, cancel=cancel)
     wanted = list(preview_keys) if preview_keys else None
-    previews: dict[str, np.ndarray] = {}
+    previews: dict[str, Preview] = {}
 
     by_path = {str(entry.path): entry for entry in entries}  # images refused a target are not explained
 
@@ -91,23 +100,24 @@ def _has_pixels(region: Region) -> bool:
     return bool(region.boxes) or (region.mask is not None and bool(region.mask.any()))
 
 
-def _preview(path: Path, result: ExplainResult, method: str, region: Region | None) -> np.ndarray:
-    """The image with its map (jet, half opacity) and the ground-truth outline in white, at most PREVIEW_SIZE."""
+def _preview(path: Path, result: ExplainResult, method: str, region: Region | None) -> Preview:
+    """The image, its map and the ground-truth outline, scaled to at most PREVIEW_SIZE."""
     import cv2
 
     from camviewer.core import overlay
-    from camviewer.core.images import read_image
+    from camviewer.core.images import read_image, to_uint8_rgb
 
-    pixels = read_image(path).pixels
+    display = to_uint8_rgb(read_image(path).pixels)
     (map01,) = result.maps[method].values()
-    rgb = overlay.overlay(pixels, map01, "jet", 0.5)
-    if region is not None:
-        rgb = overlay.draw_contours(rgb, overlay.contours(region.as_mask(map01.shape)))
-    scale = PREVIEW_SIZE / max(rgb.shape[:2])
-    if scale != 1:
-        size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
-        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_NEAREST if scale > 1 else cv2.INTER_AREA)
-    return np.ascontiguousarray(rgb)
+    mask = region.as_mask(map01.shape).astype(np.uint8) if region is not None else None
+    scale = PREVIEW_SIZE / max(display.shape[:2])
+    if scale < 1:
+        size = (max(1, round(display.shape[1] * scale)), max(1, round(display.shape[0] * scale)))
+        display = cv2.resize(display, size, interpolation=cv2.INTER_AREA)
+        map01 = cv2.resize(map01, size, interpolation=cv2.INTER_AREA)
+        mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST) if mask is not None else None
+    truth = overlay.contours(mask.astype(bool)) if mask is not None else []
+    return Preview(np.ascontiguousarray(display), np.ascontiguousarray(map01, dtype=np.float32), truth)
 
 
 def build_refined_set(

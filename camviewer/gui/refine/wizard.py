@@ -50,6 +50,9 @@ class RefineWizard(QWizard):
         self.finetune_page = FinetunePage(self.state, registry, log, self)
         self.after_page = MeasurePage(self.state, registry, log, None, after=True)
         self.compare_page = ComparePage(self.state)
+        from camviewer.core.overlay import colormap_lut  # the engine is loaded: a model is open
+
+        self.compare_page.set_colormap(colormap_lut(settings.colormap if settings.colormap else "jet"))
         for page in self.steps():
             self.addPage(page)
         self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage)

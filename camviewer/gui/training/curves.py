@@ -17,11 +17,12 @@ import math
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from camviewer.gui.common.plots import styled_plot
 
 REDRAW_MS = 100
+SIDE_BY_SIDE_WIDTH = 520  # wide enough for two readable plots
 TRAIN_COLOUR, VAL_COLOUR, BATCH_COLOUR = "#1f77b4", "#e8590c", "#adb5bd"
 
 
@@ -55,6 +56,7 @@ class TrainingCurves(QWidget):
             "<span style='color:#555'>┆</span> best epoch"
         )
         self.legend.setStyleSheet("color: #333")
+        self.legend.setWordWrap(True)
         self.batch_loss = _series(self.loss_plot, "train, per batch", BATCH_COLOUR, symbols=False)
         self.train_loss = _series(self.loss_plot, "train", TRAIN_COLOUR)
         self.val_loss = _series(self.loss_plot, "validation", VAL_COLOUR)
@@ -69,18 +71,39 @@ class TrainingCurves(QWidget):
             line.setToolTip("best epoch (lowest validation loss): its weights are in best.safetensors")
             plot.addItem(line)
             self.best_lines.append(line)
-        plots = QHBoxLayout()
-        plots.setContentsMargins(0, 0, 0, 0)
-        plots.addWidget(self.loss_plot)
-        plots.addWidget(self.acc_plot)
+        self.plots = QBoxLayout(QBoxLayout.Direction.LeftToRight)  # stacked when the panel is narrow
+        self.plots.setContentsMargins(0, 0, 0, 0)
+        self.plots.addWidget(self.loss_plot)
+        self.plots.addWidget(self.acc_plot)
+        self.hint = QLabel("<i>Loss and accuracy curves appear here when training starts.</i>", wordWrap=True)
+        self.hint.setStyleSheet("color: #666")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
+        layout.addWidget(self.hint)
         layout.addWidget(self.legend)
-        layout.addLayout(plots, 1)
+        layout.addLayout(self.plots, 1)
+        for widget in (self.legend, self.loss_plot, self.acc_plot):
+            widget.setVisible(False)  # until a run starts: empty plots would take the form's room
         self._redraw = QTimer(self, singleShot=True, interval=REDRAW_MS)
         self._redraw.timeout.connect(self.flush)
         self.clear()
+
+    def plots_shown(self) -> bool:
+        return not self.loss_plot.isHidden()
+
+    def show_plots(self) -> None:
+        self.hint.setVisible(False)
+        for widget in (self.legend, self.loss_plot, self.acc_plot):
+            widget.setVisible(True)
+
+    def resizeEvent(self, event) -> None:
+        """Side by side when the panel is wide enough for two readable plots; stacked when it is narrow."""
+        super().resizeEvent(event)
+        wide = event.size().width() >= SIDE_BY_SIDE_WIDTH
+        direction = QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom
+        if self.plots.direction() != direction:
+            self.plots.setDirection(direction)
 
     # ------------------------------------------------------------------------------------ data
     def clear(self, epochs: int | None = None) -> None:

@@ -15,9 +15,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QGridLayout,
     QGroupBox,
-    QLabel,
     QLineEdit,
     QSpinBox,
     QVBoxLayout,
@@ -25,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from camviewer.core.training.records import TrainConfig
+from camviewer.gui.common.reflow_form import ReflowForm
 
 # Offered first; any other torchvision classification architecture can be typed in.
 ARCHITECTURES = {
@@ -122,33 +121,42 @@ class TrainingForm(QWidget):
         self._arch_changed(self.arch.currentText())
 
     def _layout(self) -> None:
-        model = QGroupBox("Model")
-        grid = QGridLayout(model)
-        _add(grid, 0, 0, "Architecture", self.arch)
-        _add(grid, 0, 2, "Options", self.arch_options)
-        _add(grid, 1, 0, "Input size", self.input_size)
-        _add(grid, 1, 2, "Border crop", self.border_crop)
-        _add(grid, 2, 0, "Freeze", self.freeze)
-        grid.addWidget(self.pretrained, 2, 2, 1, 2)
-        _add(grid, 3, 0, "Positive class", self.positive_class)
-        grid.addWidget(self.grayscale, 3, 2, 1, 2)
-        fit = QGroupBox("Training")
-        grid = QGridLayout(fit)
-        _add(grid, 0, 0, "Epochs", self.epochs)
-        _add(grid, 0, 2, "Batch size", self.batch_size)
-        _add(grid, 0, 4, "Patience", self.patience)
-        _add(grid, 1, 0, "Learning rate", self.lr)
-        _add(grid, 1, 2, "Optimizer", self.optimizer)
-        _add(grid, 1, 4, "Weight decay", self.weight_decay)
-        _add(grid, 2, 0, "Validation", self.val_split)
-        _add(grid, 2, 2, "Test", self.test_split)
-        _add(grid, 2, 4, "Augment", self.augment)
-        _add(grid, 3, 0, "Seed", self.seed)
-        _add(grid, 3, 2, "Device", self.device)
+        """Two groups of label-field pairs, in one column when the dock is narrow, more when it is wide."""
+        model = ReflowForm(max_columns=2)
+        for text, widget in (
+            ("Architecture", self.arch),
+            ("Options", self.arch_options),
+            ("Input size", self.input_size),
+            ("Border crop", self.border_crop),
+            ("Freeze", self.freeze),
+            ("Positive class", self.positive_class),
+            (None, self.pretrained),
+            (None, self.grayscale),
+        ):
+            model.add_row(text, widget)
+        fit = ReflowForm(max_columns=3)
+        for text, widget in (
+            ("Epochs", self.epochs),
+            ("Batch size", self.batch_size),
+            ("Patience", self.patience),
+            ("Learning rate", self.lr),
+            ("Optimizer", self.optimizer),
+            ("Weight decay", self.weight_decay),
+            ("Validation", self.val_split),
+            ("Test", self.test_split),
+            ("Augment", self.augment),
+            ("Seed", self.seed),
+            ("Device", self.device),
+        ):
+            fit.add_row(text, widget)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(model)
-        layout.addWidget(fit)
+        for title, form in (("Model", model), ("Training", fit)):
+            box = QGroupBox(title)
+            inside = QVBoxLayout(box)
+            inside.setContentsMargins(4, 4, 4, 4)
+            inside.addWidget(form)
+            layout.addWidget(box)
 
     def _arch_changed(self, arch: str) -> None:
         self.arch_options.setPlaceholderText(ARCH_OPTIONS_HINT.get(arch, "{}"))
@@ -263,10 +271,3 @@ def _double(low: float, high: float, value: float, step: float, tip: str, decima
     spin.setValue(value)
     spin.setToolTip(tip)
     return spin
-
-
-def _add(grid: QGridLayout, row: int, column: int, text: str, widget: QWidget) -> None:
-    label = QLabel(text)
-    label.setToolTip(widget.toolTip())
-    grid.addWidget(label, row, column, alignment=Qt.AlignmentFlag.AlignRight)
-    grid.addWidget(widget, row, column + 1)

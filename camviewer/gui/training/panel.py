@@ -95,12 +95,16 @@ class TrainingPanel(QWidget):
         self._closing = False
         self._epochs = 0
         self._stack_imported = False  # the training code is imported once a dataset has been previewed
+        # Two threads importing torchvision at once can see it half-initialised: Start waits for that import.
+        self._stack_importing = False
+        self._start_when_ready = False
         self._scanned = False  # the remembered dataset is scanned when the panel is first shown (not at start-up)
         self.form.from_json(settings.train_options)
         self.data.set_path(settings.train_dataset, announce=False)
         self.propose_run_dir()
 
     def _layout(self) -> None:
+        """The settings take the panel until a run starts; then the curves get most of it (a splitter between)."""
         data_box = QGroupBox("Data")
         data_layout = QVBoxLayout(data_box)
         data_layout.addWidget(self.data)
@@ -116,20 +120,30 @@ class TrainingPanel(QWidget):
         column.addStretch(1)
         scroll = QScrollArea(widgetResizable=True)
         scroll.setWidget(settings)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # the form reflows instead
         live = QWidget()
         live_layout = QVBoxLayout(live)
         live_layout.setContentsMargins(4, 4, 4, 4)
         live_layout.addWidget(self.controls)
         live_layout.addWidget(self.curves, 1)
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(scroll)
-        splitter.addWidget(live)
-        splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([380, 300])  # settings first; the curves keep room for two plots
+        self.splitter = QSplitter(Qt.Orientation.Vertical, childrenCollapsible=False)
+        self.splitter.addWidget(scroll)
+        self.splitter.addWidget(live)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setSizes([10_000, 1])  # until a run starts, the buttons only: the form gets the rest
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(splitter)
+        layout.addWidget(self.splitter)
+
+    def show_curves(self, share: float = 0.6) -> None:
+        """The curves take ``share`` of the height: a little once a dataset is chosen (the plots are laid out
+        then, not when Start is pressed and the run competes for the CPU), most of it while a run goes."""
+        if not self.curves.plots_shown():
+            self.curves.show_plots()
+            self.splitter.setStretchFactor(1, 1)
+        total = sum(self.splitter.sizes())
+        if self.splitter.sizes()[1] < round(total * share):
+            self.splitter.setSizes([total - round(total * share), round(total * share)])
 
     def _connect(self) -> None:
         self.data.chosen.connect(self.scan)
@@ -175,10 +189,17 @@ class TrainingPanel(QWidget):
     def _previewed(self, ticket: int, preview: tasks.DatasetPreview) -> None:
         if not self._stack_imported:
             self._stack_imported = True
-            self._registry.start("Preparing the training code", tasks.import_training_stack, background=True)
+            self._stack_importing = True
+            self._registry.start(
+                "Preparing the training code",
+                tasks.import_training_stack,
+                background=True,
+                finished=self._stack_ready,
+            )
         if self._scans.is_current(ticket):
             self._last_preview = preview
             self._show_preview()
+            self.show_curves(share=0.3)
             self.form.set_classes(preview.class_names, preview.positive_class)
 
     def _show_preview(self) -> None:
@@ -200,8 +221,17 @@ class TrainingPanel(QWidget):
         self.run_dir.setText(str(unused_folder(parent, stem)))
         self._auto_run_dir = True
 
+    def _stack_ready(self) -> None:
+        self._stack_importing = False
+        if self._start_when_ready:
+            self._start_when_ready = False
+            self.start()
+
     # -------------------------------------------------------------------------------- training
     def start(self) -> None:
+        if self._stack_importing:
+            self._start_when_ready = True
+            return self.status.say("Preparing the training code… training starts in a moment.")
         data, out = self.data.text(), self.run_dir.text()
         if not data:
             return self.status.say("Choose a dataset folder first.", error=True)
@@ -275,13 +305,19 @@ class TrainingPanel(QWidget):
         self.runner.stop()
 
     def running(self) -> bool:
-        return self.runner.running()
+        """A run is in progress, or asked for and waiting for the training code to be imported."""
+        return self.runner.running() or self._start_when_ready
+
+    def preparing(self) -> bool:
+        """The training code is being imported (a Start now begins once it is)."""
+        return self._stack_importing
 
     # ------------------------------------------------------------------------------ run events
     def _set_running(self, running: bool) -> None:
         for widget in (self.resume_button, self.data, self.form, self.run_dir):
             widget.setEnabled(not running)
         if running:
+            self.show_curves()
             self.progress.begin(self._epochs)
             self.status.say("Decoding and checking every image…")
             self.curves.flush()

@@ -180,8 +180,8 @@ class TrustPanel(QWidget):
         self.model = model
 
     def set_methods(self, methods: tuple[str, ...], checked: tuple[str, ...]) -> None:
-        """The engine's CAM methods (known once it has loaded); ``checked`` are ticked."""
-        previous = {name for name, box in self.method_checks.items() if box.isChecked()} or set(checked)
+        """The engine's CAM methods (known once it has loaded); ``checked`` (the method on screen) are ticked too."""
+        previous = {name for name, box in self.method_checks.items() if box.isChecked()} | set(checked)
         while self.methods_grid.count():
             item = self.methods_grid.takeAt(0)
             if item.widget():

@@ -50,8 +50,10 @@ class TruthPanel(QWidget):
         show_action.toggled.connect(self.show_box.setChecked)
         self.source = QLabel("<i>None loaded</i>", wordWrap=True)
         self.threshold = QDoubleSpinBox(minimum=0.01, maximum=0.99, singleStep=0.05, decimals=2, value=0.2)
+        self.threshold.setSuffix(" × max")
         self.threshold.setToolTip(
-            "IoU and Dice use the map thresholded at this fraction of its maximum (0.2 as in Zhou et al.)"
+            "IoU and Dice score the map thresholded at this fraction of its maximum (0.2 as in Zhou et al.); "
+            "the outline in the CAM options is a display setting of its own"
         )
         self.tolerance = QDoubleSpinBox(minimum=0.0, maximum=500.0, singleStep=1.0, decimals=0, value=0.0, suffix=" px")
         self.tolerance.setToolTip("Pointing game: a peak this close to the region counts as a hit")
@@ -73,11 +75,13 @@ class TruthPanel(QWidget):
             self.values[key] = label
         form.setColumnStretch(1, 1)
         form.setColumnStretch(3, 1)
-        options = QHBoxLayout()
-        options.addWidget(QLabel("Threshold"))
-        options.addWidget(self.threshold)
-        options.addWidget(QLabel("Tolerance"))
-        options.addWidget(self.tolerance)
+        options = QGridLayout()  # two rows: the dock is narrow
+        options.setContentsMargins(0, 0, 0, 0)
+        options.addWidget(QLabel("IoU/Dice at"), 0, 0)
+        options.addWidget(self.threshold, 0, 1)
+        options.addWidget(QLabel("Pointing tolerance"), 1, 0)
+        options.addWidget(self.tolerance, 1, 1)
+        options.setColumnStretch(2, 1)
         top = QHBoxLayout()
         top.addWidget(self.load_button)
         top.addWidget(self.show_box)

@@ -1,5 +1,5 @@
 """Right panel, bottom: CAM options. What to compute (method, layer, class, compare mode) and how to show it
-(colormap, opacity, outline of the thresholded map).
+(colormap, opacity, outline of the thresholded map, the map's scale).
 
 Two kinds of signals keep the costs apart: ``computeChanged`` (the engine must run again) and
 ``displayChanged``/``opacityChanged`` (only the picture changes).
@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from camviewer.gui.viewer.state import COMPARE_MODES, OUTLINES, PREDICTED, ComputeOptions, DisplayOptions
+from camviewer.gui.common.jump_slider import JumpSlider
+from camviewer.gui.viewer.state import COMPARE_MODES, MAP_SCALES, OUTLINES, PREDICTED, ComputeOptions, DisplayOptions
 
 OPACITY_STEP = 0.1
 
@@ -48,16 +49,27 @@ class CamPanel(QWidget):
         self.colormap = self._combo("Colours of the heatmap (display only)")
         self.colormap.addItem(display.colormap, display.colormap)
         self.opacity = self._slider(round(display.opacity * 100), "Heatmap opacity (+ / - keys); display only")
-        self.opacity_label = QLabel(f"{self.opacity.value()}%", minimumWidth=36)
+        self.opacity_label = QLabel(f"{self.opacity.value()}%", minimumWidth=40)
         self.outline = self._combo("Draw the region where the map is above the threshold")
         for key, text in OUTLINES.items():
             self.outline.addItem(text, key)
         self.outline.setCurrentIndex(list(OUTLINES).index(display.outline) if display.outline in OUTLINES else 0)
-        self.threshold = self._slider(round(display.threshold * 100), "Threshold, as a fraction of the map's maximum")
-        self.threshold_label = QLabel(f"{self.threshold.value()}%", minimumWidth=36)
+        self.threshold = self._slider(
+            round(display.threshold * 100), "The outline is drawn where the map is above this share of its maximum"
+        )
+        self.threshold_label = QLabel(f"{self.threshold.value()}% of max")
+        self.threshold_label.setMinimumWidth(self.fontMetrics().horizontalAdvance("100% of max") + 4)
+        self.scale = self._combo(
+            "Per image: each map is stretched over its own range (the colour bar gives it in raw units). "
+            "Fixed: every map of the folder is drawn against one maximum, so magnitudes compare across images"
+        )
+        for key, text in MAP_SCALES.items():
+            self.scale.addItem(text, key)
+        self.scale.setCurrentIndex(max(0, self.scale.findData(display.scale)))
         self.compare_mode = self._combo("Show several maps of the same image side by side (computed in one pass)")
         for key, text in COMPARE_MODES.items():
             self.compare_mode.addItem(text, key)
+        self.set_models_available(False)
         self.compare_mode.setCurrentIndex(
             list(COMPARE_MODES).index(compute.compare) if compute.compare in COMPARE_MODES else 0
         )
@@ -78,7 +90,7 @@ class CamPanel(QWidget):
         return combo
 
     def _slider(self, value: int, tooltip: str) -> QSlider:
-        slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=value)
+        slider = JumpSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=value)
         slider.setToolTip(tooltip)
         slider.setPageStep(10)
         return slider
@@ -90,16 +102,17 @@ class CamPanel(QWidget):
         form.addRow("Layer", self.layer)
         form.addRow("Class", self.target)
         form.addRow("Colormap", self.colormap)
+        form.addRow("Map scale", self.scale)
         form.addRow("Opacity", _row(self.opacity, self.opacity_label))
         form.addRow("Outline", self.outline)
-        form.addRow("Threshold", _row(self.threshold, self.threshold_label))
+        form.addRow("Outline at", _row(self.threshold, self.threshold_label))
         form.addRow("Compare", _row(self.compare_mode, self.compare_methods))
         form.addRow(self.notice)
 
     def _connect(self) -> None:
         for combo in (self.method, self.layer, self.target, self.compare_mode):
             combo.currentIndexChanged.connect(self._compute_edited)
-        for combo in (self.colormap, self.outline):
+        for combo in (self.colormap, self.outline, self.scale):
             combo.currentIndexChanged.connect(self._display_edited)
         self.threshold.valueChanged.connect(self._display_edited)
         self.opacity.valueChanged.connect(self._opacity_edited)
@@ -127,6 +140,13 @@ class CamPanel(QWidget):
             menu.addAction(action)
         self._compute_edited()
         self._display_edited()
+        self._tick_shown_method()
+
+    def set_models_available(self, available: bool) -> None:
+        """'Two models side by side' is offered once a comparison model is loaded."""
+        item = self.compare_mode.model().item(self.compare_mode.findData("models"))
+        item.setEnabled(available)
+        item.setToolTip("" if available else "Open a comparison model first (File > Open comparison model…)")
 
     def set_model(self, class_names: list[str], layers: list, auto_layer: str) -> None:
         """``layers``: the engine's LayerInfo (name, shape, module_type) for this model."""
@@ -151,6 +171,19 @@ class CamPanel(QWidget):
     def set_compare(self, mode: str) -> None:
         self.compare_mode.setCurrentIndex(max(0, self.compare_mode.findData(mode)))
 
+    def set_scale(self, scale: str) -> None:
+        self.scale.setCurrentIndex(max(0, self.scale.findData(scale)))
+
+    def _tick_shown_method(self) -> None:
+        """The method shown in the single view is always part of 'Methods side by side': ticked, fixed."""
+        for action in self.compare_methods.menu().actions():
+            shown = action.text() == self.compute.method
+            action.setEnabled(not shown)
+            action.setToolTip("the method shown in the single view (always compared)" if shown else "")
+            if shown and not action.isChecked():
+                with QSignalBlocker(action):
+                    action.setChecked(True)
+
     def _compute_edited(self, *_args) -> None:
         checked = tuple(a.text() for a in self.compare_methods.menu().actions() if a.isChecked())
         options = replace(
@@ -164,15 +197,17 @@ class CamPanel(QWidget):
         self.compare_methods.setEnabled(options.compare == "methods")
         if options != self.compute:
             self.compute = options
+            self._tick_shown_method()
             self.computeChanged.emit(options)
 
     def _display_edited(self, *_args) -> None:
-        self.threshold_label.setText(f"{self.threshold.value()}%")
+        self.threshold_label.setText(f"{self.threshold.value()}% of max")
         options = replace(
             self.display,
             colormap=self.colormap.currentData() or self.display.colormap,
             outline=self.outline.currentData() or "none",
             threshold=self.threshold.value() / 100,
+            scale=self.scale.currentData() or "image",
         )
         self.threshold.setEnabled(options.outline != "none")
         if options != self.display:

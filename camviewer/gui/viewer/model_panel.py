@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
@@ -17,6 +16,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from camviewer.gui.common.files import checkpoint_name
 
 MAX_BARS = 10
 PREDICTED_STYLE = "QProgressBar::chunk { background-color: #d9480f; }"
@@ -63,7 +64,7 @@ class ModelPanel(QWidget):
 
     def show_model(self, card, source: str | None, device: str, warning: str | None) -> None:
         """``card`` is the engine's ModelCard; only its fields are read."""
-        self.name.setText(f"<b>{html.escape(Path(source).name if source else 'demo model (built in)')}</b>")
+        self.name.setText(f"<b>{html.escape(checkpoint_name(source, 'demo model (built in)'))}</b>")
         self.name.setToolTip(source or "")
         self.warning.setText(warning or "")
         self.warning.setVisible(bool(warning))

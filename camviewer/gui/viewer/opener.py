@@ -36,24 +36,46 @@ class Opener(QObject):
         self._window, self.settings, self._registry = window, settings, registry
         self._browser, self._loader, self._log = browser, loader, log
         loader.saved.connect(lambda path: log.info(f"Saved as {path}: it opens without questions from now on"))
+        self.current_model = lambda: None  # the viewer's LoadedModel, set by the window
+
+    def folder_start(self) -> str:
+        """Where folder and image dialogs start: the open folder, else the last one opened, else home."""
+        folder = self._browser.folder
+        if folder is None and self._browser.current_path():
+            folder = Path(self._browser.current_path()).parent
+        if folder is not None and Path(folder).is_dir():
+            return str(folder)
+        recent = next((f for f in self.settings.recent_folders if Path(f).is_dir()), None)
+        return recent or str(Path.home())
+
+    def model_start(self) -> str:
+        """Where the model dialog starts: the loaded model's folder, else the last model's, else home."""
+        model = self.current_model()
+        sources = [model.source] if model is not None and model.source else []
+        for source in [*sources, *self.settings.recent_models]:
+            if Path(source).parent.is_dir():
+                return str(Path(source).parent)
+        return str(Path.home())
 
     def choose_folder(self) -> None:
-        start = (self.settings.recent_folders or (str(Path.home()),))[0]
-        folder = QFileDialog.getExistingDirectory(self._window, "Open a folder of images", start)
+        folder = QFileDialog.getExistingDirectory(self._window, "Open a folder of images", self.folder_start())
         if folder:
             self.open_folder(folder)
 
     def choose_images(self) -> None:
-        start = (self.settings.recent_folders or (str(Path.home()),))[0]
-        files, _ = QFileDialog.getOpenFileNames(self._window, "Open images", start)
+        files, _ = QFileDialog.getOpenFileNames(self._window, "Open images", self.folder_start())
         if files:
             self.open_paths(files)
 
-    def choose_model(self) -> None:
-        start = str(Path((self.settings.recent_models or (str(Path.home()),))[0]).parent)
-        path, _ = QFileDialog.getOpenFileName(self._window, "Open a model checkpoint", start, CHECKPOINT_FILTER)
+    def choose_model(self, open_with=None) -> None:
+        """Ask for a checkpoint; ``open_with(path)`` opens it (default: as the viewer's model)."""
+        title = "Open a model checkpoint" if open_with is None else "Open a comparison model"
+        path, _ = QFileDialog.getOpenFileName(self._window, title, self.model_start(), CHECKPOINT_FILTER)
         if path:
-            self._loader.open(path, ask=True)  # chosen by hand: confirm what was entered last time
+            if open_with is None:
+                self._loader.open(path, ask=True)  # chosen by hand: confirm what was entered last time
+            else:
+                open_with(path)
 
     def open_folder(self, folder: str | Path) -> None:
         self.settings.remember_folder(folder)
@@ -88,7 +110,7 @@ class Opener(QObject):
         if gathered.folder is not None:
             self.open_folder(gathered.folder)
         elif gathered.images:
-            self._browser.show_paths(gathered.images, gathered.title)
+            self._browser.show_paths(gathered.images, gathered.title, labels=gathered.labels)
 
     def _report_unsupported(self, unsupported: list[Path]) -> None:
         names = "\n".join(str(path) for path in unsupported[:LISTED_UNSUPPORTED])

@@ -60,6 +60,11 @@ class ViewerSession(QObject):
         self.frame, self.result, self.unreadable = None, None, None
         self._submit()
 
+    def show_frame(self, frame: tasks.ImageFrame) -> None:
+        """An image another session has already decoded (a comparison model explains the same image)."""
+        self.path, self.frame, self.result, self.unreadable = frame.path, frame, None, None
+        self._submit()
+
     def set_options(self, options: ComputeOptions) -> None:
         if options == self.options:
             return

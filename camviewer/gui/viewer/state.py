@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-COMPARE_MODES = {"off": "Off", "methods": "Methods side by side", "classes": "Classes side by side"}
+if TYPE_CHECKING:  # the readers load pydicom and Pillow: imported by the workers, after the window is up
+    import numpy as np
+
+    from camviewer.core.images import Window
+
+COMPARE_MODES = {
+    "off": "Off",
+    "methods": "Methods side by side",
+    "classes": "Classes side by side",
+    "models": "Two models side by side",
+}
+MAP_SCALES = {"image": "Per image (min–max)", "fixed": "Fixed for the folder"}
 OUTLINES = {"none": "None", "contour": "Contour", "box": "Boxes"}
 PREDICTED = "pred"  # the target meaning "the class the model predicts"
 
@@ -20,6 +32,7 @@ class ComputeOptions:
     compare_methods: tuple[str, ...] = ("gradcam", "gradcam++", "xgradcam", "layercam", "hirescam", "eigencam")
 
     def engine_methods(self) -> tuple[str, ...]:
+        """The methods one engine pass computes (the shown one first)."""
         if self.compare == "methods":
             return tuple(dict.fromkeys((self.method, *self.compare_methods)))
         return (self.method,)
@@ -36,6 +49,23 @@ class DisplayOptions:
     opacity: float = 0.5
     outline: str = "none"  # one of OUTLINES
     threshold: float = 0.5  # fraction of the map's maximum
+    scale: str = "image"  # one of MAP_SCALES: each map stretched to its own range, or one maximum for the folder
+
+
+@dataclass(frozen=True)
+class Picture:
+    """What the base layer can show of one image (display only: the model sees the decoded pixels)."""
+
+    display: np.ndarray  # H x W x 3 uint8: the decoded pixels, as the model sees them
+    values: np.ndarray  # the file's own values: H x W (HU, raw samples) or H x W x 3 (colour samples)
+    units: str  # "HU", or "" for plain sample values
+    start: Window  # the linear window closest to ``display``: where window/level starts from
+    presets: tuple[Window, ...]  # the file's windows, CT presets, full range
+    inverted: bool  # MONOCHROME1: the lowest value is drawn white
+
+    @property
+    def grey(self) -> bool:
+        return self.values.ndim == 2
 
 
 def shown_class(result, target: str) -> str:

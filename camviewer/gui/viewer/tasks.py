@@ -17,6 +17,7 @@ import numpy as np
 
 from camviewer.core.errors import CamviewerError, Cancelled, ImageError
 from camviewer.core.jobs import CancelToken
+from camviewer.gui.viewer.state import Picture
 
 if TYPE_CHECKING:  # imported by the workers when they run: the window does not wait for torch or the decoders
     from camviewer.core.cam.layers import LayerInfo
@@ -167,7 +168,28 @@ class ImageFrame:
     generation: int
     path: str
     image: DecodedImage
-    display: np.ndarray  # H x W x 3 uint8, what the base layer shows
+    picture: Picture  # what the base layer shows: the decoded pixels, or the file's values through a window
+
+    @property
+    def display(self) -> np.ndarray:
+        """H x W x 3 uint8: the decoded pixels as the model sees them."""
+        return self.picture.display
+
+
+def make_picture(image: DecodedImage) -> Picture:
+    """The decoded view and the file's own values (HU, raw samples) with their display windows; no torch."""
+    from camviewer.core.images import to_uint8_rgb
+    from camviewer.core.images.values import decoded_window, inverted_display, modality_values, window_presets
+
+    values = modality_values(image)
+    return Picture(
+        to_uint8_rgb(image.pixels),
+        values,
+        image.info.units,
+        decoded_window(image, values),
+        tuple(window_presets(image, values)),
+        inverted_display(image.info),
+    )
 
 
 @dataclass
@@ -196,7 +218,7 @@ def view_image(request: ViewRequest) -> Iterator[ImageFrame | Explained | ViewFa
         except ImageError as error:
             yield ViewFailed(request.generation, request.path, f"{Path(request.path).name}: {error.reason}", "image")
             return
-        yield ImageFrame(request.generation, request.path, image, images.to_uint8_rgb(image.pixels))
+        yield ImageFrame(request.generation, request.path, image, make_picture(image))
     if request.model is None or request.cancel.cancelled:
         return
     from camviewer.core.explain import run
@@ -222,10 +244,60 @@ def view_image(request: ViewRequest) -> Iterator[ImageFrame | Explained | ViewFa
         yield Explained(request.generation, payload, time.perf_counter() - started)
 
 
-def list_folder(folder: str) -> list[Path]:
-    from camviewer.core.images import list_images
+@dataclass
+class Listing:
+    """A folder's images (its sub-folders' too when recursive), with the true labels the data gives."""
 
-    return list_images(folder)
+    paths: list[Path]
+    below: int  # images in sub-folders, counted (up to a limit) when a plain listing found none directly
+    labels: dict[str, str]  # image path -> label from class folders or a partition CSV
+
+
+def list_folder(folder: str, recursive: bool = False) -> Listing:
+    from camviewer.core.data.folder_labels import folder_labels
+    from camviewer.core.images.listing import count_images_below, list_images
+
+    paths = list_images(folder, recursive)
+    below = count_images_below(folder) if not paths and not recursive else 0
+    return Listing(paths, below, folder_labels(folder, paths))
+
+
+def labels_of(paths: Sequence[str | Path]) -> dict[str, str]:
+    """True labels of a list of images (dropped files): each one's folder as a class folder, where it is one."""
+    from camviewer.core.data.folder_labels import folder_labels
+
+    labels: dict[str, str] = {}
+    by_folder: dict[Path, list[Path]] = {}
+    for path in map(Path, paths):
+        by_folder.setdefault(path.parent, []).append(path)
+    for folder, images in by_folder.items():
+        labels.update(folder_labels(folder, images))
+    return labels
+
+
+@dataclass
+class HeldOut:
+    """The images a training run kept out of training: its test split, else its validation split."""
+
+    split: str  # "test" or "val"
+    paths: list[Path]
+    labels: dict[str, str]
+
+
+def held_out_images(checkpoint: str) -> HeldOut | None:
+    """From the split.csv beside a run's checkpoint; None when it has none (not a run, or nothing held out)."""
+    from camviewer.core.data.index import LABEL_SEPARATOR, read_partition_csv
+
+    split_file = Path(checkpoint).parent / "split.csv"
+    if not split_file.is_file():
+        return None
+    index = read_partition_csv(split_file)
+    for split in ("test", "val"):
+        samples = index.in_split(split)
+        if samples:
+            labels = {str(sample.path): LABEL_SEPARATOR.join(sample.labels) for sample in samples}
+            return HeldOut(split, [sample.path for sample in samples], labels)
+    return None
 
 
 @dataclass
@@ -236,6 +308,7 @@ class Gathered:
     images: list[Path]
     unsupported: list[Path]
     title: str
+    labels: dict[str, str] = field(default_factory=dict)  # true labels of ``images``, where their folders say
 
 
 def gather_images(paths: Sequence[str | Path]) -> Gathered:
@@ -255,7 +328,7 @@ def gather_images(paths: Sequence[str | Path]) -> Gathered:
     for folder in folders:
         images.extend(list_images(folder))
     title = f"{len(paths) - len(unsupported)} opened item{'s' if len(paths) - len(unsupported) != 1 else ''}"
-    return Gathered(None, images, unsupported, title)
+    return Gathered(None, images, unsupported, title, labels_of(images))
 
 
 # --------------------------------------------------------------------------------------- export
