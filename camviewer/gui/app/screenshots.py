@@ -100,8 +100,6 @@ def shoot(out: Path) -> list[Path]:
         window.open_folder(folder)
         wait_until(lambda: window.session.result is not None and window.session.result.source in paths)
 
-        from camviewer.core.model.inference import InferredArchitecture
-
         dialog = CheckpointDialog(
             "chexnet_densenet121.pth.tar",
             InferredArchitecture("densenet121", 14, 3, {}),
