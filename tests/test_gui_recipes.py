@@ -134,4 +134,4 @@ def test_an_empty_map_says_why_in_the_panel_and_the_status_bar(make_window, qtbo
     window.cam_panel.target.setCurrentIndex(window.cam_panel.target.findData("dead"))
     qtbot.waitUntil(lambda: window.cam_panel.notice.isVisible(), timeout=WAIT_MS)
     assert "zero gradient" in window.cam_panel.notice.text()
-    assert "empty map" in window.statusBar().currentMessage()
+    assert "empty map" in window.status.summary.text()

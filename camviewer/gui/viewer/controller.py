@@ -111,7 +111,7 @@ class ViewerController(QObject):
         timing = f" · {seconds * 1000:.0f} ms" if seconds else ""
         self.summary.emit(
             f"{options.method} · {shown} (p {result.probs[shown]:.3f}) · layer {result.layer}{timing}"
-            + (f" · {note}" if note else "")
+            + (f" · empty map: {note}" if note else "")
         )
 
     def _show_main_map(self, result) -> None:
