@@ -1,4 +1,4 @@
-"""Architectures: every torchvision classifier by name, plus TinyVGG and the CAM-ready VGG-16-GAP.
+"""Architectures: every torchvision classifier and timm model by name, plus TinyVGG and the CAM-ready VGG-16-GAP.
 
 All models return logits; the model card says whether they go through softmax or sigmoid.
 """
@@ -12,10 +12,12 @@ import torch
 import torch.nn.functional as F
 import torchvision
 from torch import nn
+from torchvision.models.vision_transformer import interpolate_embeddings
 
-from camviewer.core.errors import CamviewerError, PretrainedWeightsUnavailable, UnknownArchitecture
+from camviewer.core.errors import CamviewerError, PretrainedWeightsUnavailable, RecipeError, UnknownArchitecture
 from camviewer.core.model.pretrained import pretrained_state_dict
-from camviewer.core.model.registry import available_architectures
+from camviewer.core.model.registry import is_known_architecture
+from camviewer.core.model.timm_models import build_timm, is_timm
 from camviewer.core.model.state_dict import normalize_keys
 
 TINYVGG_DEFAULT_WIDTHS = (10, 10)
@@ -114,11 +116,15 @@ def build_model(
 
     With ``pretrained`` (or a ``weights_file``), ImageNet weights are loaded first and the
     classifier is then replaced; with one channel, the first convolution's pretrained weights
-    are summed over RGB so a grey image gives the response its RGB copy would.
+    are summed over RGB so a grey image gives the response its RGB copy would. ``timm:NAME``
+    models are built by timm (``arch_options`` go to their constructor), which does the same.
+    Models whose input size is fixed when built (ViT, MaxViT) are built for ``input_size``.
     """
     options = dict(arch_options or {})
-    if arch not in available_architectures():
+    if not is_known_architecture(arch):
         raise UnknownArchitecture(arch)
+    if is_timm(arch):
+        return build_timm(arch, num_classes, channels, input_size, options, pretrained, weights_file)
     if arch in ("tinyvgg", "tinyvgg_gap"):
         if pretrained or weights_file:
             raise PretrainedWeightsUnavailable(arch, "it is one of camviewer's own architectures")
@@ -131,17 +137,33 @@ def build_model(
             features = {k[len("features.") :]: v for k, v in vgg_state.items() if k.startswith("features.")}
             model.features.load_state_dict(features)
     elif pretrained or weights_file:
-        model = torchvision.models.get_model(arch, weights=None)
-        model.load_state_dict(normalize_keys(pretrained_state_dict(arch, weights_file), model.state_dict()))
+        model = torchvision.models.get_model(arch, weights=None, **_size_options(arch, input_size))
+        state = normalize_keys(pretrained_state_dict(arch, weights_file), model.state_dict())
+        if isinstance(model, torchvision.models.VisionTransformer):  # trained at 224: resample the positions
+            state = interpolate_embeddings(model.image_size, model.patch_size, state)
+        model.load_state_dict(state)
         replace_classifier(model, num_classes)
     else:
-        model = torchvision.models.get_model(arch, weights=None, num_classes=num_classes)
+        model = torchvision.models.get_model(
+            arch, weights=None, num_classes=num_classes, **_size_options(arch, input_size)
+        )
     if isinstance(model, torchvision.models.DenseNet):
         model.__class__ = DenseNetWithFinalReLU
         model.final_relu = nn.ReLU()
     if channels != 3:
         replace_first_conv(model, channels)
     return model
+
+
+def _size_options(arch: str, input_size: tuple[int, int]) -> dict:
+    """torchvision's ViT and MaxViT build their position tables for one input size."""
+    if arch.startswith("vit_"):
+        if input_size[0] != input_size[1]:
+            raise RecipeError(f"torchvision's {arch} takes square inputs, not {input_size[0]}x{input_size[1]}")
+        return {"image_size": input_size[0]}
+    if arch.startswith("maxvit_"):
+        return {"input_size": tuple(input_size)}
+    return {}
 
 
 def final_layer_name(model: nn.Module) -> str:

@@ -22,6 +22,7 @@ from camviewer.core.model.files import read_checkpoint
 from camviewer.core.model.inference import InferredArchitecture, infer_architecture
 from camviewer.core.model.loaded import LoadedModel, resolve_device
 from camviewer.core.model.state_dict import check_compatible, normalize_keys, strip_wrapper_prefixes
+from camviewer.core.model.timm_models import is_timm, timm_first_conv, timm_preprocessing
 
 _OVERRIDES = ("input_size", "mean", "std", "grayscale", "multi_label", "recipe")
 
@@ -120,7 +121,7 @@ def _card_for_state_dict(state, arch, num_classes, class_names, overrides) -> tu
             raise ArchitectureConflict("the checkpoint (its weights)", inferred.arch, arch)
         notes.append(f"architecture inferred from the weights: {inferred.arch}")
     arch = arch or inferred.arch
-    channels = inferred.channels if inferred else _first_conv_channels(stripped)
+    channels = inferred.channels if inferred else _first_conv_channels(stripped, arch)
     found_classes = inferred.num_classes if inferred else _classifier_outputs(stripped, arch, channels)
     if num_classes is not None and num_classes != found_classes:
         raise CheckpointError(f"the weights have {found_classes} outputs, not {num_classes}")
@@ -129,21 +130,40 @@ def _card_for_state_dict(state, arch, num_classes, class_names, overrides) -> tu
     sigmoid_head = _has_sequential_head(stripped)
     if sigmoid_head:
         notes.append("classifier saved as a Sequential(Linear, Sigmoid) head: treated as multi-label (sigmoid)")
-    grey = channels == 1
     card = ModelCard(
         arch=arch,
         class_names=list(class_names) if class_names else default_class_names(found_classes),
-        input_size=(inferred.input_size if inferred and inferred.input_size else (224, 224)),
         channels=channels,
-        mean=GREY_MEAN if grey else IMAGENET_MEAN,
-        std=GREY_STD if grey else IMAGENET_STD,
         head="sigmoid" if sigmoid_head else "softmax",
         arch_options=inferred.arch_options if inferred else {},
+        **default_preprocessing(arch, channels, inferred.input_size if inferred else None, notes),
     )
     return _apply_overrides(card, overrides), notes
 
 
-def _first_conv_channels(state) -> int:
+def default_preprocessing(arch: str, channels: int, input_size=None, notes: list[str] | None = None) -> dict:
+    """Card fields for weights that come without a recipe: timm's own evaluation transform for a timm
+    model, else a stretch to ``input_size`` (224 x 224) with ImageNet mean/std."""
+    if is_timm(arch):
+        recipe = timm_preprocessing(arch)
+        note, mean, std = recipe.pop("note"), recipe.pop("mean"), recipe.pop("std")
+        if note and notes is not None:
+            notes.append(f"preprocessing from timm's data config ({note})")
+        if channels == 1:  # timm averages the first convolution over RGB: the grey statistics are the averages
+            mean, std = (sum(mean) / len(mean),), (sum(std) / len(std),)
+        return {**recipe, "mean": mean, "std": std}
+    grey = channels == 1
+    return {
+        "input_size": input_size or (224, 224),
+        "mean": GREY_MEAN if grey else IMAGENET_MEAN,
+        "std": GREY_STD if grey else IMAGENET_STD,
+    }
+
+
+def _first_conv_channels(state, arch: str) -> int:
+    first = timm_first_conv(arch) if is_timm(arch) else None
+    if first is not None and f"{first}.weight" in state:
+        return int(state[f"{first}.weight"].shape[1])
     for value in state.values():
         if value.ndim == 4:
             return int(value.shape[1])

@@ -28,9 +28,9 @@ def strip_wrapper_prefixes(
 
     With ``expected`` keys known, any shared prefix is stripped until the names start to match.
     """
-    from camviewer.core.model.registry import available_architectures
+    from camviewer.core.model.registry import torchvision_architectures
 
-    wrappers = _WRAPPER_PREFIXES | set(available_architectures())
+    wrappers = _WRAPPER_PREFIXES | set(torchvision_architectures())
     state = dict(state)
     while state and not (expected and set(state) & set(expected)):
         first = {key.split(".", 1)[0] for key in state}

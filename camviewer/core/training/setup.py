@@ -37,9 +37,9 @@ from camviewer.core.errors import (
     TrainingOptionError,
 )
 from camviewer.core.jobs import CancelToken, Progress
-from camviewer.core.model.card import GREY_MEAN, GREY_STD, IMAGENET_MEAN, IMAGENET_STD, ModelCard, default_class_names
+from camviewer.core.model.card import ModelCard, default_class_names
 from camviewer.core.model.loaded import LoadedModel
-from camviewer.core.model.loading import load_model, new_model
+from camviewer.core.model.loading import default_preprocessing, load_model, new_model
 from camviewer.core.training.records import EpochRecord, Notice, TrainConfig
 from camviewer.core.training.session import Session
 
@@ -207,9 +207,10 @@ def _recipe(config: TrainConfig, base: ModelCard | None) -> dict:
             "crop": base.crop,
             "letterbox": base.letterbox,
         }
-    else:
-        geometry = {"input_size": (224, 224)}
-    interpolation = config.interpolation or (base.interpolation if base else None)
+    else:  # timm's own transform for a timm model, else a 224 x 224 stretch
+        preprocessing = default_preprocessing(config.arch, 1 if config.grayscale else 3)
+        geometry = {key: preprocessing.get(key) for key in ("input_size", "resize", "crop", "letterbox", "interpolation")}
+    interpolation = config.interpolation or (base.interpolation if base else geometry.pop("interpolation", None))
     return geometry | ({"interpolation": interpolation} if interpolation else {})
 
 
@@ -235,8 +236,9 @@ def _final_card(
 ) -> ModelCard:
     if config.init:
         mean, std = card.mean, card.std
-    elif config.pretrained:
-        mean, std = (IMAGENET_MEAN, IMAGENET_STD) if card.channels == 3 else (GREY_MEAN, GREY_STD)
+    elif config.pretrained:  # the statistics the weights were trained with
+        preprocessing = default_preprocessing(card.arch, card.channels)
+        mean, std = preprocessing["mean"], preprocessing["std"]
     else:
         mean, std = decoded.channel_stats("train")
     notes = {
