@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from camviewer.core.cam.layers import auto_layer, layer_module
+from camviewer.core.cam.layers import auto_layer, layer_module, layout_of
 from camviewer.core.cam.methods import GRADIENT_METHODS, eigen_projection
 from camviewer.core.cam.names import MostProbable, Target, validate_methods
 from camviewer.core.errors import CamError
@@ -45,16 +45,21 @@ from camviewer.core.model.loaded import LoadedModel, eval_mode
 
 
 class _LayerCapture:
-    """Hooks one layer for one forward: its output becomes a leaf so the backward stops there.
+    """Hooks one layer for one forward: its map becomes a leaf so the backward stops there.
 
-    The hook switches grad recording on (the surrounding ``torch.no_grad`` restores the mode
-    when it exits), so layers before the target build no graph at all. The hooked output is
-    cloned before it flows on: a later in-place op (DenseNet's ``relu_``, ResNet's ``+=``)
-    must not change the activation we read.
+    The layer's output is turned into a channel-first map (tokens and channels-last maps through
+    :mod:`camviewer.core.cam.tokens`), which is what every method sees, and rebuilt from that map for
+    the layers after it. The hook switches grad recording on (the surrounding ``torch.no_grad``
+    restores the mode when it exits), so layers before the target build no graph at all. With
+    ``keep_graph`` the map stays connected to the layers before it (a method that also needs their
+    gradients, e.g. gradient-weighted rollout). The rebuilt output is a copy: a later in-place op
+    (DenseNet's ``relu_``, ResNet's ``+=``) must not change the activation we read.
     """
 
-    def __init__(self, layer: nn.Module, with_grad: bool) -> None:
-        self.layer, self.with_grad = layer, with_grad
+    def __init__(self, model: LoadedModel, name: str, input_size, with_grad: bool, keep_graph: bool = False) -> None:
+        self.layer, self.name, self.input_size = layer_module(model, name), name, tuple(input_size)
+        self.layout = layout_of(model)
+        self.with_grad, self.keep_graph = with_grad, keep_graph
         self.activation: torch.Tensor | None = None
         self.enabled = True
 
@@ -65,18 +70,25 @@ class _LayerCapture:
     def __exit__(self, *exc) -> None:
         self.handle.remove()
 
-    def _hook(self, _module, _inputs, output):
+    def _hook(self, module, _inputs, output):
         if not self.enabled:
             return None
-        if not (isinstance(output, torch.Tensor) and output.ndim == 4):
-            raise CamError(f"the target layer must output an (N, C, H, W) tensor, not {_describe(output)}")
+        view = self.layout.view(self.name, module, output, self.input_size)
+        if view is None:
+            raise CamError(
+                f"layer {self.name!r} outputs {_describe(output)}, not a feature map "
+                f"(this model's maps are {self.layout.description})"
+            )
         self.enabled = False  # later forwards (Score-CAM's masked inputs) pass through untouched
         if not self.with_grad:
-            self.activation = output.detach().clone()
+            self.activation = view.to_map(output.detach()).clone()
             return None
+        if self.keep_graph:
+            self.activation = view.to_map(output)
+            return view.restore(self.activation, output).clone()
         torch.set_grad_enabled(True)
-        self.activation = output.detach().requires_grad_(True)
-        return self.activation.clone()
+        self.activation = view.to_map(output.detach()).requires_grad_(True)
+        return view.restore(self.activation, output.detach()).clone()
 
 
 def _describe(output) -> str:
@@ -145,7 +157,7 @@ def compute_cams(
     methods = validate_methods(methods)
     layer = layer or auto_layer(model)
     gradient_methods = [m for m in methods if m in GRADIENT_METHODS]
-    capture = _LayerCapture(layer_module(model, layer), with_grad=bool(gradient_methods))
+    capture = _LayerCapture(model, layer, batch.shape[2:], with_grad=bool(gradient_methods))
     batch = batch.to(model.device)
     with model.lock, eval_mode(model.module), capture:
         with torch.no_grad():
