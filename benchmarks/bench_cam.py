@@ -45,19 +45,35 @@ def our_method(model, batch, methods):
     return run
 
 
+def reference_reshape(model, batch):
+    """pytorch-grad-cam's ``reshape_transform`` for a transformer (None for a CNN): tokens or NHWC to NCHW."""
+    from camviewer.core.cam.layers import layout_of
+
+    layout = layout_of(model)
+    if layout.kind == "cnn":
+        return None
+    if layout.kind == "channels_last":
+        return lambda t: t.permute(0, 3, 1, 2)
+    grid, prefix = layout.grid(tuple(batch.shape[2:])), layout.prefix
+    return lambda t: t[:, prefix:].reshape(t.shape[0], *grid, t.shape[2]).permute(0, 3, 1, 2)
+
+
 def variants(model, batch):
     from pytorch_grad_cam import GradCAM
     from torchcam.methods import GradCAM as TorchcamGradCAM
 
+    from camviewer.core.cam.layers import layout_of
+
     module = model.module
     layer_name = compute_cams(model, batch[:1], ["gradcam"]).layer
     layer = module.get_submodule(layer_name)
+    transformer = layout_of(model).kind != "cnn"
 
     def plain_forward():
         with torch.no_grad():
             module(batch)
 
-    pgc = GradCAM(model=module, target_layers=[layer])
+    pgc = GradCAM(model=module, target_layers=[layer], reshape_transform=reference_reshape(model, batch))
 
     def pytorch_grad_cam():  # targets=None: it explains the predicted class, as ours does
         pgc(input_tensor=batch, targets=None)
@@ -67,7 +83,7 @@ def variants(model, batch):
             scores = module(batch)
             extractor(scores.argmax(1).tolist(), scores)
 
-    return {
+    runs = {
         "plain forward (no grad)": plain_forward,
         "cam": our_method(model, batch, ["cam"]),
         "gradcam": our_method(model, batch, ["gradcam"]),
@@ -77,6 +93,13 @@ def variants(model, batch):
         "pytorch-grad-cam GradCAM": pytorch_grad_cam,
         "torchcam GradCAM": torchcam_gradcam,
     }
+    if transformer:  # torchcam reads (N, C, H, W) layers only; CAM needs a GAP + linear head (Swin has one)
+        del runs["torchcam GradCAM"]
+        if layout_of(model).kind == "tokens":
+            del runs["cam"]
+            runs["rollout"] = our_method(model, batch, ["rollout"])
+            runs["gradrollout"] = our_method(model, batch, ["gradrollout"])
+    return runs
 
 
 def time_round_robin(runs: dict, repeats: int, warmup: int = 2) -> dict[str, float]:
@@ -233,7 +256,7 @@ def bench_recipe(sizes: list[tuple[int, int]], repeats: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--archs", default="resnet18,densenet121")
+    parser.add_argument("--archs", default="resnet18,densenet121,timm:vit_small_patch16_224,swin_t")
     parser.add_argument("--batches", default="1,16")
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--images", type=int, default=200)

@@ -303,12 +303,6 @@ def test_layer_override_by_name_and_unknown_layer():
         compute_cams(model, torch.randn(1, 3, 64, 64), ["gradcam"], layer="layer9")
 
 
-def test_transformers_are_refused_with_a_reason():
-    model = make_model("vit_b_16", size=224)
-    with pytest.raises(CamError, match="transformer"):
-        auto_layer(model)
-
-
 def test_upsample_map_sizes_range_and_border_crop():
     raw = np.array([[0.0, 1.0], [-3.0, 2.0]], np.float32)
     up = upsample_map(raw, (50, 80))

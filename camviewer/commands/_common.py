@@ -114,7 +114,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, required: bool = True, 
     group = parser.add_argument_group("model")
     if flag:
         group.add_argument(flag, dest="model", required=required, metavar="CKPT", help="checkpoint file")
-    group.add_argument("--arch", help="architecture of a bare state_dict (inferred when unambiguous)")
+    group.add_argument("--arch", help="architecture of a bare state_dict (inferred when unambiguous), or timm:NAME")
     group.add_argument("--num-classes", type=int, help="number of classes (checked against the weights)")
     group.add_argument("--classes", type=comma_list, metavar="A,B,...", help="class names in output order")
     add_recipe_arguments(group)

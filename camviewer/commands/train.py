@@ -70,11 +70,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--resume", metavar="RUN", help="continue this run at its next epoch (same optimizer and RNG state)"
     )
     model = parser.add_argument_group("model")
-    model.add_argument("--arch", help="architecture, e.g. tinyvgg_gap, resnet18 (see `camviewer info --list-archs`)")
-    model.add_argument("--arch-options", type=_json_object, metavar="JSON", help="e.g. '{\"widths\": [16, 32, 64]}'")
+    model.add_argument(
+        "--arch",
+        help="architecture, e.g. tinyvgg_gap, resnet18, timm:vit_tiny_patch16_224 (see `camviewer info --list-archs`)",
+    )
+    model.add_argument(
+        "--arch-options",
+        type=_json_object,
+        metavar="JSON",
+        help='e.g. \'{"widths": [16, 32, 64]}\', or a timm model\'s arguments: \'{"patch_size": 8, "depth": 6}\'',
+    )
     model.add_argument("--widths", type=_int_list, metavar="W1,W2,...", help="TinyVGG block widths (arch option)")
     model.add_argument(
-        "--pretrained", action="store_true", default=None, help="start from torchvision's ImageNet weights"
+        "--pretrained",
+        action="store_true",
+        default=None,
+        help="start from ImageNet weights (torchvision's, or timm's from its cache or the Hugging Face hub)",
     )
     model.add_argument(
         "--allow-random-init",

@@ -38,6 +38,7 @@ from torch import nn
 from camviewer.core.cam.layers import auto_layer, layer_module, layout_of
 from camviewer.core.cam.methods import GRADIENT_METHODS, eigen_projection
 from camviewer.core.cam.names import MostProbable, Target, validate_methods
+from camviewer.core.cam.rollout import attention_capture, rollout_maps
 from camviewer.core.errors import CamError
 from camviewer.core.jobs import CancelToken
 from camviewer.core.model.archs import final_layer_name
@@ -157,10 +158,11 @@ def compute_cams(
     methods = validate_methods(methods)
     layer = layer or auto_layer(model)
     gradient_methods = [m for m in methods if m in GRADIENT_METHODS]
-    capture = _LayerCapture(model, layer, batch.shape[2:], with_grad=bool(gradient_methods))
+    whole_graph = "gradrollout" in methods  # its backward goes through every block
+    capture = _LayerCapture(model, layer, batch.shape[2:], bool(gradient_methods), keep_graph=whole_graph)
     batch = batch.to(model.device)
     with model.lock, eval_mode(model.module), capture:
-        with torch.no_grad():
+        with torch.set_grad_enabled(whole_graph), attention_capture(model, methods) as attentions:
             logits = model.module(batch)
         activation = capture.activation
         if activation is None:
@@ -169,6 +171,8 @@ def compute_cams(
         targets = resolve_targets(target, probs, model)
         raw: list[dict[str, dict[int, torch.Tensor]]] = [defaultdict(dict) for _ in targets]
         zero_gradient: list[set[int]] = [set() for _ in targets]
+        if attentions:  # first: the gradient methods' last backward frees the graph
+            rollout_maps(model, attentions, logits, targets, methods, raw, batch.shape[2:])
         if gradient_methods:
             _gradient_maps(logits, activation, targets, gradient_methods, raw, zero_gradient)
         with torch.no_grad():

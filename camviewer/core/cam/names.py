@@ -31,7 +31,18 @@ from dataclasses import dataclass
 
 from camviewer.core.errors import CamError
 
-METHODS = ("gradcam", "gradcam++", "xgradcam", "layercam", "hirescam", "cam", "eigencam", "scorecam")
+METHODS = (
+    "gradcam",
+    "gradcam++",
+    "xgradcam",
+    "layercam",
+    "hirescam",
+    "cam",
+    "eigencam",
+    "scorecam",
+    "rollout",
+    "gradrollout",
+)
 
 
 @dataclass(frozen=True)

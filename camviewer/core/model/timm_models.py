@@ -40,7 +40,10 @@ def _name(arch: str) -> str:
 def _pretrained_cfg(arch: str) -> dict:
     import timm
 
-    cfg = timm.models.get_pretrained_cfg(_name(arch))
+    try:
+        cfg = timm.models.get_pretrained_cfg(_name(arch))
+    except RuntimeError:  # "Invalid pretrained tag"
+        raise UnknownArchitecture(arch) from None
     return cfg.to_dict() if cfg is not None else {}
 
 

@@ -209,7 +209,9 @@ def _recipe(config: TrainConfig, base: ModelCard | None) -> dict:
         }
     else:  # timm's own transform for a timm model, else a 224 x 224 stretch
         preprocessing = default_preprocessing(config.arch, 1 if config.grayscale else 3)
-        geometry = {key: preprocessing.get(key) for key in ("input_size", "resize", "crop", "letterbox", "interpolation")}
+        geometry = {
+            key: preprocessing.get(key) for key in ("input_size", "resize", "crop", "letterbox", "interpolation")
+        }
     interpolation = config.interpolation or (base.interpolation if base else geometry.pop("interpolation", None))
     return geometry | ({"interpolation": interpolation} if interpolation else {})
 

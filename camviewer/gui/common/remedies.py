@@ -35,7 +35,7 @@ def remedy(error: BaseException) -> str | None:
         case errors.ArchitectureConflict(found=found):
             return f"Choose {found} as the architecture."
         case errors.UnknownArchitecture():
-            return "Pick an architecture from the list, or type the name of a torchvision classification model."
+            return "Pick an architecture from the list, or type a torchvision classification model or timm:NAME."
         case errors.RecipeError():
             return "Check the preprocessing: a shorter-side resize needs a centre crop."
         case errors.DeviceUnavailable():

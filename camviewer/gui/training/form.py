@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from camviewer.core.training.records import TrainConfig
 from camviewer.gui.common.reflow_form import ReflowForm
 
-# Offered first; any other torchvision classification architecture can be typed in.
+# Offered first; any other torchvision classification architecture, or timm:NAME, can be typed in.
 ARCHITECTURES = {
     "tinyvgg_gap": "TinyVGG with global average pooling: small, trains in minutes on a CPU",
     "resnet18": "ResNet-18: a good first choice with a GPU (ImageNet weights available)",
@@ -34,8 +34,15 @@ ARCHITECTURES = {
     "vgg16_gap": "VGG-16 with a global-average-pooling head (the CAM-ready variant)",
     "efficientnet_b0": "EfficientNet-B0",
     "mobilenet_v3_small": "MobileNet V3 small: fast on a CPU",
+    "timm:vit_tiny_patch16_224": "ViT-Tiny from timm: a vision transformer (ImageNet weights through timm)",
+    "timm:swin_tiny_patch4_window7_224": "Swin-T from timm: a windowed-attention transformer",
+    "timm:convnext_atto": "ConvNeXt-Atto from timm: a small modern CNN",
 }
-ARCH_OPTIONS_HINT = {"tinyvgg_gap": '{"widths": [16, 32, 64]}', "vgg16_gap": '{"conv_width": 1024}'}
+ARCH_OPTIONS_HINT = {
+    "tinyvgg_gap": '{"widths": [16, 32, 64]}',
+    "vgg16_gap": '{"conv_width": 1024}',
+    "timm:vit_tiny_patch16_224": '{"patch_size": 8, "depth": 6}',
+}
 NO_POSITIVE = ""
 # The TrainConfig fields the form sets and remembers (the positive class belongs to a dataset, not to habits).
 REMEMBERED = (
@@ -53,10 +60,12 @@ class TrainingForm(QWidget):
         self.arch.addItems(list(ARCHITECTURES))
         for row, tip in enumerate(ARCHITECTURES.values()):
             self.arch.setItemData(row, tip, Qt.ItemDataRole.ToolTipRole)
-        self.arch.setToolTip("Architecture: pick one, or type any torchvision classification model name")
+        self.arch.setToolTip("Architecture: pick one, or type any torchvision classification model name, or timm:NAME")
         self.arch.currentTextChanged.connect(self._arch_changed)
         self.arch_options = QLineEdit()
-        self.arch_options.setToolTip("Architecture options as JSON (blank: the defaults), e.g. TinyVGG's widths")
+        self.arch_options.setToolTip(
+            "Architecture options as JSON (blank: the defaults), e.g. TinyVGG's widths, or a timm model's arguments"
+        )
         self.input_size = _spin(16, 2048, 224, " px", "Images are resized to this square size (training and inference)")
         self.pretrained = QCheckBox("ImageNet weights")
         self.pretrained.setToolTip(

@@ -70,6 +70,7 @@ class CheckpointDialog(QDialog):
         self.save.toggled.connect(self.save_path.setEnabled)
         if previous is not None:
             self._restore(previous)
+        self.arch.currentTextChanged.connect(self._arch_changed)
         self.error = QLabel(wordWrap=True, styleSheet="color: #b00020")
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Load")
@@ -154,6 +155,14 @@ class CheckpointDialog(QDialog):
         head = previous.multi_label
         self.head.setCurrentIndex(self.head.findData(None if head is None else "sigmoid" if head else "softmax"))
         self.recipe.set_values(previous.recipe, previous.mean, previous.std, previous.grayscale)
+
+    def _arch_changed(self, arch: str) -> None:
+        """A timm model chosen: the preprocessing of timm's own data config for it."""
+        if arch.startswith("timm:") and self.arch.findText(arch) >= 0:
+            from camviewer.gui.viewer.tasks import timm_preprocessing
+
+            recipe = timm_preprocessing(arch)  # a table lookup: timm is loaded by now (it listed the names)
+            self.recipe.set_values(recipe, recipe["mean"], recipe["std"], grayscale=False)
 
     def _accept_if_valid(self) -> None:
         problem = self.problem()

@@ -66,6 +66,13 @@ class LoadOptions:
     grayscale: bool | None = None
 
 
+def timm_preprocessing(arch: str) -> dict:
+    """timm's evaluation transform for ``arch`` (``timm:NAME``), as the recipe form's values."""
+    from camviewer.core.model.loading import default_preprocessing
+
+    return default_preprocessing(arch, 3)
+
+
 def describe_checkpoint(path: str, trust_pickle: bool = False) -> CheckpointInfo:
     from camviewer.core.model.loading import describe_checkpoint as describe
     from camviewer.core.model.registry import available_architectures
