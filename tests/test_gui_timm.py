@@ -29,6 +29,11 @@ def test_the_training_form_offers_timm_models_with_their_options(qtbot):
 
 def test_choosing_a_timm_architecture_fills_in_timms_preprocessing(ready_window, qtbot, tmp_path):
     window = ready_window
+
+    def methods():
+        return [window.cam_panel.method.itemData(i) for i in range(window.cam_panel.method.count())]
+
+    assert "gradcam" in methods() and "rollout" not in methods()  # a CNN: no attention to roll out
     torch.manual_seed(0)
     path = tmp_path / "vit.pth"
     torch.save(timm.create_model("vit_tiny_patch16_224", num_classes=2).state_dict(), path)
@@ -52,3 +57,4 @@ def test_choosing_a_timm_architecture_fills_in_timms_preprocessing(ready_window,
     )
     wait_for_result(qtbot, window)
     assert window.session.result.layer == "blocks.11.norm1"
+    assert {"rollout", "gradrollout"} <= set(methods())

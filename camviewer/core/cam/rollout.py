@@ -34,14 +34,23 @@ from camviewer.core.model.loaded import LoadedModel
 ROLLOUT_METHODS = ("rollout", "gradrollout")
 
 
-def _attention_modules(model: LoadedModel) -> list[nn.Module]:
-    layout = layout_of(model)
-    modules = [
+def supports_rollout(model: LoadedModel) -> bool:
+    """Whether the model's attention spans every token (ViT-like), so that rollout applies."""
+    return layout_of(model).kind == "tokens" and bool(_hookable_attention(model))
+
+
+def _hookable_attention(model: LoadedModel) -> list[nn.Module]:
+    return [
         module
         for module in model.module.modules()
         if isinstance(module, nn.MultiheadAttention)
         or (hasattr(module, "fused_attn") and isinstance(getattr(module, "attn_drop", None), nn.Module))
     ]
+
+
+def _attention_modules(model: LoadedModel) -> list[nn.Module]:
+    layout = layout_of(model)
+    modules = _hookable_attention(model)
     if layout.kind != "tokens" or not modules:
         raise CamError(
             f"attention rollout needs a ViT-like transformer whose attention spans every token; "

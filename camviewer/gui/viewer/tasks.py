@@ -143,14 +143,17 @@ def load_demo() -> ModelReady:
 def _ready(model: LoadedModel, warning: str | None = None, placeholder: bool = False) -> ModelReady:
     from camviewer.core.cam.layers import auto_layer, candidate_layers
     from camviewer.core.cam.names import METHODS
+    from camviewer.core.cam.rollout import ROLLOUT_METHODS, supports_rollout
     from camviewer.core.overlay import COLORMAPS
 
     try:
         layers, auto = candidate_layers(model), auto_layer(model)
-    except CamviewerError as error:  # e.g. a transformer: it still predicts, it cannot be explained
+    except CamviewerError as error:  # a model without any spatial map: it still predicts, it cannot be explained
         layers, auto = [], ""
         warning = f"{warning} {error}" if warning else str(error)
-    return ModelReady(model, layers, auto, tuple(METHODS), tuple(COLORMAPS), warning, placeholder)
+    rollout = bool(layers) and supports_rollout(model)  # attention rollout: ViT-like models only
+    methods = tuple(m for m in METHODS if rollout or m not in ROLLOUT_METHODS)
+    return ModelReady(model, layers, auto, methods, tuple(COLORMAPS), warning, placeholder)
 
 
 # --------------------------------------------------------------------------------------- images
