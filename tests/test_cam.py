@@ -133,7 +133,7 @@ class TwoChannelNet(nn.Module):
 
 
 def hand_model():
-    card = ModelCard(arch="hand", class_names=["a", "b"], input_size=(2, 2), channels=3)
+    card = ModelCard(arch="hand", class_names=["a", "b"], input_size=(8, 8), channels=3)
     return LoadedModel(TwoChannelNet(), card, torch.device("cpu"))
 
 

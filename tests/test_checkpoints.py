@@ -19,6 +19,7 @@ from camviewer.core.errors import (
     CheckpointError,
     StateDictMismatchError,
     UnsafeCheckpointError,
+    WriteFailed,
 )
 from camviewer.core.model import state_dict
 from camviewer.core.model.card import ModelCard
@@ -269,7 +270,7 @@ def test_save_is_atomic_when_writing_fails(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr("safetensors.torch.save_file", broken_save)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(WriteFailed, match="disk full"):  # typed, naming the file
         model.save(path)
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["best.safetensors"]

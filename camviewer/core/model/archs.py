@@ -14,11 +14,10 @@ import torchvision
 from torch import nn
 
 from camviewer.core.errors import CamviewerError, PretrainedWeightsUnavailable, UnknownArchitecture
+from camviewer.core.model.card_checks import TINYVGG_DEFAULT_WIDTHS
 from camviewer.core.model.pretrained import pretrained_state_dict
 from camviewer.core.model.registry import available_architectures
 from camviewer.core.model.state_dict import normalize_keys
-
-TINYVGG_DEFAULT_WIDTHS = (10, 10)
 
 
 class TinyVGG(nn.Module):

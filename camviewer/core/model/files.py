@@ -20,6 +20,7 @@ from torch import nn
 from camviewer.core.atomic import atomic_path
 from camviewer.core.errors import (
     CheckpointError,
+    InvalidModelCard,
     UnsafeCheckpointError,
 )
 from camviewer.core.model.card import ModelCard
@@ -104,8 +105,8 @@ def _read_safetensors(path: Path, shapes_only: bool = False) -> RawCheckpoint:
     if CARD_KEY in metadata:
         try:
             card = ModelCard.from_json(metadata[CARD_KEY])
-        except (ValueError, TypeError) as error:
-            raise CheckpointError(f"{path}: the model card inside is invalid ({error})") from None
+        except InvalidModelCard as error:
+            raise error.in_file(path) from None
     return RawCheckpoint(state_dict=state, card=card)
 
 
@@ -128,7 +129,12 @@ def _unwrap(obj, path: Path) -> RawCheckpoint:
     """Find the state_dict inside the usual nestings: {'state_dict': ...}, {'model': ...}."""
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{path}: expected a dict of tensors, found {type(obj).__name__}")
-    card = ModelCard.from_dict(obj[CARD_KEY]) if isinstance(obj.get(CARD_KEY), Mapping) else None
+    try:
+        card = ModelCard.from_dict(dict(obj[CARD_KEY]) if isinstance(obj[CARD_KEY], Mapping) else obj[CARD_KEY])
+    except KeyError:
+        card = None
+    except InvalidModelCard as error:
+        raise error.in_file(path) from None
     for key in NESTING_KEYS:
         inner = obj.get(key)
         if isinstance(inner, Mapping) and inner and _is_tensor_dict(inner):

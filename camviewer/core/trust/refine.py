@@ -52,9 +52,13 @@ def refine_dataset(
     border_crop: float = 0.1,
     batch_size: int = 16,
     cancel: CancelToken | None = None,
+    allow_outside: bool = False,
 ) -> Iterator[Progress]:
-    """Write the enhanced dataset under ``out`` (same relative layout); yields per image, returns the manifest."""
-    entries = dataset_images(data)
+    """Write the enhanced dataset under ``out`` (same relative layout); yields per image, returns the manifest.
+
+    ``allow_outside``: a CSV partition may name images outside its folder (see camviewer.core.data.index).
+    """
+    entries = dataset_images(data, allow_outside)
     out = Path(out)
     _check_arguments(mode, model, roi_masks, out, Path(data))
     skipped: list[tuple[str, str]] = []

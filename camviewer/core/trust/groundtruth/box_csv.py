@@ -17,6 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from camviewer.core import csvfiles
 from camviewer.core.errors import AnnotationError
 from camviewer.core.trust.groundtruth.regions import BoxItem, BoxTable
 
@@ -141,7 +142,7 @@ def describe_columns(path: str | Path, columns: dict[str, str] | None = None) ->
             first = handle.readline()
     except (OSError, UnicodeDecodeError) as error:
         raise AnnotationError(path, f"not a readable text file ({error})") from None
-    header = next(csv.reader([first], _dialect(first)), [])
+    header = next(csvfiles.reader([first], dialect=_dialect(first)), [])
     return detect_layout(path, header, columns).describe()
 
 
@@ -152,7 +153,7 @@ def read_box_csv(path: str | Path, columns: dict[str, str] | None = None) -> Box
         with open(path, newline="", encoding="utf-8-sig") as handle:
             sample = handle.read(64 * 1024)
             handle.seek(0)
-            rows = list(csv.reader(handle, _dialect(sample)))
+            rows = list(csvfiles.reader(handle, dialect=_dialect(sample)))
     except UnicodeDecodeError as error:
         raise AnnotationError(path, f"not a text CSV file ({error.reason} at byte {error.start})") from None
     except csv.Error as error:
