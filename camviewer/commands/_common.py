@@ -34,8 +34,8 @@ def input_size(text: str) -> tuple[int, int]:
         sizes = [int(p) for p in parts if p.strip()]
     except ValueError:
         sizes = []
-    if len(sizes) not in (1, 2) or min(sizes) < 8:
-        raise argparse.ArgumentTypeError(f"expected SIZE or HEIGHTxWIDTH (>= 8), not {text!r}")
+    if len(sizes) not in (1, 2) or min(sizes) < 8 or max(sizes) > 4096:
+        raise argparse.ArgumentTypeError(f"expected SIZE or HEIGHTxWIDTH (8 to 4096 pixels), not {text!r}")
     return (sizes[0], sizes[-1])
 
 
@@ -221,7 +221,7 @@ def remedy(error: BaseException) -> str | None:
         case errors.OutsidePartitionFolder(csv_path=csv_path):
             return f"if you trust {csv_path.name}, add --allow-outside"
         case errors.RunInterrupted(run_dir=run_dir, epochs_done=done, cause=cause):
-            first = "free some space" if cause.no_space else "make the run folder writable"
+            first = _first_step(cause)
             if done:
                 return f"{first}, then continue with --resume {run_dir} (the {done} finished epoch(s) are kept)"
             return f"{first}, then start it again with the same command and --out (no epoch had finished)"
@@ -230,7 +230,7 @@ def remedy(error: BaseException) -> str | None:
         case errors.ExportMismatch():
             return "continue it with the same options, replace it with --overwrite, or choose another --out"
         case errors.ExportInterrupted(cause=cause):
-            first = "free some space" if cause.no_space else "make the folder writable"
+            first = _first_step(cause)
             return f"{first}, then add --resume to continue: the images already listed in predictions.csv are kept"
         case errors.WriteFailed(no_space=True):
             return "free some space on that disk, or choose another folder"
@@ -241,6 +241,12 @@ def remedy(error: BaseException) -> str | None:
         case errors.NonFiniteOutput():
             return "check the normalisation (--mean, --std) and the weights"
     return None
+
+
+def _first_step(cause: errors.WriteFailed) -> str:
+    if cause.no_space:
+        return "free some space"
+    return "make the folder writable" if cause.not_allowed else "once the folder can be written"
 
 
 class ProgressLine:

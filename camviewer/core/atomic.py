@@ -82,11 +82,16 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
 
 
 def write_npy(path: str | Path, array) -> Path:
-    """``numpy.save`` through a temporary file (given a handle: ``numpy.save`` would add ``.npy`` to a name)."""
+    """``numpy.save`` through a temporary file. The bytes are written by Python, so that a full disk is reported
+    with its reason (numpy's own writer says only how many bytes it wrote)."""
+    import io
+
     import numpy as np
 
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.save(handle, array)
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getbuffer())
     return Path(path)
 
 

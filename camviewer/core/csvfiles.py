@@ -48,24 +48,41 @@ def restore(cell: str) -> str:
 
 
 class Writer:
-    """``csv.writer`` whose cells are neutralised."""
+    """``csv.writer`` whose cells are neutralised.
+
+    A cell holding a carriage return is quoted even with ``\n`` line ends (the csv module quotes only the
+    characters of its line terminator, and a bare CR would split the row when read back).
+    """
 
     def __init__(self, handle: IO[str], **options: Any) -> None:
         self._writer = csv.writer(handle, **options)
+        self._quoting_all = csv.writer(handle, **{**options, "quoting": csv.QUOTE_ALL})
 
     def writerow(self, row: Iterable[Any]) -> Any:
-        return self._writer.writerow([neutralise(cell) for cell in row])
+        cells = [neutralise(cell) for cell in row]
+        carriage_return = any(isinstance(cell, str) and "\r" in cell for cell in cells)
+        return (self._quoting_all if carriage_return else self._writer).writerow(cells)
 
     def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
         for row in rows:
             self.writerow(row)
 
 
-class DictWriter(csv.DictWriter):
-    """``csv.DictWriter`` whose cells (the header's too) are neutralised."""
+class DictWriter:
+    """``csv.DictWriter``'s interface over a :class:`Writer`: cells (the header's too) neutralised."""
+
+    def __init__(self, handle: IO[str], fieldnames: Sequence[str], restval: Any = "", **options: Any) -> None:
+        self.fieldnames, self.restval = list(fieldnames), restval
+        self.writer = Writer(handle, **options)
+
+    def writeheader(self) -> Any:
+        return self.writer.writerow(self.fieldnames)
 
     def writerow(self, rowdict: Mapping[str, Any]) -> Any:
-        return super().writerow({key: neutralise(value) for key, value in rowdict.items()})
+        extra = set(rowdict) - set(self.fieldnames)
+        if extra:
+            raise ValueError(f"dict contains fields not in fieldnames: {', '.join(map(repr, sorted(extra)))}")
+        return self.writer.writerow([rowdict.get(key, self.restval) for key in self.fieldnames])
 
     def writerows(self, rowdicts: Iterable[Mapping[str, Any]]) -> None:
         for row in rowdicts:

@@ -114,4 +114,4 @@ def write_png(path, rgb: np.ndarray) -> None:
     if not ok:
         raise WriteFailed(path, "the image could not be encoded as PNG")
     with atomic_path(path) as tmp:
-        encoded.tofile(tmp)
+        tmp.write_bytes(encoded.tobytes())  # Python's write: a full disk is reported with its reason

@@ -49,15 +49,15 @@ def expand_sources(
     inputs, problems, notices, seen = [], [], [], set()
     outputs = os.path.abspath(out_dir) if out_dir is not None else None
     for path in map(Path, paths):
+        if outputs is not None and _inside(os.path.abspath(path), outputs):
+            problems.append(ExplainFailure(str(path), "inside the output folder: outputs are not read as input"))
+            continue
         if path.is_dir():
             found = [(file, file.relative_to(path).as_posix()) for file in list_images(path, recursive=True)]
             if outputs is not None and _inside(outputs, os.path.abspath(path)):
                 found = [(file, key) for file, key in found if not _inside(os.path.abspath(file), outputs)]
                 notices.append(f"{printable(path)} holds the output folder: its files are not read as input")
         elif os.path.lexists(path):  # a file, or something else that the reader will refuse with the reason
-            if outputs is not None and _inside(os.path.abspath(path), outputs):
-                problems.append(ExplainFailure(str(path), "inside the output folder: outputs are not read as input"))
-                continue
             found = [(path, path.name)]
         else:
             problems.append(ExplainFailure(str(path), "no such file or folder"))
@@ -119,17 +119,14 @@ def explain_to_folder(
                     write = writers.submit(write_image_outputs, result, out_dir, names, stem, colormap, alpha)
                     pending.append((write, _row(result, model.card.class_names, stem)))
                     result = replace(result, image=None)
-                summary["explained"] += _commit(pending, table, keep=2 * batch_size)
+                _commit(pending, table, summary, keep=2 * batch_size)
                 yield Progress(event.done, event.total, event.message, result)
-            summary["explained"] += _commit(pending, table, keep=0)
+            _commit(pending, table, summary, keep=0)
         except WriteFailed as error:
-            _abandon(pending)
+            _finish(pending, table, summary)
             raise ExportInterrupted(out_dir, summary["explained"], error) from None
         except BaseException:  # cancelled, closed or failed elsewhere: keep the images already complete
-            try:
-                _commit(pending, table, keep=0)
-            except WriteFailed:
-                _abandon(pending)
+            _finish(pending, table, summary)
             raise
         finally:
             table.close()
@@ -154,9 +151,8 @@ def _row(result: ExplainResult, class_names: list[str], stem: str) -> list:
     return [os.path.abspath(result.source), result.predicted, *probabilities, stem]
 
 
-def _commit(pending: Pending, table: PredictionsTable, keep: int) -> int:
+def _commit(pending: Pending, table: PredictionsTable, summary: dict, keep: int) -> None:
     """Append the rows of the oldest images whose files are written (waiting while more than ``keep`` are pending)."""
-    committed = 0
     while pending and (len(pending) > keep or pending[0][0].done()):
         write, row = pending[0]
         files = write.result()  # WriteFailed: that image's files were already removed
@@ -166,16 +162,28 @@ def _commit(pending: Pending, table: PredictionsTable, keep: int) -> int:
         except WriteFailed:
             remove_files(files)
             raise
-        committed += 1
-    return committed
+        summary["explained"] += 1
 
 
-def _abandon(pending: Pending) -> None:
-    """Wait for the writes still running and remove what they wrote: no row lists them."""
+def _finish(pending: Pending, table: PredictionsTable, summary: dict) -> None:
+    """After a failure or a cancel: list every pending image whose files were all written, in order; an image
+    whose write failed has removed its own files. If the table itself cannot grow, the rest are removed."""
     while pending:
-        write, _row = pending.popleft()
-        with contextlib.suppress(Exception):  # a write that failed removed its own files
-            remove_files(write.result())
+        write, row = pending.popleft()
+        try:
+            files = write.result()
+        except Exception:  # reported by whoever failed first; that image removed its own files
+            continue
+        try:
+            table.append(row)
+        except WriteFailed:
+            remove_files(files)
+            for later, _row in pending:
+                with contextlib.suppress(Exception):
+                    remove_files(later.result())
+            pending.clear()
+            break
+        summary["explained"] += 1
 
 
 def _inside(path: str, folder: str) -> bool:

@@ -42,21 +42,49 @@ class RawCheckpoint:
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, card: ModelCard) -> Path:
-    """Write weights + card as one safetensors file, atomically (temporary file, then rename)."""
-    from safetensors.torch import save_file
+    """Write weights + card as one safetensors file, atomically (temporary file, then rename).
+
+    The file is made in memory and written by Python: safetensors' own writer reports a full disk without
+    its reason, and replaces the temporary file with a private (0600) one of its own.
+    """
+    from safetensors.torch import save
 
     path = Path(path)
     state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
+    data = save(state, metadata={CARD_KEY: card.to_json()})
     with atomic_path(path) as tmp:
-        save_file(state, str(tmp), metadata={CARD_KEY: card.to_json()})
+        tmp.write_bytes(data)
     return path
 
 
 def save_torch_atomic(obj, path: str | Path) -> Path:
-    """``torch.save`` through a temporary file (for resumable training states)."""
-    with atomic_path(Path(path)) as tmp:
-        torch.save(obj, tmp)
+    """``torch.save`` through a temporary file (for resumable training states); a full disk is a WriteFailed."""
+    with atomic_path(Path(path)) as tmp, open(tmp, "wb") as handle:
+        writer = _KeepsWriteErrors(handle)
+        try:
+            torch.save(obj, writer)
+        except RuntimeError:
+            if writer.error is not None:  # torch turns the OSError into a RuntimeError without its reason
+                raise writer.error from None
+            raise
     return Path(path)
+
+
+class _KeepsWriteErrors:
+    """A file for ``torch.save`` that remembers the OSError of a failed write."""
+
+    def __init__(self, handle) -> None:
+        self._handle, self.error = handle, None
+
+    def write(self, data) -> int:
+        try:
+            return self._handle.write(data)
+        except OSError as error:
+            self.error = error
+            raise
+
+    def __getattr__(self, name):
+        return getattr(self._handle, name)
 
 
 def read_checkpoint(path: str | Path, trust_pickle: bool = False, shapes_only: bool = False) -> RawCheckpoint:

@@ -75,7 +75,7 @@ def remedy(error: BaseException) -> str | None:
         case errors.MissingInput(needed="roi_masks"):
             return "Choose the folder of ROI masks."
         case errors.RunInterrupted(epochs_done=done, cause=cause):
-            first = "Free some space" if cause.no_space else "Make the run folder writable"
+            first = _first_step(cause)
             if done:
                 return f"{first}, then continue the run with Resume… (its {done} finished epoch(s) are kept)."
             return f"{first}, then start it again into the same folder (no epoch had finished)."
@@ -84,7 +84,7 @@ def remedy(error: BaseException) -> str | None:
         case errors.ExportExists() | errors.ExportMismatch():
             return "Choose another folder, or export again and replace it."
         case errors.ExportInterrupted(cause=cause):
-            first = "Free some space" if cause.no_space else "Make the folder writable"
+            first = _first_step(cause)
             return f"{first}, then export to the same folder again and choose Continue: the images done are kept."
         case errors.WriteFailed(no_space=True):
             return "Free some space on that disk, or choose another folder."
@@ -95,6 +95,12 @@ def remedy(error: BaseException) -> str | None:
         case errors.NonFiniteOutput():
             return "Check the model's normalisation (mean and std) and its weights."
     return None
+
+
+def _first_step(cause: errors.WriteFailed) -> str:
+    if cause.no_space:
+        return "Free some space"
+    return "Make the folder writable" if cause.not_allowed else "Once the folder can be written"
 
 
 def with_remedy(message: str, error: BaseException) -> str:
