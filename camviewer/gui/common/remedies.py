@@ -80,7 +80,7 @@ def remedy(error: BaseException) -> str | None:
                 return f"{first}, then continue the run with Resume… (its {done} finished epoch(s) are kept)."
             return f"{first}, then start it again into the same folder (no epoch had finished)."
         case errors.OutsidePartitionFolder():
-            return "Use it only if you trust the partition file: start again and answer Yes when asked."
+            return "Such files are read only if you trust the partition file and say so when asked."
         case errors.ExportExists() | errors.ExportMismatch():
             return "Choose another folder, or export again and replace it."
         case errors.ExportInterrupted(cause=cause):

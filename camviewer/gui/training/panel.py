@@ -31,6 +31,7 @@ from camviewer.core.errors import RunFolderInUse
 from camviewer.core.training.records import ResumeChanges
 from camviewer.gui.common.files import unused_folder
 from camviewer.gui.common.log_panel import LogPanel
+from camviewer.gui.common.partitions import PartitionPermissions
 from camviewer.gui.common.path_field import PathField
 from camviewer.gui.common.settings import Settings
 from camviewer.gui.jobs.controls import JobControls
@@ -90,6 +91,7 @@ class TrainingPanel(QWidget):
         self._layout()
         self._connect()
         self._scans = Latest()  # a newer dataset supersedes an older scan
+        self._partitions = PartitionPermissions(self)
         self._last_preview: tasks.DatasetPreview | None = None
         self._auto_run_dir = True
         self._closing = False
@@ -181,6 +183,7 @@ class TrainingPanel(QWidget):
             f"Reading {Path(data).name}",
             tasks.preview_dataset,
             data,
+            self._partitions.allowed(data),
             background=True,
             returned=lambda preview: self._previewed(ticket, preview),
             errored=self._scans.if_current(ticket, lambda error: self._scan_failed(data, error)),
@@ -207,6 +210,8 @@ class TrainingPanel(QWidget):
             self.preview.show_preview(self._last_preview, self.form.val_split.value(), self.form.test_split.value())
 
     def _scan_failed(self, data: str, error: BaseException) -> None:
+        if self._partitions.ask(error):  # a CSV naming files elsewhere: read them only if the user says so
+            return self.scan(data)
         self._last_preview = None
         self.preview.show_message(describe_error(f"Reading {data}", error)[0], error=True)
         self.form.set_classes([], None)
@@ -241,6 +246,7 @@ class TrainingPanel(QWidget):
             config = self.form.config(data, str(Path(out).expanduser()), command="camviewer GUI: Training panel")
         except ValueError as error:
             return self.status.say(str(error), error=True)
+        config = replace(config, allow_outside=self._partitions.allowed(data))
         self._settings.train_dataset = data
         self._settings.train_runs_dir = str(Path(out).expanduser().parent)
         self._settings.train_options = self.form.to_json()
