@@ -13,12 +13,15 @@ Any ``OSError`` while writing (a full disk, a read-only folder, a name too long)
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
+
+import numpy as np
 
 from camviewer.core.errors import WriteFailed
 
@@ -84,10 +87,6 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
 def write_npy(path: str | Path, array) -> Path:
     """``numpy.save`` through a temporary file. The bytes are written by Python, so that a full disk is reported
     with its reason (numpy's own writer says only how many bytes it wrote)."""
-    import io
-
-    import numpy as np
-
     buffer = io.BytesIO()
     np.save(buffer, array)
     with atomic_path(path) as tmp:

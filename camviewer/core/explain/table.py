@@ -10,6 +10,7 @@ what was asked for (classes, methods, target, layer, colours), so that a resumed
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -25,6 +26,7 @@ SETTINGS = "export.json"
 SETTINGS_FORMAT = "camviewer-export/1"
 STEM_COLUMN = "stem"
 IF_EXISTS = ("refuse", "overwrite", "resume")
+COMPARED = ("classes", "methods", "target", "layer", "colormap", "alpha")  # what a resumed export must share
 ENCODING = {"encoding": "utf-8", "errors": "surrogateescape"}
 
 
@@ -101,7 +103,7 @@ def _make_folder(out_dir: Path) -> None:
     except OSError as error:
         raise WriteFailed.from_os_error(out_dir, error) from None
     if not os.access(out_dir, os.W_OK | os.X_OK):
-        raise WriteFailed(out_dir, "the folder is read-only")
+        raise WriteFailed(out_dir, "the folder is read-only", errno.EACCES)
 
 
 def _resume(out_dir: Path, settings: dict) -> dict[str, str]:
@@ -123,9 +125,6 @@ def _resume(out_dir: Path, settings: dict) -> dict[str, str]:
     stems = {stem.casefold() for stem in done.values()}
     remove_files([path for path in output_files(out_dir) if stem_of(path.name).casefold() not in stems])
     return done
-
-
-COMPARED = ("classes", "methods", "target", "layer", "colormap", "alpha")
 
 
 def _earlier_settings(out_dir: Path) -> dict | None:
