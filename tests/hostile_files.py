@@ -98,6 +98,14 @@ def hostile_cards() -> dict[str, object]:
             "input_size",
             {**base, "input_size": [16, 16], "arch_options": {"widths": [4] * 5}},
         ),
+        "a resize of 1e6": ("resize", {**base, "input_size": None, "resize": 1000000, "crop": [32, 32]}),
+        "a crop of 0x0": ("crop", {**base, "input_size": None, "resize": 40, "crop": [0, 0]}),
+        "a letterbox as text": ("letterbox", {**base, "input_size": None, "resize": [32, 32], "letterbox": "yes"}),
+        "a crop and a letterbox": (
+            "recipe",
+            {**base, "input_size": None, "resize": [40, 40], "crop": [32, 32], "letterbox": True},
+        ),
+        "a version as text": ("card_version", {**base, "card_version": "2"}),
     }
 
 

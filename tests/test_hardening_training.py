@@ -18,7 +18,7 @@ from camviewer.cli import main
 from camviewer.core.errors import RunFolderInUse, RunInterrupted, WriteFailed
 from camviewer.core.jobs import run_to_end
 from camviewer.core.model.loading import load_model
-from camviewer.core.training import loop, setup
+from camviewer.core.training import loop, run_folder, setup
 from camviewer.core.training.loop import read_train_state, resume, train
 from camviewer.core.training.records import Notice, TrainConfig
 
@@ -104,7 +104,7 @@ def test_a_run_killed_at_any_point_continues_to_the_same_result(data, tmp_path, 
     if (run_dir / "last.pt").exists():  # an epoch finished: it is kept, and the run goes on after it
         result = run_to_end(resume(run_dir), events.append)
     else:  # no epoch finished: the folder is not "in use", the same command starts it again
-        left = [name for name in setup.RUN_FILES if (run_dir / name).exists()]
+        left = [name for name in run_folder.RUN_FILES if (run_dir / name).exists()]
         result = run_to_end(train(config), events.append)
         told = any("no epoch had finished" in e.message for e in events if isinstance(e.payload, Notice))
         assert told == bool(left)  # replacing config.json is said; a lone split.csv is just rewritten

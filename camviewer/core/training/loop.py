@@ -49,10 +49,9 @@ from camviewer.core.training.records import (
     TrainingError,
     TrainResult,
 )
+from camviewer.core.training.run_folder import best_epoch_saved, claim_run_dir
 from camviewer.core.training.session import Session
 from camviewer.core.training.setup import (
-    best_epoch_saved,
-    claim_run_dir,
     freeze_parameters,
     start_session,
 )
