@@ -98,6 +98,8 @@ def test_outputs_that_overflow_are_an_error_not_a_prediction(tmp_path, capsys, o
     err = capsys.readouterr().err
     assert "NaN or infinite probabilities" in err and "Traceback" not in err
     assert not list((out / "maps").iterdir()) and len((out / "predictions.csv").read_text().splitlines()) == 1
+    good = tiny_checkpoint(tmp_path / "good.safetensors")  # an export that listed nothing is no export to keep
+    assert main(["explain", str(source), "--model", str(good), "--out", str(out)]) == 0
     card = tiny_card()
     tiny_std = ModelCard(**{**card.__dict__, "std": (1e-45, 1e-45, 1e-45)})  # finite, positive, absurd
     model = load_model(tiny_checkpoint(tmp_path / "t.safetensors"), device="cpu")

@@ -35,10 +35,24 @@ def header(class_names: list[str]) -> list[str]:
 
 
 def earlier_export(out_dir: Path) -> list[str]:
-    """What an earlier export left in ``out_dir`` (``predictions.csv``, ``maps/``...); empty when nothing."""
-    found = [name for name in (PREDICTIONS, SETTINGS) if (out_dir / name).exists()]
+    """What an earlier export left in ``out_dir`` (``predictions.csv``, ``maps/``...); empty when nothing, or
+    nothing but the header and settings of an export that stopped before its first image (nothing to lose)."""
     folders = {path.parent.name for path in output_files(out_dir)} if out_dir.is_dir() else set()
+    if not folders and not _has_rows(out_dir / PREDICTIONS):
+        return []
+    found = [name for name in (PREDICTIONS, SETTINGS) if (out_dir / name).exists()]
     return found + [f"{folder}/" for folder in OUTPUT_FOLDERS if folder in folders]
+
+
+def _has_rows(path: Path) -> bool:
+    """Whether a table holds anything after its header line."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+    except OSError:
+        return False
+    first_line_end = head.find(b"\n")
+    return first_line_end != -1 and len(head) > first_line_end + 1
 
 
 class PredictionsTable:
