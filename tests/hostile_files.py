@@ -1,8 +1,8 @@
 """The hostile and clumsy corpus of the hardening tests (issue 11), made on the spot.
 
 A FIFO named like an image, a socket, a file name that is not UTF-8, the longest legal file name, names
-that collide once made portable, a file that holds a secret, model cards that lie, checkpoints with NaN or
-infinite weights, and a subprocess whose files may not grow past a few bytes (a full disk).
+that collide once made portable, a file that holds a secret, model cards and ground-truth files that lie,
+checkpoints with NaN or infinite weights, and a subprocess whose files may not grow past a few bytes (a full disk).
 """
 
 from __future__ import annotations
@@ -162,3 +162,39 @@ def run_with_file_limit(args: list[str], limit_bytes: int, cwd: Path | None = No
     return subprocess.run(
         [sys.executable, *args], preexec_fn=limit, capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout
     )
+
+
+def hostile_annotations() -> dict[str, tuple[str, object]]:
+    """Ground-truth files that lie: (kind, content); each must be one AnnotationError. ``coco`` content is
+    written as JSON (text as it is), ``voc`` as one XML file of a VOC folder."""
+    image = {"id": 1, "file_name": "a.png"}
+    box = {"image_id": 1, "bbox": [1, 1, 4, 4]}
+    return {
+        "COCO annotations as an object": ("coco", {"images": [image], "annotations": {"1": box}}),
+        "COCO annotations as text": ("coco", {"images": [image], "annotations": ["x"]}),
+        "COCO categories as text": ("coco", {"images": [image], "annotations": [box], "categories": ["x"]}),
+        "COCO images as text": ("coco", {"images": ["a.png"]}),
+        "COCO image id a list": ("coco", {"images": [{"id": [1], "file_name": "a.png"}]}),
+        "COCO image_id a list": ("coco", {"images": [image], "annotations": [{**box, "image_id": [1]}]}),
+        "COCO bbox of 1e400": (
+            "coco",
+            '{"images": [{"id": 1, "file_name": "a.png"}], "annotations": '
+            '[{"image_id": 1, "bbox": [1' + "0" * 400 + ", 0, 4, 4]}]}",
+        ),
+        "COCO nested 100,000 deep": ("coco", "[" * 100_000 + "]" * 100_000),
+        "VOC corner NaN": ("voc", _voc_object("nan", "1", "inf", "4")),
+        "VOC billion laughs": ("voc", _billion_laughs()),
+    }
+
+
+def _voc_object(xmin: str, ymin: str, xmax: str, ymax: str) -> str:
+    corners = f"<xmin>{xmin}</xmin><ymin>{ymin}</ymin><xmax>{xmax}</xmax><ymax>{ymax}</ymax>"
+    return (
+        f"<annotation><filename>a.png</filename><object><name>x</name><bndbox>{corners}</bndbox></object></annotation>"
+    )
+
+
+def _billion_laughs() -> str:
+    """An XML file of 1 KB whose entities expand to 3 GB ("lol" times 10**9)."""
+    entities = '<!ENTITY l0 "lol">' + "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
+    return f'<?xml version="1.0"?><!DOCTYPE a [{entities}]><annotation><filename>&l9;</filename></annotation>'

@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from camviewer.core.errors import CamviewerError
+    from camviewer.core.errors import CamviewerError, WriteFailed
     from camviewer.core.trust.refine import refine_dataset
 
     if not 0 <= args.floor <= 1 or not 0 <= args.border_crop < 0.5:
@@ -54,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
             allow_outside=args.allow_outside,
         )
         manifest = drive(job)
+    except WriteFailed as error:  # the images before it are complete; without refine.json the set is not used
+        return fail(error)
     except CamviewerError as error:
         return fail(error, EXIT_USAGE)
     for key, reason in manifest["skipped"]:

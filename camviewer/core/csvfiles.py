@@ -129,4 +129,12 @@ def dict_rows(handle: IO[str], **options: Any) -> list[dict[str, str]]:
     ]
 
 
+def sniff_dialect(line: str, delimiters: str = ",;\t") -> type[csv.Dialect] | csv.Dialect:
+    """The dialect of a header line (its delimiter among ``delimiters``); the usual comma CSV if unclear."""
+    try:
+        return csv.Sniffer().sniff(line, delimiters=delimiters)
+    except csv.Error:
+        return csv.excel
+
+
 Error = csv.Error
