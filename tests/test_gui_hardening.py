@@ -175,3 +175,25 @@ def test_evaluating_a_partition_naming_files_elsewhere_asks_then_runs(make_windo
     qtbot.waitUntil(lambda: not panel.runner.running(), timeout=WAIT_MS)
     assert len(asked) == 1 and "partition.csv names 24 file(s) outside its own folder" in asked[0]
     assert panel.result is not None and len(panel.result.paths) == 24
+
+
+def test_the_refinement_wizard_asks_before_building_from_such_a_partition(
+    make_window, qtbot, cells, tmp_path, monkeypatch
+):
+    partition = outside_partition(cells, tmp_path / "lists")
+    window = make_window()
+    with qtbot.waitSignal(window.session.modelChanged, timeout=WAIT_MS):
+        window.open_model(save_synth_checkpoint(tmp_path / "model" / "tiny.safetensors"))
+    window.workbench.actions.refine.trigger()
+    page = window.workbench.wizard.build_page
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Yes)
+    page.data.set_path(str(partition))
+    page.set_mode("crop")
+    page.out.setText(str(tmp_path / "enhanced"))
+    with qtbot.waitSignal(page.runner.returned, timeout=WAIT_MS):  # refused, asked, built
+        page.controls.run_button.click()
+    qtbot.waitUntil(lambda: not page.runner.running(), timeout=WAIT_MS)
+    assert len(asked) == 1 and "partition.csv names 24 file(s) outside its own folder" in asked[0]
+    assert len(list((tmp_path / "enhanced").rglob("*.png"))) == 24 and (tmp_path / "enhanced" / "refine.json").is_file()
+    window.workbench.wizard.reject()
