@@ -51,6 +51,13 @@ class PartitionPermissions:
         self._allowed.add(os.path.abspath(error.csv_path))
         return True
 
+    def asking(
+        self, data: str, retry: Callable[[str], None], otherwise: Callable[[str, BaseException], None]
+    ) -> Callable[[BaseException], None]:
+        """An error handler for a job on ``data``: a refusal for files elsewhere asks, then ``retry(data)`` on a Yes;
+        any other error, or a No, goes to ``otherwise(data, error)``."""
+        return lambda error: retry(data) if self.ask(error) else otherwise(data, error)
+
     def retry_on(self, runner: JobRunner, restart: Callable[[], None]) -> None:
         """A job of ``runner`` refused for such a file asks the user and, on a Yes, starts again (``restart``)."""
         again: list[bool] = []

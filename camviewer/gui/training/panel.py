@@ -91,7 +91,7 @@ class TrainingPanel(QWidget):
         self._layout()
         self._connect()
         self._scans = Latest()  # a newer dataset supersedes an older scan
-        self._partitions = PartitionPermissions(self)
+        self._partitions = PartitionPermissions(self)  # CSVs naming files elsewhere: asked when scanned
         self._last_preview: tasks.DatasetPreview | None = None
         self._auto_run_dir = True
         self._closing = False
@@ -186,7 +186,7 @@ class TrainingPanel(QWidget):
             self._partitions.allowed(data),
             background=True,
             returned=lambda preview: self._previewed(ticket, preview),
-            errored=self._scans.if_current(ticket, lambda error: self._scan_failed(data, error)),
+            errored=self._scans.if_current(ticket, self._partitions.asking(data, self.scan, self._scan_failed)),
         )
 
     def _previewed(self, ticket: int, preview: tasks.DatasetPreview) -> None:
@@ -210,8 +210,6 @@ class TrainingPanel(QWidget):
             self.preview.show_preview(self._last_preview, self.form.val_split.value(), self.form.test_split.value())
 
     def _scan_failed(self, data: str, error: BaseException) -> None:
-        if self._partitions.ask(error):  # a CSV naming files elsewhere: read them only if the user says so
-            return self.scan(data)
         self._last_preview = None
         self.preview.show_message(describe_error(f"Reading {data}", error)[0], error=True)
         self.form.set_classes([], None)
@@ -246,14 +244,13 @@ class TrainingPanel(QWidget):
             config = self.form.config(data, str(Path(out).expanduser()), command="camviewer GUI: Training panel")
         except ValueError as error:
             return self.status.say(str(error), error=True)
-        config = replace(config, allow_outside=self._partitions.allowed(data))
         self._settings.train_dataset = data
         self._settings.train_runs_dir = str(Path(out).expanduser().parent)
         self._settings.train_options = self.form.to_json()
         self.curves.clear(config.epochs)
         self._epochs = config.epochs
         self._log.info(f"Training {config.arch} on {data} into {out} ({config.epochs} epochs at most)")
-        self.runner.train(config)
+        self.runner.train(replace(config, allow_outside=self._partitions.allowed(data)))
 
     def choose_run_to_resume(self) -> None:
         if self.runner.running():

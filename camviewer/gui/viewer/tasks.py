@@ -292,7 +292,7 @@ def held_out_images(checkpoint: str) -> HeldOut | None:
     split_file = Path(checkpoint).parent / "split.csv"
     if not split_file.is_file():
         return None
-    index = read_partition_csv(split_file)
+    index = read_partition_csv(split_file, allow_outside=True)  # the run's own file, naming the data
     for split in ("test", "val"):
         samples = index.in_split(split)
         if samples:
