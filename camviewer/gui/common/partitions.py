@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from camviewer.core.errors import OutsidePartitionFolder
+from camviewer.core.filenames import printable
 
 if TYPE_CHECKING:
     from camviewer.gui.jobs.runner import JobRunner
@@ -33,14 +34,14 @@ class PartitionPermissions:
         """For an OutsidePartitionFolder: ask, and True (the file is allowed from now on) if the user agrees."""
         if not isinstance(error, OutsidePartitionFolder):
             return False
-        shown = "\n".join(error.outside[:3]) + (
+        shown = "\n".join(map(printable, error.outside[:3])) + (
             f"\n… and {len(error.outside) - 3} more" if len(error.outside) > 3 else ""
         )
         answer = QMessageBox.question(
             self._parent,
             "Read files outside the partition's folder?",
-            f"{error.csv_path.name} names {len(error.outside)} file(s) outside its own folder "
-            f"({error.csv_path.parent}):\n{shown}\n\n"
+            f"{printable(error.csv_path.name)} names {len(error.outside)} file(s) outside its own folder "
+            f"({printable(error.csv_path.parent)}):\n{shown}\n\n"
             "Read them only if you trust this file: a partition file from elsewhere can point at any file "
             "on this computer.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
