@@ -168,6 +168,7 @@ def bench_explain_folder(count: int, repeats: int) -> None:
                         "cpu",
                         "--batch-size",
                         "16",
+                        "--overwrite",
                     ]
                 )
             finally:

@@ -133,7 +133,7 @@ class TwoChannelNet(nn.Module):
 
 
 def hand_model():
-    card = ModelCard(arch="hand", class_names=["a", "b"], input_size=(2, 2), channels=3)
+    card = ModelCard(arch="hand", class_names=["a", "b"], input_size=(8, 8), channels=3)
     return LoadedModel(TwoChannelNet(), card, torch.device("cpu"))
 
 
@@ -309,7 +309,7 @@ def test_upsample_map_sizes_range_and_border_crop():
     assert up.shape == (50, 80) and up.dtype == np.float32
     assert up.min() == 0.0 and abs(up.max() - 1.0) < 1e-6
     assert up[-1, -1] == up.max() and up[-1, 0] == 0.0  # negative evidence clipped by the ReLU
-    card = ModelCard(arch="x", class_names=["a"], input_size=(2, 2), border_crop=0.1)
+    card = ModelCard(arch="x", class_names=["a"], input_size=(8, 8), border_crop=0.1)
     cropped = upsample_map(raw, (100, 100), card.placement((100, 100)))
     # the border the model never saw is "not seen" (NaN), not cold (0)
     assert np.isnan(cropped[:10]).all() and np.isnan(cropped[:, -10:]).all()

@@ -1,10 +1,12 @@
 """Loading what people have: camviewer checkpoints, bare and nested state_dicts, legacy names, pickles."""
 
+import errno
 import json
 import os
 import pickle
 import re
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +21,7 @@ from camviewer.core.errors import (
     CheckpointError,
     StateDictMismatchError,
     UnsafeCheckpointError,
+    WriteFailed,
 )
 from camviewer.core.model import state_dict
 from camviewer.core.model.card import ModelCard
@@ -263,14 +266,16 @@ def test_save_is_atomic_when_writing_fails(tmp_path, monkeypatch):
     path = model.save(tmp_path / "best.safetensors")
     before = path.read_bytes()
 
-    def broken_save(state, filename, metadata=None):
-        with open(filename, "wb") as handle:
-            handle.write(b"partial")
-        raise OSError("disk full")
+    write_bytes = Path.write_bytes
 
-    monkeypatch.setattr("safetensors.torch.save_file", broken_save)
-    with pytest.raises(OSError, match="disk full"):
+    def disk_full(self, data):
+        write_bytes(self, bytes(data)[:100])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", disk_full)
+    with pytest.raises(WriteFailed, match="No space left on device") as failed:  # typed, naming the file
         model.save(path)
+    assert failed.value.path == path and failed.value.no_space
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["best.safetensors"]
 

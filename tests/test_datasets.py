@@ -14,7 +14,7 @@ from PIL import Image
 from camviewer.core.data.decode import decode_samples
 from camviewer.core.data.index import SPLITS, assign_splits, read_partition_csv, scan_dataset, write_split_csv
 from camviewer.core.data.loaders import CachedImages, build_augmentation, label_targets, torch_dataset
-from camviewer.core.errors import DatasetError
+from camviewer.core.errors import DatasetError, OutsidePartitionFolder
 from camviewer.core.images import read_image
 from camviewer.core.jobs import CancelToken, run_to_end
 from camviewer.core.model.card import ModelCard
@@ -98,8 +98,11 @@ def test_csv_partition_single_label_with_relative_paths_and_splits(tmp_path):
     csv_file = tmp_path / "lists" / "partition.csv"
     csv_file.parent.mkdir()
     csv_file.write_text("\n".join(rows).replace("images/", "../images/", 3) + "\n")
+    with pytest.raises(OutsidePartitionFolder) as refused:  # every image lies outside lists/: asked for, not assumed
+        scan_dataset(csv_file)
+    assert len(refused.value.outside) == 4
 
-    index = scan_dataset(csv_file)
+    index = scan_dataset(csv_file, allow_outside=True)
 
     assert index.layout == "csv" and index.class_names == ["no", "yes"]
     assert [s.split for s in index.samples] == ["train", "val", "train", "test"]
@@ -188,7 +191,7 @@ def test_split_csv_round_trip(tmp_path):
     index = assign_splits(scan_dataset(tmp_path / "data"), 0.25, 0.25, seed=0)
 
     path = write_split_csv(index.samples, tmp_path / "run" / "split.csv")
-    again = read_partition_csv(path)
+    again = read_partition_csv(path, allow_outside=True)  # a run's own split.csv names the data beside it
 
     assert path.read_text().splitlines()[1].startswith("../data/")
     assert [(Path(s.path).resolve(), s.labels, s.split) for s in again.samples] == [

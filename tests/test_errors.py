@@ -1,6 +1,7 @@
 """Errors carry facts; each front end words the remedy (DESIGN.md: core never names a CLI flag or a GUI control)."""
 
 import ast
+import errno
 import re
 from pathlib import Path
 
@@ -101,6 +102,13 @@ FACTUAL_ERRORS = [
     errors.MissingInput("roi-mask", "roi_masks", "a folder of ROI masks"),
     errors.MissingInput("cam-overlay", "model", "a model to compute the maps"),
     errors.RecipeError("resizing the shorter side to 256 keeps each image's aspect ratio; add a centre crop"),
+    errors.ExportExists("out", ["predictions.csv", "maps/"]),
+    errors.ExportMismatch("out", {"methods": (["gradcam"], ["layercam"])}),
+    errors.ExportInterrupted("out", 12, errors.WriteFailed("out/maps/a.npy", "No space left on device", errno.ENOSPC)),
+    errors.RunInterrupted("runs/a", 3, errors.WriteFailed("runs/a/last.pt", "File too large", errno.EFBIG)),
+    errors.RunInterrupted("runs/a", 0, errors.WriteFailed("runs/a/last.pt", "Permission denied", errno.EACCES)),
+    errors.OutsidePartitionFolder("data/partition.csv", ["/etc/shadow", "../other/x.png"]),
+    errors.NonFiniteOutput("m.safetensors", "probabilities"),
 ]
 
 
@@ -135,3 +143,16 @@ def test_the_command_line_prints_the_facts_then_the_remedy(capsys):
     assert gui.with_remedy("runs/a already ran 3 epochs (of 3 asked for)", errors.AlreadyTrained("runs/a", 3, 3)) == (
         "runs/a already ran 3 epochs (of 3 asked for). Resume it up to more than 3 epochs."
     )
+
+
+def test_write_errors_say_what_to_do_in_each_front_end():
+    full = errors.WriteFailed("out/x.npy", "No space left on device", errno.ENOSPC)
+    locked = errors.WriteFailed("out", "Permission denied", errno.EACCES)
+    assert full.no_space and not full.not_allowed and locked.not_allowed and not locked.no_space
+    for error in (full, locked, errors.NonFiniteWeights("m.pt", ["fc.weight"])):
+        assert cli.remedy(error) and gui.remedy(error) and not FLAG.search(gui.remedy(error))
+    assert cli.remedy(errors.RunInterrupted("runs/a", 3, full)) == (
+        "free some space, then continue with --resume runs/a (the 3 finished epoch(s) are kept)"
+    )
+    assert "start it again" in cli.remedy(errors.RunInterrupted("runs/a", 0, full))
+    assert cli.remedy(errors.WriteFailed("out", "it is a file, not a folder")) is None  # the fact says it all

@@ -139,7 +139,7 @@ def test_split_of_the_data_itself_wins_and_a_missing_split_is_an_error(trained, 
         f"{p},{p.parent.name},{'test' if i % 4 == 0 else 'train'}" for i, p in enumerate(images)
     ]
     (tmp_path / "own.csv").write_text("\n".join(lines) + "\n")
-    result = run_to_end(evaluate(checkpoint, tmp_path / "own.csv", split="test", device="cpu"))
+    result = run_to_end(evaluate(checkpoint, tmp_path / "own.csv", split="test", device="cpu", allow_outside=True))
     assert sorted(result.paths) == sorted(str(p) for i, p in enumerate(images) if i % 4 == 0)
 
     model = load_model(checkpoint, device="cpu")
@@ -174,10 +174,12 @@ def test_multi_label_evaluation_reports_per_label(trained, tmp_path):
         epochs=1,
         device="cpu",
         workers=0,
+        allow_outside=True,  # the CSV names the images of another folder
     )
     checkpoint = run_to_end(train(config)).best_checkpoint
 
-    result = run_to_end(evaluate(checkpoint, tmp_path / "labels.csv", out_dir=tmp_path / "out", device="cpu"))
+    labels = tmp_path / "labels.csv"
+    result = run_to_end(evaluate(checkpoint, labels, out_dir=tmp_path / "out", device="cpu", allow_outside=True))
 
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert set(metrics["per_label"]) == {"blue", "red", "warm"} and metrics["n"] == 24

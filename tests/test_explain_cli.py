@@ -63,13 +63,13 @@ def test_explain_folder_writes_the_documented_layout(image_folder, checkpoint, t
     assert code == 0
     assert "broken.png" in captured.err  # reported, skipped, the rest still processed
     rows = read_predictions(out)
-    assert list(rows[0]) == ["path", "predicted", *[f"p_{c}" for c in CLASSES]]
-    assert sorted(r["path"].rsplit("/", 1)[-1] for r in rows) == ["a.png", "b.jpg", "c16.tif"]
-    sizes = {"a": (40, 60), "b": (50, 30), "c16": (20, 25)}
+    assert list(rows[0]) == ["path", "predicted", *[f"p_{c}" for c in CLASSES], "stem"]
+    assert sorted(r["path"] for r in rows) == [str(image_folder / n) for n in ("a.png", "b.jpg", "sub/c16.tif")]
+    sizes = {"a": (40, 60), "b": (50, 30), "sub~c16": (20, 25)}  # stems: the path under the folder given
     for row in rows:
         probs = [float(row[f"p_{c}"]) for c in CLASSES]
         assert abs(sum(probs) - 1) < 1e-4 and row["predicted"] == CLASSES[int(np.argmax(probs))]
-        stem = row["path"].rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        stem = row["stem"]
         for method in ("gradcam", "layercam"):
             name = f"{stem}__{method}__{row['predicted']}"
             heat = np.load(out / "maps" / f"{name}.npy")

@@ -59,7 +59,7 @@ def test_deletion_curve_by_hand():
     from camviewer.core.model.loaded import LoadedModel
 
     model = LoadedModel(
-        MeanModel(), ModelCard(arch="mean", class_names=["a", "b"], input_size=(2, 2)), torch.device("cpu")
+        MeanModel(), ModelCard(arch="mean", class_names=["a", "b"], input_size=(8, 8)), torch.device("cpu")
     )
     model.card.head = "sigmoid"  # probabilities = sigmoid(score): monotone, exact to hand-compute
     batch = torch.tensor([[[[4.0, 0.0], [0.0, 0.0]]]]).repeat(1, 3, 1, 1)

@@ -119,6 +119,7 @@ def test_a_folder_holding_a_run_is_refused_with_a_visible_message(make_window, q
     used = tmp_path / "used"
     used.mkdir()
     (used / "config.json").write_text("{}")
+    (used / "last.pt").write_bytes(b"an epoch finished")  # without it the run had not begun: trained into again
     fill_training_form(panel, cells, used)
     panel.controls.run_button.click()
     qtbot.waitUntil(lambda: not panel.running() and panel.status.text() != "", timeout=WAIT_MS)
@@ -128,7 +129,7 @@ def test_a_folder_holding_a_run_is_refused_with_a_visible_message(make_window, q
     assert "--resume" not in panel.status.text() and panel.progress.format() == "not started"
     assert "already holds a training run" in window.status.summary.full_text()
     assert [level for level, message in window.log.entries if "already holds" in message] == ["error"]
-    assert (used / "config.json").read_text() == "{}"  # untouched
+    assert (used / "config.json").read_text() == "{}" and (used / "last.pt").read_bytes() == b"an epoch finished"
     assert window.session.model is None
 
 

@@ -134,7 +134,7 @@ class NegativeEvidence(nn.Module):
 
 def test_a_map_with_no_positive_value_is_flagged_as_empty():
     # Channel 0 is zero, channel 1 positive: Grad-CAM of class 0 is -2 * A1 <= 0 everywhere.
-    model = LoadedModel(NegativeEvidence(), ModelCard("hand", ["a", "b"], input_size=(2, 2)), torch.device("cpu"))
+    model = LoadedModel(NegativeEvidence(), ModelCard("hand", ["a", "b"], input_size=(8, 8)), torch.device("cpu"))
     (result,) = camviewer.explain(model, [np.full((4, 4, 3), 0.8, np.float32)], methods=("gradcam",), target="all")
     assert list(result.empty) == [("gradcam", "a")] and "no positive evidence" in result.empty[("gradcam", "a")]
 

@@ -2,6 +2,7 @@
 
 import ast
 import csv
+import errno
 import itertools
 import json
 import sys
@@ -12,7 +13,7 @@ import pytest
 from PIL import Image
 
 import camviewer.core.evaluation.report as report_module
-from camviewer.core.errors import MetricsError
+from camviewer.core.errors import MetricsError, WriteFailed
 from camviewer.core.evaluation.metrics import ClassificationReport, evaluate_predictions, roc_points
 from camviewer.core.evaluation.report import (
     _write_atomically,
@@ -198,10 +199,11 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
 
     def fail_halfway(fh):
         fh.write("half")
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    with pytest.raises(OSError):
+    with pytest.raises(WriteFailed) as failed:  # one typed error that names the file, not an OSError
         _write_atomically(target, fail_halfway)
+    assert failed.value.path == target and failed.value.no_space
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
 

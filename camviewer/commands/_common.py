@@ -34,8 +34,8 @@ def input_size(text: str) -> tuple[int, int]:
         sizes = [int(p) for p in parts if p.strip()]
     except ValueError:
         sizes = []
-    if len(sizes) not in (1, 2) or min(sizes) < 8:
-        raise argparse.ArgumentTypeError(f"expected SIZE or HEIGHTxWIDTH (>= 8), not {text!r}")
+    if len(sizes) not in (1, 2) or min(sizes) < 8 or max(sizes) > 4096:
+        raise argparse.ArgumentTypeError(f"expected SIZE or HEIGHTxWIDTH (8 to 4096 pixels), not {text!r}")
     return (sizes[0], sizes[-1])
 
 
@@ -107,6 +107,15 @@ def recipe_arguments(args: argparse.Namespace) -> dict | None:
     if problem:
         raise SystemExit(fail(problem, EXIT_USAGE))
     return given or None
+
+
+def add_allow_outside(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-outside",
+        action="store_true",
+        help="a CSV partition may name images outside its own folder (refused by default: a CSV from elsewhere "
+        "could point at any file on this machine)",
+    )
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, required: bool = True, flag: str = "--model") -> None:
@@ -209,7 +218,35 @@ def remedy(error: BaseException) -> str | None:
             return "give --model CKPT"
         case errors.MissingInput(needed="roi_masks"):
             return "give --roi-masks DIR (one mask per image, same relative path)"
+        case errors.OutsidePartitionFolder(csv_path=csv_path):
+            return f"if you trust {csv_path.name}, add --allow-outside"
+        case errors.RunInterrupted(run_dir=run_dir, epochs_done=done, cause=cause):
+            first = _first_step(cause)
+            if done:
+                return f"{first}, then continue with --resume {run_dir} (the {done} finished epoch(s) are kept)"
+            return f"{first}, then start it again with the same command and --out (no epoch had finished)"
+        case errors.ExportExists():
+            return "add --resume to continue it, --overwrite to replace it, or choose another --out"
+        case errors.ExportMismatch():
+            return "continue it with the same options, replace it with --overwrite, or choose another --out"
+        case errors.ExportInterrupted(cause=cause):
+            first = _first_step(cause)
+            return f"{first}, then add --resume to continue: the images already listed in predictions.csv are kept"
+        case errors.WriteFailed(no_space=True):
+            return "free some space on that disk, or choose another folder"
+        case errors.WriteFailed(not_allowed=True):
+            return "choose a folder you can write to"
+        case errors.NonFiniteWeights():
+            return "the file is damaged or its training diverged: use another checkpoint (an earlier epoch)"
+        case errors.NonFiniteOutput():
+            return "check the normalisation (--mean, --std) and the weights"
     return None
+
+
+def _first_step(cause: errors.WriteFailed) -> str:
+    if cause.no_space:
+        return "free some space"
+    return "make the folder writable" if cause.not_allowed else "once the folder can be written"
 
 
 class ProgressLine:

@@ -15,6 +15,7 @@ from camviewer.commands._common import (
     EXIT_FAILED,
     EXIT_OK,
     LABEL_MAP_HELP,
+    add_allow_outside,
     add_model_arguments,
     fail,
     label_map,
@@ -51,6 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "reaching that sensitivity) or threshold:0.3 (probability at least 0.3)",
     )
     parser.add_argument("--batch-size", type=int, default=32, help="default 32")
+    add_allow_outside(parser)
     add_model_arguments(parser)
 
 
@@ -75,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
             args.batch_size,
             label_map=args.label_map,
             operating=args.operating_point,
+            allow_outside=args.allow_outside,
         )
         result = drive(job, show_mapping)
     except (CamviewerError, OSError) as error:

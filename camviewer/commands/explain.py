@@ -40,6 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cam.add_argument(
         "--out", default="camviewer-explain", metavar="DIR", help="output folder (default: ./camviewer-explain)"
     )
+    again = cam.add_mutually_exclusive_group()
+    again.add_argument(
+        "--resume", action="store_true", help="DIR holds an earlier export: explain only the images it does not list"
+    )
+    again.add_argument("--overwrite", action="store_true", help="DIR holds an earlier export: replace it")
     cam.add_argument("--batch-size", type=int, default=16, metavar="N")
     cam.add_argument("--colormap", default="jet", choices=("jet", "turbo", "inferno", "viridis", "gray"))
     cam.add_argument("--alpha", type=float, default=0.5, help="heatmap opacity in the overlays (default 0.5)")
@@ -49,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     from camviewer.core.cam.names import METHODS
     from camviewer.core.errors import CamError, CamviewerError
     from camviewer.core.explain.export import explain_to_folder
-    from camviewer.core.explain.records import ExplainFailure
+    from camviewer.core.explain.records import ExplainFailure, ExportNotice
+    from camviewer.core.filenames import printable
 
     unknown = [m for m in args.method if m.lower() not in METHODS]
     if unknown:
@@ -65,13 +71,25 @@ def run(args: argparse.Namespace) -> int:
     def report(event) -> None:
         payload = event.payload
         if isinstance(payload, ExplainFailure):
-            print(f"\ncamviewer: skipped {payload.source}: {payload.reason}", file=sys.stderr)
+            print(f"\ncamviewer: skipped {printable(payload.source)}: {payload.reason}", file=sys.stderr)
+        elif isinstance(payload, ExportNotice):
+            print(f"camviewer: {payload.text}", file=sys.stderr)
         elif payload is not None:
             for (method, class_name), reason in payload.empty.items():
-                print(f"\ncamviewer: {payload.source}: {method} for {class_name}: {reason}", file=sys.stderr)
+                print(f"\ncamviewer: {printable(payload.source)}: {method} for {class_name}: {reason}", file=sys.stderr)
 
+    if_exists = "resume" if args.resume else "overwrite" if args.overwrite else "refuse"
     job = explain_to_folder(
-        model, args.paths, args.out, args.method, target, args.layer, args.batch_size, args.colormap, args.alpha
+        model,
+        args.paths,
+        args.out,
+        args.method,
+        target,
+        args.layer,
+        args.batch_size,
+        args.colormap,
+        args.alpha,
+        if_exists=if_exists,
     )
     try:
         summary = drive(job, report)
@@ -79,6 +97,9 @@ def run(args: argparse.Namespace) -> int:
         return fail(error, EXIT_USAGE)
     except CamviewerError as error:
         return fail(error)
-    failed = len(summary["failed"])
-    print(f"explained {summary['explained']} image(s), skipped {failed}; wrote {summary['out']}")
-    return EXIT_OK if summary["explained"] else EXIT_FAILED
+    except KeyboardInterrupt:
+        return fail("interrupted; predictions.csv lists the images finished so far (continue with --resume)")
+    failed, done = len(summary["failed"]), summary["already_done"]
+    earlier = f" ({done} already done)" if done else ""
+    print(f"explained {summary['explained']} image(s){earlier}, skipped {failed}; wrote {printable(summary['out'])}")
+    return EXIT_OK if summary["explained"] or done else EXIT_FAILED

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
@@ -12,12 +11,15 @@ from camviewer.commands._common import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
+    add_allow_outside,
     add_model_arguments,
     comma_list,
     drive,
     fail,
     load_model_from_args,
 )
+from camviewer.core import csvfiles
+from camviewer.core.atomic import write_text_atomic
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     options.add_argument("--out", default="camviewer-faithfulness", metavar="DIR")
     options.add_argument("--batch-size", type=int, default=8)
+    add_allow_outside(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     if args.steps < 1 or args.limit < 1 or args.sanity_images < 0:
         return fail("--steps and --limit must be >= 1, --sanity-images >= 0", EXIT_USAGE)
     try:
-        entries = dataset_images(args.data)[: args.limit]
+        entries = dataset_images(args.data, args.allow_outside)[: args.limit]
         model = load_model_from_args(args)
         job = faithfulness_dataset(
             model, [e.path for e in entries], args.method, args.steps, args.batch_size, args.sanity_images
@@ -58,14 +61,13 @@ def run(args: argparse.Namespace) -> int:
     for path, reason in result["failed"]:
         print(f"camviewer: skipped {path}: {reason}", file=sys.stderr)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     rows = result["rows"]
-    with open(out / "faithfulness.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["path"])
-        writer.writeheader()
-        writer.writerows(rows)
     record = faithfulness_record(result, {"methods": args.method, "steps": args.steps})
-    (out / "summary.json").write_text(json.dumps(record, indent=2, ensure_ascii=False))
+    try:
+        csvfiles.write_dict_rows(out / "faithfulness.csv", rows)
+        write_text_atomic(out / "summary.json", json.dumps(record, indent=2, ensure_ascii=False))
+    except CamviewerError as error:
+        return fail(error)
     for method, reason in result["skipped_methods"].items():
         print(f"camviewer: method {method} skipped: {reason}", file=sys.stderr)
     table = {method: {**entry, "sanity": _sanity_word(entry)} for method, entry in result["summary"].items()}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from camviewer.commands._common import (
     EXIT_OK,
     EXIT_USAGE,
     LABEL_MAP_HELP,
+    add_allow_outside,
     add_model_arguments,
     comma_list,
     drive,
@@ -20,6 +20,8 @@ from camviewer.commands._common import (
     label_map,
     load_model_from_args,
 )
+from camviewer.core import csvfiles
+from camviewer.core.atomic import write_text_atomic
 
 TABLE_COLUMNS = ("with_region", "pointing_game", "iou", "dice", "box_iou", "energy_in_region", "energy_in_roi")
 
@@ -91,6 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     options.add_argument("--layer", metavar="NAME", help="layer to read the maps from (`camviewer info --layers`)")
     options.add_argument("--out", default="camviewer-localize", metavar="DIR")
     options.add_argument("--batch-size", type=int, default=16)
+    add_allow_outside(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         truth = load_ground_truth(args.masks, args.boxes, args.coco, args.voc, args.columns)
         print(f"ground truth: {truth.description}")
         roi = MaskFolder(args.roi) if args.roi else None
-        entries = dataset_images(args.data)
+        entries = dataset_images(args.data, args.allow_outside)
         model = load_model_from_args(args)
         plan = plan_targets(model, entries, truth, args.target, args.label_map)
     except CamError as error:
@@ -136,15 +139,14 @@ def run(args: argparse.Namespace) -> int:
     except CamviewerError as error:
         return fail(error)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     rows = rows_as_dicts(result["rows"])
-    with open(out / "localization.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["path"])
-        writer.writeheader()
-        writer.writerows(rows)
     options = {"methods": args.method, "threshold": args.threshold, "tolerance_px": args.tolerance}
     record = localization_record(result, truth.description, options)
-    (out / "summary.json").write_text(json.dumps(record, indent=2, ensure_ascii=False))
+    try:
+        csvfiles.write_dict_rows(out / "localization.csv", rows)
+        write_text_atomic(out / "summary.json", json.dumps(record, indent=2, ensure_ascii=False))
+    except CamviewerError as error:
+        return fail(error)
     for path, reason in result["failed"]:
         print(f"camviewer: skipped {path}: {reason}", file=sys.stderr)
     for method, reason in result["skipped_methods"].items():

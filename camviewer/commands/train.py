@@ -54,6 +54,7 @@ _CONFIG_FLAGS = (
     "label_map",
     "workers",
     "allow_random_init",
+    "allow_outside",
 )
 
 
@@ -65,7 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a folder with one sub-folder per class (masks/, roi/, boxes/, annotations/, hidden and "
         "_-prefixed folders are not classes), a train/val/test tree, or a CSV (path,label[,split])",
     )
-    parser.add_argument("--out", metavar="RUN", help="run folder to create (new or empty)")
+    parser.add_argument(
+        "--out", metavar="RUN", help="run folder to create (new, empty, or one where no epoch had finished)"
+    )
     parser.add_argument(
         "--resume", metavar="RUN", help="continue this run at its next epoch (same optimizer and RNG state)"
     )
@@ -140,6 +143,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fit.add_argument("--workers", type=int, help="DataLoader worker processes when streaming (default automatic)")
     fit.add_argument(
         "--cache-mb", type=int, metavar="MB", help="keep decoded images in memory up to this size (default 1536)"
+    )
+    fit.add_argument(
+        "--allow-outside",
+        action="store_true",
+        default=None,
+        help="a CSV partition may name images outside its own folder (refused by default)",
     )
     fit.add_argument(
         "--threads",

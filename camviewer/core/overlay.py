@@ -10,6 +10,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from camviewer.core.atomic import atomic_path
+from camviewer.core.errors import WriteFailed
+
 COLORMAPS = {
     "jet": cv2.COLORMAP_JET,
     "turbo": cv2.COLORMAP_TURBO,
@@ -105,9 +108,10 @@ def draw_boxes(rgb: np.ndarray, boxes, color=(255, 255, 255), thickness: int = 1
 
 
 def write_png(path, rgb: np.ndarray) -> None:
-    """Write an RGB (or grey) uint8 image; raises OSError when the file cannot be written."""
+    """Write an RGB (or grey) uint8 image atomically; WriteFailed when the file cannot be written."""
     data = rgb[:, :, ::-1] if rgb.ndim == 3 else rgb
     ok, encoded = cv2.imencode(".png", data)
     if not ok:
-        raise OSError(f"could not encode {path}")
-    encoded.tofile(str(path))
+        raise WriteFailed(path, "the image could not be encoded as PNG")
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(encoded.tobytes())  # Python's write: a full disk is reported with its reason

@@ -39,7 +39,7 @@ from camviewer.core.cam.layers import auto_layer, layer_module, layout_of
 from camviewer.core.cam.methods import GRADIENT_METHODS, eigen_projection
 from camviewer.core.cam.names import MostProbable, Target, validate_methods
 from camviewer.core.cam.rollout import attention_capture, rollout_maps
-from camviewer.core.errors import CamError
+from camviewer.core.errors import CamError, NonFiniteOutput
 from camviewer.core.jobs import CancelToken
 from camviewer.core.model.archs import final_layer_name
 from camviewer.core.model.loaded import LoadedModel, eval_mode
@@ -186,6 +186,8 @@ def compute_cams(
         }
         for image in raw
     ]
+    if not all(np.isfinite(m).all() for image in as_numpy for per_class in image.values() for m in per_class.values()):
+        raise NonFiniteOutput(model.source, "maps")
     return CamBatch(layer, logits.detach().cpu().numpy(), probs, targets, as_numpy, zero_gradient)
 
 

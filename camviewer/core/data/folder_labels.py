@@ -35,7 +35,7 @@ def _csv_labels(folder: Path, images: Sequence[str | os.PathLike]) -> dict[str, 
     wanted = {Path(image).resolve(): str(image) for image in images}
     for csv in csvs:
         try:
-            index = read_partition_csv(csv)
+            index = read_partition_csv(csv, allow_outside=True)  # it only labels the images listed: none is read
         except (DatasetError, OSError, UnicodeDecodeError):
             continue  # not a partition file (e.g. a report, a box list)
         labels = {

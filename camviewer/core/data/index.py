@@ -10,7 +10,10 @@ A dataset is given in one of three ways:
   read as ``val``). These splits are used as they are; a missing ``val`` is carved out of ``train``.
 * **A CSV partition file** (as in seed 003): columns ``path,label[,split]`` with a header row; paths
   are relative to the CSV's folder (or absolute); several labels joined by ``|`` make the dataset
-  multi-label. The ``split`` column is filled on every row or on none.
+  multi-label. The ``split`` column is filled on every row or on none. A file that names images outside
+  its own folder (``../x.png``, ``/etc/x``) is refused (:class:`~camviewer.core.errors.OutsidePartitionFolder`)
+  unless that is allowed: a partition file received with a dataset must not make camviewer read any file
+  on the machine. The run's own ``split.csv`` (beside the run, naming the data) is always allowed.
 
 Without given splits, :func:`assign_splits` makes a stratified, seeded split with scikit-learn; the
 run folder keeps it as ``split.csv`` (the same CSV format), so a run can be resumed and its test images
@@ -23,8 +26,6 @@ exactly as at inference; augmentations (torchvision transforms v2) act on the [0
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 from collections import Counter
@@ -32,8 +33,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from camviewer.core import csvfiles
 from camviewer.core.atomic import atomic_path
-from camviewer.core.errors import DatasetError
+from camviewer.core.errors import DatasetError, OutsidePartitionFolder
 from camviewer.core.images import list_images
 
 METADATA_FOLDERS = frozenset({"masks", "roi", "boxes", "annotations"})
@@ -91,11 +93,11 @@ class DatasetIndex:
         return {name: counts.get(name, 0) for name in self.class_names}
 
 
-def scan_dataset(source: str | os.PathLike) -> DatasetIndex:
-    """Index a class-folder tree, a split-first tree or a CSV partition file."""
+def scan_dataset(source: str | os.PathLike, allow_outside: bool = False) -> DatasetIndex:
+    """Index a class-folder tree, a split-first tree or a CSV partition file (``allow_outside``: see the module)."""
     path = Path(source)
     if path.is_file():
-        return read_partition_csv(path)
+        return read_partition_csv(path, allow_outside)
     if not path.is_dir():
         raise DatasetError(f"{path}: no such folder or CSV file")
     children = _data_folders(path)
@@ -157,13 +159,16 @@ def _synth_positive_class(origin: dict | None, names: list[str]) -> str | None:
     return positive if positive in names else None
 
 
-def read_partition_csv(csv_path: str | os.PathLike) -> DatasetIndex:
-    """Read ``path,label[,split]`` rows (header required); ``|`` separates several labels."""
+def read_partition_csv(csv_path: str | os.PathLike, allow_outside: bool = False) -> DatasetIndex:
+    """Read ``path,label[,split]`` rows (header required); ``|`` separates several labels.
+
+    Paths that lie outside the CSV's folder raise OutsidePartitionFolder unless ``allow_outside``.
+    """
     csv_path = Path(csv_path)
     try:
-        with csv_path.open(newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.DictReader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        with csv_path.open(newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
+            rows = csvfiles.dict_rows(handle)
+    except (OSError, UnicodeDecodeError, csvfiles.Error) as error:
         raise DatasetError(f"{csv_path}: cannot read the partition file ({error})") from None
     columns = {name.strip().lower(): name for name in (rows[0].keys() if rows else [])}
     if "path" not in columns or "label" not in columns:
@@ -173,6 +178,10 @@ def read_partition_csv(csv_path: str | os.PathLike) -> DatasetIndex:
     samples = [_csv_sample(csv_path, number, row, columns) for number, row in enumerate(rows, start=2)]
     if not samples:
         raise DatasetError(f"{csv_path}: the partition file lists no images")
+    if not allow_outside:
+        outside = outside_folder(csv_path.parent, [sample.path for sample in samples])
+        if outside:
+            raise OutsidePartitionFolder(csv_path, outside)
     with_split = sum(sample.split is not None for sample in samples)
     if 0 < with_split < len(samples):
         raise DatasetError(
@@ -195,18 +204,24 @@ def _csv_sample(csv_path: Path, number: int, row: dict, columns: dict) -> Sample
     return Sample(path if path.is_absolute() else csv_path.parent / path, labels, SPLIT_ALIASES.get(split))
 
 
+def outside_folder(folder: Path, paths: Sequence[Path]) -> list[str]:
+    """The paths that do not lie in ``folder`` once ``..`` is resolved (by name: links inside are not followed)."""
+    root = os.path.abspath(folder)
+    inside = root.rstrip(os.sep) + os.sep
+    return [str(path) for path in paths if not os.path.abspath(path).startswith(inside)]
+
+
 def write_split_csv(samples: Sequence[Sample], csv_path: str | os.PathLike) -> Path:
     """Write ``path,label,split`` (paths relative to the CSV's folder where possible), atomically."""
     csv_path = Path(csv_path)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["path", "label", "split"])
-    for sample in samples:
-        writer.writerow(
-            [_relative_to(sample.path, csv_path.parent), LABEL_SEPARATOR.join(sample.labels), sample.split or ""]
-        )
+    rows = [
+        [_relative_to(sample.path, csv_path.parent), LABEL_SEPARATOR.join(sample.labels), sample.split or ""]
+        for sample in samples
+    ]
     with atomic_path(csv_path) as tmp:
-        tmp.write_text(buffer.getvalue(), encoding="utf-8")
+        tmp.write_text(
+            csvfiles.csv_text([["path", "label", "split"], *rows]), encoding="utf-8", errors="surrogateescape"
+        )
     return csv_path
 
 

@@ -4,8 +4,9 @@ Errors state facts and carry them as fields; they never say which flag or button
 end words its own remedy from the fields (``camviewer.commands._common.remedy`` for the command line,
 ``camviewer.gui.common.remedies`` for the window), so no decision is ever taken on message text.
 
-Modules: ``base`` (the root, cancellation, shared), ``images`` (images and volumes), ``models``
-(checkpoints, architectures), ``data`` (datasets, label mappings, metrics), ``training``. Import from here.
+Modules: ``base`` (the root, cancellation, writing, shared), ``images`` (images and volumes), ``models``
+(checkpoints, model cards, architectures), ``data`` (datasets, label mappings, metrics), ``training``,
+``export`` (export folders). Import from here.
 """
 
 from camviewer.core.errors.base import (  # noqa: F401
@@ -16,6 +17,7 @@ from camviewer.core.errors.base import (  # noqa: F401
     MissingInput,
     NoApplicableMethod,
     OutputExists,
+    WriteFailed,
 )
 from camviewer.core.errors.data import (  # noqa: F401
     AmbiguousGroundTruth,
@@ -26,10 +28,17 @@ from camviewer.core.errors.data import (  # noqa: F401
     LabelMapSyntaxError,
     MetricsError,
     NotOneToOne,
+    OutsidePartitionFolder,
     OverlappingGroups,
     PositiveClassRequired,
     UnknownClasses,
     UnmatchedLabels,
+)
+from camviewer.core.errors.export import (  # noqa: F401
+    ExportError,
+    ExportExists,
+    ExportInterrupted,
+    ExportMismatch,
 )
 from camviewer.core.errors.images import (  # noqa: F401
     CorruptImageError,
@@ -40,6 +49,7 @@ from camviewer.core.errors.images import (  # noqa: F401
     MissingSlicesError,
     MixedSeriesError,
     MultipleVolumesError,
+    SpecialFileError,
     TruncatedImageError,
     UnevenSpacingError,
     UnsupportedImageError,
@@ -51,6 +61,9 @@ from camviewer.core.errors.models import (  # noqa: F401
     ArchitectureConflict,
     ArchitectureInferenceError,
     CheckpointError,
+    InvalidModelCard,
+    NonFiniteOutput,
+    NonFiniteWeights,
     PretrainedWeightsUnavailable,
     RecipeError,
     StateDictMismatchError,
@@ -61,6 +74,7 @@ from camviewer.core.errors.training import (  # noqa: F401
     AlreadyTrained,
     ClassMismatch,
     RunFolderInUse,
+    RunInterrupted,
     StoppedEarly,
     TrainingError,
     TrainingOptionError,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno as errnos
 from pathlib import Path
 
 
@@ -47,3 +48,26 @@ class OutputExists(CamviewerError):
     def __init__(self, path: str | Path):
         self.path = Path(path)
         super().__init__(f"{path} already exists; nothing was overwritten")
+
+
+class WriteFailed(CamviewerError):
+    """An output could not be written: ``path``, ``reason`` (the system's words), ``errno`` (None if not the system's).
+
+    ``no_space``: the disk (or the file-size limit, or the quota) is full.
+    """
+
+    def __init__(self, path: str | Path, reason: str, errno: int | None = None):
+        self.path, self.reason, self.errno = Path(path), reason, errno
+        super().__init__(f"cannot write {path}: {reason}")
+
+    @classmethod
+    def from_os_error(cls, path: str | Path, error: OSError) -> WriteFailed:
+        return cls(path, error.strerror or str(error), error.errno)
+
+    @property
+    def no_space(self) -> bool:
+        return self.errno in (errnos.ENOSPC, errnos.EFBIG, errnos.EDQUOT)
+
+    @property
+    def not_allowed(self) -> bool:
+        return self.errno in (errnos.EACCES, errnos.EPERM, errnos.EROFS)

@@ -132,3 +132,13 @@ class PositiveClassRequired(MetricsError):
             f"a two-class evaluation needs a positive class (the model card names none); "
             f"the classes are {', '.join(class_names)}"
         )
+
+
+class OutsidePartitionFolder(DatasetError):
+    """A partition file names files outside its own folder (``outside``: their paths); they are read only when
+    allowed, so that a CSV received with a dataset cannot make camviewer read any file of the machine."""
+
+    def __init__(self, csv_path: str | Path, outside: list[str]):
+        self.csv_path, self.outside = Path(csv_path), list(outside)
+        shown = ", ".join(self.outside[:3]) + (f" and {len(self.outside) - 3} more" if len(self.outside) > 3 else "")
+        super().__init__(f"{csv_path} names {len(self.outside)} file(s) outside its folder ({shown})")

@@ -118,3 +118,14 @@ class InconsistentSlicesError(VolumeError):
         self.attribute, self.values = attribute, dict(values)
         seen = "; ".join(f"{value} ({count} slice{'s' if count != 1 else ''})" for value, count in self.values.items())
         super().__init__(path, f"slices differ in {attribute}: {seen}" + (f" ({detail})" if detail else ""))
+
+
+class SpecialFileError(UnsupportedImageError):
+    """Not a regular file (``file_type``: "a FIFO (named pipe)", "a socket", "a character device", "a folder"...).
+
+    Only regular files are read: reading a FIFO or a device could block forever or never end.
+    """
+
+    def __init__(self, path: str | Path, file_type: str):
+        self.file_type = file_type
+        super().__init__(path, f"{file_type}, not a regular file")

@@ -108,3 +108,37 @@ class PretrainedWeightsUnavailable(CamviewerError):
                 f"ImageNet weights for {arch} are not in the local cache ({cached_path}) and could not be "
                 f"downloaded from {url} ({reason})"
             )
+
+
+class InvalidModelCard(CheckpointError, ValueError):
+    """A model card that cannot be used: ``field`` (e.g. "input_size", "arch_options.widths"; None for the card as a
+    whole) and ``reason``; ``source`` is the file it came from, once known."""
+
+    def __init__(self, field: str | None, reason: str, source: str | Path | None = None):
+        self.field, self.reason, self.source = field, reason, None if source is None else str(source)
+        where = f"{source}: " if source is not None else ""
+        super().__init__(f"{where}invalid model card: {f'{field}: ' if field else ''}{reason}")
+
+    def in_file(self, source: str | Path) -> InvalidModelCard:
+        return InvalidModelCard(self.field, self.reason, source)
+
+
+class NonFiniteWeights(CheckpointError):
+    """Weights that hold NaN or infinite values: ``source`` (the file), ``tensors`` (their names)."""
+
+    def __init__(self, source: str | Path, tensors: list[str]):
+        self.source, self.tensors = str(source), list(tensors)
+        shown = ", ".join(self.tensors[:5]) + (f" and {len(self.tensors) - 5} more" if len(self.tensors) > 5 else "")
+        super().__init__(f"{source}: {len(self.tensors)} weight tensor(s) hold NaN or infinite values ({shown})")
+
+
+class NonFiniteOutput(CheckpointError):
+    """The model gave NaN or infinite ``what`` ("probabilities", "maps"); ``source`` is its checkpoint (or None).
+
+    Finite weights can still overflow (a tiny std in the card, huge weights): nothing is predicted or drawn from such
+    numbers.
+    """
+
+    def __init__(self, source: str | None, what: str):
+        self.source, self.what = source, what
+        super().__init__(f"{source or 'the model'} gives NaN or infinite {what}: its weights or normalisation overflow")

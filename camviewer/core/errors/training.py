@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from camviewer.core.errors.base import CamviewerError
+from camviewer.core.errors.base import CamviewerError, WriteFailed
 
 
 class TrainingError(CamviewerError):
@@ -54,3 +54,15 @@ class ClassMismatch(TrainingError):
             f"({', '.join(data_classes)}); classes are matched by name "
             "(a checkpoint without a card needs one output per class of the data)"
         )
+
+
+class RunInterrupted(TrainingError):
+    """Training stopped because a run file could not be written (``cause``: the WriteFailed, e.g. a full disk).
+
+    ``epochs_done`` finished epochs are kept in the run folder: with some, the run can be resumed; with none, it
+    can be started again in the same folder.
+    """
+
+    def __init__(self, run_dir: str | Path, epochs_done: int, cause: WriteFailed):
+        self.run_dir, self.epochs_done, self.cause = Path(run_dir), epochs_done, cause
+        super().__init__(f"{run_dir}: training stopped after {epochs_done} finished epoch(s): {cause}")

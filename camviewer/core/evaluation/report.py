@@ -9,7 +9,6 @@ reader never sees half a report.
 
 from __future__ import annotations
 
-import csv
 import io
 import itertools
 import json
@@ -22,6 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from camviewer.core import csvfiles
 from camviewer.core.atomic import atomic_path
 from camviewer.core.errors import MetricsError
 from camviewer.core.evaluation.metrics import ClassificationReport
@@ -35,7 +35,10 @@ HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "train_acc", "val_acc", "l
 
 def _write_atomically(path: Path, write: Callable[[io.IOBase], None], binary: bool = False) -> Path:
     """Call ``write(file)`` on a temporary file next to ``path``, then move it into place."""
-    with atomic_path(path) as tmp, open(tmp, "wb") if binary else open(tmp, "w", newline="", encoding="utf-8") as fh:
+    with (
+        atomic_path(path) as tmp,
+        open(tmp, "wb") if binary else open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh,
+    ):
         write(fh)
     return Path(path)
 
@@ -197,7 +200,7 @@ def _read_history(history_csv: str | Path) -> dict[str, np.ndarray]:
     """The known numeric columns of a training history; blank cells become NaN."""
     path = Path(history_csv)
     with path.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+        rows = csvfiles.dict_rows(fh)
     if not rows:
         raise MetricsError(f"{path}: training history has no epochs")
     columns = {}
@@ -273,22 +276,11 @@ def plot_training_curves(history_csv: str | Path, path: str | Path) -> Path:
 
 def _write_roc_csv(roc: dict[str, dict], path: Path) -> Path:
     def write(fh):
-        writer = csv.writer(fh)
+        writer = csvfiles.writer(fh)
         writer.writerow(["curve", "fpr", "tpr", "threshold"])
         for name, curve in roc.items():
             for fpr, tpr, threshold in zip(curve["fpr"], curve["tpr"], curve["thresholds"]):
                 writer.writerow([name, repr(float(fpr)), repr(float(tpr)), repr(float(threshold))])
-
-    return _write_atomically(path, write)
-
-
-def _write_predictions_csv(predictions: list[dict], path: Path) -> Path:
-    columns = list(dict.fromkeys(key for row in predictions for key in row))  # first-seen order
-
-    def write(fh):
-        writer = csv.DictWriter(fh, fieldnames=columns, restval="")
-        writer.writeheader()
-        writer.writerows(predictions)
 
     return _write_atomically(path, write)
 
@@ -330,7 +322,7 @@ def write_evaluation_report(
         "roc.csv": _write_roc_csv(roc, out / "roc.csv"),
     }
     if predictions is not None:
-        written["predictions.csv"] = _write_predictions_csv(predictions, out / "predictions.csv")
+        written["predictions.csv"] = csvfiles.write_dict_rows(out / "predictions.csv", predictions)
     written["confusion_matrix.png"] = plot_confusion_matrix(report, out / "confusion_matrix.png")
     written["roc.png"] = plot_roc(roc, out / "roc.png", title=_roc_title(report), note=report.roc_auc_note)
     if report.calibration is not None:

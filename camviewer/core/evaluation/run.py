@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from camviewer.core import csvfiles
 from camviewer.core.atomic import atomic_path
 from camviewer.core.data.decode import ordered_map
 from camviewer.core.data.index import LABEL_SEPARATOR, SPLIT_ALIASES, SPLITS, Sample, read_partition_csv, scan_dataset
@@ -103,16 +104,18 @@ def evaluate(
     cancel: CancelToken | None = None,
     label_map: str | dict | None = None,
     operating: OperatingRule | str | None = None,
+    allow_outside: bool = False,
 ) -> Generator[Progress, None, EvaluationResult]:
     """Evaluate a model on a dataset folder or CSV; ``split`` is "train", "val", "test" or None (all).
 
     ``label_map`` (text or :func:`~camviewer.core.data.labels.parse_label_map`'s dict) maps data labels
     to model classes or groups of them; ``operating`` is the operating-point rule (default argmax).
+    ``allow_outside``: a CSV partition may name images outside its folder (see camviewer.core.data.index).
     The first event's payload is the :class:`LabelMapping`, yielded before any image is decoded.
     """
     loaded = model if isinstance(model, LoadedModel) else load_model(model, device=device)
     rule = OperatingRule.parse(operating)
-    samples, source = select_samples(data, split, loaded)
+    samples, source = select_samples(data, split, loaded, allow_outside)
     mapping = classes.evaluation_mapping(samples, loaded.card, label_map)
     yield Progress(0, len(samples), "label mapping", mapping)
     positive = classes.resolve_positive_class(loaded.card, positive_class, mapping)
@@ -124,9 +127,11 @@ def evaluate(
     return result
 
 
-def select_samples(data: str | Path, split: str | None, model: LoadedModel) -> tuple[list[Sample], str | None]:
+def select_samples(
+    data: str | Path, split: str | None, model: LoadedModel, allow_outside: bool = False
+) -> tuple[list[Sample], str | None]:
     """The images to evaluate and where their split came from (the data itself or a run's split.csv)."""
-    index = scan_dataset(data)
+    index = scan_dataset(data, allow_outside)
     if split in (None, "all"):
         return index.samples, None
     split = SPLIT_ALIASES.get(split.lower(), split)
@@ -140,7 +145,7 @@ def select_samples(data: str | Path, split: str | None, model: LoadedModel) -> t
             f"{data} has no {split} split of its own and no split.csv was found next to the checkpoint "
             "or in its card's notes; give the split in a CSV (path,label,split) or a {train,val,test} layout"
         )
-    samples = read_partition_csv(split_file).in_split(split)
+    samples = read_partition_csv(split_file, allow_outside=True).in_split(split)  # checked against the data below
     _check_inside(samples, Path(data), split_file)
     return _non_empty(samples, split, str(split_file)), str(split_file)
 
@@ -226,7 +231,7 @@ def write_report(
     out = Path(out_dir)  # multi-label: per-label metrics, predictions and curves; no confusion matrix
     out.mkdir(parents=True, exist_ok=True)
     files = {"metrics.json": _write_json({**result.multilabel, **extra}, out / "metrics.json")}
-    files["predictions.csv"] = _write_predictions(result.predictions, out / "predictions.csv")
+    files["predictions.csv"] = csvfiles.write_dict_rows(out / "predictions.csv", result.predictions)
     if history is not None:
         files["training_curves.png"] = plot_training_curves(history, out / "training_curves.png")
     return files
@@ -316,14 +321,4 @@ def _non_empty(samples: list[Sample], split: str, where: str) -> list[Sample]:
 def _write_json(data: dict, path: Path) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    return path
-
-
-def _write_predictions(rows: list[dict], path: Path) -> Path:
-    import csv
-
-    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
     return path

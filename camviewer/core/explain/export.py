@@ -1,57 +1,72 @@
-"""Explaining images: decode, batch, compute CAMs, upsample; and the folder export behind `camviewer explain`.
+"""The folder export behind `camviewer explain` and the window's Export folder.
 
-Decoding runs in a small thread pool ahead of the model (Pillow, OpenCV and torch release the
-GIL), and outputs are written by another, so the model rarely waits for files.
+``explain_to_folder`` writes ``maps/<stem>__<method>__<class>.npy``, ``overlays/<same>.png``,
+``predictions.csv`` and ``export.json`` (see :mod:`camviewer.core.explain.outputs` for the names and
+:mod:`camviewer.core.explain.table` for the table). What it guarantees:
+
+* every file is written under a temporary name and renamed when complete; an image's row is appended to
+  ``predictions.csv`` only once all its files are there, so the table always lists exactly what is on disk;
+* a write that fails (a full disk, a folder that became read-only) stops the export with
+  :class:`~camviewer.core.errors.ExportInterrupted`: the images being written are removed, the others stay
+  listed and complete, and ``if_exists="resume"`` continues from there;
+* a folder that holds an earlier export is refused unless it is to be replaced or continued;
+* an output folder inside an input folder is never read back as input.
+
+Writing runs in two threads beside the model, so the model rarely waits for files.
 """
 
 from __future__ import annotations
 
-import csv
-import re
+import contextlib
+import os
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
-from camviewer.core.cam.names import Target
-from camviewer.core.explain.records import ExplainFailure, ExplainResult
+from camviewer.core.cam.names import Target, validate_methods
+from camviewer.core.errors import ExportInterrupted, WriteFailed
+from camviewer.core.explain.outputs import Input, OutputNames, remove_files, write_image_outputs
+from camviewer.core.explain.records import ExplainFailure, ExplainResult, ExportNotice
 from camviewer.core.explain.run import explain_iter
+from camviewer.core.explain.table import SETTINGS_FORMAT, PredictionsTable, open_export
+from camviewer.core.filenames import printable
 from camviewer.core.images import list_images
 from camviewer.core.jobs import CancelToken, Progress, run_to_end
 from camviewer.core.model.loaded import LoadedModel
-from camviewer.core.overlay import overlay, write_png
+
+Pending = deque[tuple[Future, list]]
 
 
-def expand_sources(paths: Iterable[str | Path]) -> tuple[list[Path], list[ExplainFailure]]:
-    """Files as given, folders expanded recursively to their images; missing paths reported."""
-    files, problems = [], []
+def expand_sources(
+    paths: Iterable[str | Path], out_dir: str | Path | None = None
+) -> tuple[list[Input], list[ExplainFailure], list[str]]:
+    """Files as given, folders expanded recursively to their images, each once; missing paths reported.
+
+    Files inside ``out_dir`` are left out (an export is never read back as its own input); the notices say so.
+    """
+    inputs, problems, notices, seen = [], [], [], set()
+    outputs = os.path.abspath(out_dir) if out_dir is not None else None
     for path in map(Path, paths):
+        if outputs is not None and _inside(os.path.abspath(path), outputs):
+            problems.append(ExplainFailure(str(path), "inside the output folder: outputs are not read as input"))
+            continue
         if path.is_dir():
-            files.extend(list_images(path, recursive=True))
-        elif path.is_file():
-            files.append(path)
+            found = [(file, file.relative_to(path).as_posix()) for file in list_images(path, recursive=True)]
+            if outputs is not None and _inside(outputs, os.path.abspath(path)):
+                found = [(file, key) for file, key in found if not _inside(os.path.abspath(file), outputs)]
+                notices.append(f"{printable(path)} holds the output folder: its files are not read as input")
+        elif os.path.lexists(path):  # a file, or something else that the reader will refuse with the reason
+            found = [(path, path.name)]
         else:
             problems.append(ExplainFailure(str(path), "no such file or folder"))
-    return files, problems
-
-
-def output_stems(paths: Sequence[Path]) -> list[str]:
-    """File-name stems for outputs; a repeated stem gets '~2', '~3'... in order of appearance."""
-    seen: dict[str, int] = {}
-    stems = []
-    for path in paths:
-        stem = safe_name(path.stem)
-        seen[stem] = seen.get(stem, 0) + 1
-        stems.append(stem if seen[stem] == 1 else f"{stem}~{seen[stem]}")
-    return stems
-
-
-def safe_name(text: str) -> str:
-    """Keep names readable but valid on every file system."""
-    return re.sub(r'[<>:"/\\|?*\x00-\x1f]', "_", text).strip() or "_"
+            continue
+        for file, key in found:
+            if os.path.abspath(file) not in seen:
+                seen.add(os.path.abspath(file))
+                inputs.append(Input(file, key))
+    return inputs, problems, notices
 
 
 def explain_to_folder(
@@ -65,58 +80,114 @@ def explain_to_folder(
     colormap: str = "jet",
     alpha: float = 0.5,
     cancel: CancelToken | None = None,
+    if_exists: str = "refuse",
 ) -> Iterator[Progress]:
-    """Write predictions.csv, maps/<stem>__<method>__<class>.npy and overlays/<same>.png.
+    """Explain every image into ``out_dir``; yields Progress per image (payload ExplainResult without pixels, or
+    ExplainFailure; ExportNotice for the export as a whole) and returns a summary dict: ``explained`` (this run),
+    ``already_done`` (skipped when resuming), ``failed`` ((source, reason) pairs), ``out``.
 
-    Yields Progress per image (payload ExplainResult without pixels, or ExplainFailure);
-    returns a summary dict. predictions.csv is flushed row by row, so a cancelled run keeps
-    what it finished.
+    ``if_exists`` says what to do with an earlier export in ``out_dir``: "refuse" (ExportExists), "overwrite"
+    or "resume" (skip the images it lists, keep its rows). A cancel keeps every image finished so far.
     """
-    files, missing = expand_sources(paths)
+    out_dir = Path(out_dir)
+    methods = validate_methods(methods)
+    inputs, missing, notices = expand_sources(paths, out_dir)
+    for text in notices:
+        yield Progress(0, None, text, ExportNotice(text))
     for failure in missing:
         yield Progress(0, None, failure.source, failure)
-    out_dir = Path(out_dir)
-    (out_dir / "maps").mkdir(parents=True, exist_ok=True)
-    (out_dir / "overlays").mkdir(exist_ok=True)
-    stems = dict(zip(map(str, files), output_stems(files)))
-    names = model.card.class_names
-    summary = {"explained": 0, "failed": [(f.source, f.reason) for f in missing], "out": str(out_dir)}
-    with (
-        open(out_dir / "predictions.csv", "w", newline="") as handle,
-        ThreadPoolExecutor(max_workers=2, thread_name_prefix="camviewer-write") as writers,
-    ):
-        table = csv.writer(handle)
-        table.writerow(["path", "predicted", *(f"p_{name}" for name in names)])
-        writing: deque[Future] = deque()
-        job = explain_iter(model, files, methods, target, layer, batch_size, cancel, keep_images=True)
-        for event in job:
-            result = event.payload
-            if isinstance(result, ExplainFailure):
-                summary["failed"].append((result.source, result.reason))
-            else:
-                table.writerow([result.source, result.predicted, *(f"{result.probs[n]:.6f}" for n in names)])
-                handle.flush()
-                writing.append(writers.submit(_write_outputs, result, out_dir, stems[result.source], colormap, alpha))
-                result = _without_pixels(result)
-                summary["explained"] += 1
-            while len(writing) > 2 * batch_size:
-                writing.popleft().result()
-            yield Progress(event.done, event.total, event.message, result)
-        for future in writing:
-            future.result()
+    table, done = open_export(out_dir, _settings(model, methods, target, layer, colormap, alpha), if_exists)
+    names = OutputNames(model.card.class_names, reserved=done)
+    todo = [item for item in inputs if os.path.abspath(item.path) not in done]
+    by_source = {str(item.path): item for item in todo}
+    summary = {
+        "explained": 0,
+        "already_done": len(inputs) - len(todo),
+        "failed": [(f.source, f.reason) for f in missing],
+        "out": str(out_dir),
+    }
+    pending: Pending = deque()
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="camviewer-write") as writers:
+        try:
+            job = explain_iter(model, [item.path for item in todo], methods, target, layer, batch_size, cancel, True)
+            for event in job:
+                result = event.payload
+                if isinstance(result, ExplainFailure):
+                    summary["failed"].append((result.source, result.reason))
+                else:
+                    stem = names.stem(by_source[result.source])
+                    write = writers.submit(write_image_outputs, result, out_dir, names, stem, colormap, alpha)
+                    pending.append((write, _row(result, model.card.class_names, stem)))
+                    result = replace(result, image=None)
+                _commit(pending, table, summary, keep=2 * batch_size)
+                yield Progress(event.done, event.total, event.message, result)
+            _commit(pending, table, summary, keep=0)
+        except WriteFailed as error:
+            _finish(pending, table, summary)
+            raise ExportInterrupted(out_dir, summary["explained"], error) from None
+        except BaseException:  # cancelled, closed or failed elsewhere: keep the images already complete
+            _finish(pending, table, summary)
+            raise
+        finally:
+            table.close()
     return summary
 
 
-def _write_outputs(result: ExplainResult, out_dir: Path, stem: str, colormap: str, alpha: float) -> None:
-    for method, per_class in result.maps.items():
-        for class_name, map01 in per_class.items():
-            name = f"{stem}__{safe_name(method)}__{safe_name(class_name)}"
-            np.save(out_dir / "maps" / f"{name}.npy", map01.astype(np.float32, copy=False))
-            write_png(out_dir / "overlays" / f"{name}.png", overlay(result.image.pixels, map01, colormap, alpha))
+def _settings(model: LoadedModel, methods, target, layer, colormap, alpha) -> dict:
+    return {
+        "format": SETTINGS_FORMAT,
+        "model": model.source,
+        "classes": list(model.card.class_names),
+        "methods": list(methods),
+        "target": target if isinstance(target, (str, int)) else "per image",
+        "layer": layer,
+        "colormap": colormap,
+        "alpha": float(alpha),
+    }
 
 
-def _without_pixels(result: ExplainResult) -> ExplainResult:
-    return replace(result, image=None)
+def _row(result: ExplainResult, class_names: list[str], stem: str) -> list:
+    probabilities = (f"{result.probs[name]:.6f}" for name in class_names)
+    return [os.path.abspath(result.source), result.predicted, *probabilities, stem]
+
+
+def _commit(pending: Pending, table: PredictionsTable, summary: dict, keep: int) -> None:
+    """Append the rows of the oldest images whose files are written (waiting while more than ``keep`` are pending)."""
+    while pending and (len(pending) > keep or pending[0][0].done()):
+        write, row = pending[0]
+        files = write.result()  # WriteFailed: that image's files were already removed
+        pending.popleft()
+        try:
+            table.append(row)
+        except WriteFailed:
+            remove_files(files)
+            raise
+        summary["explained"] += 1
+
+
+def _finish(pending: Pending, table: PredictionsTable, summary: dict) -> None:
+    """After a failure or a cancel: list every pending image whose files were all written, in order; an image
+    whose write failed has removed its own files. If the table itself cannot grow, the rest are removed."""
+    while pending:
+        write, row = pending.popleft()
+        try:
+            files = write.result()
+        except Exception:  # reported by whoever failed first; that image removed its own files
+            continue
+        try:
+            table.append(row)
+        except WriteFailed:
+            remove_files(files)
+            for later, _row in pending:
+                with contextlib.suppress(Exception):
+                    remove_files(later.result())
+            pending.clear()
+            break
+        summary["explained"] += 1
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def explain_folder(model: LoadedModel, paths, out_dir, **options) -> dict:

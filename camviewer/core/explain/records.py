@@ -42,3 +42,10 @@ class ExplainResult:
 class ExplainFailure:
     source: str
     reason: str
+
+
+@dataclass
+class ExportNotice:
+    """Something about an export as a whole that the user should read (e.g. an input folder holds the output)."""
+
+    text: str

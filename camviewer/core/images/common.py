@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -14,6 +16,7 @@ from camviewer.core.errors import (
     CorruptImageError,
     ImageError,
     ImageTooLargeError,
+    SpecialFileError,
     TruncatedImageError,
 )
 
@@ -91,20 +94,63 @@ class DecodedImage:
 def open_head(path: str | os.PathLike) -> tuple[Path, bytes]:
     """The first bytes of the file, or an ImageError for everything that is not a readable, non-empty file."""
     file = Path(path)
-    if file.is_dir():
-        raise ImageError(file, "is a directory, not an image file")
-    try:
-        with open(file, "rb") as handle:
-            head = handle.read(HEAD_BYTES)
-    except FileNotFoundError:
-        raise ImageError(file, "no such file") from None
-    except PermissionError:
-        raise ImageError(file, "permission denied") from None
-    except OSError as exc:
-        raise ImageError(file, exc.strerror or str(exc)) from None
+    head = read_head(file)
     if not head:
         raise CorruptImageError(file, "empty file")
     return file, head
+
+
+def read_head(file: Path, size: int = HEAD_BYTES) -> bytes:
+    """The first ``size`` bytes of a regular file. A FIFO, socket, device or folder is a SpecialFileError, at
+    once: the file is opened without blocking and its type checked before anything is read."""
+    with open_regular(file) as handle:
+        return handle.read(size)
+
+
+def open_regular(file: Path) -> BinaryIO:
+    """``open(file, "rb")`` for regular files only; it never blocks (a FIFO without a writer would)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        descriptor = os.open(file, flags)
+    except FileNotFoundError:
+        raise ImageError(file, "no such file") from None
+    except PermissionError:
+        if file.is_dir():  # Windows refuses to open a folder
+            raise SpecialFileError(file, "a folder") from None
+        raise ImageError(file, "permission denied") from None
+    except OSError as exc:  # a socket cannot be opened at all (ENXIO)
+        kind = special_kind(file)
+        if kind:
+            raise SpecialFileError(file, kind) from None
+        raise ImageError(file, exc.strerror or str(exc)) from None
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            raise SpecialFileError(file, _KINDS.get(stat.S_IFMT(mode), "not a regular file"))
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(descriptor, True)
+        return os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
+_KINDS = {
+    stat.S_IFDIR: "a folder",
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+
+
+def special_kind(file: str | os.PathLike) -> str | None:
+    """What ``file`` is when it exists and is not a regular file ("a FIFO (named pipe)", ...), else None."""
+    try:
+        mode = os.stat(file).st_mode
+    except OSError:
+        return None
+    return None if stat.S_ISREG(mode) else _KINDS.get(stat.S_IFMT(mode), "not a regular file")
 
 
 @contextmanager

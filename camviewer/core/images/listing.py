@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from camviewer.core.errors import ImageError
-from camviewer.core.images.common import HEAD_BYTES
+from camviewer.core.images.common import read_head
 from camviewer.core.images.dicom import DICOM_EXTENSIONS
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
@@ -29,9 +29,8 @@ def is_image_path(path: str | os.PathLike) -> bool:
     if (suffix and not suffix[1:].isdigit()) or file.name.upper() == "DICOMDIR":  # DICOMDIR is an index
         return False
     try:
-        with open(file, "rb") as handle:
-            return handle.read(HEAD_BYTES)[128:] == b"DICM"
-    except OSError:
+        return read_head(file)[128:] == b"DICM"
+    except ImageError:  # unreadable, or a FIFO/socket/device: never opened for a blocking read
         return False
 
 

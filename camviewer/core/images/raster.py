@@ -34,7 +34,8 @@ def open_with_pillow(file: Path, head: bytes) -> Image.Image:
     except UnidentifiedImageError:
         kind = raster_signature(head)
         if kind is None:
-            raise UnsupportedImageError(file, f"not an image: unknown content {head[:8]!r}...") from None
+            # The bytes themselves are never quoted: the file may be anything (a key, a password file).
+            raise UnsupportedImageError(file, "not an image: no known image or DICOM signature") from None
         raise CorruptImageError(file, f"{kind} signature, unreadable header (damaged or cut short)") from None
     except (OSError, EOFError, SyntaxError, ValueError) as exc:
         raise decoder_error(file, exc) from None

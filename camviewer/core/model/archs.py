@@ -15,12 +15,11 @@ from torch import nn
 from torchvision.models.vision_transformer import interpolate_embeddings
 
 from camviewer.core.errors import CamviewerError, PretrainedWeightsUnavailable, RecipeError, UnknownArchitecture
+from camviewer.core.model.card_checks import TINYVGG_DEFAULT_WIDTHS
 from camviewer.core.model.pretrained import pretrained_state_dict
 from camviewer.core.model.registry import is_known_architecture
 from camviewer.core.model.state_dict import normalize_keys
 from camviewer.core.model.timm_models import build_timm, is_timm
-
-TINYVGG_DEFAULT_WIDTHS = (10, 10)
 
 
 class TinyVGG(nn.Module):

@@ -6,7 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from camviewer.core.model import recipe
+from camviewer.core.errors import InvalidModelCard
+from camviewer.core.model import card_checks, recipe
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -52,7 +53,9 @@ class ModelCard:
     notes: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.class_names = [str(name) for name in self.class_names]
+        card_checks.check_fields(self)  # types and bounds first: a card may come from a hostile file
+        self.class_names = list(self.class_names)
+        self.channels, self.border_crop = int(self.channels), float(self.border_crop)
         self._settle_recipe()
         self.mean = tuple(float(v) for v in self.mean)
         self.std = tuple(float(v) for v in self.std)
@@ -66,24 +69,12 @@ class ModelCard:
         return len(self.class_names)
 
     def validate(self) -> None:
-        if self.num_classes < 1:
-            raise ValueError("a model card needs at least one class name")
-        if len(set(self.class_names)) != self.num_classes:
-            raise ValueError(f"class names must be unique: {self.class_names}")
-        if self.channels not in (1, 3):
-            raise ValueError(f"channels must be 1 or 3, not {self.channels}")
-        if len(self.mean) != self.channels or len(self.std) != self.channels:
-            raise ValueError(f"mean and std need {self.channels} values each")
-        if any(s <= 0 for s in self.std):
-            raise ValueError("std values must be positive")
+        """Raises InvalidModelCard (a ValueError) naming the field that is wrong."""
+        card_checks.check_values(self)
         if self.head not in HEADS:
-            raise ValueError(f"head must be one of {HEADS}, not {self.head!r}")
+            raise InvalidModelCard("head", f"must be one of {', '.join(HEADS)}, not {self.head!r}")
         if self.positive_class is not None and self.positive_class not in self.class_names:
-            raise ValueError(f"positive class {self.positive_class!r} is not one of {self.class_names}")
-        if not 0.0 <= self.border_crop < 0.5:
-            raise ValueError(f"border_crop must be in [0, 0.5), not {self.border_crop}")
-        if min(self.input_size) < 1:
-            raise ValueError(f"input size {self.input_size} is too small")
+            raise InvalidModelCard("positive_class", f"{self.positive_class!r} is not one of the class names")
         recipe.check_recipe(self.resize, self.crop, self.letterbox, self.interpolation)
 
     def _settle_recipe(self) -> None:
@@ -151,15 +142,32 @@ class ModelCard:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelCard:
+        if not isinstance(data, dict):
+            raise InvalidModelCard(None, f"expected a JSON object, found {type(data).__name__}")
+        missing = [name for name in ("arch", "class_names") if name not in data]
+        if missing:
+            raise InvalidModelCard(missing[0], "missing")
+        version = data.get("card_version", 1)
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise InvalidModelCard("card_version", f"must be a whole number, not {version!r}")
         known = {f.name for f in fields(cls)}
         values = {key: value for key, value in data.items() if key in known}
-        if int(data.get("card_version", 1)) < 2:  # trained by camviewer 0.x: stretched with INTER_AREA
+        if version < 2:  # trained by camviewer 0.x: stretched with INTER_AREA
             values.setdefault("interpolation", recipe.LEGACY_INTERPOLATION)
-        return cls(**values)
+        try:
+            return cls(**values)
+        except InvalidModelCard:
+            raise
+        except ValueError as error:  # fields of the right types and sizes that make no recipe together
+            raise InvalidModelCard("recipe", str(error)) from None
 
     @classmethod
     def from_json(cls, text: str) -> ModelCard:
-        return cls.from_dict(json.loads(text))
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as error:
+            raise InvalidModelCard(None, f"not valid JSON ({error})") from None
+        return cls.from_dict(data)
 
 
 def default_class_names(num_classes: int) -> list[str]:

@@ -20,6 +20,7 @@ from torch import nn
 from camviewer.core.atomic import atomic_path
 from camviewer.core.errors import (
     CheckpointError,
+    InvalidModelCard,
     UnsafeCheckpointError,
 )
 from camviewer.core.model.card import ModelCard
@@ -41,21 +42,49 @@ class RawCheckpoint:
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, card: ModelCard) -> Path:
-    """Write weights + card as one safetensors file, atomically (temporary file, then rename)."""
-    from safetensors.torch import save_file
+    """Write weights + card as one safetensors file, atomically (temporary file, then rename).
+
+    The file is made in memory and written by Python: safetensors' own writer reports a full disk without
+    its reason, and replaces the temporary file with a private (0600) one of its own.
+    """
+    from safetensors.torch import save
 
     path = Path(path)
     state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
+    data = save(state, metadata={CARD_KEY: card.to_json()})
     with atomic_path(path) as tmp:
-        save_file(state, str(tmp), metadata={CARD_KEY: card.to_json()})
+        tmp.write_bytes(data)
     return path
 
 
 def save_torch_atomic(obj, path: str | Path) -> Path:
-    """``torch.save`` through a temporary file (for resumable training states)."""
-    with atomic_path(Path(path)) as tmp:
-        torch.save(obj, tmp)
+    """``torch.save`` through a temporary file (for resumable training states); a full disk is a WriteFailed."""
+    with atomic_path(Path(path)) as tmp, open(tmp, "wb") as handle:
+        writer = _KeepsWriteErrors(handle)
+        try:
+            torch.save(obj, writer)
+        except RuntimeError:
+            if writer.error is not None:  # torch turns the OSError into a RuntimeError without its reason
+                raise writer.error from None
+            raise
     return Path(path)
+
+
+class _KeepsWriteErrors:
+    """A file for ``torch.save`` that remembers the OSError of a failed write."""
+
+    def __init__(self, handle) -> None:
+        self._handle, self.error = handle, None
+
+    def write(self, data) -> int:
+        try:
+            return self._handle.write(data)
+        except OSError as error:
+            self.error = error
+            raise
+
+    def __getattr__(self, name):
+        return getattr(self._handle, name)
 
 
 def read_checkpoint(path: str | Path, trust_pickle: bool = False, shapes_only: bool = False) -> RawCheckpoint:
@@ -104,8 +133,8 @@ def _read_safetensors(path: Path, shapes_only: bool = False) -> RawCheckpoint:
     if CARD_KEY in metadata:
         try:
             card = ModelCard.from_json(metadata[CARD_KEY])
-        except (ValueError, TypeError) as error:
-            raise CheckpointError(f"{path}: the model card inside is invalid ({error})") from None
+        except InvalidModelCard as error:
+            raise error.in_file(path) from None
     return RawCheckpoint(state_dict=state, card=card)
 
 
@@ -128,7 +157,12 @@ def _unwrap(obj, path: Path) -> RawCheckpoint:
     """Find the state_dict inside the usual nestings: {'state_dict': ...}, {'model': ...}."""
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{path}: expected a dict of tensors, found {type(obj).__name__}")
-    card = ModelCard.from_dict(obj[CARD_KEY]) if isinstance(obj.get(CARD_KEY), Mapping) else None
+    try:
+        card = ModelCard.from_dict(dict(obj[CARD_KEY]) if isinstance(obj[CARD_KEY], Mapping) else obj[CARD_KEY])
+    except KeyError:
+        card = None
+    except InvalidModelCard as error:
+        raise error.in_file(path) from None
     for key in NESTING_KEYS:
         inner = obj.get(key)
         if isinstance(inner, Mapping) and inner and _is_tensor_dict(inner):

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from camviewer.core.errors import DeviceUnavailable
+from camviewer.core.errors import DeviceUnavailable, NonFiniteOutput
 from camviewer.core.images.common import DecodedImage
 from camviewer.core.model.card import ModelCard
 from camviewer.core.model.files import save_checkpoint
@@ -62,6 +62,9 @@ class LoadedModel:
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """Softmax or sigmoid of the logits; NonFiniteOutput when any is NaN or infinite (nothing is predicted then)."""
+        if not bool(torch.isfinite(logits).all()):
+            raise NonFiniteOutput(self.source, "probabilities")
         return torch.sigmoid(logits) if self.card.head == "sigmoid" else torch.softmax(logits, dim=1)
 
     def to_batch(self, images: Sequence[DecodedImage | np.ndarray]) -> torch.Tensor:

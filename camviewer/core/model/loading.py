@@ -13,6 +13,7 @@ from camviewer.core.errors import (
     ArchitectureConflict,
     ArchitectureInferenceError,
     CheckpointError,
+    InvalidModelCard,
     RecipeError,
     StateDictMismatchError,
 )
@@ -21,7 +22,7 @@ from camviewer.core.model.card import GREY_MEAN, GREY_STD, IMAGENET_MEAN, IMAGEN
 from camviewer.core.model.files import read_checkpoint
 from camviewer.core.model.inference import InferredArchitecture, infer_architecture
 from camviewer.core.model.loaded import LoadedModel, resolve_device
-from camviewer.core.model.state_dict import check_compatible, normalize_keys, strip_wrapper_prefixes
+from camviewer.core.model.state_dict import check_compatible, check_finite, normalize_keys, strip_wrapper_prefixes
 from camviewer.core.model.timm_models import is_timm, timm_first_conv, timm_preprocessing
 
 _OVERRIDES = ("input_size", "mean", "std", "grayscale", "multi_label", "recipe")
@@ -83,6 +84,7 @@ def load_model(
         module.load_state_dict(state, strict=False)  # strictness checked above, with readable names
         if notes:
             card.notes = {**card.notes, "loading": notes}
+    check_finite(module.state_dict(), str(path))
     target = resolve_device(device)
     return LoadedModel(module.to(target).eval(), card, target, source=str(path))
 
@@ -197,6 +199,8 @@ def _apply_overrides(card: ModelCard, overrides: dict) -> ModelCard:
         changes["head"] = "sigmoid" if overrides["multi_label"] else "softmax"
     try:
         return card.with_recipe(**changes) if changes else card
+    except InvalidModelCard:
+        raise
     except ValueError as error:
         raise RecipeError(str(error)) from None
 

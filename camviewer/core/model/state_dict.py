@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import torch
 
 from camviewer.core.errors import (
+    NonFiniteWeights,
     StateDictMismatchError,
 )
 
@@ -83,3 +84,19 @@ def check_compatible(state: Mapping[str, torch.Tensor], expected: Mapping[str, t
     ]
     if missing or unexpected or wrong_shape:
         raise StateDictMismatchError(what, missing, unexpected, wrong_shape)
+
+
+def check_finite(state: Mapping[str, torch.Tensor], source: str) -> None:
+    """NonFiniteWeights naming the tensors that hold NaN or infinite values (a diverged or damaged checkpoint)."""
+    bad = [
+        name
+        for name, tensor in state.items()
+        if tensor.is_floating_point() and tensor.device.type != "meta" and not _finite(tensor)
+    ]
+    if bad:
+        raise NonFiniteWeights(source, bad)
+
+
+def _finite(tensor: torch.Tensor) -> bool:
+    # A finite sum proves every value finite, at half the cost of isfinite() over the whole tensor.
+    return bool(torch.isfinite(tensor.sum(dtype=torch.float64))) or bool(torch.isfinite(tensor).all())

@@ -15,6 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from camviewer.core.filenames import printable
+
 STYLE = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d2327;
        margin: 0 auto; max-width: 1180px; padding: 24px 32px 64px; background: #fff; }
@@ -39,8 +41,8 @@ nav a { margin-right: 14px; color: #0b5cad; text-decoration: none; font-size: 14
 
 
 def esc(value) -> str:
-    """Any value as escaped HTML text; None as an en dash."""
-    return "–" if value is None else html.escape(str(value), quote=True)
+    """Any value as escaped HTML text; None as an en dash. Bytes of a file name that are not UTF-8 show as ``\\xNN``."""
+    return "–" if value is None else html.escape(printable(str(value)), quote=True)
 
 
 def number(value, digits: int = 3, percent: bool = False) -> str:

@@ -9,11 +9,11 @@ sub-folders, or named explicitly.
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from camviewer.core import csvfiles
 from camviewer.core.errors import DatasetError
 
 CHECKPOINT_NAMES = ("best.safetensors", "model.safetensors")
@@ -118,5 +118,5 @@ def _json(path: Path) -> dict:
 def _csv_rows(path: Path) -> list[dict]:
     if not path.is_file():
         return []
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+    with open(path, newline="", encoding="utf-8", errors="surrogateescape") as handle:
+        return csvfiles.dict_rows(handle)  # our own CSVs: cells neutralised on writing are restored

@@ -28,7 +28,6 @@ the same for every ``shortcut`` value and the tagged set only grows with ``short
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 from collections.abc import Generator
@@ -38,6 +37,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from camviewer.core import csvfiles
 from camviewer.core.errors import CamviewerError
 from camviewer.core.jobs import CancelToken, Progress
 from camviewer.core.synth.cells import draw_cells
@@ -201,7 +201,7 @@ def mask_boxes(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
 
 def _write_csv(path: Path, rows: list, header=("path", "x", "y", "w", "h", "label")) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
+        writer = csvfiles.writer(handle, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(rows)
 

@@ -32,7 +32,9 @@ from typing import Any
 
 import torch
 
-from camviewer.core.errors import AlreadyTrained, Cancelled, StoppedEarly
+from camviewer.core.atomic import remove_temporaries, write_text_atomic
+from camviewer.core.csvfiles import csv_text
+from camviewer.core.errors import AlreadyTrained, Cancelled, RunInterrupted, StoppedEarly, WriteFailed
 from camviewer.core.evaluation.report import HISTORY_COLUMNS
 from camviewer.core.jobs import CancelToken, Progress
 from camviewer.core.model.files import save_checkpoint, save_torch_atomic
@@ -47,14 +49,11 @@ from camviewer.core.training.records import (
     TrainingError,
     TrainResult,
 )
+from camviewer.core.training.run_folder import best_epoch_saved, claim_run_dir
 from camviewer.core.training.session import Session
 from camviewer.core.training.setup import (
-    claim_run_dir,
-    csv_text,
     freeze_parameters,
-    remove_stale_temporaries,
     start_session,
-    write_text_atomic,
 )
 
 __all__ = [
@@ -75,12 +74,17 @@ STATE_FORMAT = "camviewer-train-state/1"
 
 
 def train(config: TrainConfig, cancel: CancelToken | None = None) -> Generator[Progress, None, TrainResult]:
-    """Train a new run into ``config.out`` (new or empty folder); yields Progress, returns TrainResult."""
-    run_dir = claim_run_dir(Path(config.out))
+    """Train a new run into ``config.out`` (new, empty, or holding a run in which no epoch had finished); yields
+    Progress, returns TrainResult. A run file that cannot be written stops it with RunInterrupted."""
+    run_dir = Path(config.out)
+    for text in claim_run_dir(run_dir):
+        yield Progress(0, None, text, Notice(text))
     try:
         session = yield from start_session(config, run_dir, None, cancel)
     except Cancelled:  # during data preparation: no weights exist yet
         return TrainResult(run_dir, None, None, None, "cancelled", [])
+    except WriteFailed as error:
+        raise RunInterrupted(run_dir, 0, error) from None
     return (yield from _fit(session, cancel))
 
 
@@ -99,11 +103,15 @@ def resume(
         raise StoppedEarly(run_dir, stale, config.patience)
     if done >= config.epochs:
         raise AlreadyTrained(run_dir, done, config.epochs)
-    remove_stale_temporaries(run_dir)
+    remove_temporaries(run_dir)
     try:
         session = yield from start_session(config, run_dir, state, cancel)
+        for text in _repair_run_files(session):
+            yield Progress(0, None, text, Notice(text))
     except Cancelled:
         return TrainResult(run_dir, run_dir / "best.safetensors", None, None, "cancelled", [])
+    except WriteFailed as error:
+        raise RunInterrupted(run_dir, done, error) from None
     return (yield from _fit(session, cancel))
 
 
@@ -126,13 +134,16 @@ def read_train_state(run_dir: str | Path) -> dict[str, Any]:
 
 def _fit(session: Session, cancel: CancelToken | None) -> Generator[Progress, None, TrainResult]:
     try:
-        stop_reason = yield from _epochs(session, cancel)
-    except Cancelled:
-        _ensure_best(session)
-        return _result(session, "cancelled")
-    except GeneratorExit:  # the consumer closed us (e.g. a GUI worker quit): still leave a checkpoint
-        _ensure_best(session)
-        raise
+        try:
+            stop_reason = yield from _epochs(session, cancel)
+        except Cancelled:
+            _ensure_best(session)
+            return _result(session, "cancelled")
+        except GeneratorExit:  # the consumer closed us (e.g. a GUI worker quit): still leave a checkpoint
+            _ensure_best(session)
+            raise
+    except WriteFailed as error:  # a full disk: the epochs in last.pt are kept, the run can go on from them
+        raise RunInterrupted(session.run_dir, session.saved_epochs, error) from None
     try:
         test_metrics = yield from _evaluate_test_split(session, cancel)
     except Cancelled:  # the training itself is complete: it keeps its own stop reason
@@ -163,11 +174,16 @@ def _run_epoch(session: Session, epoch: int, cancel: CancelToken | None):
     session.history.append(record)
     if improved:
         session.best_val_loss, session.best_epoch, session.stale_epochs = val_loss, epoch, 0
-        _save_best(session)
+        _note_best(session)
     else:
         session.stale_epochs += 1
-    _write_history(session)
+    # last.pt first: it holds everything (the weights of this epoch, the best epoch, the history), so a kill
+    # between the writes loses nothing; resuming rewrites best.safetensors and history.csv from it if behind.
     _save_state(session)
+    session.saved_epochs = epoch
+    if improved:
+        _write_best(session)
+    _write_history(session)
     return record
 
 
@@ -240,6 +256,12 @@ def _epoch_text(record: EpochRecord, epochs: int) -> str:
 
 
 def _save_best(session: Session, warning: str | None = None) -> Path:
+    _note_best(session, warning)
+    return _write_best(session)
+
+
+def _note_best(session: Session, warning: str | None = None) -> None:
+    """The best epoch's facts in the card's notes (saved with the weights, and in last.pt)."""
     training = dict(session.card.notes.get("training", {}))
     training["best_epoch"] = session.best_epoch
     if session.best_epoch is not None:
@@ -248,7 +270,22 @@ def _save_best(session: Session, warning: str | None = None) -> Path:
     if warning:
         training["warning"] = warning
     session.card = replace(session.card, notes={**session.card.notes, "training": training})
+
+
+def _write_best(session: Session) -> Path:
     return save_checkpoint(session.run_dir / "best.safetensors", session.model.module, session.card)
+
+
+def _repair_run_files(session: Session) -> list[str]:
+    """After a kill between the writes of an epoch: history.csv and best.safetensors caught up with last.pt."""
+    _write_history(session)
+    best, on_disk = session.best_epoch, best_epoch_saved(session.run_dir)
+    if best is None or on_disk == best:
+        return []
+    if best == len(session.history):  # the last finished epoch was the best: its weights are the ones restored
+        _write_best(session)
+        return [f"best.safetensors restored from last.pt (epoch {best}): the run had stopped before writing it"]
+    return [f"best.safetensors does not hold the best epoch ({best}) but epoch {on_disk}: it was changed or lost"]
 
 
 def _ensure_best(session: Session) -> None:

@@ -47,6 +47,7 @@ class TrainConfig:
     workers: int | None = None  # DataLoader worker processes; None: automatic
     cache_bytes: int = DEFAULT_CACHE_BYTES
     command: str | None = None  # the command line, for the card's notes
+    allow_outside: bool = False  # a CSV partition may name images outside its folder
 
     def __post_init__(self) -> None:
         if self.input_size is not None:

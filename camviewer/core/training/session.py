@@ -38,6 +38,7 @@ class Session:
     best_val_loss: float = math.inf
     best_epoch: int | None = None
     stale_epochs: int = 0
+    saved_epochs: int = 0  # epochs kept in last.pt (what a resume would continue after)
 
     @property
     def next_epoch(self) -> int:

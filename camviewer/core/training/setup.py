@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -12,7 +10,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from camviewer.core.atomic import atomic_path
+from camviewer.core.atomic import write_text_atomic
+from camviewer.core.csvfiles import csv_text
 from camviewer.core.data.decode import DecodedSet, cache_bytes, decode_samples
 from camviewer.core.data.index import (
     AUGMENTATIONS,
@@ -30,10 +29,9 @@ from camviewer.core.errors import (
     ClassMismatch,
     DatasetError,
     EmptySplit,
+    InvalidModelCard,
     PretrainedWeightsUnavailable,
     RecipeError,
-    RunFolderInUse,
-    TrainingError,
     TrainingOptionError,
 )
 from camviewer.core.jobs import CancelToken, Progress
@@ -43,24 +41,6 @@ from camviewer.core.model.loading import default_preprocessing, load_model, new_
 from camviewer.core.training.records import EpochRecord, Notice, TrainConfig
 from camviewer.core.training.session import Session
 
-RUN_FILES = ("config.json", "best.safetensors", "last.pt", "history.csv")
-
-
-def claim_run_dir(run_dir: Path) -> Path:
-    if run_dir.exists() and not run_dir.is_dir():
-        raise TrainingError(f"{run_dir}: exists and is not a folder")
-    used = [name for name in RUN_FILES if (run_dir / name).exists()]
-    if used:
-        raise RunFolderInUse(run_dir, used)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return run_dir
-
-
-def remove_stale_temporaries(run_dir: Path) -> None:
-    """Temporary files left by a process killed while saving (the real files are intact)."""
-    for leftover in run_dir.glob(".*.tmp"):
-        leftover.unlink(missing_ok=True)
-
 
 def start_session(config: TrainConfig, run_dir: Path, state: dict | None, cancel: CancelToken | None):
     """Index, decode and split the data, settle the card, build model and optimizer (or restore them)."""
@@ -68,10 +48,13 @@ def start_session(config: TrainConfig, run_dir: Path, state: dict | None, cancel
     torch.manual_seed(config.seed)
     init = None
     if state:  # the run's own split and card: the same images, preprocessing and statistics
-        index = read_partition_csv(run_dir / "split.csv")
-        card = ModelCard.from_dict(state["card"])
+        index = read_partition_csv(run_dir / "split.csv", allow_outside=True)  # the run's own file, naming the data
+        try:
+            card = ModelCard.from_dict(state["card"])
+        except InvalidModelCard as error:
+            raise error.in_file(run_dir / "last.pt") from None
     else:
-        index = scan_dataset(config.data)
+        index = scan_dataset(config.data, config.allow_outside)
         if config.init:
             init = load_model(config.init, arch=config.arch, device="cpu")
             if _names_no_classes(init, index):
@@ -368,17 +351,6 @@ def _write_run_files(session: Session, index: DatasetIndex) -> None:
         write_text_atomic(run / "skipped.csv", csv_text([("path", "reason"), *session.decoded.skipped]))
 
 
-def csv_text(rows) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    return buffer.getvalue()
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
 def _restore(session: Session, state: dict[str, Any]) -> None:
     session.model.module.load_state_dict(state["model"])
     session.optimizer.load_state_dict(state["optimizer"])
@@ -387,6 +359,7 @@ def _restore(session: Session, state: dict[str, Any]) -> None:
     session.history = [EpochRecord(**record) for record in state["history"]]
     session.best_val_loss, session.best_epoch = float(state["best_val_loss"]), state["best_epoch"]
     session.stale_epochs = int(state["stale_epochs"])
+    session.saved_epochs = len(session.history)
     rng = state["rng"]
     torch.set_rng_state(rng["torch"])
     session.loader_generator.set_state(rng["loader"])

@@ -29,14 +29,17 @@ class ImageEntry:
     label: str | None  # class from the dataset layout, if any
 
 
-def dataset_images(data: str | Path) -> list[ImageEntry]:
-    """Images of a dataset (class folders, split folders, CSV) or, failing that, any folder of images."""
+def dataset_images(data: str | Path, allow_outside: bool = False) -> list[ImageEntry]:
+    """Images of a dataset (class folders, split folders, CSV) or, failing that, any folder of images.
+
+    ``allow_outside``: a CSV partition may name images outside its folder (see camviewer.core.data.index).
+    """
     from camviewer.core.data.index import scan_dataset
     from camviewer.core.images import list_images
 
     data = Path(data)
     try:
-        index = scan_dataset(data)
+        index = scan_dataset(data, allow_outside)
         root = data.parent if data.is_file() else data
         return [
             ImageEntry(s.path, relative_key(s.path, root), s.labels[0] if len(s.labels) == 1 else None)

@@ -22,9 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from camviewer.core.errors import CamviewerError, DatasetError, MissingInput
+from camviewer.core.atomic import atomic_path, write_text_atomic
+from camviewer.core.errors import AnnotationError, CamviewerError, DatasetError, ImageError, MissingInput
 from camviewer.core.explain.records import ExplainFailure
 from camviewer.core.explain.run import explain_iter
+from camviewer.core.images.common import open_regular
 from camviewer.core.jobs import CancelToken, Progress
 from camviewer.core.model.loaded import LoadedModel
 from camviewer.core.overlay import to_uint8, write_png
@@ -36,9 +38,18 @@ MANIFEST = "refine.json"
 
 
 def read_manifest(data: str | Path) -> dict | None:
-    """The refine.json of a dataset built here, or None."""
+    """The refine.json of a dataset built here, or None; a DatasetError if it is not a JSON object."""
     path = Path(data) / MANIFEST
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        with open_regular(path) as handle:
+            manifest = json.loads(handle.read().decode("utf-8"))
+    except (ImageError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise DatasetError(f"{path}: not a readable refine manifest ({error})") from None
+    if not isinstance(manifest, dict):
+        raise DatasetError(f"{path}: not a refine manifest (expected a JSON object)")
+    return manifest
 
 
 def refine_dataset(
@@ -52,9 +63,13 @@ def refine_dataset(
     border_crop: float = 0.1,
     batch_size: int = 16,
     cancel: CancelToken | None = None,
+    allow_outside: bool = False,
 ) -> Iterator[Progress]:
-    """Write the enhanced dataset under ``out`` (same relative layout); yields per image, returns the manifest."""
-    entries = dataset_images(data)
+    """Write the enhanced dataset under ``out`` (same relative layout); yields per image, returns the manifest.
+
+    ``allow_outside``: a CSV partition may name images outside its folder (see camviewer.core.data.index).
+    """
+    entries = dataset_images(data, allow_outside)
     out = Path(out)
     _check_arguments(mode, model, roi_masks, out, Path(data))
     skipped: list[tuple[str, str]] = []
@@ -63,12 +78,12 @@ def refine_dataset(
     elif mode == "roi-mask":
         steps = _masked_images(entries, out, MaskFolder(roi_masks), skipped, cancel)
     else:
-        steps = _copied_images(entries, out, cancel)
+        steps = _copied_images(entries, out, skipped, cancel)
     for done, key in enumerate(steps, start=1):
         yield Progress(done, len(entries), key)
     for extra in ("synth.json",):  # keep dataset metadata (class roles) with the copy
         if (Path(data) / extra).is_file():
-            shutil.copy2(Path(data) / extra, out / extra)
+            _copy_file(Path(data) / extra, out / extra)
     manifest = {
         "mode": mode,
         "source": str(Path(data).resolve()),
@@ -81,7 +96,7 @@ def refine_dataset(
         else {"border_crop": border_crop},
         "model": None if model is None else model.source,
     }
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    write_text_atomic(out / MANIFEST, json.dumps(manifest, indent=2))  # last: only a finished set has one
     return manifest
 
 
@@ -122,32 +137,48 @@ def _overlay_images(entries, out, model, method, floor, batch_size, skipped, can
 
 
 def _masked_images(entries, out, roi: MaskFolder, skipped, cancel):
+    for entry in entries:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        reason = _masked_image(entry, out, roi)
+        if reason is not None:
+            skipped.append((entry.key, reason))
+        yield entry.key
+
+
+def _masked_image(entry: ImageEntry, out: Path, roi: MaskFolder) -> str | None:
+    """Write one image times its mask; the reason it was skipped, or None."""
     from camviewer.core.images import read_image
 
-    for entry in entries:
-        if cancel is not None:
-            cancel.raise_if_cancelled()
+    try:
         region = roi.region(entry.key)
         if region is None:
-            skipped.append((entry.key, "no region-of-interest mask"))
-        else:
-            pixels = read_image(entry.path).pixels
-            if region.mask.shape != pixels.shape[:2]:
-                skipped.append((entry.key, f"mask size {region.mask.shape} differs from image {pixels.shape[:2]}"))
-            else:
-                mask = region.mask[:, :, None] if pixels.ndim == 3 else region.mask
-                write_png(_target_path(out, entry), to_uint8(pixels * mask))
-        yield entry.key
+            return "no region-of-interest mask"
+        pixels = read_image(entry.path).pixels
+    except (AnnotationError, ImageError) as error:  # the mask (AnnotationError) or the image is unreadable
+        return error.reason
+    if region.mask.shape != pixels.shape[:2]:
+        return f"mask size {region.mask.shape} differs from image {pixels.shape[:2]}"
+    mask = region.mask[:, :, None] if pixels.ndim == 3 else region.mask
+    write_png(_target_path(out, entry), to_uint8(pixels * mask))
+    return None
 
 
-def _copied_images(entries, out, cancel):
+def _copied_images(entries, out, skipped, cancel):
     for entry in entries:
         if cancel is not None:
             cancel.raise_if_cancelled()
-        target = out / entry.key
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(entry.path, target)
+        try:
+            _copy_file(entry.path, out / entry.key)
+        except ImageError as error:  # not a regular file, or unreadable: nothing was written
+            skipped.append((entry.key, error.reason))
         yield entry.key
+
+
+def _copy_file(source: Path, target: Path) -> None:
+    """A regular file copied atomically (a FIFO or a device is an ImageError: never read, so never blocking)."""
+    with open_regular(source) as reading, atomic_path(target) as tmp, open(tmp, "wb") as writing:
+        shutil.copyfileobj(reading, writing)
 
 
 def manifest_border_crop(data: str | Path) -> float | None:

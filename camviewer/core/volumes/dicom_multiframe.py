@@ -16,8 +16,8 @@ import numpy as np
 import pydicom
 from pydicom.pixels import pixel_array
 
-from camviewer.core.errors import UnsupportedVolumeError, VolumeError
-from camviewer.core.images.common import HEAD_BYTES
+from camviewer.core.errors import ImageError, SpecialFileError, UnsupportedVolumeError, VolumeError
+from camviewer.core.images.common import read_head
 from camviewer.core.images.dicom import read_dataset, require_decoder
 from camviewer.core.volumes.dicom_common import (
     geometry_of,
@@ -78,7 +78,6 @@ def frame_elements(frame: pydicom.Dataset, shared: pydicom.Dataset | None) -> py
 
 def _head(file: Path) -> bytes:
     try:
-        with open(file, "rb") as handle:
-            return handle.read(HEAD_BYTES)
-    except OSError as exc:
-        raise VolumeError(file, exc.strerror or str(exc)) from None
+        return read_head(file)
+    except ImageError as exc:
+        raise (UnsupportedVolumeError if isinstance(exc, SpecialFileError) else VolumeError)(file, exc.reason) from None

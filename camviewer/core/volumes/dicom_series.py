@@ -18,11 +18,13 @@ import pydicom
 from pydicom.pixels import apply_modality_lut
 
 from camviewer.core.errors import (
+    ImageError,
     MixedSeriesError,
+    SpecialFileError,
     UnsupportedVolumeError,
     VolumeError,
 )
-from camviewer.core.images.common import HEAD_BYTES
+from camviewer.core.images.common import read_head
 from camviewer.core.images.dicom import is_dicom, read_dataset, require_decoder
 from camviewer.core.jobs import CancelToken
 from camviewer.core.volumes.dicom_common import geometry_of, require_grey, slice_errors, stack, volume_info
@@ -136,10 +138,11 @@ def read_series(
 def dicom_header(file: Path) -> DicomHeader | None:
     """The header of a DICOM image file; None for other files and for DICOM objects without pixels."""
     try:
-        with open(file, "rb") as handle:
-            head = handle.read(HEAD_BYTES)
-    except OSError as exc:
-        raise VolumeError(file, exc.strerror or str(exc)) from None
+        head = read_head(file)
+    except SpecialFileError:  # a FIFO, socket or device among the slices is passed over, never read
+        return None
+    except ImageError as exc:
+        raise VolumeError(file, exc.reason) from None
     if not head or not is_dicom(file, head) or file.name.upper() == "DICOMDIR":
         return None
     try:

@@ -29,6 +29,7 @@ from camviewer.core.errors import (
     UnsupportedVolumeError,
     VolumeError,
 )
+from camviewer.core.images.common import special_kind
 from camviewer.core.volumes.records import Volume, VolumeInfo, check_voxels, reverse_axes
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
@@ -124,6 +125,8 @@ def _load(file: Path) -> nib.Nifti1Image:
         raise VolumeError(file, "no such file")
     if file.is_dir():
         raise VolumeError(file, "is a folder, not a NIfTI file")
+    if not file.is_file():  # a FIFO or a device: reading it could block or never end
+        raise UnsupportedVolumeError(file, f"{special_kind(file)}, not a regular file")
     try:
         image = nib.load(file)
     except (ImageFileError, ValueError, EOFError, gzip.BadGzipFile, OSError) as exc:

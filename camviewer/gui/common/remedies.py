@@ -74,7 +74,33 @@ def remedy(error: BaseException) -> str | None:
             return "Open or train a model first."
         case errors.MissingInput(needed="roi_masks"):
             return "Choose the folder of ROI masks."
+        case errors.RunInterrupted(epochs_done=done, cause=cause):
+            first = _first_step(cause)
+            if done:
+                return f"{first}, then continue the run with Resume… (its {done} finished epoch(s) are kept)."
+            return f"{first}, then start it again into the same folder (no epoch had finished)."
+        case errors.OutsidePartitionFolder():
+            return "Such files are read only if you trust the partition file and say so when asked."
+        case errors.ExportExists() | errors.ExportMismatch():
+            return "Choose another folder, or export again and replace it."
+        case errors.ExportInterrupted(cause=cause):
+            first = _first_step(cause)
+            return f"{first}, then export to the same folder again and choose Continue: the images done are kept."
+        case errors.WriteFailed(no_space=True):
+            return "Free some space on that disk, or choose another folder."
+        case errors.WriteFailed(not_allowed=True):
+            return "Choose a folder you can write to."
+        case errors.NonFiniteWeights():
+            return "The file is damaged or its training diverged: open another checkpoint (an earlier epoch)."
+        case errors.NonFiniteOutput():
+            return "Check the model's normalisation (mean and std) and its weights."
     return None
+
+
+def _first_step(cause: errors.WriteFailed) -> str:
+    if cause.no_space:
+        return "Free some space"
+    return "Make the folder writable" if cause.not_allowed else "Once the folder can be written"
 
 
 def with_remedy(message: str, error: BaseException) -> str:

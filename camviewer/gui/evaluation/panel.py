@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from camviewer.gui.common.files import checkpoint_name, suggested_export_dir
 from camviewer.gui.common.log_panel import LogPanel
+from camviewer.gui.common.partitions import PartitionPermissions
 from camviewer.gui.common.path_field import PathField
 from camviewer.gui.common.reflow_splitter import ReflowSplitter
 from camviewer.gui.common.result_table import number
@@ -122,6 +123,8 @@ class EvaluationPanel(QWidget):
         self.data.chosen.connect(self.setup.set_data)
         self.confusion.cellChosen.connect(self._cell_chosen)
         self.runner.returned.connect(self._evaluated)
+        self._partitions = PartitionPermissions(self)
+        self._partitions.retry_on(self.runner, self.start)
         self.set_model(None)
 
     def _layout(self) -> None:
@@ -237,6 +240,7 @@ class EvaluationPanel(QWidget):
             self.positive_class(),
             self.setup.label_map(),
             self.setup.operating_rule(),
+            self._partitions.allowed(data),
         )
 
     def _evaluated(self, result) -> None:

@@ -14,10 +14,13 @@ if TYPE_CHECKING:  # the engine is imported by the workers, when they run
 
 
 def dataset_labels(data: str) -> list[str]:
-    """The labels a dataset uses (folder names or a CSV's labels), read without decoding a pixel."""
+    """The labels a dataset uses (folder names or a CSV's labels), read without decoding a pixel.
+
+    Only the labels are read: a partition naming files outside its folder is asked about when it is evaluated.
+    """
     from camviewer.core.data.index import scan_dataset
 
-    return list(scan_dataset(data).class_names)
+    return list(scan_dataset(data, allow_outside=True).class_names)
 
 
 def evaluate_model(
@@ -27,12 +30,22 @@ def evaluate_model(
     positive_class: str | None,
     label_map: str,
     operating: str,
+    allow_outside: bool,
     cancel: CancelToken,
 ) -> Iterator:
     """``camviewer evaluate``: the split comes from the data or the split.csv beside the checkpoint."""
     from camviewer.core.evaluation.run import evaluate
 
-    job = evaluate(model, data, split, positive_class, cancel=cancel, label_map=label_map, operating=operating)
+    job = evaluate(
+        model,
+        data,
+        split,
+        positive_class,
+        cancel=cancel,
+        label_map=label_map,
+        operating=operating,
+        allow_outside=allow_outside,
+    )
     return (yield from job)
 
 

@@ -128,6 +128,7 @@ class BuildPage(JobPage):
             self.state.method,
             self.floor.value(),
             self.border.value(),
+            self.partitions.allowed(data),
         )
 
     def job_returned(self, manifest: dict) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QWizardPage
 
 from camviewer.gui.common.log_panel import LogPanel
+from camviewer.gui.common.partitions import PartitionPermissions
 from camviewer.gui.jobs.controls import JobControls
 from camviewer.gui.jobs.registry import WorkerRegistry
 from camviewer.gui.jobs.runner import JobRunner
@@ -31,6 +32,8 @@ class JobPage(QWizardPage):
         self.runner.returned.connect(self.job_returned)
         self.runner.cancelled.connect(self._cancelled)
         self.runner.finished.connect(self.completeChanged)
+        self.partitions = PartitionPermissions(self)  # a CSV partition naming files elsewhere: asked, then run again
+        self.partitions.retry_on(self.runner, self.run)
         self._left_by_back = False
 
     # ---------------------------------------------------------------------------------- hooks

@@ -111,6 +111,7 @@ class MeasurePage(JobPage):
                 s.positive_class,
                 keys,
                 PREVIEWS,
+                self.partitions.allowed(s.measure_data),
             )
             return
         if not self.data.text() or not self.masks.text():
@@ -132,6 +133,7 @@ class MeasurePage(JobPage):
             s.positive_class,
             None,
             PREVIEWS,
+            self.partitions.allowed(s.measure_data),
         )
 
     def job_returned(self, measurement) -> None:

@@ -52,6 +52,7 @@ def measure_model(
     positive_class: str | None,
     preview_keys: Sequence[str] | None,
     preview_count: int,
+    allow_outside: bool,
     cancel: CancelToken,
 ) -> Iterator:
     """Evaluate, then localize one CAM method on the same images; keep overlays of a few images with a region."""
@@ -63,9 +64,9 @@ def measure_model(
     from camviewer.core.trust.scoring import localize_dataset
 
     model = model_or_path if isinstance(model_or_path, LoadedModel) else load_model(model_or_path)
-    entries = dataset_images(data)
+    entries = dataset_images(data, allow_outside)  # allow_outside: the user was asked (a CSV naming files elsewhere)
     total = 2 * len(entries)
-    job = evaluate(model, data, None, positive_class, cancel=cancel)
+    job = evaluate(model, data, None, positive_class, cancel=cancel, allow_outside=allow_outside)
     result = yield from progress_only(job, "classification", 0, total)
     truth = load_ground_truth(masks=masks)
     job = localize_dataset(model, entries, truth, [method], 0.2, 0.0, MaskFolder(roi) if roi else None, cancel=cancel)
@@ -129,10 +130,13 @@ def build_refined_set(
     method: str,
     floor: float,
     border_crop: float,
+    allow_outside: bool,
     cancel: CancelToken,
 ) -> Iterator:
     """``camviewer refine``: the enhanced copy of a training set; returns its manifest."""
     from camviewer.core.trust.refine import refine_dataset
 
-    job = refine_dataset(data, out, mode, model, roi_masks, method, floor, border_crop, cancel=cancel)
+    job = refine_dataset(
+        data, out, mode, model, roi_masks, method, floor, border_crop, cancel=cancel, allow_outside=allow_outside
+    )
     return (yield from progress_only(job, "building"))

@@ -31,6 +31,7 @@ from camviewer.core.errors import RunFolderInUse
 from camviewer.core.training.records import ResumeChanges
 from camviewer.gui.common.files import unused_folder
 from camviewer.gui.common.log_panel import LogPanel
+from camviewer.gui.common.partitions import PartitionPermissions
 from camviewer.gui.common.path_field import PathField
 from camviewer.gui.common.settings import Settings
 from camviewer.gui.jobs.controls import JobControls
@@ -90,6 +91,7 @@ class TrainingPanel(QWidget):
         self._layout()
         self._connect()
         self._scans = Latest()  # a newer dataset supersedes an older scan
+        self._partitions = PartitionPermissions(self)  # CSVs naming files elsewhere: asked when scanned
         self._last_preview: tasks.DatasetPreview | None = None
         self._auto_run_dir = True
         self._closing = False
@@ -181,9 +183,10 @@ class TrainingPanel(QWidget):
             f"Reading {Path(data).name}",
             tasks.preview_dataset,
             data,
+            self._partitions.allowed(data),
             background=True,
             returned=lambda preview: self._previewed(ticket, preview),
-            errored=self._scans.if_current(ticket, lambda error: self._scan_failed(data, error)),
+            errored=self._scans.if_current(ticket, self._partitions.asking(data, self.scan, self._scan_failed)),
         )
 
     def _previewed(self, ticket: int, preview: tasks.DatasetPreview) -> None:
@@ -247,7 +250,7 @@ class TrainingPanel(QWidget):
         self.curves.clear(config.epochs)
         self._epochs = config.epochs
         self._log.info(f"Training {config.arch} on {data} into {out} ({config.epochs} epochs at most)")
-        self.runner.train(config)
+        self.runner.train(replace(config, allow_outside=self._partitions.allowed(data)))
 
     def choose_run_to_resume(self) -> None:
         if self.runner.running():

@@ -29,10 +29,11 @@ class DatasetPreview:
     total: int
 
 
-def preview_dataset(data: str) -> DatasetPreview:
+def preview_dataset(data: str, allow_outside: bool = False) -> DatasetPreview:
+    """``allow_outside``: a CSV partition may name images outside its folder (the user was asked)."""
     from camviewer.core.data.index import SPLITS, scan_dataset
 
-    index = scan_dataset(data)
+    index = scan_dataset(data, allow_outside)
     counts = (
         {split: index.class_counts(split) for split in SPLITS} if index.has_splits else {"all": index.class_counts()}
     )

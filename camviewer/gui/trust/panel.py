@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from camviewer.gui.common.log_panel import LogPanel
+from camviewer.gui.common.partitions import PartitionPermissions
 from camviewer.gui.common.path_field import PathField
 from camviewer.gui.common.result_table import ResultTable, number
 from camviewer.gui.common.settings import Settings
@@ -73,6 +74,8 @@ class TrustPanel(QWidget):
         self.setObjectName("trustPanel")
         self._registry, self._settings, self._log = registry, settings, log
         self.runner = JobRunner(registry, self)
+        self._partitions = PartitionPermissions(self)
+        self._partitions.retry_on(self.runner, self.start)
         self.model = None
         self.report: dict | None = None
         self._running = self._report_source = (None, None)  # (model, request) of the running / last report
@@ -267,6 +270,7 @@ class TrustPanel(QWidget):
             target=self.target.currentData(),
             label_map=self.label_map.text().strip() or None,
             loaded=loaded,
+            allow_outside=self._partitions.allowed(self.data.text()),
         )
 
     # ------------------------------------------------------------------------------------- runs

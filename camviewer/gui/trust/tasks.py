@@ -119,6 +119,7 @@ class TrustRequest:
     target: str = "gt"
     label_map: str | None = None
     loaded: TruthSource | None = None  # the ground truth already loaded in the viewer: used as it is
+    allow_outside: bool = False  # a CSV partition may name images outside its folder (the user was asked)
 
 
 def trust_report(model: LoadedModel, request: TrustRequest, cancel: CancelToken) -> Iterator:
@@ -128,7 +129,7 @@ def trust_report(model: LoadedModel, request: TrustRequest, cancel: CancelToken)
     from camviewer.core.trust.scoring import localize_dataset
     from camviewer.core.trust.targets import plan_targets
 
-    entries = dataset_images(request.data)
+    entries = dataset_images(request.data, request.allow_outside)
     if request.loaded is not None:  # its keys are relative to the root it was loaded with
         truth, roi, root = request.loaded.truth, request.loaded.roi, request.loaded.root
         entries = [ImageEntry(e.path, relative_key(e.path, root), e.label) for e in entries]

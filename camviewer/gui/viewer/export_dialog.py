@@ -1,7 +1,9 @@
-"""Export a whole folder: maps (.npy), overlays (.png) and predictions.csv, in a worker with progress and Cancel.
+"""Export a whole folder: maps (.npy), overlays (.png) and predictions.csv, with the window's job controls.
 
-The engine's ``explain_to_folder`` does the work (same layout as ``camviewer explain``). The output
-folder is proposed outside the image folder; an existing export is only replaced if the user agrees.
+The engine's ``explain_to_folder`` does the work (same layout and guarantees as ``camviewer explain``), run by
+a JobRunner: Export, Cancel, a progress bar with the time left and a status line, as in every panel. The
+output folder is proposed outside the image folder; a folder that holds an earlier export is continued or
+replaced only if the user says so.
 """
 
 from __future__ import annotations
@@ -18,17 +20,17 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
-from camviewer.core.jobs import CancelToken
-from camviewer.gui.jobs.registry import Job, WorkerRegistry, describe_error
+from camviewer.gui.jobs.controls import JobControls
+from camviewer.gui.jobs.registry import WorkerRegistry
+from camviewer.gui.jobs.runner import JobRunner
 from camviewer.gui.viewer import tasks
 
-OUTPUTS = ("predictions.csv", "maps", "overlays")
+CANCELLED = "Cancelled. predictions.csv lists the images finished so far; export again and choose Continue."
 
 
 class ExportDialog(QDialog):
@@ -50,32 +52,29 @@ class ExportDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("exportDialog")
         self.setWindowTitle("Export folder")
-        self._registry = registry
-        self._job: Job | None = None
-        self._request = {
-            "model": model,
-            "paths": list(paths),
-            "methods": methods,
-            "target": target,
-            "layer": layer,
-            "colormap": colormap,
-            "opacity": opacity,
-        }
+        self._request = (model, list(paths), methods, target, layer, colormap, opacity)
         self.summary: dict | None = None
+        self.runner = JobRunner(registry, self)
         self.out_dir = QLineEdit(str(suggested_dir))
         self.out_dir.setToolTip("Where the maps, overlays and predictions.csv go")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
-        self.progress = QProgressBar(maximum=max(1, len(paths)), value=0)
         explained = {"pred": "the predicted class", "all": "every class"}.get(target, f"class {target}")
-        self.status = QLabel(
+        self.description = QLabel(
             f"{len(paths):,} images · {', '.join(methods)} for {explained} · {colormap} overlays", wordWrap=True
         )
-        self.buttons = QDialogButtonBox()
-        self.start_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
-        self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
-        self.start_button.clicked.connect(self.start)
-        self.cancel_button.clicked.connect(self.cancel_or_close)
+        self.controls = JobControls(self.runner, "Export", cancelled_text=CANCELLED, cancelling_text="Cancelling…")
+        self.start_button, self.progress, self.status = (
+            self.controls.run_button,
+            self.controls.progress,
+            self.controls.status,
+        )
+        self.close_button = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.close_button.rejected.connect(self.reject)
+        self.controls.runClicked.connect(self.start)
+        self.controls.runningChanged.connect(self.out_dir.setDisabled)
+        self.runner.returned.connect(self._returned)
+        self.runner.finished.connect(lambda: self.done.emit(self.summary))
         row = QHBoxLayout()
         row.addWidget(self.out_dir, 1)
         row.addWidget(browse)
@@ -83,14 +82,13 @@ class ExportDialog(QDialog):
         form.addRow("Output folder", row)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addWidget(self.status)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.buttons)
+        layout.addWidget(self.description)
+        layout.addWidget(self.controls)
+        layout.addWidget(self.close_button)
         self.setMinimumWidth(560)
-        self._show_progress = None  # throttled progress updater, made when superqt is loaded
 
     def running(self) -> bool:
-        return self._job is not None
+        return self.runner.running()
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export to folder", self.out_dir.text())
@@ -98,98 +96,63 @@ class ExportDialog(QDialog):
             self.out_dir.setText(folder)
 
     def start(self) -> None:
-        out = Path(self.out_dir.text()).expanduser()
         if not self.out_dir.text().strip():
-            self.status.setText("Choose an output folder.")
+            self.controls.say("Choose an output folder.", error=True)
             return
-        existing = [name for name in OUTPUTS if (out / name).exists()]
-        if existing and not self._may_replace(out, existing):
-            return
-        from superqt.utils import qthrottled
+        out = Path(self.out_dir.text()).expanduser()
+        from camviewer.core.explain.table import earlier_export
 
-        self._show_progress = qthrottled(self._apply_progress, timeout=50, parent=self)
-        cancel = CancelToken()
-        self.start_button.setEnabled(False)
-        self.out_dir.setEnabled(False)
-        self.status.setText("Starting…")
-        request = self._request
-        self._job = self._registry.start(
+        found = earlier_export(out)
+        if_exists = self.ask_about_earlier_export(out, found) if found else "refuse"
+        if if_exists is None:
+            return
+        self.summary = None
+        model, paths, methods, target, layer, colormap, opacity = self._request
+        self.runner.start(
             f"Exporting to {out}",
             tasks.export_folder,
-            request["model"],
-            request["paths"],
+            model,
+            paths,
             str(out),
-            request["methods"],
-            request["target"],
-            request["layer"],
-            request["colormap"],
-            request["opacity"],
-            cancel,
-            cancel=cancel,
-            yielded=self._show_progress,
-            returned=self._returned,
-            errored=self._failed,
-            finished=self._finished,
+            methods,
+            target,
+            layer,
+            colormap,
+            opacity,
+            if_exists,
         )
-        self._registry.cancelled.connect(self._cancelled)
 
-    def _may_replace(self, out: Path, existing: list[str]) -> bool:
-        answer = QMessageBox.question(
-            self,
-            "Replace the existing export?",
-            f"{out} already holds {', '.join(existing)}. Files with the same names will be overwritten.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
+    def ask_about_earlier_export(self, out: Path, found: list[str]) -> str | None:
+        """ "resume", "overwrite", or None (not now) for a folder that holds an earlier export."""
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Continue or replace the export?",
+            f"{out} already holds an export ({', '.join(found)}).\n\n"
+            "Continue it: explain only the images it does not list yet, keeping the others.\n"
+            "Replace it: remove its maps, overlays and predictions.csv first.",
+            parent=self,
         )
-        return answer == QMessageBox.StandardButton.Yes
-
-    def _apply_progress(self, event) -> None:
-        if event.total:
-            self.progress.setMaximum(event.total)
-            self.progress.setValue(event.done)
-        self.status.setText(f"{event.done:,}/{event.total or '?'} · {Path(event.message).name}")
+        resume = box.addButton("Continue it", QMessageBox.ButtonRole.AcceptRole)
+        replace = box.addButton("Replace it", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(resume)
+        box.exec()
+        clicked = box.clickedButton()
+        return "resume" if clicked is resume else "overwrite" if clicked is replace else None
 
     def _returned(self, summary: dict) -> None:
-        self._stop_progress()
+        from camviewer.core.filenames import printable
+
         self.summary = summary
-        failed = len(summary["failed"])
-        self.progress.setValue(self.progress.maximum())
-        self.status.setText(
-            f"Exported {summary['explained']:,} image(s) to {summary['out']}"
+        failed, earlier = len(summary["failed"]), summary["already_done"]
+        self.controls.say(
+            f"Exported {summary['explained']:,} image(s) to {printable(summary['out'])}"
+            + (f" ({earlier:,} were already done)" if earlier else "")
             + (f"; {failed} could not be read" if failed else "")
         )
 
-    def _stop_progress(self) -> None:
-        """Drop a pending throttled update (it must not hide the result) and stop its timer."""
-        self._show_progress.cancel()
-        self._show_progress.flush(restart_timer=False)
-
-    def _failed(self, error: BaseException) -> None:
-        self._stop_progress()
-        message, details = describe_error(self._job.label if self._job else "Export", error)
-        self.status.setText(message)
-        self._registry.failed.emit(message, details)
-
-    def _cancelled(self, label: str) -> None:
-        if self._job is not None and label == self._job.label:
-            self._stop_progress()
-            self.status.setText("Cancelled. predictions.csv holds the images finished so far.")
-
-    def _finished(self) -> None:
-        self._job = None
-        self._registry.cancelled.disconnect(self._cancelled)
-        self.cancel_button.setText("Close")
-        self.done.emit(self.summary)
-
-    def cancel_or_close(self) -> None:
-        if self._job is not None:
-            self._job.stop()
-            self.status.setText("Cancelling…")
-        else:
-            self.reject()
-
-    def reject(self) -> None:  # Escape or the window's close button while running: cancel first
-        if self._job is not None:
-            self.cancel_or_close()
+    def reject(self) -> None:  # Close, Escape or the window's close button while running: cancel first
+        if self.runner.running():
+            self.controls.cancel()
             return
         super().reject()

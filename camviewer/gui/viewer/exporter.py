@@ -104,10 +104,12 @@ class Exporter(QObject):
     def _folder_exported(self, summary: dict | None) -> None:
         if summary is None:
             return
+        from camviewer.core.filenames import printable
+
         self._settings.last_export_dir = str(Path(summary["out"]).parent)
-        self._log.info(f"Exported {summary['explained']} image(s) to {summary['out']}")
+        self._log.info(f"Exported {summary['explained']} image(s) to {printable(summary['out'])}")
         for source, reason in summary["failed"]:
-            self._log.warning(f"Skipped {source}: {reason}")
+            self._log.warning(f"Skipped {printable(source)}: {reason}")
 
     def _may_replace(self, existing: list[Path]) -> bool:
         answer = QMessageBox.question(

@@ -41,7 +41,7 @@ LIST_ICON = 28
 
 
 class FolderBrowser(QWidget):
-    imageSelected = Signal(str)
+    imageSelected = Signal(object)  # the path (str): object, as Qt strings would lose bytes that are not UTF-8
     listed = Signal(str, int)  # title, number of images
     emptied = Signal(str)  # a listing with no image: why (the view must not keep the previous image)
     failed = Signal(str, str)  # message, details

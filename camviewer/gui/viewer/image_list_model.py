@@ -11,6 +11,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QApplication, QStyle
 
+from camviewer.core.filenames import printable
 from camviewer.gui.viewer.thumbnail_loader import ThumbnailLoader
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -92,7 +93,7 @@ class ImageListModel(QAbstractListModel):
         if role == PATH_ROLE:
             return path
         if role == NAME_ROLE:
-            return Path(path).name
+            return printable(Path(path).name)  # a name that is not UTF-8 shows its bytes as \xNN
         if role == LABEL_ROLE:
             return self._labels.get(path)
         if role == VERDICT_ROLE:
@@ -100,7 +101,7 @@ class ImageListModel(QAbstractListModel):
         return None
 
     def _text(self, path: str) -> str:
-        name, label = Path(path).name, self._labels.get(path)
+        name, label = printable(Path(path).name), self._labels.get(path)
         if label is None:
             return name
         verdict = self.verdict(path)
@@ -108,7 +109,7 @@ class ImageListModel(QAbstractListModel):
         return f"{name}  ·  {label}{mark}"
 
     def _tooltip(self, path: str) -> str:
-        lines = [html.escape(path)]
+        lines = [html.escape(printable(path))]
         label, predicted = self._labels.get(path), self._predicted.get(path)
         if label is not None:
             lines.append(f"true label: <b>{html.escape(label)}</b>")

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from camviewer.core.errors import CamviewerError, Cancelled, ImageError
-from camviewer.core.jobs import CancelToken
+from camviewer.core.filenames import printable
+from camviewer.core.jobs import CancelToken, relay
 from camviewer.gui.viewer.state import Picture
 
 if TYPE_CHECKING:  # imported by the workers when they run: the window does not wait for torch or the decoders
@@ -301,7 +302,7 @@ def held_out_images(checkpoint: str) -> HeldOut | None:
     split_file = Path(checkpoint).parent / "split.csv"
     if not split_file.is_file():
         return None
-    index = read_partition_csv(split_file)
+    index = read_partition_csv(split_file, allow_outside=True)  # the run's own file, naming the data
     for split in ("test", "val"):
         samples = index.in_split(split)
         if samples:
@@ -356,6 +357,7 @@ def export_view(
 ) -> tuple[str, str]:
     """Write the overlay as shown (PNG, with its outline if any) and the raw map (.npy, float32 in [0, 1])."""
     from camviewer.core import overlay
+    from camviewer.core.atomic import write_npy
 
     rgb = overlay.overlay(pixels, map01, colormap, opacity)
     if outline != "none":
@@ -366,7 +368,7 @@ def export_view(
             else overlay.draw_boxes(rgb, overlay.component_boxes(mask))
         )
     overlay.write_png(png_path, rgb)
-    np.save(npy_path, np.asarray(map01, dtype=np.float32))
+    write_npy(npy_path, np.asarray(map01, dtype=np.float32))
     return png_path, npy_path
 
 
@@ -379,16 +381,22 @@ def export_folder(
     layer: str | None,
     colormap: str,
     opacity: float,
+    if_exists: str,
     cancel: CancelToken,
 ) -> Iterator:
-    """The engine's folder export (same layout as `camviewer explain`); yields Progress, returns its summary."""
+    """The engine's folder export (same layout as `camviewer explain`); yields Progress naming each file, returns
+    its summary. ``if_exists``: "refuse", "overwrite" or "resume" an earlier export in ``out_dir``."""
     from camviewer.core.explain import export
+    from camviewer.core.explain.records import ExportNotice
 
     job = export.explain_to_folder(
-        model, paths, out_dir, methods, target, layer, batch_size=8, colormap=colormap, alpha=opacity, cancel=cancel
+        model, paths, out_dir, methods, target, layer, 8, colormap, opacity, cancel=cancel, if_exists=if_exists
     )
-    try:
-        # The engine locks the model per batch, so the viewer can still explain between export batches.
-        return (yield from job)
-    finally:
-        job.close()
+
+    def named(event):  # the status line shows the file's name (printable: names are bytes on Linux)
+        if isinstance(event.payload, ExportNotice):
+            return event
+        return replace(event, message=printable(Path(event.message).name))
+
+    # The engine locks the model per batch, so the viewer can still explain between export batches.
+    return (yield from relay(job, named))

@@ -79,7 +79,7 @@ def decode_thumbnails(queue: RequestQueue, size: int) -> Iterator[tuple[str, QIm
 
 
 class ThumbnailLoader(QObject):
-    ready = Signal(str)  # a path whose thumbnail (or failure) is now known
+    ready = Signal(object)  # a path (str) whose thumbnail or failure is known; object: names may not be UTF-8
 
     def __init__(
         self,

@@ -11,13 +11,15 @@ an error naming the line and the column.
 
 from __future__ import annotations
 
-import csv
+import io
 import math
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from camviewer.core.errors import AnnotationError
+from camviewer.core import csvfiles
+from camviewer.core.errors import AnnotationError, ImageError
+from camviewer.core.images.common import open_regular
 from camviewer.core.trust.groundtruth.regions import BoxItem, BoxTable
 
 # role -> header names it is recognised by (normalised), best first
@@ -137,11 +139,13 @@ def describe_columns(path: str | Path, columns: dict[str, str] | None = None) ->
     """What the header of a boxes CSV is understood as (the first line only: a preview before loading)."""
     path = Path(path)
     try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
+        with _open_text(path) as handle:
             first = handle.readline()
+    except ImageError as error:
+        raise AnnotationError(path, error.reason) from None
     except (OSError, UnicodeDecodeError) as error:
         raise AnnotationError(path, f"not a readable text file ({error})") from None
-    header = next(csv.reader([first], _dialect(first)), [])
+    header = next(csvfiles.reader([first], dialect=_dialect(first)), [])
     return detect_layout(path, header, columns).describe()
 
 
@@ -149,13 +153,15 @@ def read_box_csv(path: str | Path, columns: dict[str, str] | None = None) -> Box
     """A BoxTable from a CSV; its description says what was understood (see ``ColumnLayout.describe``)."""
     path = Path(path)
     try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
+        with _open_text(path) as handle:
             sample = handle.read(64 * 1024)
             handle.seek(0)
-            rows = list(csv.reader(handle, _dialect(sample)))
+            rows = list(csvfiles.reader(handle, dialect=_dialect(sample)))
+    except ImageError as error:
+        raise AnnotationError(path, error.reason) from None
     except UnicodeDecodeError as error:
         raise AnnotationError(path, f"not a text CSV file ({error.reason} at byte {error.start})") from None
-    except csv.Error as error:
+    except csvfiles.Error as error:
         raise AnnotationError(path, f"not a readable CSV file ({error})") from None
     if not rows:
         raise AnnotationError(path, "empty file: expected a header row and one row per box")
@@ -174,11 +180,13 @@ def read_box_csv(path: str | Path, columns: dict[str, str] | None = None) -> Box
     return table
 
 
+def _open_text(path: Path) -> io.TextIOWrapper:
+    """A regular file as text (a FIFO or a device is an ImageError, never a read that blocks)."""
+    return io.TextIOWrapper(open_regular(path), encoding="utf-8-sig", newline="")
+
+
 def _dialect(sample: str):
-    try:
-        return csv.Sniffer().sniff(sample.split("\n", 1)[0], delimiters=",;\t")
-    except csv.Error:
-        return csv.excel
+    return csvfiles.sniff_dialect(sample.split("\n", 1)[0])
 
 
 def _read_row(path: Path, layout: ColumnLayout, row: list[str], line: int) -> tuple[str, BoxItem]:

@@ -15,35 +15,51 @@ from collections import defaultdict
 from pathlib import Path, PurePosixPath
 from xml.etree import ElementTree
 
-from camviewer.core.errors import AnnotationError
+from camviewer.core.errors import AnnotationError, ImageError
+from camviewer.core.images.common import open_regular
 from camviewer.core.trust.groundtruth.regions import BoxItem, BoxTable
 
 
 def read_coco(path: str | Path) -> BoxTable:
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as error:
+        with open_regular(path) as handle:
+            data = json.loads(handle.read().decode("utf-8"))
+    except ImageError as error:
+        raise AnnotationError(path, error.reason) from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
         raise AnnotationError(path, f"not a COCO annotation file ({type(error).__name__}: {error})") from None
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise AnnotationError(path, "not a COCO annotation file: no 'images' list")
+    annotations, categories = data.get("annotations", []), data.get("categories", [])
+    for part, value in (("annotations", annotations), ("categories", categories), ("images", data["images"])):
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            raise AnnotationError(path, f"not a COCO annotation file: '{part}' is not a list of objects", column=part)
+    files = {}
+    for number, image in enumerate(data["images"], start=1):
+        if not _is_id(image.get("id")) or "file_name" not in image:
+            raise AnnotationError(
+                path, f"image {number}: no 'id' (a number or a name) and 'file_name'", column="images"
+            )
+        files[image["id"]] = _key(image["file_name"])
+    names = {c["id"]: str(c["name"]) for c in categories if _is_id(c.get("id")) and c.get("name") is not None}
     boxes: dict[str, list[BoxItem]] = defaultdict(list)
-    try:
-        files = {image["id"]: _key(image["file_name"]) for image in data["images"]}
-    except (KeyError, TypeError) as error:
-        raise AnnotationError(path, f"an entry of 'images' has no {error}", column="images") from None
-    names = {category.get("id"): category.get("name") for category in data.get("categories", [])}
-    for number, annotation in enumerate(data.get("annotations", []), start=1):
+    for number, annotation in enumerate(annotations, start=1):
         where = f"annotation {number} (id {annotation.get('id', '?')})"
-        if annotation.get("image_id") not in files:
-            raise AnnotationError(path, f"{where}: image_id {annotation.get('image_id')!r} is not among the images")
+        image_id, category = annotation.get("image_id"), annotation.get("category_id")
+        if not _is_id(image_id) or image_id not in files:
+            raise AnnotationError(path, f"{where}: image_id {image_id!r} is not among the images")
         box = _box(path, where, annotation.get("bbox"))
-        boxes[files[annotation["image_id"]]].append((box, names.get(annotation.get("category_id"))))
+        boxes[files[image_id]].append((box, names.get(category) if _is_id(category) else None))
     for name in files.values():
         boxes.setdefault(name, [(None, None)])
     table = BoxTable(dict(boxes))
     table.description = f"{path.name} (COCO): {table.summary()}"
     return table
+
+
+def _is_id(value) -> bool:
+    return isinstance(value, (int, str))
 
 
 def _key(name) -> str:
@@ -53,7 +69,7 @@ def _key(name) -> str:
 def _box(path: Path, where: str, bbox) -> tuple[int, int, int, int]:
     try:
         x, y, w, h = (float(v) for v in bbox)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise AnnotationError(path, f"{where}: bbox {bbox!r} is not [x, y, width, height]", value=repr(bbox)) from None
     if not all(map(math.isfinite, (x, y, w, h))) or round(w) <= 0 or round(h) <= 0:
         raise AnnotationError(path, f"{where}: bbox {bbox!r} has no area", value=repr(bbox))
@@ -78,7 +94,10 @@ def read_voc_folder(folder: str | Path) -> BoxTable:
 
 def _read_voc(file: Path, folder: Path) -> tuple[str, list[BoxItem]]:
     try:
-        root = ElementTree.parse(file).getroot()
+        with open_regular(file) as handle:  # a FIFO named x.xml is refused, not waited on
+            root = ElementTree.parse(handle).getroot()
+    except ImageError as error:
+        raise AnnotationError(file, error.reason) from None
     except (ElementTree.ParseError, OSError) as error:
         raise AnnotationError(file, f"not readable XML ({error})") from None
     if root.tag != "annotation":
@@ -95,6 +114,8 @@ def _read_voc(file: Path, folder: Path) -> tuple[str, list[BoxItem]]:
             text = (obj.findtext(f"bndbox/{tag}") or "").strip()
             try:
                 corners.append(float(text))
+                if not math.isfinite(corners[-1]):
+                    raise ValueError(text)
             except ValueError:
                 reason = "is missing" if not text else f"holds {text!r}, not a number"
                 raise AnnotationError(file, f"{where}: <bndbox><{tag}> {reason}", column=tag, value=text) from None
