@@ -28,7 +28,7 @@ from camviewer.gui.app.menus import build_workbench_actions, build_workbench_men
 from camviewer.gui.trust.truth_dialog import TruthDialog
 from camviewer.gui.trust.truth_overlay import TruthOverlay
 from camviewer.gui.trust.truth_panel import TruthPanel
-from camviewer.gui.viewer import tasks
+from camviewer.gui.viewer import folder_tasks
 
 if TYPE_CHECKING:
     from camviewer.gui.evaluation.panel import EvaluationPanel
@@ -162,13 +162,13 @@ class Workbench(QObject):
         self.window.open_model(checkpoint)
         self.window.registry.start(
             "Reading the run's held-out images",
-            tasks.held_out_images,
+            folder_tasks.held_out_images,
             checkpoint,
             background=True,
             returned=lambda held_out: self._show_held_out(checkpoint, held_out),
         )
 
-    def _show_held_out(self, checkpoint: str, held_out: tasks.HeldOut | None) -> None:
+    def _show_held_out(self, checkpoint: str, held_out: folder_tasks.HeldOut | None) -> None:
         if held_out is None:
             return
         run = Path(checkpoint).parent.name

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from camviewer.gui.jobs.latest import Latest
 from camviewer.gui.jobs.registry import WorkerRegistry, describe_error
-from camviewer.gui.viewer import tasks
+from camviewer.gui.viewer import folder_tasks
 from camviewer.gui.viewer.image_list_model import ImageListModel
 from camviewer.gui.viewer.thumbnail_delegate import ThumbnailDelegate
 from camviewer.gui.viewer.thumbnail_loader import ThumbnailLoader
@@ -165,7 +165,7 @@ class FolderBrowser(QWidget):
         self._reveal_in_tree()
         self._registry.start(
             f"Listing {folder}",
-            tasks.list_folder,
+            folder_tasks.list_folder,
             str(folder),
             self.recursive(),
             background=True,
@@ -215,7 +215,7 @@ class FolderBrowser(QWidget):
         if self.folder is not None:
             self.open_folder(self.folder)
 
-    def _folder_listed(self, folder: Path, listing: tasks.Listing) -> None:
+    def _folder_listed(self, folder: Path, listing: folder_tasks.Listing) -> None:
         self._show_offer(folder, listing.below)
         self._listed(folder.name or str(folder), listing.paths, labels=listing.labels)
 

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 from camviewer.gui.common.log_panel import LogPanel
 from camviewer.gui.common.settings import Settings
 from camviewer.gui.jobs.registry import WorkerRegistry
-from camviewer.gui.viewer import tasks
+from camviewer.gui.viewer import folder_tasks
 from camviewer.gui.viewer.folder_browser import FolderBrowser
 from camviewer.gui.viewer.model_loader import ModelLoader
 
@@ -98,13 +98,13 @@ class Opener(QObject):
         """Files and folders from the command line or a drop; the sorting (disk access) runs in a worker."""
         self._registry.start(
             "Opening dropped files",
-            tasks.gather_images,
+            folder_tasks.gather_images,
             [str(p) for p in paths],
             background=True,
             returned=self._open_gathered,
         )
 
-    def _open_gathered(self, gathered: tasks.Gathered) -> None:
+    def _open_gathered(self, gathered: folder_tasks.Gathered) -> None:
         if gathered.unsupported:
             self._report_unsupported(gathered.unsupported)
         if gathered.folder is not None:
