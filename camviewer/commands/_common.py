@@ -209,6 +209,10 @@ def remedy(error: BaseException) -> str | None:
             return "give --model CKPT"
         case errors.MissingInput(needed="roi_masks"):
             return "give --roi-masks DIR (one mask per image, same relative path)"
+        case errors.MethodNotApplicable(alternative=None):
+            return "choose another --method"
+        case errors.MethodNotApplicable(alternative=alternative):
+            return f"use --method {alternative}"
     return None
 
 

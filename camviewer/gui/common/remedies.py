@@ -74,6 +74,10 @@ def remedy(error: BaseException) -> str | None:
             return "Open or train a model first."
         case errors.MissingInput(needed="roi_masks"):
             return "Choose the folder of ROI masks."
+        case errors.MethodNotApplicable(alternative=None):
+            return "Choose another CAM method."
+        case errors.MethodNotApplicable(alternative=alternative):
+            return f"Choose {alternative} as the CAM method."
     return None
 
 
