@@ -225,8 +225,12 @@ def test_sigmoid_pred_explains_every_positive_label():
 def test_batch_results_equal_single_image_results():
     model = make_model("resnet18", size=64)
     batch = torch.randn(3, 3, 64, 64)
-    together = compute_cams(model, batch, ["gradcam", "scorecam"], target="all", settings=MethodSettings(batch_size=256))
-    alone = compute_cams(model, batch[1:2], ["gradcam", "scorecam"], target="all", settings=MethodSettings(batch_size=256))
+    together = compute_cams(
+        model, batch, ["gradcam", "scorecam"], target="all", settings=MethodSettings(batch_size=256)
+    )
+    alone = compute_cams(
+        model, batch[1:2], ["gradcam", "scorecam"], target="all", settings=MethodSettings(batch_size=256)
+    )
     for method in ("gradcam", "scorecam"):
         for c in range(5):
             np.testing.assert_allclose(together.raw[1][method][c], alone.raw[0][method][c], rtol=1e-4, atol=1e-6)

@@ -28,10 +28,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from camviewer.core.cam.backward import gradient_maps
 from camviewer.core.cam.batched import ablation_maps, score_maps, smooth_maps
 from camviewer.core.cam.inference_copy import inference_copy
 from camviewer.core.cam.layers import auto_layer, layer_module, layout_of
-from camviewer.core.cam.methods import GRADIENT_METHODS, eigen_projection, finercam, shapleycam, spatial
+from camviewer.core.cam.methods import GRADIENT_METHODS, eigen_projection, spatial
 from camviewer.core.cam.names import (
     CONTRAST_METHODS,
     METHOD_INFO,
@@ -43,7 +44,6 @@ from camviewer.core.cam.names import (
 )
 from camviewer.core.cam.pixel import check_guided, pixel_maps
 from camviewer.core.cam.rollout import attention_capture, rollout_maps
-from camviewer.core.cam.scores import class_scores, finer_scores, rest_scores
 from camviewer.core.cam.tail import build_tail
 from camviewer.core.errors import CamError, MethodNotApplicable
 from camviewer.core.jobs import CancelToken
@@ -167,7 +167,7 @@ def compute_cams(
     settings = settings or MethodSettings()
     layer = layer or auto_layer(model)
     target_layer = layer_module(model, layer)
-    one_pass = [m for m in methods if m in GRADIENT_METHODS or m in CONTRAST_METHODS]
+    one_pass = [m for m in methods if m in GRADIENT_METHODS or m in CONTRAST_METHODS or m == "guided-gradcam"]
     _check_applicable(model, methods)
     whole_graph = "gradrollout" in methods  # its backward goes through every block
     capture = _LayerCapture(model, layer, batch.shape[2:], bool(one_pass), keep_graph=whole_graph)
@@ -185,7 +185,7 @@ def compute_cams(
         if attentions:  # first: the gradient methods' last backward frees the graph
             rollout_maps(model, attentions, logits, targets, methods, raw, batch.shape[2:])
         if one_pass:
-            _gradient_maps(model, logits, activation, targets, one_pass, raw, zero_gradient, settings)
+            gradient_maps(model, logits, activation, targets, one_pass, raw, zero_gradient, settings)
         a, logits = activation.detach(), logits.detach()
         with torch.no_grad():
             _activation_only_maps(model, a, logits, methods, targets, raw)
@@ -200,7 +200,7 @@ def compute_cams(
             smooth_maps(partial(_forward_to_leaf, model, layer), batch, a, targets, raw, settings, cancel)
         for method in (m for m in methods if m in PIXEL_METHODS):
             fast = inference_copy(model, batch.ndim) if method == "occlusion" else model.module
-            pixel_maps(method, model.module, fast, target_layer, batch, targets, raw, settings, cancel)
+            pixel_maps(method, model.module, fast, batch, targets, raw, settings, cancel)
     as_numpy = [
         {
             method: {c: m.detach().float().cpu().numpy() for c, m in per_class.items()}
@@ -238,54 +238,6 @@ def _tail(model: LoadedModel, layer: str):
     if key not in model._layers:
         model._layers[key] = build_tail(model.module, layer)
     return model._layers[key]
-
-
-def _gradient_maps(model, logits, activation, targets, methods, raw, zero_gradient, settings) -> None:
-    """One backward per score per 'round': round r explains the r-th target class of every image at once.
-
-    Images in eval mode are independent, so the gradient of sum_i score[i, t_i] with respect
-    to A gives each image its own dScore/dA.
-    """
-    rounds = max(len(classes) for classes in targets)
-    a = activation.detach()
-    plain = [m for m in methods if m in GRADIENT_METHODS]
-    for r in range(rounds):
-        chosen = [(i, classes[r]) for i, classes in enumerate(targets) if r < len(classes)]
-        rows = torch.tensor([i for i, _ in chosen], device=logits.device)
-        cols = torch.tensor([c for _, c in chosen], device=logits.device)
-        scores = {}
-        if plain:
-            scores["plain"] = class_scores(logits[rows], cols)
-        if "finercam" in methods:
-            probs = model.probabilities(logits[rows])
-            similar = min(settings.finer_classes, logits.shape[1] - 1)
-            scores["finercam"] = finer_scores(logits[rows], cols, probs, settings.finer_alpha, similar)
-        if "shapleycam" in methods:
-            scores["shapleycam"] = rest_scores(logits[rows], cols, model.card.head)
-        for kind, score in scores.items():
-            (grad,) = torch.autograd.grad(score.sum(), activation, retain_graph=True, create_graph=kind == "shapleycam")
-            if kind == "plain":
-                flat = (grad[rows].flatten(1) == 0).all(dim=1).tolist()
-                for (i, c), is_flat in zip(chosen, flat):
-                    if is_flat:
-                        zero_gradient[i].add(c)
-                per_method = {m: GRADIENT_METHODS[m](a[rows], grad[rows]) for m in plain}
-            elif kind == "finercam":
-                per_method = {kind: finercam(a[rows], grad[rows])}
-            else:
-                hvp = _hessian_times(grad, activation, a)
-                per_method = {kind: shapleycam(a[rows], grad.detach()[rows], hvp[rows])}
-            for method, maps in per_method.items():
-                for j, (i, c) in enumerate(chosen):
-                    raw[i][method][c] = maps[j].detach()
-
-
-def _hessian_times(grad: torch.Tensor, activation: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-    """H A, H the Hessian of the score w.r.t. the layer's output: 0 where the gradient does not depend on A."""
-    if not grad.requires_grad:
-        return torch.zeros_like(a)
-    (hvp,) = torch.autograd.grad(grad, activation, grad_outputs=a, retain_graph=True, allow_unused=True)
-    return torch.zeros_like(a) if hvp is None else hvp
 
 
 def _activation_only_maps(model, a, logits, methods, targets, raw) -> None:

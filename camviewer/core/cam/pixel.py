@@ -10,12 +10,17 @@ of the model's normalisation.
 - ``occlusion``: the score drop when a window (``settings.occlusion_window``, every channel) is set to 0,
   averaged over the windows covering each pixel (stride ``settings.occlusion_stride``).
 - ``guided-gradcam``: guided backpropagation (ReLU gradients kept only where both the input and the
-  gradient are positive) times the ReLU'd Grad-CAM of the target layer, upsampled (bi/trilinear).
+  gradient are positive) times the ReLU'd Grad-CAM of the target layer, upsampled (linear, bilinear or
+  trilinear), as Captum's ``GuidedGradCam``; the Grad-CAM factor comes from the engine's shared pass,
+  so it is read through the layer's map wherever Grad-CAM is (transformer tokens included).
 """
 
 from __future__ import annotations
 
+import warnings
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from camviewer.core.cam.inference_copy import memory_format
@@ -47,7 +52,6 @@ def pixel_maps(
     method: str,
     module: nn.Module,
     fast: nn.Module,
-    layer: nn.Module,
     batch,
     targets,
     raw,
@@ -57,8 +61,9 @@ def pixel_maps(
     """``raw[i][method][class]``: the method's map at input resolution for every target class of every image.
 
     ``module`` is the model (gradients flow through it), ``fast`` its inference copy (Occlusion's forwards).
+    Guided Grad-CAM's entries hold their Grad-CAM factor on the way in (see ``backward.gradient_maps``).
     """
-    from captum.attr import GuidedGradCam, IntegratedGradients, Occlusion  # loaded only when asked for
+    from captum.attr import GuidedBackprop, IntegratedGradients, Occlusion  # loaded only when asked for
 
     spatial_size = tuple(batch.shape[2:])
     if method == "integrated-gradients":
@@ -67,11 +72,11 @@ def pixel_maps(
         layout = memory_format(batch.ndim)
         explainer = Occlusion(lambda x: fast(x.contiguous(memory_format=layout)))
     else:
-        explainer = GuidedGradCam(module, layer)
+        explainer = GuidedBackprop(module)
     for i, classes in enumerate(targets):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        inputs = batch[i : i + 1].expand(len(classes), *batch.shape[1:]).clone()
+        inputs = batch[i : i + 1].expand(len(classes), *batch.shape[1:]).clone().requires_grad_(method != "occlusion")
         if method == "integrated-gradients":
             attribution = explainer.attribute(
                 inputs, target=classes, n_steps=settings.ig_steps, internal_batch_size=settings.batch_size
@@ -88,9 +93,11 @@ def pixel_maps(
                     perturbations_per_eval=max(1, settings.batch_size // len(classes)),
                 )
         else:
-            attribution = explainer.attribute(
-                inputs, target=classes, interpolate_mode=_INTERPOLATION[len(spatial_size)]
-            )
+            gradcam = torch.stack([raw[i][method][c] for c in classes]).clamp(min=0)[:, None]
+            upsampled = F.interpolate(gradcam, size=spatial_size, mode=_INTERPOLATION[len(spatial_size)])
+            with warnings.catch_warnings():  # Captum says it hooks the ReLUs, which is what was asked for
+                warnings.filterwarnings("ignore", "Setting backward hooks on ReLU", UserWarning)
+                attribution = explainer.attribute(inputs, target=classes) * upsampled
         maps = attribution.detach().sum(dim=1)
         for j, c in enumerate(classes):
             raw[i][method][c] = maps[j]
