@@ -10,7 +10,7 @@ not the layer's; ``attention`` maps (rollout) come from the attention of every b
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from camviewer.core.errors import CamError
 
@@ -62,6 +62,32 @@ class MethodSettings:
     ig_steps: int = 50  # Integrated Gradients: steps from the baseline (0: the mean image) to the input
     occlusion_window: int | None = None  # Occlusion: side in input pixels; None: the shorter side / 8
     occlusion_stride: int | None = None  # Occlusion: None: half the window
+
+    def __post_init__(self) -> None:
+        at_least_one = (
+            "batch_size",
+            "finer_classes",
+            "smooth_samples",
+            "ig_steps",
+            "occlusion_window",
+            "occlusion_stride",
+        )
+        wrong = [name for name in at_least_one if getattr(self, name) is not None and getattr(self, name) < 1]
+        wrong += [name for name in ("finer_alpha", "smooth_std") if getattr(self, name) < 0]
+        if wrong:
+            raise CamError(f"method settings out of range: {', '.join(f'{n}={getattr(self, n)}' for n in wrong)}")
+
+    @classmethod
+    def from_text(cls, options: dict[str, str]) -> MethodSettings:
+        """Settings from ``name: value`` text pairs (the field names above); unknown names and bad values refused."""
+        kinds = {f.name: float if f.type == "float" else int for f in fields(cls)}
+        unknown = sorted(set(options) - set(kinds))
+        if unknown:
+            raise CamError(f"unknown method setting(s) {unknown}; known: {', '.join(kinds)}")
+        try:
+            return cls(**{name: kinds[name](value) for name, value in options.items()})
+        except ValueError as error:
+            raise CamError(f"a method setting that is not a number: {error}") from None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from camviewer.core.cam.names import Target
+from camviewer.core.cam.names import MethodSettings, Target
 from camviewer.core.explain.records import ExplainFailure, ExplainResult
 from camviewer.core.explain.run import explain_iter
 from camviewer.core.images import list_images
@@ -65,6 +65,7 @@ def explain_to_folder(
     colormap: str = "jet",
     alpha: float = 0.5,
     cancel: CancelToken | None = None,
+    settings: MethodSettings | None = None,
 ) -> Iterator[Progress]:
     """Write predictions.csv, maps/<stem>__<method>__<class>.npy and overlays/<same>.png.
 
@@ -88,7 +89,9 @@ def explain_to_folder(
         table = csv.writer(handle)
         table.writerow(["path", "predicted", *(f"p_{name}" for name in names)])
         writing: deque[Future] = deque()
-        job = explain_iter(model, files, methods, target, layer, batch_size, cancel, keep_images=True)
+        job = explain_iter(
+            model, files, methods, target, layer, batch_size, cancel, keep_images=True, settings=settings
+        )
         for event in job:
             result = event.payload
             if isinstance(result, ExplainFailure):
