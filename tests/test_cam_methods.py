@@ -2,14 +2,18 @@
 Grad-CAM element-wise, FinerCAM, ShapleyCAM), torchcam (Smooth Grad-CAM++, same noise), Captum (pixel methods),
 and explicit forwards where the engine takes a shortcut (AblationCAM's tail)."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from captum.attr import GuidedGradCam, IntegratedGradients, Occlusion
 from pytorch_grad_cam import AblationCAM, EigenGradCAM, FinerCAM, GradCAMElementWise, ShapleyCAM
+from pytorch_grad_cam.ablation_layer import AblationLayerVit
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputReST, ClassifierOutputTarget
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from torchcam.methods import SmoothGradCAMpp
 
 from camviewer.core.cam.batched import smooth_noise
@@ -284,7 +288,14 @@ def test_methods_that_cannot_apply_are_refused_with_their_reason(one_thread):
 
 def test_every_method_says_what_it_costs():
     assert set(METHOD_INFO) == set(METHODS)
-    assert {info.family for info in METHOD_INFO.values()} <= {"gradient", "contrast", "activation", "batched", "pixel"}
+    assert {info.family for info in METHOD_INFO.values()} <= {
+        "gradient",
+        "contrast",
+        "activation",
+        "batched",
+        "pixel",
+        "attention",
+    }
     assert {name for name, info in METHOD_INFO.items() if info.slow} == {
         "scorecam",
         "ablationcam",
@@ -305,3 +316,81 @@ def test_pixel_maps_are_placed_like_layer_maps(one_thread):
     positive = torch.from_numpy(out.raw[0]["occlusion"][c]).clamp(min=0)  # display shows the positive part
     direct = F.interpolate(positive[None, None], size=(48, 40), mode="bilinear")
     assert pearson(shown, direct.numpy()) > 0.999
+
+
+# ------------------------------------------------------------------ transformers: the same methods through the token layout
+DEIT = "timm:deit_tiny_distilled_patch16_224"  # two prefix tokens (class, distillation), a 4x4 grid at 64x64
+
+
+def deit_tokens_to_map(tokens):
+    """pytorch-grad-cam's reshape transform for this DeiT, written by hand: drop 2 prefix tokens, 4x4 grid."""
+    return tokens[:, 2:, :].reshape(tokens.shape[0], 4, 4, tokens.shape[2]).permute(0, 3, 1, 2)
+
+
+class ZeroAblationVit(AblationLayerVit):
+    """pytorch-grad-cam's ViT ablation with the paper's value, 0 (it uses min - 1e7 where activations go negative)."""
+
+    def __call__(self, x):
+        output = self.activations.transpose(1, self.activations.ndim - 1)
+        for i in range(output.size(0)):
+            output[i, self.indices[i], :] = 0
+        return output.transpose(self.activations.ndim - 1, 1)
+
+
+@pytest.fixture(scope="module")
+def deit_case():
+    torch.set_num_threads(1)
+    model = make_model(DEIT)
+    torch.manual_seed(1)
+    batch = torch.randn(2, 3, SIZE, SIZE)
+    methods = ["gradcam-elementwise", "eigengradcam", "finercam", "shapleycam", "ablationcam"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return model, batch, compute_cams(model, batch, methods, target="pred")
+
+
+@pytest.mark.parametrize("method", ["gradcam-elementwise", "eigengradcam", "finercam", "ablationcam"])
+def test_methods_on_a_vit_match_pytorch_grad_cam_with_its_reshape_transform(one_thread, deit_case, method):
+    model, batch, ours = deit_case
+    assert ours.layer == "blocks.11.norm1"
+    layer = model.module.get_submodule(ours.layer)
+    options = {"ablation_layer": ZeroAblationVit(), "batch_size": 64} if method == "ablationcam" else {}
+    reference_class = {**PGC_ONE_PASS, "ablationcam": AblationCAM}[method]
+    reference = reference_class(
+        model=model.module, target_layers=[layer], reshape_transform=deit_tokens_to_map, **options
+    )
+    theirs = reference(input_tensor=batch, targets=_pgc_targets(method, ours))
+    for i, classes in enumerate(ours.targets):
+        assert_same_map(ours.raw[i][method][classes[0]], theirs[i], up_to_sign=method == "eigengradcam")
+
+
+def test_shapleycam_on_a_vit_by_hand(one_thread, deit_case):
+    """pytorch-grad-cam's ShapleyCAM cannot take a reshape transform; the definition, through a hand-made map:
+    w_k = mean(G_k - 1/2 (H A)_k) with G and H the gradient and Hessian of the ReST score at the patch map A."""
+    model, batch, ours = deit_case
+    layer = model.module.get_submodule(ours.layer)
+    for i, classes in enumerate(ours.targets):
+        image, c = batch[i : i + 1], classes[0]
+        captured = {}
+        handle = layer.register_forward_hook(lambda m, inputs, out, captured=captured: keep(captured, out))
+        with torch.no_grad():
+            model.module(image)
+        handle.remove()
+        tokens = captured["a"]
+        patch_map = deit_tokens_to_map(tokens)
+
+        def rest_score(fmap, tokens=tokens, image=image, c=c):
+            replaced = torch.cat([tokens[:, :2], fmap.flatten(2).transpose(1, 2)], dim=1)
+            handle = layer.register_forward_hook(lambda m, inputs, out: replaced)
+            try:
+                logits = model.module(image)
+            finally:
+                handle.remove()
+            return logits[0, c] + torch.log_softmax(logits, dim=1)[0, c]
+
+        with sdpa_kernel(SDPBackend.MATH):  # the fused attention kernels have no second derivative
+            (g,) = torch.autograd.grad(rest_score(patch_map.requires_grad_()), patch_map)
+            _, hvp = torch.autograd.functional.hvp(rest_score, patch_map.detach(), patch_map.detach())
+        weights = (g - 0.5 * hvp).mean(dim=(2, 3))[0]
+        expected = torch.einsum("k,khw->hw", weights, patch_map.detach()[0])
+        np.testing.assert_allclose(ours.raw[i]["shapleycam"][c], expected.numpy(), rtol=1e-3, atol=1e-5)

@@ -7,6 +7,7 @@ activations, is channel-first, ``(N, C, *spatial)``, for images and volumes alik
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +25,14 @@ _INTERPOLATION = {1: "linear", 2: "bilinear", 3: "trilinear"}
 def _check(cancel: CancelToken | None) -> None:
     if cancel is not None:
         cancel.raise_if_cancelled()
+
+
+@dataclass(frozen=True)
+class LayerOutput:
+    """The target layer's output in its own layout (tokens, channels-last or channel-first) and its channel axis."""
+
+    tensor: torch.Tensor
+    channel_axis: int
 
 
 def score_maps(net: nn.Module, batch, a, targets, raw, chunk: int, cancel: CancelToken | None) -> None:
@@ -58,26 +67,40 @@ def score_maps(net: nn.Module, batch, a, targets, raw, chunk: int, cancel: Cance
 
 
 def ablation_maps(
-    module: nn.Module, layer: nn.Module, tail: Tail | None, batch, a, logits, targets, raw, chunk, cancel
+    module: nn.Module,
+    layer: nn.Module,
+    tail: Tail | None,
+    batch,
+    a,
+    output: LayerOutput,
+    logits,
+    targets,
+    raw,
+    chunk,
+    cancel,
 ) -> None:
-    """AblationCAM: sum_k (y - y_k) / y A_k, y_k the score with channel k of A set to 0.
+    """AblationCAM: sum_k (y - y_k) / y A_k, y_k the score with channel k of the layer's output set to 0.
 
-    Only the layers after the target layer run again, on the ablated activations (``tail``), when they can
-    be isolated and give back the model's scores; else the whole forward, the layer's output replaced.
-    A channel that is already 0 everywhere is not ablated: its term is 0 whatever its weight.
+    Channel k is ablated in the layer's own output (``output``): for transformer tokens in every token,
+    class and other prefix tokens included, as pytorch-grad-cam's ``AblationLayerVit`` does. Only the
+    layers after the target layer run again, on the ablated outputs (``tail``), when they can be isolated
+    and give back the model's scores; else the whole forward, the layer's output replaced. A channel
+    that is already 0 everywhere is not ablated: its term is 0 whatever its weight.
     """
+    native = output.tensor
     outside = tail.outside(batch) if tail is not None else ()
-    if tail is not None and not tail_reproduces(tail, a, outside, logits):
+    if tail is not None and not tail_reproduces(tail, native, outside, logits):
         tail = None
     for i, classes in enumerate(targets):
         original = logits[i, classes]
         drops = torch.zeros(a.shape[1], len(classes), device=a.device)
-        active = torch.nonzero(a[i].flatten(1).ne(0).any(dim=1))[:, 0]
+        per_channel = native[i : i + 1].movedim(output.channel_axis, 1)[0].flatten(1)
+        active = torch.nonzero(per_channel.ne(0).any(dim=1))[:, 0]
         for start in range(0, len(active), chunk):
             _check(cancel)
             channels = active[start : start + chunk]
-            ablated = a[i : i + 1].repeat(len(channels), *([1] * (a.ndim - 1)))
-            ablated[torch.arange(len(channels)), channels] = 0
+            ablated = native[i : i + 1].repeat(len(channels), *([1] * (native.ndim - 1)))
+            ablated.movedim(output.channel_axis, 1)[torch.arange(len(channels)), channels] = 0
             if tail is not None:
                 scores = tail.scores(ablated, repeat_outside(outside, i, len(a), len(channels)))
             else:

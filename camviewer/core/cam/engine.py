@@ -18,6 +18,7 @@ input's). Display maps (``display``) are ReLU, placed on the original image, min
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,9 +28,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from camviewer.core.cam.backward import gradient_maps
-from camviewer.core.cam.batched import ablation_maps, score_maps, smooth_maps
+from camviewer.core.cam.batched import LayerOutput, ablation_maps, score_maps, smooth_maps
 from camviewer.core.cam.inference_copy import inference_copy
 from camviewer.core.cam.layers import auto_layer, layer_module, layout_of
 from camviewer.core.cam.methods import GRADIENT_METHODS, eigen_projection, spatial
@@ -63,11 +65,21 @@ class _LayerCapture:
     (DenseNet's ``relu_``, ResNet's ``+=``) must not change the activation we read.
     """
 
-    def __init__(self, model: LoadedModel, name: str, input_size, with_grad: bool, keep_graph: bool = False) -> None:
+    def __init__(
+        self,
+        model: LoadedModel,
+        name: str,
+        input_size,
+        with_grad: bool,
+        keep_graph: bool = False,
+        keep_output: bool = False,
+    ) -> None:
         self.layer, self.name, self.input_size = layer_module(model, name), name, tuple(input_size)
         self.layout = layout_of(model)
-        self.with_grad, self.keep_graph = with_grad, keep_graph
+        self.with_grad, self.keep_graph, self.keep_output = with_grad, keep_graph, keep_output
         self.activation: torch.Tensor | None = None
+        self.output: torch.Tensor | None = None  # with ``keep_output``: the layer's own output (AblationCAM)
+        self.view = None
         self.enabled = True
 
     def __enter__(self):
@@ -87,6 +99,9 @@ class _LayerCapture:
                 f"(this model's maps are {self.layout.description})"
             )
         self.enabled = False  # later forwards (Score-CAM's masked inputs) pass through untouched
+        self.view = view
+        if self.keep_output:
+            self.output = output.detach().clone()
         if not self.with_grad:
             self.activation = view.to_map(output.detach()).clone()
             return None
@@ -170,10 +185,15 @@ def compute_cams(
     one_pass = [m for m in methods if m in GRADIENT_METHODS or m in CONTRAST_METHODS or m == "guided-gradcam"]
     _check_applicable(model, methods)
     whole_graph = "gradrollout" in methods  # its backward goes through every block
-    capture = _LayerCapture(model, layer, batch.shape[2:], bool(one_pass), keep_graph=whole_graph)
+    ablation = "ablationcam" in methods
+    capture = _LayerCapture(model, layer, batch.shape[2:], bool(one_pass), whole_graph, keep_output=ablation)
     batch = batch.to(model.device)
     with model.lock, eval_mode(model.module), capture:
-        with torch.set_grad_enabled(whole_graph), attention_capture(model, methods) as attentions:
+        with (
+            torch.set_grad_enabled(whole_graph),
+            attention_capture(model, methods) as attentions,
+            _differentiable_twice(methods),
+        ):
             logits = model.module(batch)
         activation = capture.activation
         if activation is None:
@@ -192,10 +212,9 @@ def compute_cams(
             if "scorecam" in methods:
                 score_maps(inference_copy(model, batch.ndim), batch, a, targets, raw, settings.batch_size, cancel)
             if "ablationcam" in methods:
-                tail = _tail(model, layer)
-                ablation_maps(
-                    model.module, target_layer, tail, batch, a, logits, targets, raw, settings.batch_size, cancel
-                )
+                output = LayerOutput(capture.output, 1 if capture.view.kind == "channels_first" else -1)
+                tail, chunk = _tail(model, layer), settings.batch_size
+                ablation_maps(model.module, target_layer, tail, batch, a, output, logits, targets, raw, chunk, cancel)
         if "smoothgradcam++" in methods:
             smooth_maps(partial(_forward_to_leaf, model, layer), batch, a, targets, raw, settings, cancel)
         for method in (m for m in methods if m in PIXEL_METHODS):
@@ -223,6 +242,14 @@ def _check_applicable(model: LoadedModel, methods: Sequence[str]) -> None:
         )
     if "guided-gradcam" in methods:
         check_guided(model.module, model.card.arch)
+
+
+def _differentiable_twice(methods: Sequence[str]):
+    """ShapleyCAM differentiates the gradient again: attention then runs on PyTorch's plain maths kernel
+    (the fused kernels have no second derivative); the same function, rounding aside."""
+    if "shapleycam" not in methods:
+        return contextlib.nullcontext()
+    return sdpa_kernel(SDPBackend.MATH)
 
 
 def _forward_to_leaf(model: LoadedModel, layer: str, batch: torch.Tensor):
