@@ -312,7 +312,7 @@ def main() -> None:
     parser.add_argument("--skip-methods", action="store_true")
     parser.add_argument("--recipe-sizes", default="256x256,1024x1280", metavar="HxW[,HxW...]")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--many-archs", default="resnet18,resnet50", help="models for AblationCAM and Score-CAM")
+    parser.add_argument("--many-archs", default="resnet18", help="models for AblationCAM and Score-CAM")
     parser.add_argument("--many-size", type=int, default=224, help="input side for AblationCAM and Score-CAM")
     parser.add_argument("--many-batch", type=int, default=32, help="inputs per forward for both implementations")
     parser.add_argument("--many-repeats", type=int, default=3)
