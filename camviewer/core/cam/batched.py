@@ -14,12 +14,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from camviewer.core.cam.inference_copy import memory_format
-from camviewer.core.cam.methods import smooth_gradcam_plus_plus
+from camviewer.core.cam.methods import INTERPOLATION, smooth_gradcam_plus_plus
 from camviewer.core.cam.names import MethodSettings
 from camviewer.core.cam.tail import Tail, repeat_outside, tail_reproduces
 from camviewer.core.jobs import CancelToken
-
-_INTERPOLATION = {1: "linear", 2: "bilinear", 3: "trilinear"}
 
 
 def _check(cancel: CancelToken | None) -> None:
@@ -41,7 +39,7 @@ def score_maps(net: nn.Module, batch, a, targets, raw, chunk: int, cancel: Cance
     Channels whose masks are the same (all-zero channels above all: their mask is 0) share one forward.
     ``net`` is the fast inference copy of the model.
     """
-    mode, layout = _INTERPOLATION[a.ndim - 2], memory_format(batch.ndim)
+    mode, layout = INTERPOLATION[a.ndim - 2], memory_format(batch.ndim)
     for i, classes in enumerate(targets):
         flat = a[i].flatten(1)
         low, high = flat.amin(dim=1, keepdim=True), flat.amax(dim=1, keepdim=True)

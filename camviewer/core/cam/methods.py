@@ -13,6 +13,9 @@ from collections.abc import Callable
 
 import torch
 
+# F.interpolate's smooth mode for maps of 1, 2 or 3 spatial dimensions.
+INTERPOLATION = {1: "linear", 2: "bilinear", 3: "trilinear"}
+
 
 def spatial(x: torch.Tensor) -> tuple[int, ...]:
     """The spatial dimensions of a channel-first tensor: everything after N and C."""

@@ -24,11 +24,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from camviewer.core.cam.inference_copy import memory_format
+from camviewer.core.cam.methods import INTERPOLATION
 from camviewer.core.cam.names import MethodSettings
 from camviewer.core.errors import MethodNotApplicable
 from camviewer.core.jobs import CancelToken
-
-_INTERPOLATION = {1: "linear", 2: "bilinear", 3: "trilinear"}
 
 
 def check_guided(module: nn.Module, arch: str) -> None:
@@ -94,7 +93,7 @@ def pixel_maps(
                 )
         else:
             gradcam = torch.stack([raw[i][method][c] for c in classes]).clamp(min=0)[:, None]
-            upsampled = F.interpolate(gradcam, size=spatial_size, mode=_INTERPOLATION[len(spatial_size)])
+            upsampled = F.interpolate(gradcam, size=spatial_size, mode=INTERPOLATION[len(spatial_size)])
             with warnings.catch_warnings():  # Captum says it hooks the ReLUs, which is what was asked for
                 warnings.filterwarnings("ignore", "Setting backward hooks on ReLU", UserWarning)
                 attribution = explainer.attribute(inputs, target=classes) * upsampled
