@@ -6,6 +6,9 @@ Every variant is timed round-robin in the same run (the machine's noise hits all
 reported as the median and the ratio to a plain no-grad forward of the same model and batch.
 Our timings include upsampling the maps to the input size, as the references' do.
 
+The AblationCAM and Score-CAM section times one image against pytorch-grad-cam's implementations at the
+same settings (layer, class, inputs per forward), round-robin as well.
+
 The recipe section times a batch-16 explain (preprocessing, one Grad-CAM pass, maps placed on the
 original images) before and after preprocessing recipes: camviewer 0.x's OpenCV INTER_AREA resize and
 ``cv2.resize`` map upsampling (kept below as the baseline) against torchvision's resize and the exact
@@ -15,6 +18,8 @@ inverse placement.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import statistics
 import sys
@@ -27,15 +32,16 @@ import torch
 
 from camviewer.core.cam.display import upsample_map
 from camviewer.core.cam.engine import compute_cams
+from camviewer.core.cam.names import MethodSettings
 from camviewer.core.model.card import ModelCard
 from camviewer.core.model.loading import new_model
 
 GRADIENT_FIVE = ["gradcam", "gradcam++", "xgradcam", "layercam", "hirescam"]
 
 
-def our_method(model, batch, methods):
+def our_method(model, batch, methods, settings=None):
     def run():
-        out = compute_cams(model, batch, methods)
+        out = compute_cams(model, batch, methods, settings=settings)
         size = batch.shape[-2:]
         for image in out.raw:
             for per_class in image.values():
@@ -128,6 +134,48 @@ def bench_methods(archs, batches, repeats) -> None:
             base = medians["plain forward (no grad)"]
             for name, ms in medians.items():
                 print(f"| {arch} | {size} | {name} | {ms:.1f} | {ms / base:.3f}x |", flush=True)
+
+
+def many_forward_variants(model, batch, chunk: int) -> dict:
+    """AblationCAM and Score-CAM, ours and pytorch-grad-cam's: same layer, class, and inputs per forward."""
+    from pytorch_grad_cam import AblationCAM, ScoreCAM
+
+    layer = model.module.get_submodule(compute_cams(model, batch[:1], ["gradcam"]).layer)
+    settings = MethodSettings(batch_size=chunk)
+    references = {
+        "ablationcam": AblationCAM(model.module, [layer], batch_size=chunk),
+        "scorecam": ScoreCAM(model.module, [layer]),
+    }
+    references["scorecam"].batch_size = chunk
+
+    def reference(method):
+        def run():
+            with contextlib.redirect_stderr(io.StringIO()):  # its tqdm bars
+                references[method](input_tensor=batch, targets=None)  # the predicted class, as ours
+
+        return run
+
+    runs = {}
+    for method in ("ablationcam", "scorecam"):
+        runs[method] = our_method(model, batch, [method], settings)
+        runs[f"pytorch-grad-cam {method}"] = reference(method)
+    return runs
+
+
+def bench_many_forwards(archs, size: int, chunk: int, repeats: int) -> None:
+    """The methods of one forward per channel: ours against pytorch-grad-cam's, round-robin in the same run."""
+    print(f"\nAblationCAM and Score-CAM, one {size}x{size} image, {chunk} inputs per forward, median of {repeats}:\n")
+    print("| model | method | camviewer s | pytorch-grad-cam s | speed-up |")
+    print("|---|---|---|---|---|")
+    for arch in archs:
+        torch.manual_seed(0)
+        card = ModelCard(arch=arch, class_names=[f"c{i}" for i in range(10)], input_size=(size, size))
+        model = new_model(card, device="cpu")
+        batch = torch.randn(1, 3, size, size)
+        medians = time_round_robin(many_forward_variants(model, batch, chunk), repeats, warmup=1)
+        for method in ("ablationcam", "scorecam"):
+            ours, theirs = medians[method] / 1000, medians[f"pytorch-grad-cam {method}"] / 1000
+            print(f"| {arch} | {method} | {ours:.2f} | {theirs:.2f} | {theirs / ours:.1f}x |", flush=True)
 
 
 def bench_explain_folder(count: int, repeats: int) -> None:
@@ -265,11 +313,18 @@ def main() -> None:
     parser.add_argument("--skip-methods", action="store_true")
     parser.add_argument("--recipe-sizes", default="256x256,1024x1280", metavar="HxW[,HxW...]")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--many-archs", default="resnet18", help="models for AblationCAM and Score-CAM")
+    parser.add_argument("--many-size", type=int, default=224, help="input side for AblationCAM and Score-CAM")
+    parser.add_argument("--many-batch", type=int, default=32, help="inputs per forward for both implementations")
+    parser.add_argument("--many-repeats", type=int, default=3)
+    parser.add_argument("--skip-many", action="store_true")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     if not args.skip_methods:
         bench_methods(args.archs.split(","), [int(b) for b in args.batches.split(",")], args.repeats)
+    if not args.skip_many:
+        bench_many_forwards(args.many_archs.split(","), args.many_size, args.many_batch, args.many_repeats)
     sizes = [tuple(int(side) for side in size.split("x")) for size in args.recipe_sizes.split(",")]
     bench_recipe(sizes, max(3, args.repeats // 3))
     if not args.skip_folder:

@@ -5,12 +5,13 @@ The Python API is small and lazy (importing camviewer does not import torch)::
     from camviewer import load_model, explain
     model = load_model("model.safetensors")
     results = explain(model, ["a.png", "b.dcm"], methods=("gradcam", "layercam"))
+    results = explain(model, ["a.png"], methods=("integrated-gradients",), settings=MethodSettings(ig_steps=20))
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "explain", "load_model"]
+__all__ = ["MethodSettings", "__version__", "explain", "load_model"]
 
 
 def __getattr__(name: str):
@@ -23,4 +24,8 @@ def __getattr__(name: str):
         from camviewer.core.explain.run import explain
 
         return explain
+    if name == "MethodSettings":
+        from camviewer.core.cam.names import MethodSettings
+
+        return MethodSettings
     raise AttributeError(f"module 'camviewer' has no attribute {name!r}")

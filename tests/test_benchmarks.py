@@ -19,8 +19,13 @@ NUMBER = re.compile(r"\d+(\.\d+)?")
 
 CASES = {
     "bench_cam.py": (
-        ["--archs", "resnet18", "--batches", "1", "--repeats", "1", "--images", "4", "--recipe-sizes", "64x80"],
         [
+            *["--archs", "resnet18", "--batches", "1", "--repeats", "1", "--images", "4", "--recipe-sizes", "64x80"],
+            *["--many-archs", "resnet18", "--many-size", "32", "--many-repeats", "1"],
+        ],
+        [
+            "| resnet18 | ablationcam |",
+            "| resnet18 | scorecam |",
             "| resnet18 | 1 | gradcam |",
             "pytorch-grad-cam GradCAM",
             "torchcam GradCAM",

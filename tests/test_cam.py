@@ -14,6 +14,7 @@ from camviewer.core.cam.display import upsample_map
 from camviewer.core.cam.engine import compute_cams
 from camviewer.core.cam.layers import auto_layer, candidate_layers
 from camviewer.core.cam.methods import eigen_projection
+from camviewer.core.cam.names import MethodSettings
 from camviewer.core.errors import CamError
 from camviewer.core.model.card import ModelCard
 from camviewer.core.model.loaded import LoadedModel
@@ -108,7 +109,7 @@ def test_scorecam_matches_pytorch_grad_cam():
     model = make_model("resnet18", size=32)
     torch.manual_seed(3)
     batch = torch.randn(1, 3, 32, 32)
-    ours = compute_cams(model, batch, ["scorecam"], target="pred", scorecam_batch_size=128)
+    ours = compute_cams(model, batch, ["scorecam"], target="pred", settings=MethodSettings(batch_size=128))
     layer = model.module.get_submodule(ours.layer)
     with ScoreCAM(model=model.module, target_layers=[layer]) as reference:
         reference.batch_size = 128
@@ -224,8 +225,12 @@ def test_sigmoid_pred_explains_every_positive_label():
 def test_batch_results_equal_single_image_results():
     model = make_model("resnet18", size=64)
     batch = torch.randn(3, 3, 64, 64)
-    together = compute_cams(model, batch, ["gradcam", "scorecam"], target="all", scorecam_batch_size=256)
-    alone = compute_cams(model, batch[1:2], ["gradcam", "scorecam"], target="all", scorecam_batch_size=256)
+    together = compute_cams(
+        model, batch, ["gradcam", "scorecam"], target="all", settings=MethodSettings(batch_size=256)
+    )
+    alone = compute_cams(
+        model, batch[1:2], ["gradcam", "scorecam"], target="all", settings=MethodSettings(batch_size=256)
+    )
     for method in ("gradcam", "scorecam"):
         for c in range(5):
             np.testing.assert_allclose(together.raw[1][method][c], alone.raw[0][method][c], rtol=1e-4, atol=1e-6)

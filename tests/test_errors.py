@@ -101,6 +101,10 @@ FACTUAL_ERRORS = [
     errors.NotOneToOne(["PNEUMONIA"], {}, ["Normal"]),
     errors.MissingInput("roi-mask", "roi_masks", "a folder of ROI masks"),
     errors.MissingInput("cam-overlay", "model", "a model to compute the maps"),
+    errors.MethodNotApplicable(
+        "cam", "vgg16", "global average pooling and one linear layer", "has another head", "gradcam"
+    ),
+    errors.MethodNotApplicable("finercam", "tinyvgg", "at least two classes", "has one class"),
     errors.RecipeError("resizing the shorter side to 256 keeps each image's aspect ratio; add a centre crop"),
     errors.ExportExists("out", ["predictions.csv", "maps/"]),
     errors.ExportMismatch("out", {"methods": (["gradcam"], ["layercam"])}),

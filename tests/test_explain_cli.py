@@ -168,3 +168,28 @@ def test_python_api(image_folder, checkpoint):
 def test_cli_entry_point_runs_as_a_module():
     result = subprocess.run([sys.executable, "-m", "camviewer", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == f"camviewer {camviewer.__version__}"
+
+
+def test_explain_with_method_settings_writes_what_the_api_computes(image_folder, checkpoint, tmp_path, capsys):
+    out = tmp_path / "settings"
+    args = ["explain", str(image_folder / "a.png"), "--model", str(checkpoint), "--out", str(out)]
+    chosen = [
+        "--method",
+        "occlusion,finercam",
+        "--method-option",
+        "occlusion_window=8",
+        "--method-option",
+        "finer-alpha=0.5",
+    ]
+    assert main([*args, *chosen]) == 0
+    model = camviewer.load_model(checkpoint, device="cpu")
+    settings = camviewer.MethodSettings(occlusion_window=8, finer_alpha=0.5)
+    (api,) = camviewer.explain(model, [image_folder / "a.png"], ("occlusion", "finercam"), settings=settings)
+    (default,) = camviewer.explain(model, [image_folder / "a.png"], ("occlusion",))
+    for method in ("occlusion", "finercam"):
+        written = np.load(out / "maps" / f"a__{method}__{api.predicted}.npy")
+        np.testing.assert_allclose(written, api.maps[method][api.predicted], atol=1e-6)
+    assert not np.allclose(api.maps["occlusion"][api.predicted], default.maps["occlusion"][default.predicted])
+    assert main([*args, "--method-option", "ig_steps=0"]) == 2
+    assert main([*args, "--method-option", "steps=5"]) == 2
+    assert "ig_steps" in capsys.readouterr().err  # the known names are listed

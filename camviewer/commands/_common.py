@@ -240,6 +240,10 @@ def remedy(error: BaseException) -> str | None:
             return "the file is damaged or its training diverged: use another checkpoint (an earlier epoch)"
         case errors.NonFiniteOutput():
             return "check the normalisation (--mean, --std) and the weights"
+        case errors.MethodNotApplicable(alternative=None):
+            return "choose another --method"
+        case errors.MethodNotApplicable(alternative=alternative):
+            return f"use --method {alternative}"
     return None
 
 

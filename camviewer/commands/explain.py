@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
 
 from camviewer.commands._common import (
     EXIT_FAILED,
@@ -15,6 +16,7 @@ from camviewer.commands._common import (
     fail,
     load_model_from_args,
 )
+from camviewer.core.cam.names import METHOD_INFO, METHODS, MethodSettings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +28,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=comma_list,
         default=["gradcam"],
         metavar="M[,M...]",
-        help="gradcam (default), gradcam++, xgradcam, layercam, hirescam, cam, eigencam, scorecam",
+        help=f"{', '.join(METHODS)} (default gradcam; slow on a CPU: "
+        f"{', '.join(name for name, info in METHOD_INFO.items() if info.slow)})",
+    )
+    cam.add_argument(
+        "--method-option",
+        type=_setting,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting of the methods that have any, repeatable: "
+        + ", ".join(f"{f.name} ({f.default})" for f in fields(MethodSettings)),
     )
     cam.add_argument(
         "--target",
@@ -50,8 +62,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cam.add_argument("--alpha", type=float, default=0.5, help="heatmap opacity in the overlays (default 0.5)")
 
 
+def _setting(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, not {text!r}")
+    return name.strip().replace("-", "_"), value.strip()
+
+
 def run(args: argparse.Namespace) -> int:
-    from camviewer.core.cam.names import METHODS
     from camviewer.core.errors import CamError, CamviewerError
     from camviewer.core.explain.export import explain_to_folder
     from camviewer.core.explain.records import ExplainFailure, ExportNotice
@@ -63,6 +81,10 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1 or not 0 <= args.alpha <= 1:
         return fail("--batch-size must be >= 1 and --alpha within [0, 1]", EXIT_USAGE)
     target = int(args.target) if args.target.isdigit() else args.target
+    try:
+        settings = MethodSettings.from_text(dict(args.method_option))
+    except CamError as error:
+        return fail(error, EXIT_USAGE)
     try:
         model = load_model_from_args(args)
     except CamviewerError as error:
@@ -90,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         args.colormap,
         args.alpha,
         if_exists=if_exists,
+        settings=settings,
     )
     try:
         summary = drive(job, report)

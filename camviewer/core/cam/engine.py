@@ -1,45 +1,53 @@
-"""Class activation maps from one forward and (at most) one backward pass.
+"""Class activation maps: one forward and at most one backward pass for most methods, batches for the rest.
 
 All requested gradient methods share the same pass, and the backward stops at the target
 layer: the forward runs without recording a graph until the target layer's output, which is
 detached into a leaf; ``torch.autograd.grad`` then differentiates the class score with
-respect to that leaf only, so no weight gradient is ever computed.
+respect to that leaf only, so no weight gradient is ever computed. FinerCAM and ShapleyCAM
+differentiate another score on the same pass (ShapleyCAM twice: the gradient, then its
+Hessian-vector product, both only through the layers after the target layer).
 
-Definitions (A: activations N x C x h x w at the target layer, G = dScore/dA, Score = the
-class logit) follow pytorch-grad-cam, which our tests use as the reference:
+Every method receives the activations A and gradients G channel-first, (N, C, *spatial);
+``methods`` holds the maths, ``batched`` the methods of many forwards (Score-CAM, AblationCAM,
+Smooth Grad-CAM++), ``pixel`` the input-level attributions (Captum). The README's "CAM methods"
+table gives every definition.
 
-- ``cam`` (Zhou et al.): W[c] . A with the classifier weights of class c; needs a global
-  average pooling + linear head right after the layer (checked numerically).
-- ``gradcam``: sum_k mean(G_k) A_k.
-- ``gradcam++``: sum_k (sum_ij relu(G_kij) a_kij) A_k, a = G^2 / (2 G^2 + sum(A_k) G^3).
-- ``xgradcam``: sum_k (sum_ij G_kij A_kij / sum_ij A_kij) A_k.
-- ``layercam``: sum_k relu(G_k) * A_k.
-- ``hirescam``: sum_k G_k * A_k.
-- ``eigencam``: projection of the centred activations on their first principal component,
-  sign chosen so that the largest magnitude is positive (Seg-Eigen-CAM, eq. 13); class-agnostic.
-- ``scorecam``: sum_k softmax_k(Score(x * M_k)) A_k with M_k the upsampled (align_corners)
-  min-max normalised A_k; one masked forward per channel, batched.
-
-``raw`` maps are these sums before ReLU, at layer resolution. Display maps are ReLU, bilinear
-upsampling to the original image (``cv2.resize``), then min-max to [0, 1].
+``raw`` maps are before ReLU and normalisation, at layer resolution (pixel methods: at the model
+input's). Display maps (``display``) are ReLU, placed on the original image, min-max to [0, 1].
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from camviewer.core.cam.backward import gradient_maps
+from camviewer.core.cam.batched import LayerOutput, ablation_maps, score_maps, smooth_maps
+from camviewer.core.cam.inference_copy import inference_copy
 from camviewer.core.cam.layers import auto_layer, layer_module, layout_of
-from camviewer.core.cam.methods import GRADIENT_METHODS, eigen_projection
-from camviewer.core.cam.names import MostProbable, Target, validate_methods
+from camviewer.core.cam.methods import GRADIENT_METHODS, eigen_projection, spatial
+from camviewer.core.cam.names import (
+    CONTRAST_METHODS,
+    METHOD_INFO,
+    PIXEL_METHODS,
+    MethodSettings,
+    MostProbable,
+    Target,
+    validate_methods,
+)
+from camviewer.core.cam.pixel import check_guided, pixel_maps
 from camviewer.core.cam.rollout import attention_capture, rollout_maps
-from camviewer.core.errors import CamError, NonFiniteOutput
+from camviewer.core.cam.tail import build_tail
+from camviewer.core.errors import CamError, MethodNotApplicable, NonFiniteOutput
 from camviewer.core.jobs import CancelToken
 from camviewer.core.model.archs import final_layer_name
 from camviewer.core.model.loaded import LoadedModel, eval_mode
@@ -57,11 +65,21 @@ class _LayerCapture:
     (DenseNet's ``relu_``, ResNet's ``+=``) must not change the activation we read.
     """
 
-    def __init__(self, model: LoadedModel, name: str, input_size, with_grad: bool, keep_graph: bool = False) -> None:
+    def __init__(
+        self,
+        model: LoadedModel,
+        name: str,
+        input_size,
+        with_grad: bool,
+        keep_graph: bool = False,
+        keep_output: bool = False,
+    ) -> None:
         self.layer, self.name, self.input_size = layer_module(model, name), name, tuple(input_size)
         self.layout = layout_of(model)
-        self.with_grad, self.keep_graph = with_grad, keep_graph
+        self.with_grad, self.keep_graph, self.keep_output = with_grad, keep_graph, keep_output
         self.activation: torch.Tensor | None = None
+        self.output: torch.Tensor | None = None  # with ``keep_output``: the layer's own output (AblationCAM)
+        self.view = None
         self.enabled = True
 
     def __enter__(self):
@@ -81,6 +99,9 @@ class _LayerCapture:
                 f"(this model's maps are {self.layout.description})"
             )
         self.enabled = False  # later forwards (Score-CAM's masked inputs) pass through untouched
+        self.view = view
+        if self.keep_output:
+            self.output = output.detach().clone()
         if not self.with_grad:
             self.activation = view.to_map(output.detach()).clone()
             return None
@@ -98,7 +119,9 @@ def _describe(output) -> str:
 
 @dataclass
 class CamBatch:
-    """Maps for a batch: ``raw[i][method][class_index]`` is an h x w float32 array (before ReLU).
+    """Maps for a batch: ``raw[i][method][class_index]`` is a float32 array at layer resolution (before ReLU).
+
+    Pixel methods' maps are at the model input's resolution.
 
     ``zero_gradient[i]``: the classes of image i whose score has an all-zero gradient at the layer
     (their gradient maps are empty: e.g. a ReLU after the classifier cut the score to 0).
@@ -151,18 +174,26 @@ def compute_cams(
     methods: Sequence[str] = ("gradcam",),
     target: Target = "pred",
     layer: str | None = None,
-    scorecam_batch_size: int = 32,
+    settings: MethodSettings | None = None,
     cancel: CancelToken | None = None,
 ) -> CamBatch:
-    """Every requested method for every requested class of a normalised N x C x H x W batch."""
+    """Every requested method for every requested class of a normalised (N, C, *spatial) batch."""
     methods = validate_methods(methods)
+    settings = settings or MethodSettings()
     layer = layer or auto_layer(model)
-    gradient_methods = [m for m in methods if m in GRADIENT_METHODS]
+    target_layer = layer_module(model, layer)
+    one_pass = [m for m in methods if m in GRADIENT_METHODS or m in CONTRAST_METHODS or m == "guided-gradcam"]
+    _check_applicable(model, methods)
     whole_graph = "gradrollout" in methods  # its backward goes through every block
-    capture = _LayerCapture(model, layer, batch.shape[2:], bool(gradient_methods), keep_graph=whole_graph)
+    ablation = "ablationcam" in methods
+    capture = _LayerCapture(model, layer, batch.shape[2:], bool(one_pass), whole_graph, keep_output=ablation)
     batch = batch.to(model.device)
     with model.lock, eval_mode(model.module), capture:
-        with torch.set_grad_enabled(whole_graph), attention_capture(model, methods) as attentions:
+        with (
+            torch.set_grad_enabled(whole_graph),
+            attention_capture(model, methods) as attentions,
+            _differentiable_twice(methods),
+        ):
             logits = model.module(batch)
         activation = capture.activation
         if activation is None:
@@ -173,12 +204,22 @@ def compute_cams(
         zero_gradient: list[set[int]] = [set() for _ in targets]
         if attentions:  # first: the gradient methods' last backward frees the graph
             rollout_maps(model, attentions, logits, targets, methods, raw, batch.shape[2:])
-        if gradient_methods:
-            _gradient_maps(logits, activation, targets, gradient_methods, raw, zero_gradient)
+        if one_pass:
+            gradient_maps(model, logits, activation, targets, one_pass, raw, zero_gradient, settings)
+        a, logits = activation.detach(), logits.detach()
         with torch.no_grad():
-            _activation_only_maps(
-                model, activation.detach(), logits.detach(), batch, methods, targets, raw, scorecam_batch_size, cancel
-            )
+            _activation_only_maps(model, a, logits, methods, targets, raw)
+            if "scorecam" in methods:
+                score_maps(inference_copy(model, batch.ndim), batch, a, targets, raw, settings.batch_size, cancel)
+            if "ablationcam" in methods:
+                output = LayerOutput(capture.output, 1 if capture.view.kind == "channels_first" else -1)
+                tail, chunk = _tail(model, layer), settings.batch_size
+                ablation_maps(model.module, target_layer, tail, batch, a, output, logits, targets, raw, chunk, cancel)
+        if "smoothgradcam++" in methods:
+            smooth_maps(partial(_forward_to_leaf, model, layer), batch, a, targets, raw, settings, cancel)
+        for method in (m for m in methods if m in PIXEL_METHODS):
+            fast = inference_copy(model, batch.ndim) if method == "occlusion" else model.module
+            pixel_maps(method, model.module, fast, batch, targets, raw, settings, cancel)
     as_numpy = [
         {
             method: {c: m.detach().float().cpu().numpy() for c, m in per_class.items()}
@@ -191,31 +232,44 @@ def compute_cams(
     return CamBatch(layer, logits.detach().cpu().numpy(), probs, targets, as_numpy, zero_gradient)
 
 
-def _gradient_maps(logits, activation, targets, methods, raw, zero_gradient) -> None:
-    """One backward per 'round': round r explains the r-th target class of every image at once.
-
-    Images in eval mode are independent, so the gradient of sum_i logit[i, t_i] with respect
-    to A gives each image its own dScore/dA.
-    """
-    rounds = max(len(classes) for classes in targets)
-    a = activation.detach()
-    for r in range(rounds):
-        chosen = [(i, classes[r]) for i, classes in enumerate(targets) if r < len(classes)]
-        rows = torch.tensor([i for i, _ in chosen], device=logits.device)
-        cols = torch.tensor([c for _, c in chosen], device=logits.device)
-        score = logits[rows, cols].sum()
-        (grad,) = torch.autograd.grad(score, activation, retain_graph=r < rounds - 1)
-        flat = (grad[rows].flatten(1) == 0).all(dim=1).tolist()
-        for (i, c), is_flat in zip(chosen, flat):
-            if is_flat:
-                zero_gradient[i].add(c)
-        for method in methods:
-            maps = GRADIENT_METHODS[method](a[rows], grad[rows])
-            for j, (i, c) in enumerate(chosen):
-                raw[i][method][c] = maps[j]
+def _check_applicable(model: LoadedModel, methods: Sequence[str]) -> None:
+    """Refuse, before any pass, the methods that cannot explain this model."""
+    if "finercam" in methods and model.card.num_classes < 2:
+        raise MethodNotApplicable(
+            "finercam",
+            model.card.arch,
+            "at least two classes (it contrasts a class with the most similar ones)",
+            f"has {model.card.num_classes}",
+            "gradcam",
+        )
+    if "guided-gradcam" in methods:
+        check_guided(model.module, model.card.arch)
 
 
-def _activation_only_maps(model, a, logits, batch, methods, targets, raw, scorecam_batch_size, cancel) -> None:
+def _differentiable_twice(methods: Sequence[str]):
+    """ShapleyCAM differentiates the gradient again: attention then runs on PyTorch's plain maths kernel
+    (the fused kernels have no second derivative); the same function, rounding aside."""
+    if "shapleycam" not in methods:
+        return contextlib.nullcontext()
+    return sdpa_kernel(SDPBackend.MATH)
+
+
+def _forward_to_leaf(model: LoadedModel, layer: str, batch: torch.Tensor):
+    """Scores of ``batch`` with a graph only from the target layer on, and the layer's map as its leaf."""
+    capture = _LayerCapture(model, layer, batch.shape[2:], with_grad=True)
+    with capture, torch.no_grad():
+        logits = model.module(batch)
+    return logits, capture.activation
+
+
+def _tail(model: LoadedModel, layer: str):
+    key = ("tail", layer)
+    if key not in model._layers:
+        model._layers[key] = build_tail(model.module, layer)
+    return model._layers[key]
+
+
+def _activation_only_maps(model, a, logits, methods, targets, raw) -> None:
     if "cam" in methods:
         _class_activation_maps(model, a, logits, targets, raw)
     if "eigencam" in methods:
@@ -223,59 +277,44 @@ def _activation_only_maps(model, a, logits, batch, methods, targets, raw, scorec
         for i, classes in enumerate(targets):
             for c in classes:
                 raw[i]["eigencam"][c] = projection[i]
-    if "scorecam" in methods:
-        _score_maps(model.module, batch, a, targets, raw, scorecam_batch_size, cancel)
 
 
 def _class_activation_maps(model: LoadedModel, a, logits, targets, raw) -> None:
     name = model._layers.get("final") or model._layers.setdefault("final", final_layer_name(model.module))
     final = model.module.get_submodule(name)
-    pooled = a.mean(dim=(2, 3))
+    pooled = a.mean(dim=spatial(a))
     fits = isinstance(final, nn.Linear) and final.in_features == a.shape[1]
     if fits:
         predicted = F.linear(pooled, final.weight, final.bias)
         fits = torch.allclose(predicted, logits, rtol=1e-3, atol=1e-4 * (1 + logits.abs().max().item()))
     if not fits:
-        raise CamError(
-            "method 'cam' needs global average pooling and one linear layer right after the target "
-            f"layer; {model.card.arch} at this layer has another head (its final layer is {name!r}). "
-            "Use 'gradcam', which gives the same map wherever CAM applies."
+        raise MethodNotApplicable(
+            "cam",
+            model.card.arch,
+            "global average pooling and one linear layer right after the target layer",
+            f"at this layer has another head (its final layer is {name!r})",
+            "gradcam",
         )
-    class_maps = torch.einsum("kc,nchw->nkhw", final.weight, a)
+    class_maps = torch.einsum("kc,nc...->nk...", final.weight, a)
     for i, classes in enumerate(targets):
         for c in classes:
             raw[i]["cam"][c] = class_maps[i, c]
-
-
-def _score_maps(module, batch, a, targets, raw, chunk: int, cancel: CancelToken | None) -> None:
-    for i, classes in enumerate(targets):
-        masks = F.interpolate(a[i : i + 1], size=batch.shape[-2:], mode="bilinear", align_corners=True)[0]
-        low = masks.amin(dim=(1, 2), keepdim=True)
-        high = masks.amax(dim=(1, 2), keepdim=True)
-        masks = (masks - low) / (high - low + 1e-8)
-        scores = []
-        for start in range(0, masks.shape[0], chunk):
-            if cancel is not None:
-                cancel.raise_if_cancelled()
-            scores.append(module(batch[i][None] * masks[start : start + chunk, None]))
-        weights = torch.softmax(torch.cat(scores)[:, classes], dim=0)  # channels x classes
-        maps = torch.einsum("ck,chw->khw", weights, a[i])
-        for j, c in enumerate(classes):
-            raw[i]["scorecam"][c] = maps[j]
 
 
 def inapplicable_methods(model: LoadedModel, methods: Sequence[str], layer: str | None = None) -> dict[str, str]:
     """The methods that cannot explain this model at this layer, each with the reason.
 
     Probed on one seeded random image: the methods together (one pass), and one by one only if that
-    fails. Score-CAM needs nothing but the layer's activations, which every other method reads too,
-    so it is not probed itself (its probe alone would cost one forward per channel). A layer that
-    does not exist is not a method's fault: that CamError is raised.
+    fails. The slow methods (Score-CAM, AblationCAM, Integrated Gradients, Occlusion) need nothing but
+    the layer's activations, which every other method reads too, so they are not probed themselves
+    (a probe alone would cost one forward per channel or window). A layer that does not exist is not a
+    method's fault: that CamError is raised.
     """
     methods = validate_methods(methods)
     layer = layer or auto_layer(model)
     layer_module(model, layer)
-    probed = [m for m in methods if m != "scorecam"] or ["eigencam"]
+    slow = [m for m in methods if METHOD_INFO[m].slow]
+    probed = [m for m in methods if m not in slow] or ["eigencam"]
     shape = (*model.card.input_size, model.card.channels)
     probe = model.to_batch([np.random.default_rng(0).random(shape, dtype=np.float32)])
 
@@ -289,6 +328,7 @@ def inapplicable_methods(model: LoadedModel, methods: Sequence[str], layer: str 
     if reason(probed) is None:
         return {}
     reasons = {method: reason([method]) for method in probed}
-    if "scorecam" in methods:
-        reasons["scorecam"] = reasons.get("eigencam") or reason(["eigencam"])
+    if slow:
+        activations_only = reasons.get("eigencam") or reason(["eigencam"])
+        reasons.update(dict.fromkeys(slow, activations_only))
     return {method: why for method, why in reasons.items() if why is not None and method in methods}

@@ -1,48 +1,93 @@
-"""Class activation maps from one forward and (at most) one backward pass.
+"""CAM method names, what each costs, and their settings: plain values, no torch (the GUI reads them at start-up).
 
-All requested gradient methods share the same pass, and the backward stops at the target
-layer: the forward runs without recording a graph until the target layer's output, which is
-detached into a leaf; ``torch.autograd.grad`` then differentiates the class score with
-respect to that leaf only, so no weight gradient is ever computed.
-
-Definitions (A: activations N x C x h x w at the target layer, G = dScore/dA, Score = the
-class logit) follow pytorch-grad-cam, which our tests use as the reference:
-
-- ``cam`` (Zhou et al.): W[c] . A with the classifier weights of class c; needs a global
-  average pooling + linear head right after the layer (checked numerically).
-- ``gradcam``: sum_k mean(G_k) A_k.
-- ``gradcam++``: sum_k (sum_ij relu(G_kij) a_kij) A_k, a = G^2 / (2 G^2 + sum(A_k) G^3).
-- ``xgradcam``: sum_k (sum_ij G_kij A_kij / sum_ij A_kij) A_k.
-- ``layercam``: sum_k relu(G_k) * A_k.
-- ``hirescam``: sum_k G_k * A_k.
-- ``eigencam``: projection of the centred activations on their first principal component,
-  sign chosen so that the largest magnitude is positive (Seg-Eigen-CAM, eq. 13); class-agnostic.
-- ``scorecam``: sum_k softmax_k(Score(x * M_k)) A_k with M_k the upsampled (align_corners)
-  min-max normalised A_k; one masked forward per channel, batched.
-
-``raw`` maps are these sums before ReLU, at layer resolution. Display maps are ReLU, bilinear
-upsampling to the original image (``cv2.resize``), then min-max to [0, 1].
+Families: ``gradient`` maps come from A and G = dScore/dA of the engine's single forward and backward
+(the backward stops at the target layer); ``contrast`` maps too, from one more backward of another score
+on the same pass; ``activation`` maps need the forward only; ``batched`` maps need many forwards, run in
+batches; ``pixel`` maps are attributions to the input pixels (Captum), at the model input's resolution,
+not the layer's; ``attention`` maps (rollout) come from the attention of every block of a ViT-like model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from camviewer.core.errors import CamError
 
-METHODS = (
-    "gradcam",
-    "gradcam++",
-    "xgradcam",
-    "layercam",
-    "hirescam",
-    "cam",
-    "eigencam",
-    "scorecam",
-    "rollout",
-    "gradrollout",
-)
+
+@dataclass(frozen=True)
+class MethodInfo:
+    family: str  # gradient, contrast, activation, batched, pixel, attention
+    cost: str  # what it costs per image, in words
+    slow: bool = False  # many passes of the model per image: seconds on a CPU
+
+
+ONE_PASS = "the shared forward and backward pass"
+METHOD_INFO: dict[str, MethodInfo] = {
+    "gradcam": MethodInfo("gradient", ONE_PASS),
+    "gradcam++": MethodInfo("gradient", ONE_PASS),
+    "xgradcam": MethodInfo("gradient", ONE_PASS),
+    "layercam": MethodInfo("gradient", ONE_PASS),
+    "hirescam": MethodInfo("gradient", ONE_PASS),
+    "gradcam-elementwise": MethodInfo("gradient", ONE_PASS),
+    "eigengradcam": MethodInfo("gradient", ONE_PASS),
+    "finercam": MethodInfo("contrast", "the shared pass and one more backward to the layer"),
+    "shapleycam": MethodInfo("contrast", "the shared pass and a backward with a Hessian-vector product to the layer"),
+    "cam": MethodInfo("activation", "the shared forward pass"),
+    "eigencam": MethodInfo("activation", "the shared forward pass"),
+    "scorecam": MethodInfo("batched", "one forward of the whole model per channel of the layer", slow=True),
+    "ablationcam": MethodInfo("batched", "one forward of the layers after the target layer per channel", slow=True),
+    "smoothgradcam++": MethodInfo("batched", "one forward and backward per noisy copy of the input"),
+    "integrated-gradients": MethodInfo("pixel", "one forward and backward to the input per step", slow=True),
+    "occlusion": MethodInfo("pixel", "one forward of the whole model per occluded window", slow=True),
+    "guided-gradcam": MethodInfo("pixel", "one forward and backward to the input"),
+    "rollout": MethodInfo("attention", "the shared forward pass, the attention of every block recorded"),
+    "gradrollout": MethodInfo("attention", "the shared forward pass and one backward through every block"),
+}
+METHODS = tuple(METHOD_INFO)
+CONTRAST_METHODS = tuple(name for name, info in METHOD_INFO.items() if info.family == "contrast")
+PIXEL_METHODS = tuple(name for name, info in METHOD_INFO.items() if info.family == "pixel")
+
+
+@dataclass(frozen=True)
+class MethodSettings:
+    """Parameters of the methods that have any; the defaults are the reference implementations'."""
+
+    batch_size: int = 32  # inputs per forward for the batched and pixel methods
+    finer_alpha: float = 1.0  # FinerCAM: weight of the similar classes' scores
+    finer_classes: int = 3  # FinerCAM: how many of the most similar classes
+    smooth_samples: int = 4  # Smooth Grad-CAM++: noisy copies of the input
+    smooth_std: float = 0.3  # Smooth Grad-CAM++: noise standard deviation, on the normalised input
+    smooth_seed: int = 0  # Smooth Grad-CAM++: the same image always gets the same noise
+    ig_steps: int = 50  # Integrated Gradients: steps from the baseline (0: the mean image) to the input
+    occlusion_window: int | None = None  # Occlusion: side in input pixels; None: the shorter side / 8
+    occlusion_stride: int | None = None  # Occlusion: None: half the window
+
+    def __post_init__(self) -> None:
+        at_least_one = (
+            "batch_size",
+            "finer_classes",
+            "smooth_samples",
+            "ig_steps",
+            "occlusion_window",
+            "occlusion_stride",
+        )
+        wrong = [name for name in at_least_one if getattr(self, name) is not None and getattr(self, name) < 1]
+        wrong += [name for name in ("finer_alpha", "smooth_std") if getattr(self, name) < 0]
+        if wrong:
+            raise CamError(f"method settings out of range: {', '.join(f'{n}={getattr(self, n)}' for n in wrong)}")
+
+    @classmethod
+    def from_text(cls, options: dict[str, str]) -> MethodSettings:
+        """Settings from ``name: value`` text pairs (the field names above); unknown names and bad values refused."""
+        kinds = {f.name: float if f.type == "float" else int for f in fields(cls)}
+        unknown = sorted(set(options) - set(kinds))
+        if unknown:
+            raise CamError(f"unknown method setting(s) {unknown}; known: {', '.join(kinds)}")
+        try:
+            return cls(**{name: kinds[name](value) for name, value in options.items()})
+        except ValueError as error:
+            raise CamError(f"a method setting that is not a number: {error}") from None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from camviewer.core.errors.base import (  # noqa: F401
     CamviewerError,
     Cancelled,
     DeviceUnavailable,
+    MethodNotApplicable,
     MissingInput,
     NoApplicableMethod,
     OutputExists,

@@ -30,6 +30,20 @@ class NoApplicableMethod(CamError):
         super().__init__("no method applies: " + "; ".join(f"{m}: {why}" for m, why in self.reasons.items()))
 
 
+class MethodNotApplicable(CamError):
+    """A CAM method that cannot explain this model: ``method`` needs ``needs``; ``arch`` ``found`` instead.
+
+    ``alternative``: a method that gives the map the user wanted, or None.
+    """
+
+    def __init__(self, method: str, arch: str, needs: str, found: str, alternative: str | None = None):
+        self.method, self.arch, self.needs, self.found, self.alternative = method, arch, needs, found, alternative
+        text = f"method {method!r} needs {needs}; {arch} {found}"
+        if alternative:
+            text += f" ({alternative!r} gives the same map wherever {method!r} applies)"
+        super().__init__(text)
+
+
 class MissingInput(CamviewerError):
     """A job's mode needs an input that was not given (``needed``: "model", "roi_masks")."""
 

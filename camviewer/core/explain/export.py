@@ -22,10 +22,10 @@ import os
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
-from camviewer.core.cam.names import Target, validate_methods
+from camviewer.core.cam.names import MethodSettings, Target, validate_methods
 from camviewer.core.errors import ExportInterrupted, WriteFailed
 from camviewer.core.explain.outputs import Input, OutputNames, remove_files, write_image_outputs
 from camviewer.core.explain.records import ExplainFailure, ExplainResult, ExportNotice
@@ -81,6 +81,7 @@ def explain_to_folder(
     alpha: float = 0.5,
     cancel: CancelToken | None = None,
     if_exists: str = "refuse",
+    settings: MethodSettings | None = None,
 ) -> Iterator[Progress]:
     """Explain every image into ``out_dir``; yields Progress per image (payload ExplainResult without pixels, or
     ExplainFailure; ExportNotice for the export as a whole) and returns a summary dict: ``explained`` (this run),
@@ -96,7 +97,7 @@ def explain_to_folder(
         yield Progress(0, None, text, ExportNotice(text))
     for failure in missing:
         yield Progress(0, None, failure.source, failure)
-    table, done = open_export(out_dir, _settings(model, methods, target, layer, colormap, alpha), if_exists)
+    table, done = open_export(out_dir, _settings(model, methods, target, layer, colormap, alpha, settings), if_exists)
     names = OutputNames(model.card.class_names, reserved=done)
     todo = [item for item in inputs if os.path.abspath(item.path) not in done]
     by_source = {str(item.path): item for item in todo}
@@ -109,7 +110,8 @@ def explain_to_folder(
     pending: Pending = deque()
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="camviewer-write") as writers:
         try:
-            job = explain_iter(model, [item.path for item in todo], methods, target, layer, batch_size, cancel, True)
+            paths = [item.path for item in todo]
+            job = explain_iter(model, paths, methods, target, layer, batch_size, cancel, True, settings=settings)
             for event in job:
                 result = event.payload
                 if isinstance(result, ExplainFailure):
@@ -133,7 +135,7 @@ def explain_to_folder(
     return summary
 
 
-def _settings(model: LoadedModel, methods, target, layer, colormap, alpha) -> dict:
+def _settings(model: LoadedModel, methods, target, layer, colormap, alpha, settings) -> dict:
     return {
         "format": SETTINGS_FORMAT,
         "model": model.source,
@@ -143,6 +145,7 @@ def _settings(model: LoadedModel, methods, target, layer, colormap, alpha) -> di
         "layer": layer,
         "colormap": colormap,
         "alpha": float(alpha),
+        "method_settings": asdict(settings or MethodSettings()),
     }
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from camviewer.core.cam.display import empty_reason, normalised, placed_map
 from camviewer.core.cam.engine import compute_cams
 from camviewer.core.cam.methods import GRADIENT_METHODS
-from camviewer.core.cam.names import Target, validate_methods
+from camviewer.core.cam.names import MethodSettings, Target, validate_methods
 from camviewer.core.errors import CamviewerError, ImageError
 from camviewer.core.explain.records import ExplainFailure, ExplainResult, ImageSource
 from camviewer.core.images import DecodedImage, as_decoded
@@ -32,12 +32,16 @@ def explain(
     target: Target = "pred",
     layer: str | None = None,
     batch_size: int = 16,
+    settings: MethodSettings | None = None,
 ) -> list[ExplainResult]:
-    """Explain paths or arrays; raises the first image's error instead of skipping it."""
+    """Explain paths or arrays; raises the first image's error instead of skipping it.
+
+    ``settings``: the parameters of the methods that have any (their reference implementations' defaults).
+    """
     if isinstance(images, (str, Path, np.ndarray, DecodedImage)):
         images = [images]
     results = []
-    for event in explain_iter(model, images, methods, target, layer, batch_size):
+    for event in explain_iter(model, images, methods, target, layer, batch_size, settings=settings):
         if isinstance(event.payload, ExplainFailure):
             raise CamviewerError(f"{event.payload.source}: {event.payload.reason}")
         results.append(event.payload)
@@ -53,6 +57,7 @@ def explain_iter(
     batch_size: int = 16,
     cancel: CancelToken | None = None,
     keep_images: bool = False,
+    settings: MethodSettings | None = None,
 ) -> Iterator[Progress]:
     """Yield one Progress per image, its payload an ExplainResult or an ExplainFailure (bad file)."""
     methods = validate_methods(methods)
@@ -63,7 +68,9 @@ def explain_iter(
             if cancel is not None:
                 cancel.raise_if_cancelled()
             good = [item for item in batch if not isinstance(item, ExplainFailure)]
-            results = iter(_explain_decoded(model, good, methods, target, layer, keep_images, cancel) if good else [])
+            results = iter(
+                _explain_decoded(model, good, methods, target, layer, keep_images, cancel, settings) if good else []
+            )
             for item in batch:
                 done += 1
                 payload = item if isinstance(item, ExplainFailure) else next(results)
@@ -107,13 +114,13 @@ def _label(source: ImageSource, index: int) -> str:
     return f"<image {index}>"
 
 
-def _explain_decoded(model, items, methods, target, layer, keep_images, cancel) -> list[ExplainResult]:
+def _explain_decoded(model, items, methods, target, layer, keep_images, cancel, settings) -> list[ExplainResult]:
     import torch
 
     units = torch.stack([unit for *_, unit in items])
     if not isinstance(target, (str, int)):  # one target per source: pick this batch's
         target = [target[index] for index, *_ in items]
-    cams = compute_cams(model, normalize(units, model.card), methods, target, layer, cancel=cancel)
+    cams = compute_cams(model, normalize(units, model.card), methods, target, layer, settings, cancel)
     names = model.card.class_names
     results = []
     for (_, label, image, _), probs, targets, raw, flat in zip(

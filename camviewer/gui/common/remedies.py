@@ -94,6 +94,10 @@ def remedy(error: BaseException) -> str | None:
             return "The file is damaged or its training diverged: open another checkpoint (an earlier epoch)."
         case errors.NonFiniteOutput():
             return "Check the model's normalisation (mean and std) and its weights."
+        case errors.MethodNotApplicable(alternative=None):
+            return "Choose another CAM method."
+        case errors.MethodNotApplicable(alternative=alternative):
+            return f"Choose {alternative} as the CAM method."
     return None
 
 

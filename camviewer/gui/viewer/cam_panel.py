@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from camviewer.core.cam.names import METHOD_INFO
 from camviewer.gui.common.jump_slider import JumpSlider
 from camviewer.gui.viewer.state import COMPARE_MODES, MAP_SCALES, OUTLINES, PREDICTED, ComputeOptions, DisplayOptions
 
@@ -38,7 +39,10 @@ class CamPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("camPanel")
         self.compute, self.display = compute, display
-        self.method = self._combo("CAM method. All maps of one image come from one pass of the model.")
+        self.method = self._combo(
+            "CAM method. Most maps of one image come from one pass of the model; "
+            "each method's own tooltip says what it costs."
+        )
         self.method.addItem(compute.method, compute.method)
         self.layer = self._combo(
             "Layer whose activations are explained; ★ marks the automatic choice "
@@ -127,6 +131,8 @@ class CamPanel(QWidget):
         """The vocabulary the engine offers, known once it has loaded (it needs torch)."""
         with QSignalBlocker(self.method), QSignalBlocker(self.colormap):
             _fill(self.method, [(name, name) for name in methods], self.compute.method)
+            for index, name in enumerate(methods):
+                self.method.setItemData(index, method_tooltip(name), Qt.ItemDataRole.ToolTipRole)
             self.colormap.clear()
             for name, lut in colormaps.items():
                 self.colormap.addItem(gradient_icon(lut), name, name)
@@ -136,6 +142,7 @@ class CamPanel(QWidget):
         menu.clear()
         for name in methods:
             action = QAction(name, menu, checkable=True, checked=name in self.compute.compare_methods)
+            action.setToolTip(method_tooltip(name))
             action.toggled.connect(self._compute_edited)
             menu.addAction(action)
         self._compute_edited()
@@ -233,6 +240,17 @@ def _row(*widgets: QWidget) -> QWidget:
     for widget in widgets:
         layout.addWidget(widget, 1 if isinstance(widget, (QSlider, QComboBox)) else 0)
     return holder
+
+
+def method_tooltip(name: str) -> str:
+    """What a method costs per image, and a warning where that is many passes of the model."""
+    info = METHOD_INFO.get(name)
+    if info is None:
+        return name
+    text = f"{name}: {info.cost}"
+    if info.family == "pixel":
+        text += "; a map of the input's pixels, not of a layer"
+    return text + ("; seconds per image on a CPU" if info.slow else "")
 
 
 def _fill(combo: QComboBox, choices: list[tuple[str, object]], current: object) -> None:
