@@ -27,8 +27,8 @@ import torch
 import torchvision
 from torch import nn
 
-# Ranks of channel-first maps, batch included: (N, C, H, W).
-CHANNELS_FIRST_RANKS = (4,)
+# Ranks of channel-first maps, batch included: (N, C, H, W) and (N, C, D, H, W).
+CHANNELS_FIRST_RANKS = (4, 5)  # 2-D and 3-D maps
 
 
 @dataclass(frozen=True)
