@@ -27,7 +27,7 @@ defaults, measured") and on the cases the defaults once failed:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -102,22 +102,3 @@ def balanced_class_weights(counts: Sequence[int]) -> list[float]:
 def positive_weights(positives: Sequence[int], images: int) -> list[float]:
     """Multi-label: negatives / positives per label (BCE's ``pos_weight``); 1 for a label never seen."""
     return [(images - count) / count if count else 1.0 for count in positives]
-
-
-def chance_accuracy(class_counts: Mapping[str, int], images: int, multi_label: bool = False) -> float:
-    """What always predicting the most frequent class scores on ``images`` images with these label counts.
-
-    Multi-label accuracy is the share of labels right per image: always answering each label's majority
-    scores the mean over labels of max(p, 1 - p).
-    """
-    if not images:
-        return math.nan
-    if multi_label:
-        return sum(max(count, images - count) / images for count in class_counts.values()) / len(class_counts)
-    return max(class_counts.values()) / images
-
-
-def at_chance(accuracy: float, chance: float, images: int) -> bool:
-    """Not better than ``chance`` by two binomial standard errors on ``images`` images."""
-    margin = 2 * math.sqrt(max(chance * (1 - chance), 1e-12) / max(images, 1))
-    return accuracy <= chance + margin

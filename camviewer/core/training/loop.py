@@ -39,9 +39,8 @@ from camviewer.core.evaluation.report import HISTORY_COLUMNS
 from camviewer.core.jobs import CancelToken, Progress
 from camviewer.core.model.files import save_checkpoint, save_torch_atomic
 from camviewer.core.model.loading import load_model
-from camviewer.core.training.defaults import at_chance, chance_accuracy
+from camviewer.core.training.chance import at_chance_notice, has_beaten_chance
 from camviewer.core.training.records import (
-    AtChance,
     BatchUpdate,
     EpochRecord,
     Notice,
@@ -138,7 +137,7 @@ def _fit(session: Session, cancel: CancelToken | None) -> Generator[Progress, No
     try:
         try:
             stop_reason = yield from _epochs(session, cancel)
-            notice = _at_chance(session)
+            notice = at_chance_notice(session)
             if notice is not None:
                 yield Progress(len(session.history), session.config.epochs, notice.text, notice)
         except Cancelled:
@@ -168,25 +167,6 @@ def _epochs(session: Session, cancel: CancelToken | None):
     return "completed"
 
 
-def _chance(session: Session) -> float:
-    return chance_accuracy(session.summary.counts["val"], session.val_images, session.card.head == "sigmoid")
-
-
-def _at_chance(session: Session) -> AtChance | None:
-    """An AtChance notice when the kept (best) epoch does not beat always predicting the most frequent class."""
-    if session.best_epoch is None:
-        return None
-    accuracy, chance, images = session.history[session.best_epoch - 1].val_acc, _chance(session), session.val_images
-    if not at_chance(accuracy, chance, images):
-        return None
-    text = (
-        f"the validation accuracy stayed at chance level: {accuracy:.3f} for the kept epoch {session.best_epoch}, "
-        f"while always answering the most frequent class scores {chance:.3f} on these {images} images; "
-        "the model has not learned to tell the classes apart"
-    )
-    return AtChance(text, accuracy, chance, images, len(session.history))
-
-
 def _run_epoch(session: Session, epoch: int, cancel: CancelToken | None):
     started = time.perf_counter()
     train_loss, train_acc = yield from _train_one_epoch(session, epoch, cancel)
@@ -200,7 +180,7 @@ def _run_epoch(session: Session, epoch: int, cancel: CancelToken | None):
     if improved:
         session.best_val_loss, session.best_epoch, session.stale_epochs = val_loss, epoch, 0
         _note_best(session)
-    elif _has_beaten_chance(session):  # patience runs once the model has learned something
+    elif has_beaten_chance(session):  # patience runs once the model has learned something
         session.stale_epochs += 1
     # last.pt first: it holds everything (the weights of this epoch, the best epoch, the history), so a kill
     # between the writes loses nothing; resuming rewrites best.safetensors and history.csv from it if behind.
@@ -210,16 +190,6 @@ def _run_epoch(session: Session, epoch: int, cancel: CancelToken | None):
         _write_best(session)
     _write_history(session)
     return record
-
-
-def _has_beaten_chance(session: Session) -> bool:
-    """Early stopping waits for this: a fresh net can sit at chance for several epochs before it learns.
-
-    (The validation loss creeps down by thousandths on that plateau, or not at all, and a patience
-    counted there stopped runs that were about to learn.)
-    """
-    chance, images = _chance(session), session.val_images
-    return any(not at_chance(record.val_acc, chance, images) for record in session.history)
 
 
 def _train_one_epoch(session: Session, epoch: int, cancel: CancelToken | None):
