@@ -10,7 +10,7 @@ TEST_STAMP := $(VENV)/.camviewer-test-installed
 # Installed with apt-get where that is possible (Debian, as root); elsewhere those tests say what is missing.
 SYSTEM_TOOLS := desktop-file-utils chromium
 
-.PHONY: run test lint format system-tools test-slow bench refine-cycle screenshots demo-weights bundle clean
+.PHONY: run test lint format system-tools test-slow bench train-defaults refine-cycle screenshots demo-weights bundle clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -56,7 +56,11 @@ bench: $(TEST_STAMP)
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_gui.py
 
-# The CAM-guided refinement cycle on data with a known shortcut: before/after numbers (~2 minutes).
+# Training with nothing but --arch on fresh synthetic cells: test accuracy, pointing game, time.
+train-defaults: $(STAMP)
+	$(PY) benchmarks/train_defaults.py
+
+# The CAM-guided refinement cycle on data with a known shortcut, every mode side by side (before/after).
 refine-cycle: $(STAMP)
 	$(PY) benchmarks/refine_cycle.py
 

@@ -26,6 +26,9 @@ TORCH_FREE = (
     "camviewer.core.data.labels",
     "camviewer.core.explain.records",
     "camviewer.core.training.records",
+    "camviewer.core.training.defaults",
+    "camviewer.core.trust.comparison",
+    "camviewer.core.trust.refine",
     "camviewer.core.volumes",  # reading volumes needs no torch; camviewer.core.volumes.resample does
 )
 

@@ -60,6 +60,7 @@ def measure_and_build(qtbot, wizard, datasets, mode: str) -> None:
 def test_the_wizard_runs_end_to_end_and_compares_real_measurements(wizard, qtbot, datasets):
     from camviewer.core.evaluation.run import evaluate
     from camviewer.core.jobs import run_to_end
+    from camviewer.core.trust.comparison import compare
 
     window, wizard = wizard
     state = wizard.state
@@ -101,9 +102,16 @@ def test_the_wizard_runs_end_to_end_and_compares_real_measurements(wizard, qtbot
     assert keys == [key for key, _ in state.after.previews] and 1 <= len(keys) <= 4
     assert page.preview_count() == 2 * len(keys)  # before | after, the same images
 
-    with qtbot.waitSignal(window.session.modelChanged, timeout=WAIT_MS):
+    verdict = compare(state.before, state.after)  # the page's verdict is the engine's
+    assert page.load_box.isEnabled() == (verdict.outcome != "worse")
+    if page.load_box.isEnabled():
+        page.load_box.setChecked(True)  # the user's choice, also when there is no clear gain
+        with qtbot.waitSignal(window.session.modelChanged, timeout=WAIT_MS):
+            wizard.button(QWizard.WizardButton.FinishButton).click()
+        assert window.session.model.source == state.finetuned
+    else:  # a worse model is not loaded, whatever the box said before
         wizard.button(QWizard.WizardButton.FinishButton).click()
-    assert window.session.model.source == state.finetuned
+        assert window.session.model.source != state.finetuned
     assert "Refinement wizard finished. On disk" in window.log.messages()
     assert state.built in window.log.messages() and state.run_dir in window.log.messages()
     assert window.settings.refine_dataset == str(datasets[1])
@@ -139,3 +147,34 @@ def test_back_and_cancel_during_a_long_step_stop_it_and_say_what_is_left(wizard,
     assert f"enhanced training set (crop): {state.built}" in messages
     assert first_run in messages or state.run_dir in messages
     assert window.session.model.source != state.finetuned  # cancelled: nothing loaded into the viewer
+
+
+@pytest.mark.parametrize(
+    ("after", "outcome", "offered"),
+    [
+        ((0.95, 0.70), "Better", True),
+        ((0.96, 0.00), "Worse: keep the current model", False),
+        ((0.96, 0.41), "No clear change", None),
+    ],
+)
+def test_the_comparison_says_plainly_whether_it_is_better_and_never_offers_a_worse_model(
+    qtbot, after, outcome, offered
+):
+    from camviewer.gui.refine.compare_page import ComparePage
+    from camviewer.gui.refine.state import RefineState
+    from camviewer.gui.refine.tasks import Measurement
+
+    def measured(accuracy, pointing):
+        return Measurement("m", {"accuracy": accuracy}, {"pointing_game": pointing, "energy_in_region": 0.3}, "gradcam")
+
+    state = RefineState("before.safetensors", ["a", "b"], None, ("gradcam",), run_dir="run")
+    state.before, state.after, state.finetuned = measured(0.95, 0.40), measured(*after), "run/best.safetensors"
+    page = ComparePage(state)
+    qtbot.addWidget(page)
+    page.initializePage()
+    assert outcome in page.verdict.text()
+    box = page.load_box
+    if offered is None:  # no gain: offered, not proposed
+        assert box.isEnabled() and not box.isChecked()
+    else:
+        assert box.isEnabled() == offered and box.isChecked() == offered

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import shutil
 import signal
@@ -12,10 +13,12 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from test_datasets import class_folders
 
+from camviewer import explain
 from camviewer.cli import main
 from camviewer.core.data.labels import NotOneToOne, UnknownClasses, UnmatchedLabels
 from camviewer.core.errors import (
@@ -31,8 +34,10 @@ from camviewer.core.jobs import CancelToken, run_to_end
 from camviewer.core.model.archs import build_model
 from camviewer.core.model.loading import load_model
 from camviewer.core.training import setup as train_setup
+from camviewer.core.training.defaults import MIN_STEPS_PER_EPOCH, default_batch_size
 from camviewer.core.training.loop import read_train_state, resume, train
 from camviewer.core.training.records import (
+    AtChance,
     BatchUpdate,
     EpochRecord,
     Notice,
@@ -50,6 +55,7 @@ TINY = {
     "batch_size": 6,
     "lr": 0.01,
     "val_split": 0.25,
+    "test_split": 0.0,
     "device": "cpu",
     "workers": 0,
 }
@@ -110,13 +116,21 @@ def test_same_seed_gives_identical_history_and_weights(data, tmp_path):
     assert same_weights(first.best_checkpoint, second.best_checkpoint)
 
 
-def test_resume_continues_at_the_next_epoch_as_if_never_stopped(data, tmp_path):
-    whole = run(train(config(data, tmp_path / "whole", epochs=4)))
-    part = run(train(config(data, tmp_path / "part", epochs=2)))
+@pytest.mark.parametrize("schedule", ["warmup-cosine", "plateau"])
+def test_resume_continues_at_the_next_epoch_as_if_never_stopped(data, tmp_path, schedule):
+    whole = run(train(config(data, tmp_path / "whole", epochs=4, schedule=schedule)))
+    if schedule == "plateau":  # the rate does not depend on the planned epochs: a run may be extended
+        part = run(train(config(data, tmp_path / "part", epochs=2, schedule=schedule)))
+        changes = ResumeChanges(epochs=4)
+    else:  # the cosine decays over the planned epochs: the same plan, interrupted after epoch 2
+        token = CancelToken()
+        job = train(config(data, tmp_path / "part", epochs=4, schedule=schedule), cancel=token)
+        part = cancel_after(job, token, lambda e: isinstance(e.payload, EpochRecord) and e.payload.epoch == 2)
+        changes = ResumeChanges()
     assert len(part.history) == 2
 
     events = []
-    resumed = run(resume(tmp_path / "part", ResumeChanges(epochs=4)), events)
+    resumed = run(resume(tmp_path / "part", changes), events)
 
     epochs = [e.payload.epoch for e in events if isinstance(e.payload, EpochRecord)]
     assert epochs == [3, 4]
@@ -522,3 +536,86 @@ def test_the_recipe_goes_into_the_card_and_fine_tuning_keeps_it(data, tmp_path, 
     with pytest.raises(SystemExit) as stopped:  # a shorter side alone gives no fixed input size
         main(["train", str(data), "--arch", "tinyvgg_gap", "--resize", "20", "--out", str(tmp_path / "c")])
     assert stopped.value.code == 2 and "--crop" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- defaults that learn
+
+
+def test_batch_size_gives_every_epoch_enough_steps():
+    for images in (10, 48, 399, 400, 799, 800, 1599, 1600, 5000):
+        size = default_batch_size(images)
+        steps = math.ceil(images / size)
+        assert size in (8, 16, 32) and (steps >= MIN_STEPS_PER_EPOCH or size == 8)
+        bigger = [s for s in (16, 32) if s > size]
+        assert all(math.ceil(images / s) < MIN_STEPS_PER_EPOCH for s in bigger)  # the largest that still does
+
+
+def test_only_the_architecture_given_settles_the_rest_and_records_it(data, tmp_path):
+    given = TrainConfig(data=str(data), out=str(tmp_path / "run"), arch="tinyvgg", epochs=3, device="cpu", workers=0)
+    result = run(train(given))
+
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    train_images = sum(result.summary.counts["train"].values())
+    assert saved["batch_size"] == default_batch_size(train_images) == 8 and saved["lr"] == 3e-3
+    assert saved["schedule"] == "warmup-cosine" and saved["balance"] == "loss-weights"
+    assert sum(result.summary.counts["test"].values()) == math.ceil(
+        0.15 * 24
+    )  # a test split is held out (sklearn rounds up)
+    card = load_model(result.best_checkpoint, device="cpu").card
+    assert card.input_size == (64, 64) and card.notes["training"]["lr"] == 3e-3
+    # one epoch of linear warm-up, then a cosine to zero over the planned steps, stepped per batch
+    steps = math.ceil(train_images / 8)
+    total, warmup = 3 * steps, min(steps, 3 * steps // 4)
+    expected = [3e-3 * 0.5 * (1 + math.cos(math.pi * (e * steps - warmup) / (total - warmup))) for e in (1, 2, 3)]
+    assert [r.lr for r in result.history] == pytest.approx(expected)
+
+
+def test_class_weights_are_the_inverse_class_frequencies_of_the_training_split(tmp_path):
+    from sklearn.utils.class_weight import compute_class_weight
+
+    uneven = class_folders(tmp_path / "data", {"blue": 6, "red": 18})
+    result = run(train(config(uneven, tmp_path / "run", epochs=2, batch_size=2)))
+
+    with open(tmp_path / "run" / "split.csv", newline="") as handle:
+        labels = [row["label"] for row in csv.DictReader(handle) if row["split"] == "train"]
+    by_hand = {name: len(labels) / (2 * labels.count(name)) for name in ("blue", "red")}
+    assert result.summary.class_weights == pytest.approx(by_hand)
+    reference = compute_class_weight("balanced", classes=np.array(["blue", "red"]), y=np.array(labels))
+    assert list(by_hand.values()) == pytest.approx(list(reference))
+    assert by_hand["blue"] > 1 > by_hand["red"]
+    assert "class weights in the loss" in "\n".join(result.summary.lines())
+    model = load_model(result.best_checkpoint, device="cpu")
+    assert model.card.notes["training"]["class_weights"] == pytest.approx(by_hand)
+    # the validation loss is the class-weighted mean over all validation images (not a mean of batch means)
+    val = [Path(p) for p, label, split in _split_rows(tmp_path / "run") if split == "val"]
+    targets = torch.tensor([0 if p.parent.name == "blue" else 1 for p in val])
+    logits = torch.log(torch.tensor([[r.probs["blue"], r.probs["red"]] for r in explain(model, val)]))
+    weights = torch.tensor([by_hand["blue"], by_hand["red"]])
+    expected = torch.nn.functional.cross_entropy(logits, targets, weight=weights).item()
+    assert result.history[result.best_epoch - 1].val_loss == pytest.approx(expected, abs=2e-3)
+
+
+def _split_rows(run_dir: Path) -> list[tuple[str, str, str]]:
+    with open(run_dir / "split.csv", newline="") as handle:
+        return [(str((run_dir / row["path"]).resolve()), row["label"], row["split"]) for row in csv.DictReader(handle)]
+
+
+def test_a_model_stuck_at_chance_is_reported_and_one_that_learns_is_not(data, tmp_path):
+    shuffled = tmp_path / "shuffled.csv"
+    rng = np.random.default_rng(0)
+    images = sorted(data.rglob("*.png")) * 3  # 72 rows: enough validation images for the test to mean something
+    labels = rng.permutation(["blue", "red"] * (len(images) // 2))  # unrelated to the pixels
+    with open(shuffled, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "label"])
+        writer.writerows([(str(path), label) for path, label in zip(images, labels)])
+    events = []
+    result = run(train(config(shuffled, tmp_path / "shuffled", epochs=6)), events)
+    notices = [e.payload for e in events if isinstance(e.payload, AtChance)]
+    assert len(notices) == 1 and "chance level" in notices[0].text
+    kept = result.history[result.best_epoch - 1].val_acc
+    assert notices[0].val_accuracy == kept and notices[0].chance == 0.5 and notices[0].images == 18
+
+    events = []
+    run(train(config(data, tmp_path / "separable", epochs=6)), events)
+    assert not [e for e in events if isinstance(e.payload, AtChance)]

@@ -68,10 +68,13 @@ def resize_size(text: str) -> int | tuple[int, int]:
     return size if "x" in text.lower() or "," in text else size[0]
 
 
-def add_recipe_arguments(group) -> None:
+def add_recipe_arguments(group, default_size: str = "224") -> None:
     """--input-size (the stretch shorthand), --resize, --crop, --letterbox, --interpolation."""
     group.add_argument(
-        "--input-size", type=input_size, metavar="HxW", help="stretch images to this size (= --resize HxW; default 224)"
+        "--input-size",
+        type=input_size,
+        metavar="HxW",
+        help=f"stretch images to this size (= --resize HxW; default {default_size})",
     )
     group.add_argument(
         "--resize",

@@ -81,6 +81,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PX",
         help="pointing game: count a peak within PX pixels of the region as a hit (default 0)",
     )
+    options.add_argument(
+        "--split",
+        metavar="NAME",
+        help="train, val, test or all (default all): DATA's own split, else the split.csv of the run that made CKPT",
+    )
     options.add_argument("--roi", metavar="DIR", help="region-of-interest masks (e.g. lungs) for energy-in-ROI")
     options.add_argument(
         "--target",
@@ -98,7 +103,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from camviewer.core.errors import AmbiguousGroundTruth, CamError, CamviewerError, UnknownClasses
-    from camviewer.core.trust.dataset import dataset_images, format_table
+    from camviewer.core.trust.dataset import dataset_images, format_table, split_images
     from camviewer.core.trust.groundtruth import MaskFolder, load_ground_truth
     from camviewer.core.trust.scoring import localization_record, localize_dataset, rows_as_dicts
     from camviewer.core.trust.targets import plan_targets
@@ -109,8 +114,11 @@ def run(args: argparse.Namespace) -> int:
         truth = load_ground_truth(args.masks, args.boxes, args.coco, args.voc, args.columns)
         print(f"ground truth: {truth.description}")
         roi = MaskFolder(args.roi) if args.roi else None
-        entries = dataset_images(args.data, args.allow_outside)
         model = load_model_from_args(args)
+        if args.split:
+            entries = split_images(args.data, args.split, model, args.allow_outside)
+        else:
+            entries = dataset_images(args.data, args.allow_outside)
         plan = plan_targets(model, entries, truth, args.target, args.label_map)
     except CamError as error:
         return fail(error, EXIT_USAGE)

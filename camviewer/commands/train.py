@@ -32,6 +32,8 @@ _CONFIG_FLAGS = (
     "batch_size",
     "lr",
     "optimizer",
+    "schedule",
+    "balance",
     "weight_decay",
     "pretrained",
     "freeze",
@@ -110,7 +112,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument(
         "--freeze", metavar="FRACTION|LAYER", help="freeze the first FRACTION of the parameters, or all up to LAYER"
     )
-    add_recipe_arguments(model)
+    add_recipe_arguments(model, default_size="64 for TinyVGG, else 224")
     model.add_argument(
         "--border-crop",
         type=float,
@@ -126,17 +128,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     fit = parser.add_argument_group("training")
     fit.add_argument("--epochs", type=int, help="maximum epochs (default 30)")
-    fit.add_argument("--batch-size", type=int, help="default 32")
-    fit.add_argument("--lr", type=float, help="learning rate (default 1e-3)")
+    fit.add_argument(
+        "--batch-size", type=int, help="default: 8, 16 or 32, the largest that gives an epoch 50 steps or more"
+    )
+    fit.add_argument(
+        "--lr",
+        type=float,
+        help="peak learning rate (default: Adam 3e-3 for TinyVGG, 1e-4 for VGG without batch norm, else 1e-3; "
+        "a tenth of it with --init or --pretrained)",
+    )
     fit.add_argument("--optimizer", choices=("adam", "sgd"), help="default adam")
+    fit.add_argument(
+        "--schedule",
+        choices=("warmup-cosine", "plateau"),
+        help="warmup-cosine (default): one epoch of warm-up, then a cosine decay to 0; "
+        "plateau: halve the rate when the validation loss stalls",
+    )
+    fit.add_argument(
+        "--balance",
+        choices=("loss-weights", "none"),
+        help="loss-weights (default): weigh each class by the inverse of its share of the training images",
+    )
     fit.add_argument("--weight-decay", type=float, help="default 0")
     fit.add_argument(
-        "--patience", type=int, help="stop after this many epochs without a better validation loss (default 5)"
+        "--patience",
+        type=int,
+        help="stop after this many epochs without a better validation loss, counted once the validation "
+        "accuracy beats chance (default 5)",
     )
     fit.add_argument(
         "--val-split", type=float, metavar="F", help="validation fraction when DATA has no split (default 0.2)"
     )
-    fit.add_argument("--test-split", type=float, metavar="F", help="test fraction when DATA has no split (default 0)")
+    fit.add_argument(
+        "--test-split",
+        type=float,
+        metavar="F",
+        help="test fraction when DATA has no split (default 0.15): evaluated once, with the best checkpoint, at the end",
+    )
     fit.add_argument("--augment", choices=("none", "light", "standard"), help="default light (flips)")
     fit.add_argument("--seed", type=int, help="seed for the split, initialisation and batches (default 0)")
     fit.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default auto")
@@ -192,7 +220,29 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return fail("interrupted; continue with --resume RUN")
     _print_result(result)
+    if result.best_checkpoint and not args.resume and args.init:
+        try:
+            _compare_with_init(args, result)
+        except (CamviewerError, OSError) as error:
+            print(f"camviewer: the fine-tuned model could not be compared with {args.init}: {error}", file=sys.stderr)
     return EXIT_OK if result.best_checkpoint else EXIT_FAILED
+
+
+def _compare_with_init(args: argparse.Namespace, result) -> None:
+    """Fine-tuned on a refined set that measured the init model: measure again, print both, warn on a regression."""
+    from camviewer.commands._common import drive
+    from camviewer.core.trust.comparison import check_refinement, comparison_table
+
+    checked = drive(check_refinement(args.data, args.init, result.best_checkpoint, result.run_dir))
+    if checked is None:
+        return
+    before, after, verdict = checked
+    print(f"\nbefore ({args.init}) and after ({result.best_checkpoint}), on the same held-out images:")
+    for name, old, new in comparison_table(before, after):
+        print(f"  {name:<34} {_fmt(old):>8} {_fmt(new):>8}")
+    print(f"{verdict.text()}; written to {result.run_dir / 'refinement.json'}")
+    if verdict.outcome == "worse":
+        print(f"camviewer: warning: {verdict.text()} ({args.init})", file=sys.stderr)
 
 
 def _train_job(args: argparse.Namespace):
@@ -230,7 +280,7 @@ def _resume_job(args: argparse.Namespace):
 def _drive(job):
     """Run the generator, printing the dataset summary, notices, a progress line per epoch and a summary line."""
     from camviewer.core.data.summary import DatasetSummary
-    from camviewer.core.training.records import BatchUpdate, EpochRecord, Notice, SkippedTestEvaluation
+    from camviewer.core.training.records import AtChance, BatchUpdate, EpochRecord, Notice, SkippedTestEvaluation
 
     progress = ProgressLine("images")
 
@@ -253,13 +303,18 @@ def _drive(job):
             print("\n".join(payload.lines()), flush=True)
         elif isinstance(payload, Notice):
             progress.close()
-            hint = ""
+            hint, kind = "", "warning: " if isinstance(payload, AtChance) else ""
             if isinstance(payload, SkippedTestEvaluation) and payload.reason == "no-positive-class":
                 hint = (
                     "\n  (evaluate it with `camviewer evaluate DATA --model RUN/best.safetensors --split test "
                     "--positive-class NAME`)"
                 )
-            print(f"camviewer: {payload.text}{hint}", file=sys.stderr, flush=True)
+            elif isinstance(payload, AtChance):
+                hint = (
+                    "\n  (check that the labels match the images; then try more --epochs, a smaller --lr, "
+                    "or another --arch)"
+                )
+            print(f"camviewer: {kind}{payload.text}{hint}", file=sys.stderr, flush=True)
         else:  # checking images before training, evaluating the test split after it
             if progress.unit != "images":
                 progress = ProgressLine("images")

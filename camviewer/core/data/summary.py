@@ -25,6 +25,8 @@ class DatasetSummary:
     cache_megabytes: float
     imbalance: float | None  # largest / smallest training class count (None if a class has none)
     ignored_folders: list[str] = field(default_factory=list)
+    balance: str = "none"  # how training handles class imbalance: "loss-weights" or "none"
+    class_weights: dict[str, float] | None = None  # class -> loss weight (multi-label: positives' weight)
 
     def lines(self) -> list[str]:
         """A few lines of plain text for the terminal."""
@@ -39,6 +41,10 @@ class DatasetSummary:
             out.append(f"  class imbalance: the largest training class is {self.imbalance:.1f}x the smallest")
         elif self.imbalance is None:
             out.append("  warning: a class has no training images")
+        if self.class_weights:
+            kind = "positive-label weights" if self.multi_label else "class weights"
+            weights = ", ".join(f"{name} {weight:.2f}" for name, weight in self.class_weights.items())
+            out.append(f"  {kind} in the loss (balanced on the training split): {weights}")
         if self.ignored_folders:
             out.append(f"  folders without images, not classes: {', '.join(self.ignored_folders)}")
         where = f"in memory ({self.cache_megabytes:.0f} MB)" if self.in_memory else "streamed from disk"

@@ -39,6 +39,7 @@ from camviewer.core.evaluation.report import HISTORY_COLUMNS
 from camviewer.core.jobs import CancelToken, Progress
 from camviewer.core.model.files import save_checkpoint, save_torch_atomic
 from camviewer.core.model.loading import load_model
+from camviewer.core.training.chance import at_chance_notice, has_beaten_chance
 from camviewer.core.training.records import (
     BatchUpdate,
     EpochRecord,
@@ -136,6 +137,9 @@ def _fit(session: Session, cancel: CancelToken | None) -> Generator[Progress, No
     try:
         try:
             stop_reason = yield from _epochs(session, cancel)
+            notice = at_chance_notice(session)
+            if notice is not None:
+                yield Progress(len(session.history), session.config.epochs, notice.text, notice)
         except Cancelled:
             _ensure_best(session)
             return _result(session, "cancelled")
@@ -167,15 +171,16 @@ def _run_epoch(session: Session, epoch: int, cancel: CancelToken | None):
     started = time.perf_counter()
     train_loss, train_acc = yield from _train_one_epoch(session, epoch, cancel)
     val_loss, val_acc = _validate(session, cancel)
-    lr = session.optimizer.param_groups[0]["lr"]
-    session.scheduler.step(val_loss)
+    lr = session.optimizer.param_groups[0]["lr"]  # plateau: the epoch's rate; warmup-cosine: where it ended
+    if session.config.schedule == "plateau":
+        session.scheduler.step(val_loss)
     improved = val_loss < session.best_val_loss
     record = EpochRecord(epoch, train_loss, val_loss, train_acc, val_acc, lr, time.perf_counter() - started, improved)
     session.history.append(record)
     if improved:
         session.best_val_loss, session.best_epoch, session.stale_epochs = val_loss, epoch, 0
         _note_best(session)
-    else:
+    elif has_beaten_chance(session):  # patience runs once the model has learned something
         session.stale_epochs += 1
     # last.pt first: it holds everything (the weights of this epoch, the best epoch, the history), so a kill
     # between the writes loses nothing; resuming rewrites best.safetensors and history.csv from it if behind.
@@ -203,6 +208,8 @@ def _train_one_epoch(session: Session, epoch: int, cancel: CancelToken | None):
         session.scaler.scale(loss).backward()
         session.scaler.step(session.optimizer)
         session.scaler.update()
+        if session.config.schedule != "plateau":
+            session.scheduler.step()
         batch_loss, seen = loss.item(), seen + len(targets)
         total_loss += batch_loss * len(targets)
         total_correct += _correct(logits.detach(), targets)
@@ -216,17 +223,30 @@ def _train_one_epoch(session: Session, epoch: int, cancel: CancelToken | None):
 def _validate(session: Session, cancel: CancelToken | None) -> tuple[float, float]:
     module, device = session.model.module, session.model.device
     module.eval()
-    total_loss, total_correct, seen = 0.0, 0.0, 0
+    total_loss, total_weight, total_correct, seen = 0.0, 0.0, 0.0, 0
     for images, targets in session.val_loader:
         if cancel is not None:
             cancel.raise_if_cancelled()
         images, targets = _to_device(images, targets, session)
         with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
             logits = module(images)
-        total_loss += session.loss_fn(logits.float(), targets).item() * len(targets)
+        weight = _loss_weight(session.loss_fn, targets)
+        total_loss += session.loss_fn(logits.float(), targets).item() * weight
+        total_weight += weight
         total_correct += _correct(logits, targets)
         seen += len(targets)
-    return total_loss / max(seen, 1), total_correct / max(seen, 1)
+    return total_loss / max(total_weight, 1e-12), total_correct / max(seen, 1)
+
+
+def _loss_weight(loss_fn: torch.nn.Module, targets: torch.Tensor) -> float:
+    """What a batch's mean loss was divided by, so that the split's loss is the mean over all its images.
+
+    A class-weighted cross-entropy averages over the weights of the batch's targets, not over images.
+    """
+    weight = getattr(loss_fn, "weight", None)
+    if targets.ndim == 1 and weight is not None:
+        return float(weight[targets].sum())
+    return float(len(targets))
 
 
 def _to_device(images: torch.Tensor, targets: torch.Tensor, session: Session):

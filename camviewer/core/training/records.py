@@ -20,20 +20,24 @@ class TrainConfig:
     arch: str | None = None  # required unless fine-tuning from ``init``
     arch_options: dict[str, Any] = field(default_factory=dict)
     epochs: int = 30
-    batch_size: int = 32
-    lr: float = 1e-3
+    batch_size: int | None = None  # None: from the number of training images (training.defaults)
+    lr: float | None = None  # None: the architecture's (training.defaults)
     optimizer: str = "adam"  # "adam" or "sgd" (momentum 0.9)
+    schedule: str = "warmup-cosine"  # or "plateau": halve the rate when the validation loss stalls
+    balance: str = "loss-weights"  # class weights in the loss from the training split; or "none"
     weight_decay: float = 0.0
     pretrained: bool = False
     allow_random_init: bool = False  # if ImageNet weights are unavailable, warn and continue
     freeze: str | None = None  # a fraction ("0.5") of the parameters, or a module name ("layer3")
     patience: int = 5
     val_split: float = 0.2
-    test_split: float = 0.0
+    test_split: float = 0.15  # held out for an honest evaluation at the end, unless the data has its own split
     augment: str = "light"
     seed: int = 0
     device: str = "auto"
-    input_size: tuple[int, int] | None = None  # a stretch to this size; None (and no resize): the init's, else 224
+    input_size: tuple[int, int] | None = (
+        None  # a stretch to this size; None (and no resize): the init's, else the arch's
+    )
     resize: int | tuple[int, int] | None = None  # int: shorter side (with crop or letterbox); (h, w): exact
     crop: tuple[int, int] | None = None  # centre crop after the resize
     letterbox: bool | None = None  # fit inside the resize size, pad with black
@@ -63,7 +67,14 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
-        return cls(**{key: value for key, value in data.items() if key in known})
+        values = {key: value for key, value in data.items() if key in known}
+        for name, before in LEGACY_DEFAULTS.items():  # a run saved before the option existed ran without it
+            values.setdefault(name, before)
+        return cls(**values)
+
+
+# What runs saved before these options existed trained with (their config.json lacks the key).
+LEGACY_DEFAULTS = {"schedule": "plateau", "balance": "none"}
 
 
 @dataclass(frozen=True)
@@ -94,6 +105,16 @@ class SkippedTestEvaluation(Notice):
     """The test split was not evaluated after training; ``reason`` is "no-positive-class" or "cancelled"."""
 
     reason: str
+
+
+@dataclass
+class AtChance(Notice):
+    """No epoch's validation accuracy beat always predicting the most frequent class (two standard errors)."""
+
+    val_accuracy: float  # the best epoch's
+    chance: float  # what predicting the most frequent class scores on the validation images
+    images: int
+    epochs: int
 
 
 @dataclass

@@ -41,5 +41,9 @@ class Session:
     saved_epochs: int = 0  # epochs kept in last.pt (what a resume would continue after)
 
     @property
+    def val_images(self) -> int:
+        return len(self.val_loader.dataset)
+
+    @property
     def next_epoch(self) -> int:
         return len(self.history) + 1

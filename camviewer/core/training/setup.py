@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,16 @@ from camviewer.core.jobs import CancelToken, Progress
 from camviewer.core.model.card import ModelCard, default_class_names
 from camviewer.core.model.loaded import LoadedModel
 from camviewer.core.model.loading import default_preprocessing, load_model, new_model
+from camviewer.core.training.defaults import (
+    BALANCE,
+    SCHEDULES,
+    WARMUP_EPOCHS,
+    default_input_size,
+    loss_weights,
+    settle_defaults,
+    warmup_cosine,
+)
+from camviewer.core.training.freezing import freeze_parameters
 from camviewer.core.training.records import EpochRecord, Notice, TrainConfig
 from camviewer.core.training.session import Session
 
@@ -80,15 +91,20 @@ def start_session(config: TrainConfig, run_dir: Path, state: dict | None, cancel
     if not state:
         index = assign_splits(index, config.val_split, config.test_split, config.seed)
     decoded.samples = index.samples  # same images, same order, now with their splits
+    _check_splits(index)
     if not state:
         card = _final_card(config, card, decoded, run_dir, index.origin)
-    _check_splits(index)
-    summary = summarize(index, decoded)
+        config = settle_defaults(config, card.arch, len(index.in_split("train")))
+    balance = loss_weights(config, index, card.head == "sigmoid")
+    if not state:
+        chosen = {name: getattr(config, name) for name in ("lr", "batch_size", "schedule", "balance")}
+        card.notes["training"].update(chosen, class_weights=balance)
+    summary = replace(summarize(index, decoded), balance=config.balance, class_weights=balance)
     yield Progress(0, None, "dataset ready", summary)
     model, notices = _build_model(config, card, init, resuming=state is not None)
     for text in notices:
         yield Progress(0, None, text, Notice(text))
-    session = _new_session(config, run_dir, model, decoded, summary)
+    session = _new_session(config, run_dir, model, decoded, summary, balance)
     if state:
         _restore(session, state)
     else:
@@ -103,10 +119,14 @@ def _check_config(config: TrainConfig) -> None:
         raise TrainingOptionError("optimizer", "unknown; adam or sgd", config.optimizer)
     if config.augment not in AUGMENTATIONS:
         raise TrainingOptionError("augment", f"unknown; one of {', '.join(AUGMENTATIONS)}", config.augment)
+    if config.schedule not in SCHEDULES:
+        raise TrainingOptionError("schedule", f"unknown; one of {', '.join(SCHEDULES)}", config.schedule)
+    if config.balance not in BALANCE:
+        raise TrainingOptionError("balance", f"unknown; one of {', '.join(BALANCE)}", config.balance)
     for name in ("epochs", "batch_size", "patience"):
-        if getattr(config, name) < 1:
+        if getattr(config, name) is not None and getattr(config, name) < 1:
             raise TrainingOptionError(name, "must be at least 1", getattr(config, name))
-    if not config.lr > 0:
+    if config.lr is not None and not config.lr > 0:
         raise TrainingOptionError("lr", "the learning rate must be positive", config.lr)
 
 
@@ -175,7 +195,7 @@ def _preprocessing_card(config: TrainConfig, index: DatasetIndex, init: LoadedMo
 
 
 def _recipe(config: TrainConfig, base: ModelCard | None) -> dict:
-    """The geometry and interpolation: as configured, else the init checkpoint's, else a 224 x 224 stretch."""
+    """The geometry and interpolation: as configured, else the init checkpoint's, else a stretch to the arch's size."""
     if any(value is not None for value in (config.input_size, config.resize, config.crop, config.letterbox)):
         geometry = {
             "input_size": config.input_size,
@@ -190,8 +210,9 @@ def _recipe(config: TrainConfig, base: ModelCard | None) -> dict:
             "crop": base.crop,
             "letterbox": base.letterbox,
         }
-    else:  # timm's own transform for a timm model, else a 224 x 224 stretch
-        preprocessing = default_preprocessing(config.arch, 1 if config.grayscale else 3)
+    else:  # timm's own transform for a timm model, else a stretch to the architecture's size
+        channels = 1 if config.grayscale else 3
+        preprocessing = default_preprocessing(config.arch, channels, default_input_size(config.arch))
         geometry = {
             key: preprocessing.get(key) for key in ("input_size", "resize", "crop", "letterbox", "interpolation")
         }
@@ -273,44 +294,7 @@ def _build_model(
     return model, notices
 
 
-def freeze_parameters(module: nn.Module, spec: str | float) -> int:
-    """Freeze a leading fraction of the parameters (by count, module order) or everything up to a module.
-
-    ``"0.5"`` freezes the first half of the parameter values; ``"layer3"`` freezes every module
-    registered before ``layer3`` and ``layer3`` itself. Returns the number of frozen values.
-    """
-    try:
-        fraction = float(spec)
-    except (TypeError, ValueError):
-        covered = _modules_up_to(module, str(spec))
-        frozen = [p for m in covered for p in m.parameters(recurse=False)]
-    else:
-        if not 0.0 <= fraction < 1.0:
-            raise TrainingOptionError("freeze", "a fraction must be in [0, 1)", spec)
-        budget, frozen, count = fraction * sum(p.numel() for p in module.parameters()), [], 0
-        for parameter in module.parameters():
-            count += parameter.numel()
-            if count > budget:
-                break
-            frozen.append(parameter)
-    for parameter in frozen:
-        parameter.requires_grad_(False)
-    if all(not p.requires_grad for p in module.parameters()):
-        raise TrainingOptionError("freeze", "leaves no parameter to train", spec)
-    return sum(p.numel() for p in frozen)
-
-
-def _modules_up_to(module: nn.Module, name: str) -> list[nn.Module]:
-    order = list(module.named_modules())
-    names = [n for n, _ in order]
-    if name not in names or not name:
-        top = ", ".join(n for n, _ in module.named_children())
-        raise TrainingOptionError("freeze", f"no such module; top-level modules are {top}", name)
-    target = order[names.index(name)][1]
-    return [m for _, m in order[: names.index(name) + 1]] + list(target.modules())
-
-
-def _new_session(config, run_dir, model: LoadedModel, decoded, summary) -> Session:
+def _new_session(config, run_dir, model: LoadedModel, decoded, summary, balance: dict | None) -> Session:
     card = model.card
     multi_label = card.head == "sigmoid"
     augment = build_augmentation(config.augment, card.channels)
@@ -324,23 +308,32 @@ def _new_session(config, run_dir, model: LoadedModel, decoded, summary) -> Sessi
         optimizer = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
     else:
         optimizer = torch.optim.SGD(trainable, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
+    train_loader = make_loader(train_set, config.batch_size, True, generator, workers, pin)
+    weights = None if balance is None else torch.tensor(list(balance.values()), device=model.device)
     return Session(
         config=config,
         run_dir=run_dir,
         card=card,
         model=model,
         optimizer=optimizer,
-        scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, factor=0.5, patience=max(1, config.patience // 2)
-        ),
+        scheduler=_scheduler(config, optimizer, len(train_loader)),
         scaler=torch.amp.GradScaler("cuda", enabled=model.device.type == "cuda"),
-        loss_fn=nn.BCEWithLogitsLoss() if multi_label else nn.CrossEntropyLoss(),
-        train_loader=make_loader(train_set, config.batch_size, True, generator, workers, pin),
+        loss_fn=nn.BCEWithLogitsLoss(pos_weight=weights) if multi_label else nn.CrossEntropyLoss(weight=weights),
+        train_loader=train_loader,
         val_loader=make_loader(val_set, 2 * config.batch_size, False, None, workers, pin),
         loader_generator=generator,
         decoded=decoded,
         summary=summary,
     )
+
+
+def _scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int):
+    """``warmup-cosine``: stepped after every batch; ``plateau``: stepped with each epoch's validation loss."""
+    if config.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=max(1, config.patience // 2))
+    total = config.epochs * steps_per_epoch
+    warmup = min(WARMUP_EPOCHS * steps_per_epoch, total // 4)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, partial(warmup_cosine, warmup=warmup, total=total))
 
 
 def _write_run_files(session: Session, index: DatasetIndex) -> None:

@@ -40,15 +40,26 @@ def dataset_images(data: str | Path, allow_outside: bool = False) -> list[ImageE
     data = Path(data)
     try:
         index = scan_dataset(data, allow_outside)
-        root = data.parent if data.is_file() else data
-        return [
-            ImageEntry(s.path, relative_key(s.path, root), s.labels[0] if len(s.labels) == 1 else None)
-            for s in index.samples
-        ]
+        return _entries(index.samples, data)
     except DatasetError:
         if not data.is_dir():
             raise
         return [ImageEntry(p, relative_key(p, data), None) for p in list_images(data, recursive=True)]
+
+
+def split_images(data: str | Path, split: str, model: LoadedModel, allow_outside: bool = False) -> list[ImageEntry]:
+    """The images of one split: the dataset's own, else the split.csv of the run that trained ``model``."""
+    from camviewer.core.evaluation.run import select_samples
+
+    samples, _ = select_samples(data, split, model, allow_outside)
+    return _entries(samples, Path(data))
+
+
+def _entries(samples, data: Path) -> list[ImageEntry]:
+    root = data.parent if data.is_file() else data
+    return [
+        ImageEntry(s.path, relative_key(s.path, root), s.labels[0] if len(s.labels) == 1 else None) for s in samples
+    ]
 
 
 # --- faithfulness and sanity over a dataset -----------------------------------------------------

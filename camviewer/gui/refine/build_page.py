@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from camviewer.core.trust.refine import DEFAULT_FLOOR, overlay_advice
 from camviewer.gui.common.files import unused_folder
 from camviewer.gui.common.log_panel import LogPanel
 from camviewer.gui.common.path_field import PathField
@@ -29,7 +30,8 @@ class BuildPage(JobPage):
     """Step 2: the enhanced copy of the training set (the original is never touched)."""
 
     MODES: ClassVar[dict[str, str]] = {
-        "cam-overlay": "Weight each image by its own map (what the model found important stays, the rest fades)",
+        "cam-overlay": "Add a copy of each image whose map lies in the region of interest, what the map marks kept "
+        "and the rest faded; the originals stay (uses the ROI masks below to judge the maps)",
         "roi-mask": "Keep only the region of interest (nothing outside it, e.g. a marker, can be learned)",
         "crop": "Cut a border margin, at training and inference (stored in the model card)",
     }
@@ -46,7 +48,7 @@ class BuildPage(JobPage):
         self.model = model
         self.data = PathField("Choose the training set", placeholder="the training set (class sub-folders)")
         self.mode_group = QButtonGroup(self)
-        self.floor = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, value=0.3)
+        self.floor = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, value=DEFAULT_FLOOR)
         self.floor.setToolTip("Weight where the map is 0")
         self.roi = PathField("Choose ROI masks", placeholder="roi/ mirroring the training set")
         self.border = QDoubleSpinBox(minimum=0.01, maximum=0.45, singleStep=0.01, value=0.1)
@@ -111,8 +113,8 @@ class BuildPage(JobPage):
         data, out, mode = self.data.text(), self.out.text(), self.mode()
         if not data or not out:
             return self.show_status("Choose the training set and a new folder for the enhanced set.", error=True)
-        if mode == "roi-mask" and not self.roi.text():
-            return self.show_status("roi-mask needs the ROI masks folder.", error=True)
+        if mode != "crop" and not self.roi.text():
+            return self.show_status(f"{mode} needs the ROI masks folder.", error=True)
         self.state.train_data, self._building = data, out
         self.state.built = None
         self.completeChanged.emit()
@@ -127,7 +129,7 @@ class BuildPage(JobPage):
             self.roi.text() or None,
             self.state.method,
             self.floor.value(),
-            self.border.value(),
+            self.border.value() if mode == "crop" else None,
             self.partitions.allowed(data),
         )
 
@@ -141,6 +143,10 @@ class BuildPage(JobPage):
         )
         self.show_status(text)
         self._log.info(f"Refinement: {text}")
+        advice = overlay_advice(manifest)
+        if advice:
+            self.show_status(f"{text}\n{advice}: choose crop, build and fine-tune, then start again from that model.")
+            self._log.warning(f"Refinement: {advice}")
         self._auto_out = True
 
     def cancelled_text(self) -> str:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPainterPath
-from PySide6.QtWidgets import QCheckBox, QListWidget, QSplitter, QVBoxLayout, QWizardPage
+from PySide6.QtWidgets import QCheckBox, QLabel, QListWidget, QSplitter, QVBoxLayout, QWizardPage
 
+from camviewer.core.trust.comparison import TOLERANCE, compare
 from camviewer.gui.common.result_table import ResultTable, number
 from camviewer.gui.refine.state import RefineState, comparison_rows
 from camviewer.gui.viewer.compare_view import CompareView, Tile
@@ -31,6 +32,8 @@ class ComparePage(QWizardPage):
         self.state = state
         self.setTitle("5. Before and after")
         self.setSubTitle("Measured on the same held-out images with the same ground truth and CAM method.")
+        self.verdict = QLabel(wordWrap=True)
+        self.verdict.setObjectName("refineVerdict")
         self.table = ResultTable()
         self.images = QListWidget()
         self.images.setToolTip("Held-out images with a ground-truth region: pick one to see its maps")
@@ -48,6 +51,7 @@ class ComparePage(QWizardPage):
         splitter.setSizes([200, 320])
         self.load_box = QCheckBox("Load the fine-tuned model into the viewer on Finish", checked=True)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.verdict)
         layout.addWidget(splitter, 1)
         layout.addWidget(self.load_box)
         self.setFinalPage(True)
@@ -63,6 +67,28 @@ class ComparePage(QWizardPage):
             ],
         )
         self._show_previews()
+        self._show_verdict()
+
+    def _show_verdict(self) -> None:
+        """Say plainly whether the fine-tuned model is better; a worse one is not offered as the result."""
+        s = self.state
+        if s.before is None or s.after is None:
+            self.verdict.setText("")
+            return
+        verdict = compare(s.before, s.after)
+        if verdict.outcome == "better":
+            text = f"<b>Better.</b> {'; '.join(verdict.reasons)}, with no loss beyond {TOLERANCE} elsewhere."
+        elif verdict.outcome == "worse":
+            text = (
+                f"<b style='color:#b00020'>Worse: keep the current model.</b> {'; '.join(verdict.reasons)}. "
+                f"The fine-tuned model stays in {s.run_dir} but is not loaded."
+            )
+        else:
+            text = f"<b>No clear change</b> (nothing moved by more than {TOLERANCE}): the current model is as good."
+        self.verdict.setText(text)
+        self.load_box.setChecked(verdict.outcome == "better")
+        self.load_box.setEnabled(verdict.outcome != "worse")
+        self.load_box.setToolTip("" if verdict.outcome != "worse" else "The fine-tuned model measured worse")
 
     def _show_previews(self) -> None:
         self._before = dict(self.state.before.previews) if self.state.before else {}

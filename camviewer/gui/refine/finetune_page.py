@@ -42,10 +42,13 @@ class FinetunePage(QWizardPage):
         )
         self.runner = TrainRunner(registry, dialog_parent)
         self.about = QLabel(wordWrap=True)
-        self.epochs = QSpinBox(minimum=1, maximum=10_000, value=5)
-        self.lr = QDoubleSpinBox(minimum=1e-7, maximum=1.0, decimals=6, singleStep=1e-4, value=1e-4)
-        self.lr.setToolTip("Fine-tuning usually wants a smaller learning rate than training from scratch")
-        self.batch_size = QSpinBox(minimum=1, maximum=4096, value=32)
+        self.epochs = QSpinBox(minimum=1, maximum=10_000, value=10)
+        self.lr = QDoubleSpinBox(minimum=0.0, maximum=1.0, decimals=6, singleStep=1e-4, value=0.0)
+        self.lr.setSpecialValueText("auto")
+        self.lr.setToolTip("auto: a tenth of the architecture's rate for training from scratch (fine-tuning)")
+        self.batch_size = QSpinBox(minimum=0, maximum=4096, value=0)
+        self.batch_size.setSpecialValueText("auto")
+        self.batch_size.setToolTip("auto: 8, 16 or 32, so that an epoch has at least 50 steps")
         self.run_dir = PathField("Choose a new run folder", placeholder="a new folder for the fine-tuning run")
         self.run_dir.chosen.connect(lambda _path: setattr(self, "_auto_run", False))  # typed or browsed
         self.controls = JobControls(
@@ -112,10 +115,11 @@ class FinetunePage(QWizardPage):
                 out=out,
                 init=self.state.checkpoint,
                 epochs=self.epochs.value(),
-                lr=self.lr.value(),
-                batch_size=self.batch_size.value(),
+                lr=self.lr.value() or None,  # auto: the engine's defaults, as `camviewer train --init`
+                batch_size=self.batch_size.value() or None,
                 patience=max(3, self.epochs.value()),
                 val_split=0.2,
+                test_split=0.0,  # the wizard measures on its own held-out images
                 seed=0,
                 command="camviewer GUI: refinement wizard",
             )

@@ -4,13 +4,14 @@ and building the enhanced set."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from camviewer.core.jobs import CancelToken, Progress, relay
+from camviewer.core.jobs import CancelToken
+from camviewer.core.trust import comparison
 from camviewer.gui.jobs.relays import progress_only
 
 if TYPE_CHECKING:  # the engine is imported by the workers, when they run
@@ -31,16 +32,12 @@ class Preview:
 
 
 @dataclass
-class Measurement:
-    """One model measured on one dataset with ground truth: classification and localization, plus previews."""
+class Measurement(comparison.Measurement):
+    """The engine's measurement (classification and localization) plus a few images' overlays to show."""
 
-    checkpoint: str | None
-    metrics: dict[
-        str, float | str | None
-    ]  # evaluation.run.summary_metrics: n, accuracy, sensitivity, positive_class...
-    localization: dict[str, float | None]  # trust summary of the method: pointing_game, iou, energy_in_region...
-    method: str
-    previews: list[tuple[str, Preview]]  # (image key, preview): the maps of a few images with a region
+    previews: list[tuple[str, Preview]] = field(
+        default_factory=list
+    )  # (image key, preview): a few images with a region
 
 
 def measure_model(
@@ -56,45 +53,25 @@ def measure_model(
     cancel: CancelToken,
 ) -> Iterator:
     """Evaluate, then localize one CAM method on the same images; keep overlays of a few images with a region."""
-    from camviewer.core.evaluation.run import evaluate, summary_metrics
     from camviewer.core.model.loaded import LoadedModel
     from camviewer.core.model.loading import load_model
-    from camviewer.core.trust.dataset import dataset_images
-    from camviewer.core.trust.groundtruth import MaskFolder, load_ground_truth
-    from camviewer.core.trust.scoring import localize_dataset
 
     model = model_or_path if isinstance(model_or_path, LoadedModel) else load_model(model_or_path)
-    entries = dataset_images(data, allow_outside)  # allow_outside: the user was asked (a CSV naming files elsewhere)
-    total = 2 * len(entries)
-    job = evaluate(model, data, None, positive_class, cancel=cancel, allow_outside=allow_outside)
-    result = yield from progress_only(job, "classification", 0, total)
-    truth = load_ground_truth(masks=masks)
-    job = localize_dataset(model, entries, truth, [method], 0.2, 0.0, MaskFolder(roi) if roi else None, cancel=cancel)
     wanted = list(preview_keys) if preview_keys else None
     previews: dict[str, Preview] = {}
 
-    by_path = {str(entry.path): entry for entry in entries}  # images refused a target are not explained
-
-    def keep_preview(event: Progress) -> Progress:
-        entry = by_path[event.payload.source]
-        region = truth.region(entry.key)
+    def keep_preview(entry, region, result) -> None:
         if wanted is not None:
             chosen = entry.key in wanted
         else:
             chosen = region is not None and _has_pixels(region) and len(previews) < preview_count
-        if chosen and hasattr(event.payload, "maps"):
-            previews[entry.key] = _preview(entry.path, event.payload, method, region)
-        return Progress(len(entries) + event.done, total, f"localization: {entry.path.name}")
+        if chosen:
+            previews[entry.key] = _preview(entry.path, result, method, region)
 
-    localization = yield from relay(job, keep_preview)
+    spec = comparison.MeasureSpec(data, masks, roi, method, positive_class, allow_outside)  # the user was asked
+    measured = yield from comparison.measure(model, spec, cancel, keep_preview)
     order = wanted if wanted is not None else list(previews)
-    return Measurement(
-        str(model.source) if model.source else None,
-        summary_metrics(result),
-        localization["summary"][method],
-        method,
-        [(key, previews[key]) for key in order if key in previews],
-    )
+    return Measurement(**vars(measured), previews=[(key, previews[key]) for key in order if key in previews])
 
 
 def _has_pixels(region: Region) -> bool:
@@ -129,7 +106,7 @@ def build_refined_set(
     roi_masks: str | None,
     method: str,
     floor: float,
-    border_crop: float,
+    border_crop: float | None,
     allow_outside: bool,
     cancel: CancelToken,
 ) -> Iterator:

@@ -89,7 +89,8 @@ class RefineWizard(QWizard):
 
     def accept(self) -> None:
         self._report("finished")
-        if self.compare_page.load_box.isChecked() and self.state.finetuned and not self._stopped:
+        offered = self.compare_page.load_box.isEnabled() and self.compare_page.load_box.isChecked()
+        if offered and self.state.finetuned and not self._stopped:
             self.modelChosen.emit(self.state.finetuned)
         super().accept()
 

@@ -84,9 +84,13 @@ class DatasetPreview(QWidget):
         )
         where = f"in memory ({summary.cache_megabytes:.0f} MB)" if summary.in_memory else "streamed from disk"
         total = sum(sum(counts.values()) for counts in splits.values())
+        balance = ""
+        if summary.class_weights:
+            weights = ", ".join(f"{html.escape(name)} {weight:.2f}" for name, weight in summary.class_weights.items())
+            balance = f"<br><span style='color:#555'>Loss weights (balanced on the training split): {weights}</span>"
         self.summary.setText(
             f"<b>{len(summary.class_names)} classes</b> · {total:,} readable images · "
-            f"{summary.layout} · {where}{imbalance}"
+            f"{summary.layout} · {where}{imbalance}{balance}"
         )
         self._fill(summary.class_names, splits)
         if summary.skipped:

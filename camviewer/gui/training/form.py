@@ -47,7 +47,7 @@ NO_POSITIVE = ""
 # The TrainConfig fields the form sets and remembers (the positive class belongs to a dataset, not to habits).
 REMEMBERED = (
     *("arch", "arch_options", "input_size", "border_crop", "freeze", "pretrained", "grayscale"),
-    *("epochs", "batch_size", "patience", "lr", "optimizer", "weight_decay"),
+    *("epochs", "batch_size", "patience", "lr", "optimizer", "weight_decay", "balance"),
     *("val_split", "test_split", "augment", "seed", "device"),
 )
 
@@ -66,7 +66,10 @@ class TrainingForm(QWidget):
         self.arch_options.setToolTip(
             "Architecture options as JSON (blank: the defaults), e.g. TinyVGG's widths, or a timm model's arguments"
         )
-        self.input_size = _spin(16, 2048, 224, " px", "Images are resized to this square size (training and inference)")
+        self.input_size = _auto(
+            _spin(15, 2048, 15, " px", "Images are resized to this square size (training and inference)"),
+            "auto: the architecture's own (64 px for TinyVGG, 224 px otherwise)",
+        )
         self.pretrained = QCheckBox("ImageNet weights")
         self.pretrained.setToolTip(
             "Start from ImageNet weights (downloaded once, then cached); normalisation then uses ImageNet's statistics"
@@ -86,9 +89,21 @@ class TrainingForm(QWidget):
         )
         self.grayscale = QCheckBox("Grey (1 channel)")
         self.grayscale.setToolTip("Train a one-channel model (e.g. for X-rays)")
-        self.epochs = _spin(1, 10_000, 20, "", "Maximum number of epochs")
-        self.batch_size = _spin(1, 4096, 32, "", "Images per batch")
-        self.lr = _double(1e-6, 1.0, 1e-3, 1e-4, "Learning rate", decimals=6)
+        self.epochs = _spin(1, 10_000, 30, "", "Maximum number of epochs")
+        self.batch_size = _auto(
+            _spin(0, 4096, 0, "", "Images per batch"),
+            "auto: 8, 16 or 32, so that an epoch has at least 50 steps",
+        )
+        self.lr = _auto(
+            _double(0.0, 1.0, 0.0, 1e-4, "Learning rate (peak: one epoch of warm-up, then a cosine decay)", decimals=6),
+            "auto: Adam 3e-3 for TinyVGG, 1e-4 for VGG without batch normalisation, else 1e-3; a tenth to fine-tune",
+        )
+        self.balance = QCheckBox("Balance classes")
+        self.balance.setChecked(True)
+        self.balance.setToolTip(
+            "Weigh each class in the loss by the inverse of its share of the training images, "
+            "so that a rare class counts as much as a common one"
+        )
         self.optimizer = QComboBox()
         self.optimizer.addItems(["adam", "sgd"])
         self.optimizer.setToolTip("adam, or sgd with momentum 0.9")
@@ -98,8 +113,8 @@ class TrainingForm(QWidget):
             1000,
             5,
             "",
-            "Early stopping: stop after this many epochs without a lower "
-            "validation loss (the learning rate halves after half as many)",
+            "Early stopping: stop after this many epochs without a lower validation loss, "
+            "counted once the validation accuracy has beaten chance",
         )
         self.augment = QComboBox()
         self.augment.addItems(["none", "light", "standard"])
@@ -113,7 +128,7 @@ class TrainingForm(QWidget):
             "Share of the images held out for validation (ignored when the data has its own val folder or CSV split)",
         )
         self.test_split = _double(
-            0.0, 0.9, 0.0, 0.05, "Share held out for a final test, evaluated once with the best checkpoint at the end"
+            0.0, 0.9, 0.15, 0.05, "Share held out for a final test, evaluated once with the best checkpoint at the end"
         )
         self.seed = _spin(
             0, 2**31 - 1, 0, "", "Random seed: the same seed gives the same split and, on a CPU, the same weights"
@@ -156,6 +171,7 @@ class TrainingForm(QWidget):
             ("Augment", self.augment),
             ("Seed", self.seed),
             ("Device", self.device),
+            (None, self.balance),
         ):
             fit.add_row(text, widget)
         layout = QVBoxLayout(self)
@@ -198,6 +214,7 @@ class TrainingForm(QWidget):
         if not arch:
             raise ValueError("Choose an architecture.")
         size = self.input_size.value()
+        auto = self.input_size.minimum()
         return TrainConfig(
             data=data,
             out=out,
@@ -205,8 +222,9 @@ class TrainingForm(QWidget):
             arch=arch,
             arch_options=arch_options,
             epochs=self.epochs.value(),
-            batch_size=self.batch_size.value(),
-            lr=self.lr.value(),
+            batch_size=self.batch_size.value() or None,
+            lr=self.lr.value() or None,
+            balance="loss-weights" if self.balance.isChecked() else "none",
             optimizer=self.optimizer.currentText(),
             weight_decay=self.weight_decay.value(),
             pretrained=self.pretrained.isChecked() and self.pretrained.isEnabled(),
@@ -217,7 +235,7 @@ class TrainingForm(QWidget):
             augment=self.augment.currentText(),
             seed=self.seed.value(),
             device=self.device.currentText(),
-            input_size=(size, size),
+            input_size=None if size == auto else (size, size),
             border_crop=self.border_crop.value(),
             grayscale=self.grayscale.isChecked(),
             positive_class=self.positive_class.currentData() or None,
@@ -228,8 +246,8 @@ class TrainingForm(QWidget):
         setters = {
             "arch": self.arch.setCurrentText,
             "epochs": self.epochs.setValue,
-            "batch_size": self.batch_size.setValue,
-            "lr": self.lr.setValue,
+            "batch_size": lambda value: self.batch_size.setValue(value or 0),
+            "lr": lambda value: self.lr.setValue(value or 0.0),
             "optimizer": self.optimizer.setCurrentText,
             "weight_decay": self.weight_decay.setValue,
             "pretrained": self.pretrained.setChecked,
@@ -241,6 +259,7 @@ class TrainingForm(QWidget):
             "device": self.device.setCurrentText,
             "border_crop": self.border_crop.setValue,
             "grayscale": self.grayscale.setChecked,
+            "balance": lambda value: self.balance.setChecked(value != "none"),
         }
         for key, setter in setters.items():
             if options.get(key) is not None:
@@ -252,6 +271,8 @@ class TrainingForm(QWidget):
         size = options.get("input_size")
         if isinstance(size, (list, tuple)) and size:
             self.input_size.setValue(int(size[0]))
+        elif "input_size" in options:
+            self.input_size.setValue(self.input_size.minimum())
 
     def to_json(self) -> str:
         try:
@@ -272,6 +293,13 @@ class TrainingForm(QWidget):
 def _spin(low: int, high: int, value: int, suffix: str, tip: str) -> QSpinBox:
     spin = QSpinBox(minimum=low, maximum=high, value=value, suffix=suffix)
     spin.setToolTip(tip)
+    return spin
+
+
+def _auto(spin, tip: str):
+    """The spin box's minimum reads "auto": the engine decides (camviewer.core.training.defaults)."""
+    spin.setSpecialValueText("auto")
+    spin.setToolTip(f"{spin.toolTip()}; {tip}")
     return spin
 
 
