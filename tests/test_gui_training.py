@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import csv
 import json
 import math
@@ -58,9 +59,13 @@ def test_training_draws_live_curves_and_loads_the_best_model(make_window, qtbot,
         assert list(item.getData()[0]) == [1, 2]
     assert progress_values and progress_values[-1] == panel.progress.maximum() == 2 * per_epoch
     assert sorted(progress_values) == progress_values  # it only ever advanced
-    # after training the split is known: the preview shows the real train/validation counts
+    # after training the split is known: the preview shows the real train/validation/test counts, the run's own
     counts = panel.preview.counts()
-    assert set(counts) == {"train", "validation"} and sum(counts["validation"].values()) == 6
+    with open(run_dir / "split.csv", newline="") as handle:
+        written = collections.Counter(row["split"] for row in csv.DictReader(handle))
+    shown = {split: sum(per_class.values()) for split, per_class in counts.items()}
+    assert shown == {"train": written["train"], "validation": written["val"], "test": written["test"]}
+    assert written["test"] > 0  # the default holds a test split out
     # the best model is in the viewer, loaded through the same path as File > Open model
     best = run_dir / "best.safetensors"
     assert window.session.model.source == str(best)
@@ -70,14 +75,14 @@ def test_training_draws_live_curves_and_loads_the_best_model(make_window, qtbot,
     # its held-out images are shown, with their labels, not the image that happened to be on screen
     with open(run_dir / "split.csv", newline="") as handle:
         rows = {str((run_dir / row["path"]).resolve()): row for row in csv.DictReader(handle)}
-    held_out = sorted(path for path, row in rows.items() if row["split"] == "val")
+    held_out = sorted(path for path, row in rows.items() if row["split"] == "test")  # the test split first
     qtbot.waitUntil(lambda: len(window.browser.paths()) == len(held_out), timeout=WAIT_MS)
     assert sorted(str(Path(path).resolve()) for path in window.browser.paths()) == held_out
-    assert "first: validation images (held out)" in window.browser.title.text()
+    assert "first: test images (held out)" in window.browser.title.text()
     for path in window.browser.paths():
         assert window.browser.images.label(path) == rows[str(Path(path).resolve())]["label"]
     evaluation = window.workbench.evaluation  # offered the images the model never trained on
-    assert evaluation.data.text() == str(cells) and evaluation.split.currentData() == "val"
+    assert evaluation.data.text() == str(cells) and evaluation.split.currentData() == "test"
     assert window.settings.recent_models[0] == str(best)
     assert "Training completed after 2 epochs" in window.log.messages()
     assert panel.controls.run_button.isEnabled() and not panel.controls.cancel_button.isEnabled()

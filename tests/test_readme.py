@@ -10,13 +10,16 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 # Only sizes change; every command, flag and path is the README's own.
 SCALE_DOWN = {"--n 1000": "--n 40", "--input-size 96": "--input-size 32 --epochs 2 --threads 1"}
 # Flags added where a command does not set them already.
-EXTRA = {"faithfulness": {"--limit": "6", "--sanity-images": "2", "--steps": "5"}, "train": {"--epochs": "2"}}
+EXTRA = {
+    "faithfulness": {"--limit": "6", "--sanity-images": "2", "--steps": "5"},
+    "train": {"--epochs": "2", "--input-size": "32", "--threads": "1"},
+}
 
 
 def readme_commands() -> list[list[str]]:
     block = re.search(r"## Command line.*?```sh\n(.*?)```", README.read_text(), re.S).group(1)
     commands = []
-    for line in block.splitlines():
+    for line in block.replace("\\\n", " ").splitlines():  # continued lines joined, as the shell does
         if line.startswith("camviewer "):
             for old, new in SCALE_DOWN.items():
                 line = line.replace(old, new)

@@ -216,6 +216,7 @@ def _recipe(config: TrainConfig, base: ModelCard | None) -> dict:
         geometry = {
             key: preprocessing.get(key) for key in ("input_size", "resize", "crop", "letterbox", "interpolation")
         }
+        geometry["letterbox"] = bool(geometry["letterbox"])  # only timm's transforms may name it
     interpolation = config.interpolation or (base.interpolation if base else geometry.pop("interpolation", None))
     return geometry | ({"interpolation": interpolation} if interpolation else {})
 

@@ -61,6 +61,7 @@ P_VALUE = ("p vs chance", "Pointing game: the chance of as many hits or more fro
 THRESHOLDS = {"0.2": 0.2, "otsu": "otsu", "tuned": "tuned"}
 TARGETS = {"gt": "the ground truth's class", "pred": "the predicted class"}
 LOADED = "loaded"  # the truth kind of the ground truth loaded in the viewer
+METHOD_COLUMNS = 2  # every method name whole (gradcam-elementwise, integrated-gradients) in a 1280 px window
 CHANCE_TIP = "In brackets: chance, the same score for a random point, a flat map or randomly placed pixels"
 
 
@@ -192,7 +193,7 @@ class TrustPanel(QWidget):
         self.method_checks = {}
         for index, name in enumerate(methods):
             box = QCheckBox(name, checked=name in previous)
-            self.methods_grid.addWidget(box, index // 4, index % 4)
+            self.methods_grid.addWidget(box, index // METHOD_COLUMNS, index % METHOD_COLUMNS)
             self.method_checks[name] = box
 
     def set_checked_methods(self, methods: list[str]) -> None:
