@@ -26,7 +26,10 @@ SETTINGS = "export.json"
 SETTINGS_FORMAT = "camviewer-export/1"
 STEM_COLUMN = "stem"
 IF_EXISTS = ("refuse", "overwrite", "resume")
-COMPARED = ("classes", "methods", "target", "layer", "colormap", "alpha")  # what a resumed export must share
+# What a resumed export must share with the earlier one (a setting an earlier export.json lacks is not compared:
+# that export predates it); the methods' settings except those that only change the speed.
+COMPARED = ("classes", "methods", "target", "layer", "colormap", "alpha", "method_settings")
+SPEED_ONLY = ("batch_size",)
 ENCODING = {"encoding": "utf-8", "errors": "surrogateescape"}
 
 
@@ -124,10 +127,9 @@ def _resume(out_dir: Path, settings: dict) -> dict[str, str]:
     """The rows of the earlier export (path -> stem); files that no row lists are removed (written, then killed)."""
     earlier = _earlier_settings(out_dir)
     if earlier is not None:
+        before, now = _compared(earlier), _compared(settings)
         differences = {
-            key: (earlier.get(key), value)
-            for key, value in settings.items()
-            if key in COMPARED and earlier.get(key) != value
+            key: (before[key], value) for key, value in now.items() if key in before and before[key] != value
         }
         if differences:
             raise ExportMismatch(out_dir, differences)
@@ -139,6 +141,13 @@ def _resume(out_dir: Path, settings: dict) -> dict[str, str]:
     stems = {stem.casefold() for stem in done.values()}
     remove_files([path for path in output_files(out_dir) if stem_of(path.name).casefold() not in stems])
     return done
+
+
+def _compared(settings: dict) -> dict:
+    picked = {key: settings[key] for key in COMPARED if key in settings}
+    if isinstance(picked.get("method_settings"), dict):
+        picked["method_settings"] = {k: v for k, v in picked["method_settings"].items() if k not in SPEED_ONLY}
+    return picked
 
 
 def _earlier_settings(out_dir: Path) -> dict | None:
