@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from camviewer.core.atomic import write_text_atomic
 from camviewer.core.jobs import CancelToken, Progress, relay
 
 if TYPE_CHECKING:
@@ -146,7 +147,7 @@ def note_measurement(refined: str | Path, spec: MeasureSpec, before: Measurement
 
     manifest = read_manifest(refined) or {}
     manifest.update(measure=asdict(spec), before=before.to_dict())
-    (Path(refined) / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    write_text_atomic(Path(refined) / MANIFEST, json.dumps(manifest, indent=2))
 
 
 def check_refinement(
@@ -168,7 +169,7 @@ def check_refinement(
     after = yield from measure(load_model(checkpoint), spec, cancel)
     verdict = compare(before, after)
     record = {"measure": asdict(spec), "before": before.to_dict(), "after": after.to_dict(), "verdict": asdict(verdict)}
-    (Path(run_dir) / "refinement.json").write_text(json.dumps(record, indent=2))
+    write_text_atomic(Path(run_dir) / "refinement.json", json.dumps(record, indent=2))
     return before, after, verdict
 
 
