@@ -6,6 +6,7 @@ import argparse
 import sys
 from dataclasses import fields
 
+from camviewer.commands import _scale
 from camviewer.commands._common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -60,6 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cam.add_argument("--batch-size", type=int, default=16, metavar="N")
     cam.add_argument("--colormap", default="jet", choices=("jet", "turbo", "inferno", "viridis", "gray"))
     cam.add_argument("--alpha", type=float, default=0.5, help="heatmap opacity in the overlays (default 0.5)")
+    _scale.add_arguments(cam)
 
 
 def _setting(text: str) -> tuple[str, str]:
@@ -70,9 +72,11 @@ def _setting(text: str) -> tuple[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from camviewer.core.distributed.world import current
     from camviewer.core.errors import CamError, CamviewerError
     from camviewer.core.explain.export import explain_to_folder
     from camviewer.core.explain.records import ExplainFailure, ExportNotice
+    from camviewer.core.explain.sharded import explain_shards_to_folder
     from camviewer.core.filenames import printable
 
     unknown = [m for m in args.method if m.lower() not in METHODS]
@@ -101,19 +105,14 @@ def run(args: argparse.Namespace) -> int:
                 print(f"\ncamviewer: {printable(payload.source)}: {method} for {class_name}: {reason}", file=sys.stderr)
 
     if_exists = "resume" if args.resume else "overwrite" if args.overwrite else "refuse"
-    job = explain_to_folder(
-        model,
-        args.paths,
-        args.out,
-        args.method,
-        target,
-        args.layer,
-        args.batch_size,
-        args.colormap,
-        args.alpha,
-        if_exists=if_exists,
-        settings=settings,
-    )
+    options = (model, args.paths, args.out, args.method, target, args.layer, args.batch_size, args.colormap, args.alpha)
+    world = current()
+    if world.size > 1:  # each process its share; rank 0 merges the table
+        job = explain_shards_to_folder(
+            *options, _scale.cancel_token(), if_exists=if_exists, settings=settings, world=world
+        )
+    else:
+        job = explain_to_folder(*options, if_exists=if_exists, settings=settings)
     try:
         summary = drive(job, report)
     except CamError as error:  # a bad --target / --layer / method for this model
