@@ -170,6 +170,11 @@ def fail(problem: str | BaseException, code: int = EXIT_FAILED) -> int:
     return code
 
 
+def warn(text: str) -> None:
+    """A line on stderr that every process of a torchrun run prints (about the images of its own share)."""
+    print(text, file=ERRORS or sys.stderr)
+
+
 def _record_for_torchrun(problem: str | BaseException) -> None:
     """In a process torchrun started: the error in the file torchrun reports a failed process's reason from."""
     import json

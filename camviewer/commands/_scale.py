@@ -54,6 +54,7 @@ def launch(argv: list[str], processes: int, events: str | None = None) -> int:
     """Run ``camviewer ARGV`` on ``processes`` local processes through torchrun's elastic agent."""
     if processes < 1:
         return fail("--nproc must be at least 1", EXIT_USAGE)
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run
 
@@ -65,6 +66,8 @@ def launch(argv: list[str], processes: int, events: str | None = None) -> int:
         if events:
             _write_failure(events, failure)
         return fail(failure)
+    except SignalException as stopped:  # forwarded to the processes, which stopped at the same step
+        return fail(f"stopped by {signal.Signals(stopped.sigval).name}; the processes kept what they had finished")
     return EXIT_OK
 
 

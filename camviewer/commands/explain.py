@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import fields
 
 from camviewer.commands import _scale
@@ -16,6 +15,7 @@ from camviewer.commands._common import (
     drive,
     fail,
     load_model_from_args,
+    warn,
 )
 from camviewer.core.cam.names import METHOD_INFO, METHODS, MethodSettings
 
@@ -97,12 +97,12 @@ def run(args: argparse.Namespace) -> int:
     def report(event) -> None:
         payload = event.payload
         if isinstance(payload, ExplainFailure):
-            print(f"\ncamviewer: skipped {printable(payload.source)}: {payload.reason}", file=sys.stderr)
+            warn(f"\ncamviewer: skipped {printable(payload.source)}: {payload.reason}")
         elif isinstance(payload, ExportNotice):
-            print(f"camviewer: {payload.text}", file=sys.stderr)
+            warn(f"camviewer: {payload.text}")
         elif payload is not None:
             for (method, class_name), reason in payload.empty.items():
-                print(f"\ncamviewer: {printable(payload.source)}: {method} for {class_name}: {reason}", file=sys.stderr)
+                warn(f"\ncamviewer: {printable(payload.source)}: {method} for {class_name}: {reason}")
 
     if_exists = "resume" if args.resume else "overwrite" if args.overwrite else "refuse"
     options = (model, args.paths, args.out, args.method, target, args.layer, args.batch_size, args.colormap, args.alpha)

@@ -4,6 +4,9 @@
     Start  --> TrainRunner (worker: camviewer.core.training.loop.train) --> curves, progress + ETA, log
     end    --> ``modelTrained(best checkpoint)``: the window opens it like File > Open model
 
+With several GPUs the form offers how many to train on; more than one runs ``camviewer train --nproc N`` (torchrun)
+in a subprocess, watched through the run's events (camviewer.core.training.processes): the same curves and Cancel.
+
 A run folder is never reused: the engine refuses one that holds a run, and the panel says so plainly
 (with the way out: a new folder, or Resume… to continue that run). A new folder name is proposed for
 every run. The dataset, the folder where runs go and the hyper-parameters are remembered.
@@ -101,6 +104,7 @@ class TrainingPanel(QWidget):
         self._stack_importing = False
         self._start_when_ready = False
         self._scanned = False  # the remembered dataset is scanned when the panel is first shown (not at start-up)
+        self._gpus_counted = False  # likewise the GPUs (that needs torch)
         self.form.from_json(settings.train_options)
         self.data.set_path(settings.train_dataset, announce=False)
         self.propose_run_dir()
@@ -169,6 +173,9 @@ class TrainingPanel(QWidget):
         super().showEvent(event)
         if not self._scanned and self.data.text():
             self.scan(self.data.text())
+        if not self._gpus_counted:
+            self._gpus_counted = True
+            self._registry.start("Counting GPUs", tasks.visible_gpus, background=True, returned=self.form.set_gpu_count)
 
     def scan(self, data: str) -> None:
         """Index the dataset in a worker (no pixel decoded) and show its classes and counts."""
@@ -249,8 +256,10 @@ class TrainingPanel(QWidget):
         self._settings.train_options = self.form.to_json()
         self.curves.clear(config.epochs)
         self._epochs = config.epochs
-        self._log.info(f"Training {config.arch} on {data} into {out} ({config.epochs} epochs at most)")
-        self.runner.train(replace(config, allow_outside=self._partitions.allowed(data)))
+        processes = self.form.processes()
+        where = f" on {processes} GPUs" if processes > 1 else ""
+        self._log.info(f"Training {config.arch} on {data} into {out}{where} ({config.epochs} epochs at most)")
+        self.runner.train(replace(config, allow_outside=self._partitions.allowed(data)), processes)
 
     def choose_run_to_resume(self) -> None:
         if self.runner.running():
@@ -300,7 +309,7 @@ class TrainingPanel(QWidget):
         self.run_dir.setText(info.run_dir)
         self._auto_run_dir = False
         self._log.info(f"Resuming {info.run_dir} at epoch {done + 1} (up to {epochs})")
-        self.runner.resume(info.run_dir, changes)
+        self.runner.resume(info.run_dir, changes, self.form.processes())
 
     def stop(self) -> None:
         """Closing: a run cancelled by closing is not loaded into the viewer any more."""

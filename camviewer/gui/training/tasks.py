@@ -116,6 +116,28 @@ def resume_training(run_dir: str, changes: ResumeChanges, cancel: CancelToken) -
     return (yield from coalesce_batches(resume(run_dir, changes, cancel)))
 
 
+def train_on_gpus(config: TrainConfig, processes: int, cancel: CancelToken) -> Iterator:
+    """``camviewer train --nproc N``: one process per GPU, watched through the run's events."""
+    from camviewer.core.training.processes import train_on_processes
+
+    return (yield from coalesce_batches(train_on_processes(config, processes, cancel)))
+
+
+def resume_on_gpus(run_dir: str, changes: ResumeChanges, processes: int, cancel: CancelToken) -> Iterator:
+    from camviewer.core.training.processes import resume_on_processes
+
+    return (yield from coalesce_batches(resume_on_processes(run_dir, changes, processes, cancel)))
+
+
+def visible_gpus() -> int:
+    """CUDA devices a run can spread over (none from a frozen bundle, which cannot start torchrun's processes)."""
+    import sys
+
+    import torch
+
+    return 0 if getattr(sys, "frozen", False) else torch.cuda.device_count()
+
+
 @dataclass
 class RunInfo:
     """A run folder's state, read before resuming it."""
