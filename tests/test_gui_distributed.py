@@ -17,25 +17,32 @@ pytestmark = pytest.mark.usefixtures("no_dangling_work")
 TORCHRUN_MS = 300_000  # starting the processes imports torch in each: slow on a busy 2-core machine
 
 
-def test_one_gpu_changes_nothing(make_window, qtbot, monkeypatch):
+@pytest.fixture(scope="module")
+def cells(tmp_path_factory):
+    return synth_cells(tmp_path_factory.mktemp("gpus") / "cells", n=24, size=32)
+
+
+def test_one_gpu_changes_nothing(make_window, qtbot, monkeypatch, cells):
     counted = []
     monkeypatch.setattr(tasks, "visible_gpus", lambda: counted.append(1) or 1)
     window = make_window()
     panel = window.workbench.training
     window.workbench.show_dock("training")
-    qtbot.waitUntil(lambda: bool(counted) and "Counting GPUs" not in window.registry.running(), timeout=20_000)
+    panel.data.set_path(cells)  # the GPUs are counted while the training code is prepared, after the preview
+    qtbot.waitUntil(lambda: bool(counted) and panel._stack_imported, timeout=20_000)
+    qtbot.waitUntil(lambda: "Preparing the training code" not in window.registry.running(), timeout=20_000)
     assert not panel.form.gpus.isVisible() and panel.form.processes() == 1
 
 
 def test_a_run_on_two_gpus_draws_its_curves_from_the_processes_and_cancels_them(
-    make_window, qtbot, monkeypatch, tmp_path
+    make_window, qtbot, monkeypatch, tmp_path, cells
 ):
     monkeypatch.setattr(tasks, "visible_gpus", lambda: 2)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # per process, as torchrun sets it when it is unset
-    cells = synth_cells(tmp_path / "cells", n=24, size=32)
     window = make_window()
     panel = window.workbench.training
     window.workbench.show_dock("training")
+    panel.data.set_path(cells)
     qtbot.waitUntil(lambda: panel.form.gpus.isVisible(), timeout=20_000)
     assert panel.form.gpus.maximum() == 2
     run_dir = tmp_path / "run"

@@ -14,6 +14,7 @@ import argparse
 import json
 import shlex
 import sys
+import tempfile
 from pathlib import Path
 
 from camviewer.commands import _scale
@@ -404,3 +405,34 @@ def _print_result(result) -> None:
 
 def _fmt(value) -> str:
     return "n/a" if value is None else f"{value:.4f}"
+
+
+# ------------------------------------------------------------------ the same run, started from another program
+
+
+def train_on_processes(config, processes: int, cancel=None):
+    """``camviewer train --config CONFIG --nproc N`` in a subprocess, watched through its events (the window's run
+    on several GPUs): yields Progress as the training job does and returns its TrainResult."""
+    from camviewer.core.training.setup import claim_run_dir
+
+    claim_run_dir(Path(config.out))  # a folder in use is refused here, before any process starts
+    with tempfile.TemporaryDirectory(prefix="camviewer-run-") as scratch:
+        settings = Path(scratch) / "config.json"
+        settings.write_text(json.dumps(config.to_dict()), encoding="utf-8")
+        return (yield from _watched(["--config", str(settings)], processes, Path(scratch), cancel))
+
+
+def resume_on_processes(run_dir: str, changes: ResumeChanges, processes: int, cancel=None):
+    """``camviewer train --resume RUN --nproc N`` in a subprocess, watched through its events."""
+    flags = [item for name, value in changes.given().items() for item in (f"--{name.replace('_', '-')}", str(value))]
+    with tempfile.TemporaryDirectory(prefix="camviewer-run-") as scratch:
+        return (yield from _watched(["--resume", str(run_dir), *flags], processes, Path(scratch), cancel))
+
+
+def _watched(arguments: list[str], processes: int, scratch: Path, cancel):
+    from camviewer.core.training.processes import watch_training
+
+    events = scratch / "events.jsonl"
+    program = [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "camviewer"]
+    command = [*program, "train", *arguments, "--events", str(events), "--nproc", str(processes)]
+    return (yield from watch_training(command, events, processes, cancel))

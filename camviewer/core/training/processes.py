@@ -1,22 +1,20 @@
 """A training run on several processes of this machine (one per GPU), started and watched from this process.
 
 The window trains on several GPUs this way: it runs ``camviewer train ... --nproc N --events FILE`` in a
-subprocess (torchrun's elastic agent, which starts the N processes), reads the events rank 0 appends to FILE
-and yields them as :func:`~camviewer.core.training.loop.train` would (batches, epochs, notices, the dataset
-summary), then returns the run's :class:`TrainResult`. Cancel sends SIGTERM to the agent, which forwards it to the
-processes: they stop at the same step, keep the best checkpoint, and the result says "cancelled". A process that
-fails stops the others (torchrun does that) and is raised as :class:`~camviewer.core.errors.ProcessFailed`.
+subprocess (torchrun's elastic agent, which starts the N processes; the command line is the CLI's, see
+:func:`camviewer.commands.train.train_on_processes`), reads the events rank 0 appends to FILE and yields them as
+:func:`~camviewer.core.training.loop.train` would (batches, epochs, notices, the dataset summary), then returns the
+run's :class:`TrainResult`. Cancel sends SIGTERM to the agent, which forwards it to the processes: they stop at
+the same step, keep the best checkpoint, and the result says "cancelled". A process that fails stops the others
+(torchrun does that) and is raised as :class:`~camviewer.core.errors.ProcessFailed`.
 """
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from pathlib import Path
 
 from camviewer.core.data.summary import DatasetSummary
@@ -27,50 +25,24 @@ from camviewer.core.training.records import (
     BatchUpdate,
     EpochRecord,
     Notice,
-    ResumeChanges,
     SkippedTestEvaluation,
-    TrainConfig,
     TrainResult,
 )
-from camviewer.core.training.setup import claim_run_dir
 
 POLL_S = 0.05  # how often the events file is read
 PAYLOADS = {kind.__name__: kind for kind in (BatchUpdate, EpochRecord, Notice, SkippedTestEvaluation, DatasetSummary)}
 
 
-def train_on_processes(
-    config: TrainConfig, processes: int, cancel: CancelToken | None = None
+def watch_training(
+    command: Sequence[str], events: Path, processes: int, cancel: CancelToken | None = None
 ) -> Generator[Progress, None, TrainResult]:
-    """:func:`~camviewer.core.training.loop.train` on ``processes`` local processes (see the module docstring)."""
-    claim_run_dir(Path(config.out))  # a folder in use is refused here, before any process starts
-    with tempfile.TemporaryDirectory(prefix="camviewer-run-") as folder:
-        scratch = Path(folder)
-        settings = scratch / "config.json"
-        settings.write_text(json.dumps(config.to_dict()), encoding="utf-8")
-        return (yield from _watch(["--config", str(settings)], processes, scratch, cancel))
-
-
-def resume_on_processes(
-    run_dir: str | Path, changes: ResumeChanges, processes: int, cancel: CancelToken | None = None
-) -> Generator[Progress, None, TrainResult]:
-    """:func:`~camviewer.core.training.loop.resume` on ``processes`` local processes."""
-    flags = [item for name, value in changes.given().items() for item in (f"--{name.replace('_', '-')}", str(value))]
-    with tempfile.TemporaryDirectory(prefix="camviewer-run-") as folder:
-        return (yield from _watch(["--resume", str(run_dir), *flags], processes, Path(folder), cancel))
-
-
-def command(arguments: list[str], processes: int, events: Path) -> list[str]:
-    """The command line of such a run (a frozen bundle is its own interpreter: it runs `camviewer` itself)."""
-    program = [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "camviewer"]
-    return [*program, "train", *arguments, "--events", str(events), "--nproc", str(processes)]
-
-
-def _watch(arguments: list[str], processes: int, scratch: Path, cancel: CancelToken | None):
-    events, log = scratch / "events.jsonl", scratch / "output.txt"
+    """Run ``command`` (a training on ``processes`` processes whose rank 0 appends its events to ``events``) and
+    yield those events as :func:`~camviewer.core.training.loop.train` would; returns the run's TrainResult."""
+    log = events.with_name(events.name + ".output")
     reader = EventReader(events)
     result, failure, signalled = None, None, False
     with open(log, "wb") as output:
-        agent = subprocess.Popen(command(arguments, processes, events), stdout=output, stderr=subprocess.STDOUT)
+        agent = subprocess.Popen(list(command), stdout=output, stderr=subprocess.STDOUT)
     try:
         while True:
             ended = agent.poll() is not None  # read once more after the end: the last events are there by then

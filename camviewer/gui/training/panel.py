@@ -4,9 +4,6 @@
     Start  --> TrainRunner (worker: camviewer.core.training.loop.train) --> curves, progress + ETA, log
     end    --> ``modelTrained(best checkpoint)``: the window opens it like File > Open model
 
-With several GPUs the form offers how many to train on; more than one runs ``camviewer train --nproc N`` (torchrun)
-in a subprocess, watched through the run's events (camviewer.core.training.processes): the same curves and Cancel.
-
 A run folder is never reused: the engine refuses one that holds a run, and the panel says so plainly
 (with the way out: a new folder, or Resume… to continue that run). A new folder name is proposed for
 every run. The dataset, the folder where runs go and the hyper-parameters are remembered.
@@ -104,7 +101,6 @@ class TrainingPanel(QWidget):
         self._stack_importing = False
         self._start_when_ready = False
         self._scanned = False  # the remembered dataset is scanned when the panel is first shown (not at start-up)
-        self._gpus_counted = False  # likewise the GPUs (that needs torch)
         self.form.from_json(settings.train_options)
         self.data.set_path(settings.train_dataset, announce=False)
         self.propose_run_dir()
@@ -173,9 +169,6 @@ class TrainingPanel(QWidget):
         super().showEvent(event)
         if not self._scanned and self.data.text():
             self.scan(self.data.text())
-        if not self._gpus_counted:
-            self._gpus_counted = True
-            self._registry.start("Counting GPUs", tasks.visible_gpus, background=True, returned=self.form.set_gpu_count)
 
     def scan(self, data: str) -> None:
         """Index the dataset in a worker (no pixel decoded) and show its classes and counts."""
@@ -204,6 +197,7 @@ class TrainingPanel(QWidget):
                 "Preparing the training code",
                 tasks.import_training_stack,
                 background=True,
+                returned=self.form.set_gpu_count,  # how many GPUs a run may use
                 finished=self._stack_ready,
             )
         if self._scans.is_current(ticket):

@@ -7,6 +7,10 @@ in chunks (see :func:`camviewer.gui.tasks.coalesce_batches`). When ImageNet weig
 worker's error handler would let its ``finished`` through first) and the run restarts from random
 initialisation only if the user agrees (``allow_random_init``). Other failures come with what to do in
 the window's words (camviewer.gui.common.remedies).
+
+A run on several GPUs is ``camviewer train --nproc N`` (torchrun) in a subprocess, the same run as the command
+line's, watched through the events its rank 0 writes (camviewer.commands.train.train_on_processes): the same
+signals, the same Cancel (the processes stop at the same step and keep the best checkpoint).
 """
 
 from __future__ import annotations

@@ -49,8 +49,9 @@ def preview_dataset(data: str, allow_outside: bool = False) -> DatasetPreview:
     )
 
 
-def import_training_stack() -> None:
-    """Import what a training run needs now, while the user reads the preview (a job of its own), not after Start.
+def import_training_stack() -> int:
+    """Import what a training run needs now, while the user reads the preview (a job of its own), not after Start;
+    returns how many GPUs a run may use (:func:`visible_gpus`).
 
     Importing a module unmarshals its code with the GIL held: done mid-run, that stalls the window for
     up to ~0.2 s; done here, it happens before the curves and the progress bar have anything to show.
@@ -63,6 +64,8 @@ def import_training_stack() -> None:
     import camviewer.core.evaluation.run
     import camviewer.core.training.loop
     import camviewer.core.trust.refine  # noqa: F401  (a refined set's border crop)
+
+    return visible_gpus()
 
 
 @dataclass
@@ -117,14 +120,15 @@ def resume_training(run_dir: str, changes: ResumeChanges, cancel: CancelToken) -
 
 
 def train_on_gpus(config: TrainConfig, processes: int, cancel: CancelToken) -> Iterator:
-    """``camviewer train --nproc N``: one process per GPU, watched through the run's events."""
-    from camviewer.core.training.processes import train_on_processes
+    """``camviewer train --nproc N`` (the same run as the command line's): one process per GPU, watched through
+    the run's events."""
+    from camviewer.commands.train import train_on_processes
 
     return (yield from coalesce_batches(train_on_processes(config, processes, cancel)))
 
 
 def resume_on_gpus(run_dir: str, changes: ResumeChanges, processes: int, cancel: CancelToken) -> Iterator:
-    from camviewer.core.training.processes import resume_on_processes
+    from camviewer.commands.train import resume_on_processes
 
     return (yield from coalesce_batches(resume_on_processes(run_dir, changes, processes, cancel)))
 
