@@ -207,6 +207,8 @@ def remedy(error: BaseException) -> str | None:
             return "see --resize, --crop and --letterbox (e.g. --resize 256 --crop 224, or --resize 224x224)"
         case errors.DeviceUnavailable():
             return "use --device cpu or auto"
+        case errors.TooFewDevices(devices=devices):
+            return f"give --nproc {devices} or fewer (torchrun: --nproc-per-node), or --device cpu"
         case errors.PretrainedWeightsUnavailable(cached_path=None):
             return "drop --pretrained"
         case errors.PretrainedWeightsUnavailable(cached_path=cached):

@@ -45,7 +45,7 @@ class World:
     def device(self, requested: str = "auto") -> str:
         """The device of this process for a job that asked for ``requested`` ("auto", "cpu", "cuda", "cuda:N").
 
-        With several processes on CUDA each takes the GPU of its local rank, whatever index was asked for.
+        With several processes on CUDA each takes the GPU of its local rank (its place on this machine).
         """
         return device_for(requested, self.local_rank)
 
@@ -115,7 +115,7 @@ def device_for(requested: str, local_rank: int) -> str:
         return kind
     if not torch.cuda.is_available():
         raise DeviceUnavailable("cuda")
-    return f"cuda:{local_rank % max(1, torch.cuda.device_count())}"
+    return f"cuda:{local_rank}"
 
 
 def join(device: str = "auto") -> World:
@@ -124,6 +124,8 @@ def join(device: str = "auto") -> World:
     import torch
     import torch.distributed as dist
 
+    from camviewer.core.errors import TooFewDevices
+
     if dist.is_available() and dist.is_initialized():
         return current()
     if not launched_by_torchrun() or int(os.environ["WORLD_SIZE"]) < 2:
@@ -131,7 +133,10 @@ def join(device: str = "auto") -> World:
     local_rank = int(os.environ["LOCAL_RANK"])
     on_cuda = device_for(device, local_rank).startswith("cuda")
     if on_cuda:
-        torch.cuda.set_device(local_rank % torch.cuda.device_count())
+        here = int(os.environ.get("LOCAL_WORLD_SIZE", local_rank + 1))
+        if here > torch.cuda.device_count():
+            raise TooFewDevices(here, torch.cuda.device_count())
+        torch.cuda.set_device(local_rank)
     dist.init_process_group("nccl" if on_cuda else "gloo")
     return current()
 

@@ -35,7 +35,7 @@ from camviewer.core.errors.data import (  # noqa: F401
     UnknownClasses,
     UnmatchedLabels,
 )
-from camviewer.core.errors.distributed import ProcessFailed  # noqa: F401
+from camviewer.core.errors.distributed import ProcessFailed, TooFewDevices  # noqa: F401
 from camviewer.core.errors.export import (  # noqa: F401
     ExportError,
     ExportExists,

@@ -16,3 +16,11 @@ class ProcessFailed(CamviewerError):
         self.rank, self.size, self.exitcode, self.reason = rank, size, exitcode, reason
         of = f" of {size}" if size else ""
         super().__init__(f"process {rank}{of} failed: {reason}; the other processes were stopped")
+
+
+class TooFewDevices(CamviewerError):
+    """More processes were started on this machine than it has GPUs (NCCL needs one GPU per process)."""
+
+    def __init__(self, processes: int, devices: int):
+        self.processes, self.devices = processes, devices
+        super().__init__(f"{processes} processes on this machine need {processes} GPUs; PyTorch sees {devices}")
