@@ -138,13 +138,14 @@ def test_two_processes_train_the_weights_of_one_with_the_same_global_batch(split
 
 
 def test_only_rank_0_claims_the_run_folder_and_its_refusal_stops_every_process(split_data, tmp_path):
-    used = tmp_path / "used"
+    used = tmp_path / "used"  # a run with a finished epoch
     used.mkdir()
     (used / "config.json").write_text("{}")
+    (used / "history.csv").write_text("epoch,train_loss\n1,0.5\n")
     result = camviewer("train", str(split_data), *TINY, "--batch-size", "8", "--out", str(used), "--nproc", "2")
     assert result.returncode == 1
     assert "process 0 of 2 failed: RunFolderInUse" in result.stderr and "already holds a training run" in result.stderr
-    assert sorted(path.name for path in used.iterdir()) == ["config.json"]  # nothing written by any process
+    assert sorted(path.name for path in used.iterdir()) == ["config.json", "history.csv"]  # nothing written
 
 
 def workers(agent: subprocess.Popen) -> dict[int, tuple[int, int]]:
@@ -251,8 +252,8 @@ def assert_same_export(out: Path, reference: Path) -> None:
     rows = table(out / "predictions.csv")
     assert [row[0] for row in rows] == [row[0] for row in expected]  # every image once, in input order
     for row, want in zip(rows[1:], expected[1:]):
-        assert row[1] == want[1]
-        np.testing.assert_allclose(np.float64(row[2:]), np.float64(want[2:]), atol=1e-5)
+        assert (row[1], row[-1]) == (want[1], want[-1])  # the prediction, and the stem of the output names
+        np.testing.assert_allclose(np.float64(row[2:-1]), np.float64(want[2:-1]), atol=1e-5)
     names = sorted(path.name for path in (reference / "maps").iterdir())
     assert sorted(path.name for path in (out / "maps").iterdir()) == names and len(names) == 2 * GOOD_IMAGES
     for name in names:
@@ -287,7 +288,7 @@ def test_an_interrupted_export_resumes_on_another_number_of_processes(cells, che
     arguments = [*classes(cells), "--model", str(checkpoint), "--method", "gradcam,layercam", "--out", str(out)]
     result = camviewer("explain", *arguments, "--resume", "--nproc", "2")
     assert result.returncode == 0, result.stderr
-    assert f"explained {GOOD_IMAGES - len(done)} image(s) ({len(done)} finished before)" in result.stdout
+    assert f"explained {GOOD_IMAGES - len(done)} image(s) ({len(done)} already done)" in result.stdout
     assert_same_export(out, reference)
     assert all(path.stat().st_mtime_ns == when for path, when in first_maps.items())  # not explained twice
 

@@ -121,6 +121,23 @@ def as_rank(name: str, run, args: argparse.Namespace) -> int:
         worlds.leave()
 
 
+def logged(job, events: str | None):
+    """``job``'s events, each also appended by rank 0 to the file ``events`` as a JSON line, and its result last."""
+    from camviewer.core.distributed.events import EventLog
+    from camviewer.core.distributed.world import current
+    from camviewer.core.jobs import Progress, relay
+
+    if not events or not current().writes:
+        return (yield from job)
+    log = EventLog(events)
+    try:
+        result = yield from relay(job, lambda event: log.write(event) or event)
+        log.write(Progress(1, 1, "result", result))
+        return result
+    finally:
+        log.close()
+
+
 def _cancel_on_signals() -> None:
     """SIGTERM and SIGINT cancel the job (it stops at the same step on every process, keeping what it finished)."""
     global CANCEL

@@ -3,9 +3,7 @@
 DATA is a folder with one sub-folder per class (ground-truth folders such as masks/ and roi/ are
 ignored), a {train,val,test}/<class>/ tree, or a CSV partition file (path,label[,split]). See
 camviewer.core.data.index and camviewer.core.training.loop for what is written into RUN.
-
-Under torchrun (or with ``--nproc N``) the processes train one model together (camviewer.core.training.parallel);
-when torchrun restarts them after a failure (``--max-restarts``), they continue RUN from its last epoch.
+Under torchrun (or ``--nproc N``) the processes train one model together; restarted by torchrun, they resume RUN.
 """
 
 from __future__ import annotations
@@ -14,7 +12,6 @@ import argparse
 import json
 import shlex
 import sys
-import tempfile
 from pathlib import Path
 
 from camviewer.commands import _scale
@@ -230,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
         job = _resume_job(args, args.resume) if args.resume else _restarted_job(args) or _train_job(args)
         if isinstance(job, int):
             return job
-        result = _drive(job, args.events)
+        result = _drive(_scale.logged(job, args.events))
     except (CamviewerError, OSError) as error:
         return fail(error)
     except KeyboardInterrupt:
@@ -321,22 +318,15 @@ def _resume_job(args: argparse.Namespace, run_dir: str, restarted: bool = False)
     return resume(run_dir, ResumeChanges(**changes), _scale.cancel_token(), current())
 
 
-def _drive(job, events: str | None = None):
-    """Run the generator, printing the dataset summary, notices, a progress line per epoch and a summary line;
-    with ``events``, rank 0 also appends each event, and at the end the result, to that file."""
+def _drive(job):
+    """Run the generator, printing the dataset summary, notices, a progress line per epoch and a summary line."""
     from camviewer.core.data.summary import DatasetSummary
-    from camviewer.core.distributed.events import EventLog
-    from camviewer.core.distributed.world import current
-    from camviewer.core.jobs import Progress
     from camviewer.core.training.records import AtChance, BatchUpdate, EpochRecord, Notice, SkippedTestEvaluation
 
     progress = ProgressLine("images")
-    log = EventLog(events) if events and current().writes else None
 
     def show(event) -> None:
         nonlocal progress
-        if log is not None:
-            log.write(event)
         payload = event.payload
         if isinstance(payload, BatchUpdate):
             if payload.batch == 1:  # a fresh line per epoch: its ETA is the epoch's; the rate is in images/s
@@ -371,13 +361,7 @@ def _drive(job, events: str | None = None):
                 progress = ProgressLine("images")
             progress.update(event.done, event.total, event.message)
 
-    try:
-        result = run_to_end(job, show)
-        if log is not None:
-            log.write(Progress(1, 1, result.stop_reason, result))
-    finally:
-        if log is not None:
-            log.close()
+    result = run_to_end(job, show)
     progress.close()
     return result
 
@@ -405,34 +389,3 @@ def _print_result(result) -> None:
 
 def _fmt(value) -> str:
     return "n/a" if value is None else f"{value:.4f}"
-
-
-# ------------------------------------------------------------------ the same run, started from another program
-
-
-def train_on_processes(config, processes: int, cancel=None):
-    """``camviewer train --config CONFIG --nproc N`` in a subprocess, watched through its events (the window's run
-    on several GPUs): yields Progress as the training job does and returns its TrainResult."""
-    from camviewer.core.training.setup import claim_run_dir
-
-    claim_run_dir(Path(config.out))  # a folder in use is refused here, before any process starts
-    with tempfile.TemporaryDirectory(prefix="camviewer-run-") as scratch:
-        settings = Path(scratch) / "config.json"
-        settings.write_text(json.dumps(config.to_dict()), encoding="utf-8")
-        return (yield from _watched(["--config", str(settings)], processes, Path(scratch), cancel))
-
-
-def resume_on_processes(run_dir: str, changes: ResumeChanges, processes: int, cancel=None):
-    """``camviewer train --resume RUN --nproc N`` in a subprocess, watched through its events."""
-    flags = [item for name, value in changes.given().items() for item in (f"--{name.replace('_', '-')}", str(value))]
-    with tempfile.TemporaryDirectory(prefix="camviewer-run-") as scratch:
-        return (yield from _watched(["--resume", str(run_dir), *flags], processes, Path(scratch), cancel))
-
-
-def _watched(arguments: list[str], processes: int, scratch: Path, cancel):
-    from camviewer.core.training.processes import watch_training
-
-    events = scratch / "events.jsonl"
-    program = [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "camviewer"]
-    command = [*program, "train", *arguments, "--events", str(events), "--nproc", str(processes)]
-    return (yield from watch_training(command, events, processes, cancel))

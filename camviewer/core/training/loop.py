@@ -20,10 +20,8 @@ Normalisation: ImageNet statistics with ``pretrained`` (the weights expect them)
 checkpoint's with ``init``, otherwise the per-channel mean and std of the training split, measured
 after the same preprocessing as inference. Mixed precision (autocast + GradScaler) on CUDA only.
 On CPU, the same seed gives the same history and weights.
-
-Under torchrun the processes train one model together (see :mod:`camviewer.core.training.parallel`): the
-batch size is the global batch, metrics are summed over every process, early stopping is decided on those
-sums, and only rank 0 writes the run folder, which resumes on any number of processes.
+Under torchrun the processes train one model together (:mod:`camviewer.core.training.parallel`); only
+rank 0 writes the run folder, which resumes on any number of processes.
 """
 
 from __future__ import annotations
@@ -84,11 +82,8 @@ def train(
     config: TrainConfig, cancel: CancelToken | None = None, world: World | None = None
 ) -> Generator[Progress, None, TrainResult]:
     """Train a new run into ``config.out`` (new, empty, or holding a run in which no epoch had finished); yields
-    Progress, returns TrainResult. A run file that cannot be written stops it with RunInterrupted.
-
-    ``world``: the processes training together (:func:`camviewer.core.distributed.world.join`); one by default.
-    Only its rank 0 claims and writes the run folder.
-    """
+    Progress, returns TrainResult. A run file that cannot be written stops it with RunInterrupted. ``world``: the
+    processes training together (:func:`camviewer.core.distributed.world.join`); one by default."""
     world = world or World()
     run_dir = Path(config.out)
     for text in claim_run_dir(run_dir) if world.writes else []:
@@ -193,10 +188,8 @@ def _run_epoch(session: Session, epoch: int, cancel: CancelToken | None):
     if session.config.schedule == "plateau":
         session.scheduler.step(val_loss)
     improved = val_loss < session.best_val_loss
-    seconds, processes = time.perf_counter() - started, session.world.size
-    record = EpochRecord(
-        epoch, train_loss, val_loss, train_acc, val_acc, lr, seconds, improved, session.config.batch_size, processes
-    )
+    record = EpochRecord(epoch, train_loss, val_loss, train_acc, val_acc, lr, time.perf_counter() - started, improved)
+    record.batch_size, record.processes = session.config.batch_size, session.world.size
     session.history.append(record)
     if improved:
         session.best_val_loss, session.best_epoch, session.stale_epochs = val_loss, epoch, 0
@@ -205,11 +198,12 @@ def _run_epoch(session: Session, epoch: int, cancel: CancelToken | None):
         session.stale_epochs += 1
     # last.pt first: it holds everything (the weights of this epoch, the best epoch, the history), so a kill
     # between the writes loses nothing; resuming rewrites best.safetensors and history.csv from it if behind.
-    _save_state(session)
-    session.saved_epochs = epoch
-    if improved:
-        _write_best(session)
-    _write_history(session)
+    if session.world.writes:
+        _save_state(session)
+        session.saved_epochs = epoch
+        if improved:
+            _write_best(session)
+        _write_history(session)
     return record
 
 
@@ -316,8 +310,6 @@ def _note_best(session: Session, warning: str | None = None) -> None:
 
 
 def _write_best(session: Session) -> Path:
-    if not session.world.writes:
-        return session.run_dir / "best.safetensors"
     return save_checkpoint(session.run_dir / "best.safetensors", session.model.module, session.card)
 
 
@@ -335,20 +327,16 @@ def _repair_run_files(session: Session) -> list[str]:
 
 def _ensure_best(session: Session) -> None:
     """After a cancel: keep the best checkpoint, or save the current weights if none was ever validated."""
-    if not (session.run_dir / "best.safetensors").exists():
+    if session.world.writes and not (session.run_dir / "best.safetensors").exists():
         _save_best(session, "cancelled before the first validation: these weights were never validated")
 
 
 def _write_history(session: Session) -> None:
-    if not session.world.writes:
-        return
     rows = [[getattr(record, column) for column in HISTORY_COLUMNS] for record in session.history]
     write_text_atomic(session.run_dir / "history.csv", csv_text([HISTORY_COLUMNS, *rows]))
 
 
 def _save_state(session: Session) -> None:
-    if not session.world.writes:
-        return
     state = {
         "format": STATE_FORMAT,
         "model": session.model.module.state_dict(),

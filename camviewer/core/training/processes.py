@@ -1,8 +1,8 @@
 """A training run on several processes of this machine (one per GPU), started and watched from this process.
 
 The window trains on several GPUs this way: it runs ``camviewer train ... --nproc N --events FILE`` in a
-subprocess (torchrun's elastic agent, which starts the N processes; the command line is the CLI's, see
-:func:`camviewer.commands.train.train_on_processes`), reads the events rank 0 appends to FILE and yields them as
+subprocess (torchrun's elastic agent, which starts the N processes; see
+:func:`camviewer.gui.training.tasks.train_on_gpus`), reads the events rank 0 appends to FILE and yields them as
 :func:`~camviewer.core.training.loop.train` would (batches, epochs, notices, the dataset summary), then returns the
 run's :class:`TrainResult`. Cancel sends SIGTERM to the agent, which forwards it to the processes: they stop at
 the same step, keep the best checkpoint, and the result says "cancelled". A process that fails stops the others
@@ -22,6 +22,7 @@ from camviewer.core.distributed.events import EventReader, Failure
 from camviewer.core.errors import ProcessFailed
 from camviewer.core.jobs import CancelToken, Progress
 from camviewer.core.training.records import (
+    AtChance,
     BatchUpdate,
     EpochRecord,
     Notice,
@@ -30,7 +31,9 @@ from camviewer.core.training.records import (
 )
 
 POLL_S = 0.05  # how often the events file is read
-PAYLOADS = {kind.__name__: kind for kind in (BatchUpdate, EpochRecord, Notice, SkippedTestEvaluation, DatasetSummary)}
+PAYLOADS = {
+    kind.__name__: kind for kind in (AtChance, BatchUpdate, EpochRecord, Notice, SkippedTestEvaluation, DatasetSummary)
+}
 
 
 def watch_training(

@@ -41,7 +41,7 @@ from camviewer.gui.training import tasks
 from camviewer.gui.training.curves import TrainingCurves
 from camviewer.gui.training.dataset_preview import DatasetPreview
 from camviewer.gui.training.form import TrainingForm
-from camviewer.gui.training.progress_bar import STOP_REASONS, TrainingProgressBar
+from camviewer.gui.training.progress_bar import STOP_REASONS, TrainingProgressBar, metric_line
 from camviewer.gui.training.runner import TrainRunner
 
 
@@ -378,7 +378,7 @@ class TrainingPanel(QWidget):
         )
         text = f"Training {what} after {epochs} epoch{'s' if epochs != 1 else ''}: {best}."
         if result.test_metrics:
-            text += " Test split: " + _metric_line(result.test_metrics) + "."
+            text += " Test split: " + metric_line(result.test_metrics) + "."
         if not self._closing:
             text += f" Loading {result.best_checkpoint} into the viewer."
         self._log.info(text)
@@ -390,14 +390,3 @@ class TrainingPanel(QWidget):
     def _failed(self, message: str, error: BaseException | None) -> None:
         self.status.say(message, error=True)
         self.progress.setFormat("not started" if isinstance(error, RunFolderInUse) else "failed")
-
-
-def _metric_line(metrics: dict) -> str:
-    parts = [f"accuracy {metrics['accuracy']:.3f}"] if metrics.get("accuracy") is not None else []
-    positive = metrics.get("positive_class")
-    for key in ("sensitivity", "specificity"):
-        if metrics.get(key) is not None:
-            parts.append(f"{key} {metrics[key]:.3f}" + (f" ({positive} positive)" if positive else ""))
-    if metrics.get("roc_auc") is not None:
-        parts.append(f"ROC AUC {metrics['roc_auc']:.3f}")
-    return ", ".join(parts)

@@ -5,9 +5,12 @@ Per-batch training updates are gathered into one :class:`BatchChunk` per 50 ms, 
 
 from __future__ import annotations
 
+import json
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from camviewer.core.jobs import CancelToken, Progress
 from camviewer.core.training.records import BatchUpdate, EpochRecord, ResumeChanges, TrainConfig
@@ -120,17 +123,35 @@ def resume_training(run_dir: str, changes: ResumeChanges, cancel: CancelToken) -
 
 
 def train_on_gpus(config: TrainConfig, processes: int, cancel: CancelToken) -> Iterator:
-    """``camviewer train --nproc N`` (the same run as the command line's): one process per GPU, watched through
-    the run's events."""
-    from camviewer.commands.train import train_on_processes
+    """``camviewer train --config CONFIG --nproc N`` in a subprocess, the command line's own run (torchrun, one
+    process per GPU), watched through the events its rank 0 writes."""
+    from camviewer.core.training.records import Notice
+    from camviewer.core.training.run_folder import claim_run_dir
 
-    return (yield from coalesce_batches(train_on_processes(config, processes, cancel)))
+    for text in claim_run_dir(Path(config.out)):  # a folder in use is refused before any process starts
+        yield Progress(0, None, text, Notice(text))
+    with tempfile.TemporaryDirectory(prefix="camviewer-run-") as scratch:
+        settings = Path(scratch) / "config.json"
+        settings.write_text(json.dumps(config.to_dict()), encoding="utf-8")
+        return (yield from _on_gpus(["--config", str(settings)], processes, Path(scratch), cancel))
 
 
 def resume_on_gpus(run_dir: str, changes: ResumeChanges, processes: int, cancel: CancelToken) -> Iterator:
-    from camviewer.commands.train import resume_on_processes
+    """``camviewer train --resume RUN --nproc N`` in a subprocess, watched the same way."""
+    flags = [item for name, value in changes.given().items() for item in (f"--{name.replace('_', '-')}", str(value))]
+    with tempfile.TemporaryDirectory(prefix="camviewer-run-") as scratch:
+        return (yield from _on_gpus(["--resume", str(run_dir), *flags], processes, Path(scratch), cancel))
 
-    return (yield from coalesce_batches(resume_on_processes(run_dir, changes, processes, cancel)))
+
+def _on_gpus(arguments: list[str], processes: int, scratch: Path, cancel: CancelToken) -> Iterator:
+    import sys
+
+    from camviewer.core.training.processes import watch_training
+
+    events = scratch / "events.jsonl"
+    program = [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "camviewer"]
+    command = [*program, "train", *arguments, "--events", str(events), "--nproc", str(processes)]
+    return (yield from coalesce_batches(watch_training(command, events, processes, cancel)))
 
 
 def visible_gpus() -> int:
