@@ -6,7 +6,8 @@
 #
 # Writes $OUT/env.txt, tests.log, bench_cam.log, vit.log (and summary.txt: each step's exit status).
 # GPU_CHECK_DRY=1: the same command lines on the CPU, scaled down, to check that every one parses and runs.
-# WORKERS=N: DataLoader workers per training run of the sweep (default 3; four runs train at once).
+# WORKERS=N: DataLoader workers per training run of the sweep (default 3; they only stream data that does not fit
+# in memory, so the 2000 synthetic images here never use them). Four runs train at once, 4 CPU threads each.
 set +e
 OUT=${OUT:?set OUT to the folder for the logs}
 mkdir -p "$OUT"
@@ -22,11 +23,11 @@ mkdir -p "$WORK"
 started=$(date +%s)
 
 if [ -n "$GPU_CHECK_DRY" ]; then
-    DEVICE=cpu CUDA_TEST_LIMIT=300 TEST_LIMIT=900 BENCH_LIMIT=600 SWEEP_LIMIT=400 N=60 EPOCHS=2 PATIENCE=30 WORKERS=1
+    DEVICE=cpu CUDA_TEST_LIMIT=300 TEST_LIMIT=900 BENCH_LIMIT=600 SWEEP_LIMIT=400 N=60 EPOCHS=2 PATIENCE=30 WORKERS=1 THREADS=1
     BENCH_ARGS=(--archs resnet18,timm:vit_small_patch16_224 --batches 1 --repeats 1 --many-size 32 --many-repeats 1)
     TESTS=(tests/test_rollout.py)
 else
-    DEVICE=cuda CUDA_TEST_LIMIT=180 TEST_LIMIT=150 BENCH_LIMIT=150 SWEEP_LIMIT=220 N=2000 EPOCHS=150 PATIENCE=30 WORKERS=${WORKERS:-3}
+    DEVICE=cuda CUDA_TEST_LIMIT=180 TEST_LIMIT=150 BENCH_LIMIT=120 SWEEP_LIMIT=220 N=2000 EPOCHS=150 PATIENCE=30 WORKERS=${WORKERS:-3} THREADS=4
     BENCH_ARGS=(--archs resnet18,densenet121,timm:vit_small_patch16_224,swin_t --batches 1,16 --repeats 10 --amp)
     # the engine against pytorch-grad-cam, torchcam and captum (on the CPU) with this machine's torch and timm
     TESTS=(tests/test_cam.py tests/test_rollout.py tests/test_cam_transformers.py tests/test_cam_methods.py)
@@ -69,7 +70,7 @@ PYEOF
 # (e, started first) the ViT recipe sweep: four configurations training at once, in the background
 SWEEP_LOG=$OUT/vit.log
 DATA=$WORK/cells
-step synth "$SWEEP_LOG" 120 "$PY" -m camviewer synth "$DATA" --kind cells --n "$N" --seed 7
+step synth "$SWEEP_LOG" 90 "$PY" -m camviewer synth "$DATA" --kind cells --n "$N" --seed 7
 declare -A CONFIGS=(
     [d192x6_jax_lr1e-3]='{"patch_size": 8, "embed_dim": 192, "depth": 6, "num_heads": 3, "weight_init": "jax"}|1e-3'
     [d192x6_jax_lr5e-4]='{"patch_size": 8, "embed_dim": 192, "depth": 6, "num_heads": 3, "weight_init": "jax"}|5e-4'
@@ -83,16 +84,16 @@ sweep_one() {  # train one configuration, then its test accuracy (evaluate) and 
     local t0=$(date +%s)
     step "train $name" "$log" "$SWEEP_LIMIT" "$PY" -m camviewer train "$DATA" --out "$run" \
         --arch timm:vit_tiny_patch16_224 --arch-options "$options" --input-size 64x64 --lr "$lr" \
-        --epochs "$EPOCHS" --patience "$PATIENCE" --augment standard --device "$DEVICE" --workers "$WORKERS" --seed 0
+        --epochs "$EPOCHS" --patience "$PATIENCE" --augment standard --device "$DEVICE" --workers "$WORKERS" --threads "$THREADS" --seed 0
     local seconds=$(($(date +%s) - t0))
     if [ ! -f "$run/best.safetensors" ]; then
         echo "$name: no best.safetensors" | tee -a "$log" "$OUT/summary.txt"
         return
     fi
     # the test split of the run's split.csv; localize scores the images that have a mask (the positives)
-    step "evaluate $name" "$log" 60 "$PY" -m camviewer evaluate "$DATA" --model "$run/best.safetensors" \
+    step "evaluate $name" "$log" 45 "$PY" -m camviewer evaluate "$DATA" --model "$run/best.safetensors" \
         --split test --out "$WORK/eval_$name" --device "$DEVICE" >/dev/null
-    step "localize $name" "$log" 60 "$PY" -m camviewer localize "$DATA" --model "$run/best.safetensors" \
+    step "localize $name" "$log" 45 "$PY" -m camviewer localize "$DATA" --model "$run/best.safetensors" \
         --masks "$DATA/masks" --split test --method gradcam,rollout --out "$WORK/loc_$name" --device "$DEVICE" >/dev/null
     "$PY" - "$name" "$run" "$WORK/eval_$name" "$WORK/loc_$name" "$seconds" >>"$log" 2>&1 <<'PYEOF'
 import csv, json, sys
