@@ -27,10 +27,16 @@ if [ -n "$GPU_CHECK_DRY" ]; then
     BENCH_ARGS=(--archs resnet18,timm:vit_small_patch16_224 --batches 1 --repeats 1 --many-size 32 --many-repeats 1)
     TESTS=(tests/test_rollout.py)
 else
-    DEVICE=cuda CUDA_TEST_LIMIT=180 TEST_LIMIT=150 BENCH_LIMIT=120 SWEEP_LIMIT=220 N=2000 EPOCHS=150 PATIENCE=30 WORKERS=${WORKERS:-3} THREADS=4
+    DEVICE=cuda CUDA_TEST_LIMIT=180 TEST_LIMIT=150 BENCH_LIMIT=120 SWEEP_LIMIT=210 N=2000 EPOCHS=150 PATIENCE=30 WORKERS=${WORKERS:-3} THREADS=4
     BENCH_ARGS=(--archs resnet18,densenet121,timm:vit_small_patch16_224,swin_t --batches 1,16 --repeats 10 --amp)
     # the engine against pytorch-grad-cam, torchcam and captum (on the CPU) with this machine's torch and timm
     TESTS=(tests/test_cam.py tests/test_rollout.py tests/test_cam_transformers.py tests/test_cam_methods.py)
+fi
+
+# cores 0-1: the 2-core CPU scaling benchmark; 2-3: tests; 4-: the sweep (when taskset exists and there are 8+)
+SCALE_PIN=() TEST_PIN=() SWEEP_PIN=()
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 8 ]; then
+    SCALE_PIN=(taskset -c 0-1) TEST_PIN=(taskset -c 2-3) SWEEP_PIN=(taskset -c 4-$(($(nproc) - 1)))
 fi
 
 step() {  # step NAME LOG SECONDS COMMAND...: run it under a time limit, log its exit status
@@ -75,14 +81,14 @@ declare -A CONFIGS=(
     [d192x6_jax_lr1e-3]='{"patch_size": 8, "embed_dim": 192, "depth": 6, "num_heads": 3, "weight_init": "jax"}|1e-3'
     [d192x6_jax_lr5e-4]='{"patch_size": 8, "embed_dim": 192, "depth": 6, "num_heads": 3, "weight_init": "jax"}|5e-4'
     [d128x4_jax_lr1e-3]='{"patch_size": 8, "embed_dim": 128, "depth": 4, "num_heads": 4, "weight_init": "jax"}|1e-3'
-    [d128x4_default_lr1e-3]='{"patch_size": 8, "embed_dim": 128, "depth": 4, "num_heads": 4}|1e-3'
+    [d192x6_p4_jax_lr5e-4]='{"patch_size": 4, "embed_dim": 192, "depth": 6, "num_heads": 3, "weight_init": "jax"}|5e-4'
 )
-NAMES=(d192x6_jax_lr1e-3 d192x6_jax_lr5e-4 d128x4_jax_lr1e-3 d128x4_default_lr1e-3)
+NAMES=(d192x6_jax_lr1e-3 d192x6_jax_lr5e-4 d128x4_jax_lr1e-3 d192x6_p4_jax_lr5e-4)
 
 sweep_one() {  # train one configuration, then its test accuracy (evaluate) and pointing game (localize)
     local name=$1 options=${CONFIGS[$1]%|*} lr=${CONFIGS[$1]#*|} run=$WORK/run_$1 log=$WORK/sweep_$1.log
     local t0=$(date +%s)
-    step "train $name" "$log" "$SWEEP_LIMIT" "$PY" -m camviewer train "$DATA" --out "$run" \
+    step "train $name" "$log" "$SWEEP_LIMIT" "${SWEEP_PIN[@]}" "$PY" -m camviewer train "$DATA" --out "$run" \
         --arch timm:vit_tiny_patch16_224 --arch-options "$options" --input-size 64x64 --lr "$lr" \
         --epochs "$EPOCHS" --patience "$PATIENCE" --augment standard --device "$DEVICE" --workers "$WORKERS" --threads "$THREADS" --seed 0
     local seconds=$(($(date +%s) - t0))
@@ -124,11 +130,18 @@ for name in "${NAMES[@]}"; do
     pids+=($!)
 done
 
-# (c) tests, while the sweep trains (they check agreement; the timings come later, on a quiet GPU)
-step test_cuda "$OUT/tests.log" "$CUDA_TEST_LIMIT" "$PY" -m pytest -q -rfEs -p no:cacheprovider --durations=5 tests/test_cuda.py
-step engine_tests "$OUT/tests.log" "$TEST_LIMIT" "$PY" -m pytest -q -rfE -p no:cacheprovider --durations=5 "${TESTS[@]}"
+# issue 15: torchrun scaling on two quiet CPU cores (1 process x 2 threads against 2 x 1), beside the sweep
+if [ -z "$GPU_CHECK_DRY" ]; then
+    step bench_scale_cpu "$OUT/bench_scale.log" 280 env CUDA_VISIBLE_DEVICES= "${SCALE_PIN[@]}" "$PY" benchmarks/bench_scale.py \
+        --repeats 2 --images 120 --train-images 240 --epochs 4 &
+    scale_pid=$!
+fi
 
-for pid in "${pids[@]}"; do wait "$pid"; done
+# (c) tests, while the sweep trains (they check agreement; the timings come later, on a quiet GPU)
+step test_cuda "$OUT/tests.log" "$CUDA_TEST_LIMIT" "${TEST_PIN[@]}" "$PY" -m pytest -q -rfEs -p no:cacheprovider --durations=5 tests/test_cuda.py
+step engine_tests "$OUT/tests.log" "$TEST_LIMIT" "${TEST_PIN[@]}" "$PY" -m pytest -q -rfE -p no:cacheprovider --durations=5 "${TESTS[@]}"
+
+for pid in "${pids[@]}" $scale_pid; do wait "$pid"; done
 for name in "${NAMES[@]}"; do
     {
         echo "== $name: ${CONFIGS[$name]}"
@@ -140,6 +153,10 @@ done
 # (d) CAM cost on the GPU, the sweep done (the recipe and folder sections time CPU work: skipped)
 step bench_cam "$OUT/bench_cam.log" "$BENCH_LIMIT" "$PY" benchmarks/bench_cam.py --device "$DEVICE" \
     "${BENCH_ARGS[@]}" --skip-recipe --skip-folder
+
+# issue 15 on the GPU: the sharded export against a plain no-grad loop, and training, on 1 GPU (all there is)
+[ -z "$GPU_CHECK_DRY" ] && step bench_scale_gpu "$OUT/bench_scale.log" 100 "$PY" benchmarks/bench_scale.py \
+    --images 600 --repeats 2
 
 cat "$OUT/summary.txt" >>"$SWEEP_LOG"
 echo "total: $(($(date +%s) - started)) s" | tee -a "$OUT/summary.txt"
