@@ -99,7 +99,10 @@ def test_gradient_methods_match_pytorch_grad_cam_with_its_reshape_transform(case
         theirs = reference(input_tensor=batch, targets=targets)
     for i, classes in enumerate(ours.targets):
         mine = upsample_map(ours.raw[i][method][classes[0]], batch.shape[2:])
-        assert pearson(mine, theirs[i]) >= 0.999, (name, method, i)
+        if np.ptp(theirs[i]) == 0:  # a class with no positive evidence (torch 2.11's initialisation of vit_b_16)
+            assert np.ptp(mine) == 0 and np.allclose(mine, theirs[i], atol=1e-6), (name, method, i)
+        else:
+            assert pearson(mine, theirs[i]) >= 0.999, (name, method, i)
 
 
 def test_eigencam_matches_the_sign_corrected_projection_of_the_reshaped_activations(case):

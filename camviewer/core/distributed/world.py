@@ -137,7 +137,11 @@ def join(device: str = "auto") -> World:
         if here > torch.cuda.device_count():
             raise TooFewDevices(here, torch.cuda.device_count())
         torch.cuda.set_device(local_rank)
-    dist.init_process_group("nccl" if on_cuda else "gloo")
+    # torchrun's agent keeps its store across restarts, so a restarted process could read an address that a
+    # process of the attempt before left there (gloo: "Connection refused"): each attempt gets keys of its own
+    store, rank, size = next(dist.rendezvous("env://"))
+    attempt = dist.PrefixStore(f"camviewer/attempt-{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}", store)
+    dist.init_process_group("nccl" if on_cuda else "gloo", store=attempt, rank=rank, world_size=size)
     return current()
 
 
