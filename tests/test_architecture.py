@@ -20,6 +20,7 @@ GUI_LOWER = ("jobs", "common")
 TORCH_FREE = (
     "camviewer.core.model.card",
     "camviewer.core.model.recipe",
+    "camviewer.core.model.volume_recipe",
     "camviewer.core.cam.names",
     "camviewer.core.data.index",
     "camviewer.core.data.summary",

@@ -1,4 +1,4 @@
-"""From a raw map at layer resolution to a display map on the image: ReLU, bilinear resize, min-max.
+"""From a raw map at layer resolution to a display map on the image (or volume): ReLU, bilinear resize, min-max.
 
 The map covers the model input. :func:`upsample_map` puts it back on the original image through the
 exact inverse of the card's recipe (:class:`~camviewer.core.model.recipe.Placement`): letterbox padding
@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from camviewer.core.model.recipe import Placement
+from camviewer.core.model.volume_recipe import VolumePlacement
 
 
 def upsample_map(raw: np.ndarray, image_size: tuple[int, int], placement: Placement | None = None) -> np.ndarray:
@@ -92,3 +93,33 @@ def empty_reason(raw: np.ndarray, zero_gradient: bool) -> str | None:
     if not np.any(np.asarray(raw) > 0):
         return "empty map: no positive evidence for this class at this layer (every value is 0 or below)"
     return None
+
+
+def upsample_volume_map(raw: np.ndarray, placement: VolumePlacement) -> np.ndarray:
+    """A raw 3-D map on the source volume's voxels: ReLU, trilinear, min-max over the seen voxels.
+
+    (D, H, W) float32 in [0, 1] on the grid of ``placement.source_shape``, NaN where the model did not see the
+    volume (outside a centre crop). Separable: three small interpolation matrices, as for images; where the
+    recipe resizes the whole field of view this is ``volumes.resample.to_volume_grid`` (torch's trilinear).
+    """
+    positive = np.maximum(np.asarray(raw, dtype=np.float32), 0)
+    box = placement.seen_box()
+    matrices = []
+    for (scale, shift), (start, stop), size, cells in zip(
+        placement.input_from_source(), box, placement.input_size, positive.shape
+    ):
+        ratio = cells / size  # input -> map: (x + 0.5) * cells / size - 0.5
+        matrices.append(
+            _interpolation_matrix(np.arange(start, stop), scale * ratio, (shift + 0.5) * ratio - 0.5, cells)
+        )
+    depth, rows, cols = matrices
+    seen = np.einsum("abk,wk->abw", positive, cols, optimize=False)
+    seen = np.einsum("hb,abw->ahw", rows, seen, optimize=False)
+    seen = np.einsum("da,ahw->dhw", depth, seen, optimize=False)
+    seen -= seen.min()
+    seen /= seen.max() + 1e-7
+    if all((start, stop) == (0, n) for (start, stop), n in zip(box, placement.source_shape)):
+        return seen
+    out = np.full(placement.source_shape, np.nan, np.float32)
+    out[tuple(slice(start, stop) for start, stop in box)] = seen
+    return out

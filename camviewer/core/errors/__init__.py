@@ -67,6 +67,7 @@ from camviewer.core.errors.models import (  # noqa: F401
     NonFiniteWeights,
     PretrainedWeightsUnavailable,
     RecipeError,
+    SpatialDimsMismatch,
     StateDictMismatchError,
     UnknownArchitecture,
     UnsafeCheckpointError,
