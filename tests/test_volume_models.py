@@ -139,10 +139,13 @@ def test_a_network_and_a_recipe_of_different_dimensions_are_refused(tmp_path):
 
 
 MONAI_PIPELINES = [
-    ({}, lambda size, _: [Resize(size[::-1], mode="trilinear"), ScaleIntensityRange(-1000, 400, 0, 1, clip=True)]),
-    ({"intensity": "zscore"}, lambda size, _: [Resize(size[::-1], mode="trilinear"), NormalizeIntensity()]),
     (
-        {"spacing": (9.0, 7.5, 8.25)},
+        {"window": (-1000, 400)},
+        lambda size, _: [Resize(size[::-1], mode="trilinear"), ScaleIntensityRange(-1000, 400, 0, 1, clip=True)],
+    ),
+    ({}, lambda size, _: [Resize(size[::-1], mode="trilinear"), NormalizeIntensity()]),
+    (
+        {"spacing": (9.0, 7.5, 8.25), "window": (-1000, 400)},
         lambda size, mm: [
             Spacing(pixdim=mm[::-1], mode="bilinear"),
             ScaleIntensityRange(-1000, 400, 0, 1, clip=True),

@@ -48,6 +48,8 @@ _CONFIG_FLAGS = (
     "crop",
     "letterbox",
     "interpolation",
+    "spacing",
+    "window",
     "border_crop",
     "grayscale",
     "multi_label",
@@ -77,7 +79,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model = parser.add_argument_group("model")
     model.add_argument(
         "--arch",
-        help="architecture, e.g. tinyvgg_gap, resnet18, timm:vit_tiny_patch16_224 (see `camviewer info --list-archs`)",
+        help="architecture, e.g. tinyvgg_gap, resnet18, timm:vit_tiny_patch16_224; for volumes r3d_18, "
+        "monai:resnet18, monai:DenseNet121 (see `camviewer info --list-archs`)",
     )
     model.add_argument(
         "--arch-options",
@@ -255,6 +258,8 @@ def _train_job(args: argparse.Namespace):
     options = dict(args.arch_options or {})
     if args.widths:
         options["widths"] = args.widths
+    if args.spatial_dims:
+        options["spatial_dims"] = args.spatial_dims
     if args.cache_mb is not None:
         given["cache_bytes"] = args.cache_mb * 2**20
     command = shlex.join(["camviewer", "train", *sys.argv[2:]]) if sys.argv[1:2] == ["train"] else None
@@ -267,7 +272,7 @@ def _resume_job(args: argparse.Namespace):
 
     changes = {name: getattr(args, name) for name in _CONFIG_FLAGS if getattr(args, name) is not None}
     refused = sorted(set(changes) - set(RESUMABLE_CHANGES))
-    if refused or args.arch_options or args.widths or args.out not in (None, args.resume):
+    if refused or args.arch_options or args.widths or args.spatial_dims or args.out not in (None, args.resume):
         names = ", ".join("--" + name.replace("_", "-") for name in refused) or "the model or output options"
         return fail(
             f"--resume continues a run as it was configured; {names} cannot change "

@@ -99,8 +99,16 @@ def upsample_volume_map(raw: np.ndarray, placement: VolumePlacement) -> np.ndarr
     """A raw 3-D map on the source volume's voxels: ReLU, trilinear, min-max over the seen voxels.
 
     (D, H, W) float32 in [0, 1] on the grid of ``placement.source_shape``, NaN where the model did not see the
-    volume (outside a centre crop). Separable: three small interpolation matrices, as for images; where the
-    recipe resizes the whole field of view this is ``volumes.resample.to_volume_grid`` (torch's trilinear).
+    volume (outside a centre crop).
+    """
+    return normalised(placed_volume_map(raw, placement))[0]
+
+
+def placed_volume_map(raw: np.ndarray, placement: VolumePlacement) -> np.ndarray:
+    """ReLU and trilinear resize onto the voxels the model saw, in the raw map's units; NaN where not seen.
+
+    Separable: three small interpolation matrices, as for images; where the recipe resizes the whole field of
+    view this is ``volumes.resample.to_volume_grid`` (torch's trilinear).
     """
     positive = np.maximum(np.asarray(raw, dtype=np.float32), 0)
     box = placement.seen_box()
@@ -116,8 +124,6 @@ def upsample_volume_map(raw: np.ndarray, placement: VolumePlacement) -> np.ndarr
     seen = np.einsum("abk,wk->abw", positive, cols, optimize=False)
     seen = np.einsum("hb,abw->ahw", rows, seen, optimize=False)
     seen = np.einsum("da,ahw->dhw", depth, seen, optimize=False)
-    seen -= seen.min()
-    seen /= seen.max() + 1e-7
     if all((start, stop) == (0, n) for (start, stop), n in zip(box, placement.source_shape)):
         return seen
     out = np.full(placement.source_shape, np.nan, np.float32)

@@ -6,7 +6,7 @@ A volume model is fed as a MONAI pipeline would feed it, in this order:
    edges kept (MONAI ``Resize(mode="trilinear")``, torch ``align_corners=False``). With ``spacing`` (mm along d,
    h, w): resampled to exactly that spacing, the first voxel's centre kept (MONAI ``Spacing(pixdim,
    mode="bilinear")``: ``round((n - 1) * old / new + 1)`` voxels per axis, edge values repeated beyond the last).
-2. **Intensity.** ``window``: source units (HU for CT) from ``window[0]`` to ``window[1]`` scaled to [0, 1] and
+2. **Intensity.** ``zscore`` unless a window is given (it suits CT and MR alike); ``window``: source units (HU for CT) from ``window[0]`` to ``window[1]`` scaled to [0, 1] and
    clipped (MONAI ``ScaleIntensityRange(a_min, a_max, 0, 1, clip=True)``); ``zscore``: minus the volume's mean,
    over its standard deviation (MONAI ``NormalizeIntensity()``).
 3. **Size**, with ``spacing`` only: a centre crop and/or zero padding to ``size`` (MONAI ``ResizeWithPadOrCrop``).
@@ -19,14 +19,14 @@ model grid goes back onto the source voxels through :meth:`VolumePlacement.input
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from camviewer.core.model import card_checks
 
 Size3 = tuple[int, int, int]
 INTENSITIES = ("window", "zscore")
-DEFAULT_WINDOW = (-1000.0, 400.0)  # CT in HU: lung to soft tissue, bone edges still visible
+CT_WINDOW = (-1000.0, 400.0)  # CT in HU: air and lung to soft tissue, bone edges still visible
 DEFAULT_SIZE: Size3 = (96, 96, 96)
 
 
@@ -36,8 +36,8 @@ class VolumeRecipe:
 
     size: Size3
     spacing: tuple[float, float, float] | None = None
-    intensity: str = "window"
-    window: tuple[float, float] | None = DEFAULT_WINDOW
+    intensity: str | None = None  # None: "window" when a window is given, else "zscore"
+    window: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "size", as_size3(self.size))
@@ -45,6 +45,8 @@ class VolumeRecipe:
             object.__setattr__(self, "spacing", tuple(float(v) for v in _three(self.spacing, "spacing")))
             if min(self.spacing) <= 0:
                 raise ValueError(f"a target spacing must be positive, not {self.spacing}")
+        if self.intensity is None:
+            object.__setattr__(self, "intensity", "zscore" if self.window is None else "window")
         if self.intensity not in INTENSITIES:
             raise ValueError(f"intensity must be one of {', '.join(INTENSITIES)}, not {self.intensity!r}")
         if self.intensity == "zscore":
@@ -56,6 +58,12 @@ class VolumeRecipe:
             if not high > low:
                 raise ValueError(f"a window needs low < high, not [{low:g}, {high:g}]")
             object.__setattr__(self, "window", (low, high))
+
+    def changed(self, size=None, spacing=None, window=None) -> VolumeRecipe:
+        """A copy with the given grid size, spacing or window (which makes the intensity a window); None keeps."""
+        changes = {"size": size, "spacing": spacing, "window": window}
+        changes = {key: value for key, value in changes.items() if value is not None}
+        return replace(self, **changes, **({"intensity": "window"} if window is not None else {}))
 
     def describe(self) -> str:
         """One line for people: "64×96×96 voxels (whole field of view, trilinear), window [-1000, 400] -> [0, 1]"."""
