@@ -49,7 +49,9 @@ def columns_value(text: str) -> dict[str, str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "data", metavar="DATA", help="dataset folder (class sub-folders) or any folder of images (volumes, for a 3-D model)"
+        "data",
+        metavar="DATA",
+        help="dataset folder (class sub-folders) or any folder of images (volumes, for a 3-D model)",
     )
     add_model_arguments(parser)
     truth = parser.add_argument_group("ground truth (exactly one)")

@@ -177,7 +177,8 @@ def compute_cams(
     settings: MethodSettings | None = None,
     cancel: CancelToken | None = None,
 ) -> CamBatch:
-    """Every requested method for every requested class of a normalised (N, C, *spatial) batch."""
+    """Every requested method for every requested class of a normalised (N, C, *spatial) batch: N x C x H x W
+    images, or N x C x D x H x W volumes for a volume model (the maps are then d x h x w)."""
     methods = validate_methods(methods)
     settings = settings or MethodSettings()
     layer = layer or auto_layer(model)

@@ -14,8 +14,8 @@ import numpy as np
 
 from camviewer.core.errors import AnnotationError, DatasetError, ImageError
 from camviewer.core.images import read_image
-from camviewer.core.volumes import VolumeSource, is_nifti_path, read_volume
 from camviewer.core.trust.localization import Box, boxes_to_mask
+from camviewer.core.volumes import VolumeSource, is_nifti_path, read_volume
 
 MASK_SUFFIXES = (".png", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg")
 VOLUME_MASK_SUFFIXES = (".nii.gz", ".nii")  # masks of volumes, on the volume's voxel grid
