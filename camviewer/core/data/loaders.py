@@ -68,7 +68,8 @@ class VolumeAugmentation:
 
     def __call__(self, volume: torch.Tensor) -> torch.Tensor:
         self.transform.set_random_state(seed=int(torch.randint(0, 2**31 - 1, ()).item()))
-        return torch.as_tensor(self.transform(volume))
+        # a plain tensor: MONAI's MetaTensor would track metadata through every operation of the network
+        return torch.as_tensor(self.transform(volume)).as_subclass(torch.Tensor)
 
 
 def label_targets(samples: Sequence[Sample], class_names: Sequence[str], multi_label: bool) -> torch.Tensor:
