@@ -2,8 +2,8 @@
 
 Slices are shown as radiologists read them (``volumes.planes``: anterior up, the patient's right on the left),
 at their true aspect, from inferior (top left) to superior; the slices are spread evenly over the volume and one
-of them is always the slice of the map's peak. The image is drawn in the volume's first display window (DICOM's
-own, else a CT preset for HU), or between its 1st and 99th percentiles when it has none.
+of them is always the slice of the map's peak. The image is drawn in the window the viewer opens it in (DICOM's
+own, else its 0.5th to 99.5th percentiles).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from camviewer.core.overlay import overlay
-from camviewer.core.volumes.planes import view_of
+from camviewer.core.volumes.planes import display_windows, view_of, windowed
 from camviewer.core.volumes.records import Volume
 
 TILE = 192  # pixels of a tile's longer side
@@ -53,12 +53,8 @@ def slices_to_show(turned_map: np.ndarray, tiles: int) -> list[int]:
 
 
 def display_values(volume: Volume) -> np.ndarray:
-    """The volume in [0, 1] for display: its first display window, else its 1st-99th percentile range."""
-    windows = volume.info.display_windows
-    if windows:
-        return windows[0].apply(volume.array)
-    low, high = np.percentile(volume.array[::2, ::2, ::2], (1, 99))
-    return np.clip((volume.array - low) / max(float(high - low), 1e-6), 0, 1)
+    """The volume in [0, 1] for display, in the first of the windows a viewer offers (``planes.display_windows``)."""
+    return windowed(volume.array, display_windows(volume)[0])
 
 
 def _labelled(picture: np.ndarray, text: str) -> np.ndarray:

@@ -18,10 +18,16 @@ from dataclasses import dataclass
 import numpy as np
 from nibabel.orientations import apply_orientation, axcodes2ornt, io_orientation, ornt_transform
 
+from camviewer.core.images.common import Window
+from camviewer.core.images.values import CT_PRESETS
+
 PLANES = ("axial", "coronal", "sagittal")
 VIEW_AXES = ("S", "P", "L")  # the view's (z, y, x) axes: towards Superior, Posterior, Left
 # plane -> (the view axis it cuts, its rows' view axis, its columns' view axis, whether rows run upwards)
 _LAYOUT = {"axial": (0, 1, 2, False), "coronal": (1, 0, 2, True), "sagittal": (2, 0, 1, True)}
+AUTO_WINDOW = "Auto"  # the name of the window computed from the volume's own values
+CT_AIR = -900.0  # HU: a volume with values this low holds air as CT measures it
+SAMPLE_VOXELS = 1_000_000  # percentiles of a large volume are taken on an evenly strided sample of about this many
 
 
 @dataclass(frozen=True)
@@ -91,3 +97,32 @@ def view_of(volume) -> VolumeView:
         shape[int(view_axis)] = volume.shape[axis]
         spacing[int(view_axis)] = volume.spacing[axis]
     return VolumeView(tuple(shape), tuple(spacing), ornt, volume.shape)
+
+
+def display_windows(volume) -> tuple[Window, ...]:
+    """The windows a viewer offers for ``volume``, the default first (as the 2-D viewer's presets).
+
+    The file's own (DICOM VOI), then ``Auto``: from the 0.5th to the 99.5th percentile of the values, which
+    shows any modality (MR, PET, CT) without a preset; the usual CT presets for CT in Hounsfield units, or for a
+    volume whose values look like them (air near -1000: a NIfTI file does not say its units); the full range.
+    """
+    values = volume.array.reshape(-1)
+    sample = values[:: max(1, values.size // SAMPLE_VOXELS)]
+    low, high = (float(v) for v in np.percentile(sample, [0.5, 99.5]))
+    auto = Window.spanning(AUTO_WINDOW, round(low, 3), round(high, 3))
+    lowest, highest = float(values.min()), float(values.max())
+    looks_ct = volume.info.units == "HU" or volume.info.modality == "CT" or lowest <= CT_AIR
+    own = tuple(Window(preset.name, preset.center, preset.width) for preset in volume.info.windows)
+    return (*own, auto, *(CT_PRESETS if looks_ct else ()), Window.spanning("Full range", lowest, highest))
+
+
+def windowed(values: np.ndarray, window: Window) -> np.ndarray:
+    """``values`` through ``window``: float32 in [0, 1], linear and clipped."""
+    return np.clip((np.asarray(values, np.float32) - window.low) / max(window.width, 1e-6), 0.0, 1.0)
+
+
+def preview(volume) -> np.ndarray:
+    """The middle axial slice in the default window, [0, 1] float32: a thumbnail of the volume."""
+    view = view_of(volume)
+    axial = view.plane(view.turn(volume.array), "axial", view.count("axial") // 2)
+    return windowed(axial, display_windows(volume)[0])
