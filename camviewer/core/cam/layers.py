@@ -118,6 +118,25 @@ def candidate_layers(model: LoadedModel) -> list[LayerInfo]:
     return layers
 
 
+def _gradient_reaches_map(features: torch.Tensor, outputs: dict) -> set[str]:
+    """The layers at which what the classifier reads (``features``) has a non-zero gradient on the map.
+
+    In a transformer whose head reads the class token, the last block's output carries gradient on
+    that token only (the patch tokens after the last attention feed nothing), so its map is empty;
+    the first norm of the last block is the last place where the patch tokens still matter. The
+    classifier's input, not its output, is differentiated (a random projection of it): the class
+    scores are linear in it, and a fresh torchvision ViT's classifier is all zeros.
+    """
+    names = [name for name, (output, _view) in outputs.items() if output.requires_grad]
+    weights = torch.randn(features.shape, generator=torch.Generator().manual_seed(1)).to(features.device)
+    grads = torch.autograd.grad((features * weights).sum(), [outputs[n][0] for n in names], allow_unused=True)
+    return {
+        name
+        for name, grad in zip(names, grads)
+        if grad is not None and bool(outputs[name][1].to_map(grad).abs().amax() > 0)
+    }
+
+
 # A map there is the map of the layer before it, and it belongs to the head: identity in eval mode,
 # or a change of layout only (torchvision's Swin permutes its channels-last map back before pooling).
 NOT_A_LAYER = ("Dropout", "Dropout2d", "Dropout1d", "Dropout3d", "AlphaDropout", "Identity", "Permute")

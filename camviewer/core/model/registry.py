@@ -34,6 +34,7 @@ MONAI_ARCHS = (
     "SEResNext101",
 )
 
+
 def torchvision_architectures() -> list[str]:
     """torchvision's classifiers and video ResNets, and our own (no timm: importing it takes seconds)."""
     return sorted(set(torchvision.models.list_models(module=torchvision.models)) | set(CUSTOM_ARCHS) | set(VIDEO_ARCHS))
