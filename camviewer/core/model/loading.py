@@ -145,8 +145,10 @@ def _card_for_state_dict(state, arch, num_classes, class_names, overrides, dims=
         options["spatial_dims"] = int(dims)
     elif arch.startswith(MONAI_PREFIX):
         options["spatial_dims"] = spatial_dims(arch, options)
-    channels = inferred.channels if inferred else _first_conv_channels(stripped, arch)
-    found_classes = inferred.num_classes if inferred else _classifier_outputs(stripped, arch, channels, options)
+    if inferred:
+        channels, found_classes = inferred.channels, inferred.num_classes
+    else:
+        channels, found_classes = _channels_and_outputs(stripped, arch, options)
     if num_classes is not None and num_classes != found_classes:
         raise CheckpointError(f"the weights have {found_classes} outputs, not {num_classes}")
     if class_names is not None and len(class_names) != found_classes:
@@ -200,24 +202,22 @@ def volume_preprocessing(channels: int, input_size=None) -> dict:
     }
 
 
-def _first_conv_channels(state, arch: str) -> int:
-    first = timm_first_conv(arch) if is_timm(arch) else None
-    if first is not None and f"{first}.weight" in state:
-        return int(state[f"{first}.weight"].shape[1])
-    for value in state.values():
-        if value.ndim in (4, 5):  # the first convolution's weights (2-D or 3-D)
-            return int(value.shape[1])
-    return 3
+def _channels_and_outputs(state, arch: str, options: dict) -> tuple[int, int]:
+    """(input channels, outputs) of weights for ``arch``: its first convolution's and its final layer's shapes.
 
-
-def _classifier_outputs(state, arch: str, channels: int, options: dict) -> int:
+    The layers are found by name in a template of ``arch`` (timm names its stem); a first convolution missing from
+    the weights counts as 3 channels, and the strict load then names what is missing.
+    """
     size = DEFAULT_SIZE if spatial_dims(arch, options) == 3 else (224, 224)
-    template = build_model(arch, 1000, channels, options, size)
+    template = build_model(arch, 1000, 3, options, size)
+    state = normalize_keys(state, template.state_dict())
+    convolutions = (name for name, module in template.named_modules() if isinstance(module, (nn.Conv2d, nn.Conv3d)))
+    first = (timm_first_conv(arch) if is_timm(arch) else None) or next(convolutions, None)
     final = final_layer_name(template)
-    weights = normalize_keys(state, template.state_dict()).get(f"{final}.weight")
-    if weights is None:
+    first_weights, final_weights = state.get(f"{first}.weight"), state.get(f"{final}.weight")
+    if final_weights is None:
         raise CheckpointError(f"no '{final}.weight' in the weights: they do not look like {arch}")
-    return int(weights.shape[0])
+    return 3 if first_weights is None else int(first_weights.shape[1]), int(final_weights.shape[0])
 
 
 def _has_sequential_head(state) -> bool:
