@@ -1,6 +1,7 @@
 """How much does a CAM cost compared with a plain forward pass? And `camviewer explain` vs plain inference.
 
 Run: python benchmarks/bench_cam.py [--archs resnet18,densenet121] [--batches 1,16] [--repeats 15]
+     [--volume-archs r3d_18,monai:DenseNet121] [--volume-size 16x64x64]
 
 Every variant is timed round-robin in the same run (the machine's noise hits all alike) and
 reported as the median and the ratio to a plain no-grad forward of the same model and batch.
@@ -8,6 +9,9 @@ Our timings include upsampling the maps to the input size, as the references' do
 
 The AblationCAM and Score-CAM section times one image against pytorch-grad-cam's implementations at the
 same settings (layer, class, inputs per forward), round-robin as well.
+
+The volume section does the same for 3-D networks on a one-channel volume (maps upsampled to the input
+grid, trilinear); pytorch-grad-cam's GradCAM takes 5-D input, torchcam's too.
 
 The recipe section times a batch-16 explain (preprocessing, one Grad-CAM pass, maps placed on the
 original images) before and after preprocessing recipes: camviewer 0.x's OpenCV INTER_AREA resize and
@@ -40,13 +44,17 @@ GRADIENT_FIVE = ["gradcam", "gradcam++", "xgradcam", "layercam", "hirescam"]
 
 
 def our_method(model, batch, methods, settings=None):
+    from camviewer.core.volumes.resample import resize
+
     def run():
         out = compute_cams(model, batch, methods, settings=settings)
-        size = batch.shape[-2:]
         for image in out.raw:
             for per_class in image.values():
                 for raw in per_class.values():
-                    upsample_map(raw, size)
+                    if batch.ndim == 5:
+                        resize(np.maximum(raw, 0), batch.shape[-3:])
+                    else:
+                        upsample_map(raw, batch.shape[-2:])
 
     return run
 
@@ -176,6 +184,30 @@ def bench_many_forwards(archs, size: int, chunk: int, repeats: int) -> None:
         for method in ("ablationcam", "scorecam"):
             ours, theirs = medians[method] / 1000, medians[f"pytorch-grad-cam {method}"] / 1000
             print(f"| {arch} | {method} | {ours:.2f} | {theirs:.2f} | {theirs / ours:.1f}x |", flush=True)
+
+
+def bench_volume_methods(archs, size: tuple[int, int, int], repeats: int) -> None:
+    from camviewer.core.model.volume_recipe import VolumeRecipe
+
+    print(f"\n3-D networks, one-channel volume {'x'.join(map(str, size))}, batch 1, median of {repeats}\n")
+    print("| model | variant | median ms | ratio to plain forward |")
+    print("|---|---|---|---|")
+    for arch in archs:
+        torch.manual_seed(0)
+        card = ModelCard(
+            arch=arch,
+            class_names=["normal", "nodule"],
+            channels=1,
+            mean=(0.5,),
+            std=(0.25,),
+            arch_options={"spatial_dims": 3} if arch.startswith("monai:") else {},
+            volume=VolumeRecipe(size),
+        )
+        model = new_model(card, device="cpu")
+        medians = time_round_robin(variants(model, torch.randn(1, 1, *size)), repeats, warmup=1)
+        base = medians["plain forward (no grad)"]
+        for name, ms in medians.items():
+            print(f"| {arch} | {name} | {ms:.0f} | {ms / base:.3f}x |", flush=True)
 
 
 def bench_explain_folder(count: int, repeats: int) -> None:
@@ -318,6 +350,8 @@ def main() -> None:
     parser.add_argument("--many-batch", type=int, default=32, help="inputs per forward for both implementations")
     parser.add_argument("--many-repeats", type=int, default=3)
     parser.add_argument("--skip-many", action="store_true")
+    parser.add_argument("--volume-archs", default="r3d_18,monai:DenseNet121", help="3-D networks ('' skips them)")
+    parser.add_argument("--volume-size", default="16x64x64", metavar="DxHxW")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -325,6 +359,9 @@ def main() -> None:
         bench_methods(args.archs.split(","), [int(b) for b in args.batches.split(",")], args.repeats)
     if not args.skip_many:
         bench_many_forwards(args.many_archs.split(","), args.many_size, args.many_batch, args.many_repeats)
+    if args.volume_archs:
+        volume_size = tuple(int(side) for side in args.volume_size.split("x"))
+        bench_volume_methods(args.volume_archs.split(","), volume_size, max(3, args.repeats // 3))
     sizes = [tuple(int(side) for side in size.split("x")) for size in args.recipe_sizes.split(",")]
     bench_recipe(sizes, max(3, args.repeats // 3))
     if not args.skip_folder:
