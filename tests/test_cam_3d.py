@@ -13,6 +13,7 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
 from camviewer.core.cam.engine import compute_cams
 from camviewer.core.cam.layers import auto_layer, candidate_layers
+from camviewer.core.cam.names import MethodSettings
 from camviewer.core.model.card import ModelCard
 from camviewer.core.model.loading import new_model
 from camviewer.core.model.volume_recipe import VolumeRecipe
@@ -122,7 +123,7 @@ def test_eigen_and_score_cam_in_3d_equal_their_definitions(one_thread):
     model = volume_model("tinyvgg_gap", {"spatial_dims": 3, "widths": [4, 6]}, (12, 16, 20), classes=2)
     torch.manual_seed(3)
     volume = torch.randn(2, 1, 12, 16, 20)
-    cams = compute_cams(model, volume, ("eigencam", "scorecam"), target="all", scorecam_batch_size=4)
+    cams = compute_cams(model, volume, ("eigencam", "scorecam"), target="all", settings=MethodSettings(batch_size=4))
     stored = {}
     layer = model.module.get_submodule(cams.layer)
     handle = layer.register_forward_hook(lambda _m, _i, out: stored.update(a=out.detach()))
