@@ -65,12 +65,16 @@ def _image_to_map(placement: Placement, map_shape: tuple[int, int]) -> tuple[tup
     return tuple(axes)
 
 
-def _interpolation_matrix(positions: np.ndarray, scale: float, shift: float, cells: int) -> np.ndarray:
-    """len(positions) x cells weights of linear interpolation at scale * position + shift, edges repeated."""
+def _interpolation_weights(positions: np.ndarray, scale: float, shift: float, cells: int) -> tuple:
+    """(low, high, fraction) of linear interpolation at scale * position + shift, edges repeated."""
     where = np.clip(positions * scale + shift, 0.0, cells - 1)
     low = np.floor(where).astype(np.int64)
-    high = np.minimum(low + 1, cells - 1)
-    fraction = (where - low).astype(np.float32)
+    return low, np.minimum(low + 1, cells - 1), (where - low).astype(np.float32)
+
+
+def _interpolation_matrix(positions: np.ndarray, scale: float, shift: float, cells: int) -> np.ndarray:
+    """len(positions) x cells weights of linear interpolation at scale * position + shift, edges repeated."""
+    low, high, fraction = _interpolation_weights(positions, scale, shift, cells)
     matrix = np.zeros((len(positions), cells), np.float32)
     index = np.arange(len(positions))
     np.add.at(matrix, (index, low), 1.0 - fraction)
@@ -112,20 +116,20 @@ def placed_volume_map(raw: np.ndarray, placement: VolumePlacement) -> np.ndarray
     """
     positive = np.maximum(np.asarray(raw, dtype=np.float32), 0)
     box = placement.seen_box()
-    matrices = []
+    axes = []
     for (scale, shift), (start, stop), size, cells in zip(
         placement.input_from_source(), box, placement.input_size, positive.shape
     ):
         ratio = cells / size  # input -> map: (x + 0.5) * cells / size - 0.5
-        matrices.append(
-            _interpolation_matrix(np.arange(start, stop), scale * ratio, (shift + 0.5) * ratio - 0.5, cells)
-        )
-    depth, rows, cols = matrices
-    seen = np.einsum("abk,wk->abw", positive, cols, optimize=False)
-    seen = np.einsum("hb,abw->ahw", rows, seen, optimize=False)
-    seen = np.einsum("da,ahw->dhw", depth, seen, optimize=False)
-    if all((start, stop) == (0, n) for (start, stop), n in zip(box, placement.source_shape)):
-        return seen
-    out = np.full(placement.source_shape, np.nan, np.float32)
-    out[tuple(slice(start, stop) for start, stop in box)] = seen
+        axes.append((np.arange(start, stop), scale * ratio, (shift + 0.5) * ratio - 0.5, cells))
+    rows, cols = _interpolation_matrix(*axes[1]), _interpolation_matrix(*axes[2])
+    planes = np.einsum("hb,abw->ahw", rows, np.einsum("abk,wk->abw", positive, cols, optimize=False), optimize=False)
+    # The map's slices at full size, then each source slice from the two map slices around it: the product with
+    # the depth interpolation matrix without its zeros (2 terms a voxel, not one per map slice).
+    whole = all((start, stop) == (0, n) for (start, stop), n in zip(box, placement.source_shape))
+    out = np.empty(placement.source_shape, np.float32) if whole else np.full(placement.source_shape, np.nan, np.float32)
+    seen = out[tuple(slice(start, stop) for start, stop in box)]
+    for d, (low, high, fraction) in enumerate(zip(*_interpolation_weights(*axes[0]))):
+        np.multiply(planes[low], 1.0 - fraction, out=seen[d])
+        seen[d] += planes[high] * fraction
     return out
