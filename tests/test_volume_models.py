@@ -21,7 +21,12 @@ from scipy import ndimage
 from camviewer.commands._common import remedy
 from camviewer.core import synth
 from camviewer.core.cam.display import upsample_volume_map
-from camviewer.core.errors import ArchitectureInferenceError, SpatialDimsMismatch, StateDictMismatchError
+from camviewer.core.errors import (
+    ArchitectureInferenceError,
+    InvalidModelCard,
+    SpatialDimsMismatch,
+    StateDictMismatchError,
+)
 from camviewer.core.jobs import run_to_end
 from camviewer.core.model.archs import build_model, replace_first_conv
 from camviewer.core.model.card import ModelCard
@@ -126,6 +131,14 @@ def test_the_volume_recipe_travels_in_the_checkpoint(tmp_path):
     )
     changed = load_model(path, device="cpu", input_size=(16, 24, 24), volume={"intensity": "zscore"})
     assert changed.card.volume == VolumeRecipe((16, 24, 24), spacing=(5.0, 4.0, 4.0), intensity="zscore")
+
+
+@pytest.mark.parametrize("size", [(1, 16, 16), (8, 2000, 16), (8, 16, 16.5), (8, 16, 16, 16)])
+def test_a_volume_grid_out_of_bounds_is_an_invalid_card_naming_the_field(size):
+    with pytest.raises(InvalidModelCard, match="size"):
+        ModelCard.from_dict({**volume_card("tinyvgg_gap", {"spatial_dims": 3}).to_dict(), "input_size": list(size)})
+    with pytest.raises(InvalidModelCard, match="volume.size"):
+        VolumeRecipe(size)
 
 
 def test_a_network_and_a_recipe_of_different_dimensions_are_refused(tmp_path):

@@ -80,8 +80,8 @@ def write_image_outputs(
     """Each map (.npy) and overlay (.png) of one image, each written atomically; all or none of them.
 
     A volume's map is NIfTI on the volume's grid and affine (float32 in [0, 1]; voxels a crop left unseen are 0,
-    as viewers show NaN badly) and its overlay a montage of axial slices. On a failure the files already written for this image are removed before the error goes on, so the
-    folder never holds part of an image.
+    as viewers show NaN badly) and its overlay a montage of axial slices. On a failure the files already written
+    for this image are removed before the error goes on, so the folder never holds part of an image.
     """
     written: list[Path] = []
     try:
