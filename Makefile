@@ -56,6 +56,7 @@ bench: $(TEST_STAMP)
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_gui.py
 	$(PY) benchmarks/bench_volume.py
+	$(PY) benchmarks/bench_scale.py
 
 # Training with nothing but --arch on fresh synthetic cells: test accuracy, pointing game, time.
 train-defaults: $(STAMP)

@@ -45,11 +45,20 @@ POINTING, ENERGY = "pointing game, lesion (held-out, 4 px)", "energy inside the 
 ACCURACY, TAG = "accuracy, shortcut-free test set", "pointing game, corner tag"
 
 
+SUMMARY, METRICS = "summary.json", "metrics.json"  # written last by localize and evaluate
+
+
 def run(*args: str, output: Path | None = None) -> None:
-    """One camviewer command, printed; skipped when ``output`` exists already (--keep)."""
+    """One camviewer command, printed; skipped when ``output``, which it writes last, exists already (--keep).
+
+    A step that was stopped half-way (its last file missing) starts again from nothing.
+    """
     if output is not None and output.exists():
         print(f"(kept) camviewer {args[0]} ... {output}", flush=True)
         return
+    folder = Path(args[args.index("--out") + 1]) if "--out" in args else None
+    if output is not None and folder is not None and folder.exists():
+        shutil.rmtree(folder)
     print("$ camviewer " + " ".join(shlex.quote(str(a)) for a in args), flush=True)
     started = time.perf_counter()
     code = camviewer([str(a) for a in args])
@@ -62,17 +71,22 @@ def measure(work: Path, model: Path, out: Path) -> dict:
     held, clean = work / "heldout", work / "clean"
     scoring = ["--target", "parasitized", "--tolerance", "4", *CPU[:2]]
     lesion = ["--masks", held / "masks", "--roi", held / "roi"]
-    run("localize", held, "--model", model, *lesion, *scoring, "--out", out / "lesion", output=out / "lesion")
+    run("localize", held, "--model", model, *lesion, *scoring, "--out", out / "lesion", output=out / "lesion" / SUMMARY)
     marker = ["--boxes", held / "markers.csv"]
-    run("localize", held, "--model", model, *marker, *scoring, "--out", out / "marker", output=out / "marker")
+    run("localize", held, "--model", model, *marker, *scoring, "--out", out / "marker", output=out / "marker" / SUMMARY)
     evaluate = ["--positive-class", "parasitized", *CPU[:2]]
-    run("evaluate", clean, "--model", model, *evaluate, "--out", out / "clean", output=out / "clean")
+    run("evaluate", clean, "--model", model, *evaluate, "--out", out / "clean", output=out / "clean" / METRICS)
     found = {
         "lesion": json.loads((out / "lesion" / "summary.json").read_text())["summary"]["gradcam"],
         "marker": json.loads((out / "marker" / "summary.json").read_text())["summary"]["gradcam"],
         "clean": json.loads((out / "clean" / "metrics.json").read_text()),
     }
     return {name: found[source][key] for name, (source, key) in MEASURES.items()}
+
+
+def _trained(run_dir: Path) -> Path:
+    """What a training run writes last: the evaluation of its held-out test split."""
+    return run_dir / "test" / METRICS
 
 
 def refine_args(work: Path, mode: str, model: Path) -> list:
@@ -85,7 +99,7 @@ def refine_args(work: Path, mode: str, model: Path) -> list:
 
 def cycle(work: Path, arch: str, modes, epochs: int) -> dict:
     base = work / f"run-{arch}" / "best.safetensors"
-    run("train", work / "train", "--arch", arch, "--seed", 0, *CPU, "--out", base.parent, output=base)
+    run("train", work / "train", "--arch", arch, "--seed", 0, *CPU, "--out", base.parent, output=_trained(base.parent))
     results = {"before": measure(work, base, work / f"measure-{arch}-before")}
     for mode in modes:
         start = base  # crop+cam-overlay (seed 002): the crop cycle's model is the one refined and fine-tuned
@@ -97,7 +111,7 @@ def cycle(work: Path, arch: str, modes, epochs: int) -> dict:
         run("refine", work / "train", *refine_args(work, mode, start), "--out", refined, output=refined / "refine.json")
         tuned = work / f"run-{arch}-{mode}"
         fine_tune = ["--init", start, "--epochs", epochs, "--seed", 0, *CPU]
-        run("train", refined, *fine_tune, "--out", tuned, output=tuned / "best.safetensors")
+        run("train", refined, *fine_tune, "--out", tuned, output=_trained(tuned))
         results[mode] = measure(work, tuned / "best.safetensors", work / f"measure-{arch}-{mode}")
     return results
 

@@ -57,4 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2  # usage error, as argparse uses
-    return _command_module(args.command).run(args)
+    from camviewer.commands import _scale
+    from camviewer.core.distributed.world import launched_by_torchrun
+
+    run = _command_module(args.command).run
+    if launched_by_torchrun():  # one of torchrun's processes (a --nproc left in the arguments is then ignored)
+        return _scale.as_rank(args.command, run, args)
+    if getattr(args, "nproc", None):
+        return _scale.launch(argv, args.nproc, getattr(args, "events", None))
+    return run(args)

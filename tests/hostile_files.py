@@ -76,6 +76,7 @@ def hostile_cards() -> dict[str, object]:
         "input_size": [32, 32],
         "arch_options": {"widths": [4, 8]},
     }
+    vit = {**base, "arch": "timm:vit_tiny_patch16_224", "arch_options": {}}
     return {
         "a list, not an object": (None, [base]),
         "a number": (None, 42),
@@ -106,6 +107,14 @@ def hostile_cards() -> dict[str, object]:
             {**base, "input_size": None, "resize": [40, 40], "crop": [32, 32], "letterbox": True},
         ),
         "a version as text": ("card_version", {**base, "card_version": "2"}),
+        "timm told to load weights": ("arch_options.pretrained", {**vit, "arch_options": {"pretrained": True}}),
+        "timm pointed at a file": (
+            "arch_options.pretrained_cfg_overlay",
+            {**vit, "arch_options": {"pretrained_cfg_overlay": {"file": "/etc/shadow"}}},
+        ),
+        "timm with other classes": ("arch_options.num_classes", {**vit, "arch_options": {"num_classes": 1000}}),
+        "timm of 10,000 blocks": ("arch_options.depth", {**vit, "arch_options": {"depth": 10_000}}),
+        "timm options nested": ("arch_options.block_fn", {**vit, "arch_options": {"block_fn": {"x": 1}}}),
     }
 
 

@@ -49,6 +49,11 @@ CASES = {
         ["--n", "40", "--epochs", "2", "--batch-size", "8", "--input-size", "32"],
         ["ratio camviewer / plain"],
     ),
+    "bench_scale.py": (
+        ["--images", "8", "--size", "64", "--arch", "tinyvgg_gap", "--train-images", "24", "--epochs", "2"]
+        + ["--repeats", "1"],
+        ["| 1 |", "| 2 |"],
+    ),
     "bench_gui.py": (
         ["--runs", "1", "--images", "60"],
         [

@@ -25,6 +25,7 @@ from hostile_files import (
 
 from camviewer.cli import main
 from camviewer.core import csvfiles
+from camviewer.core.cam.names import MethodSettings
 from camviewer.core.errors import Cancelled, ExportExists, ExportInterrupted, ExportMismatch, WriteFailed
 from camviewer.core.explain.export import explain_to_folder
 from camviewer.core.jobs import CancelToken, run_to_end
@@ -169,6 +170,11 @@ def test_an_earlier_export_is_refused_replaced_or_continued_only_when_asked(tmp_
     with pytest.raises(ExportMismatch) as mismatch:  # continuing with other settings would mix two exports
         run_to_end(explain_to_folder(model, [data], out, methods=("layercam",), if_exists="resume"))
     assert mismatch.value.differences == {"methods": (["gradcam"], ["layercam"])}
+    with pytest.raises(ExportMismatch) as mismatch:  # a method's own setting too (Smooth Grad-CAM++'s copies)
+        run_to_end(explain_to_folder(model, [data], out, if_exists="resume", settings=MethodSettings(smooth_samples=8)))
+    assert list(mismatch.value.differences) == ["method_settings"]
+    faster = MethodSettings(batch_size=4)  # how many inputs per forward: the maps are the same
+    assert run_to_end(explain_to_folder(model, [data], out, if_exists="resume", settings=faster))["already_done"] == 6
 
     stale = out / "maps" / "gone__gradcam__a.npy"
     np.save(stale, np.zeros(2))

@@ -137,3 +137,37 @@ def test_a_refine_manifest_that_is_not_an_object_is_a_dataset_error(tmp_path, te
     (tmp_path / "refine.json").write_text(text)
     with pytest.raises(DatasetError, match="refine"):
         manifest_border_crop(tmp_path)
+
+
+GOOD_MEASUREMENT = {
+    "measure": {"data": "held-out", "masks": "held-out/masks", "method": "gradcam"},
+    "before": {
+        "checkpoint": None,
+        "metrics": {"accuracy": 0.5},
+        "localization": {"pointing_game": 0.4},
+        "method": "gradcam",
+    },
+}
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"measure": ["held-out"]},
+        {"measure": {**GOOD_MEASUREMENT["measure"], "data": 5}},
+        {"measure": {**GOOD_MEASUREMENT["measure"], "allow_outside": "yes"}},
+        {"measure": {**GOOD_MEASUREMENT["measure"], "extra": 1}},
+        {"before": "0.5"},
+        {"before": {**GOOD_MEASUREMENT["before"], "metrics": {"accuracy": "high"}}},
+        {"before": {**GOOD_MEASUREMENT["before"], "localization": [0.4]}},
+    ],
+)
+def test_a_refine_manifest_whose_measurement_was_edited_is_a_dataset_error(tmp_path, edit):
+    from camviewer.core.trust.comparison import check_refinement
+
+    init = tiny_checkpoint(tmp_path / "init.safetensors")
+    (tmp_path / "set").mkdir()
+    manifest = {"mode": "cam-overlay", "model": str(init), **GOOD_MEASUREMENT, **edit}
+    (tmp_path / "set" / "refine.json").write_text(json.dumps(manifest))
+    with pytest.raises(DatasetError, match="measurement before refinement is unreadable"):
+        run_to_end(check_refinement(tmp_path / "set", init, init, tmp_path / "run"))

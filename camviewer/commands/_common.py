@@ -233,13 +233,37 @@ def load_model_from_args(args: argparse.Namespace):
     )
 
 
+ERRORS = None  # where errors go when stderr is silenced (the processes other than rank 0 of a torchrun run)
+
+
 def fail(problem: str | BaseException, code: int = EXIT_FAILED) -> int:
     """Tell what went wrong on stderr (an error with what to do about it) and return the exit code."""
+    _record_for_torchrun(problem)
     if isinstance(problem, BaseException):
         hint = remedy(problem)
         problem = f"{problem}\n  ({hint})" if hint else str(problem)
-    print(f"camviewer: {problem}", file=sys.stderr)
+    print(f"camviewer: {problem}", file=ERRORS or sys.stderr)
     return code
+
+
+def warn(text: str) -> None:
+    """A line on stderr that every process of a torchrun run prints (about the images of its own share)."""
+    print(text, file=ERRORS or sys.stderr)
+
+
+def _record_for_torchrun(problem: str | BaseException) -> None:
+    """In a process torchrun started: the error in the file torchrun reports a failed process's reason from."""
+    import json
+    import os
+    import traceback
+
+    path = os.environ.get("TORCHELASTIC_ERROR_FILE")
+    if not path:
+        return
+    text = f"{type(problem).__name__}: {problem}" if isinstance(problem, BaseException) else str(problem)
+    info = {"py_callstack": traceback.format_exc(), "timestamp": str(int(time.time()))}
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump({"message": {"message": text, "extraInfo": info}}, handle)
 
 
 def remedy(error: BaseException) -> str | None:
@@ -263,6 +287,8 @@ def remedy(error: BaseException) -> str | None:
             return "see --resize, --crop and --letterbox (e.g. --resize 256 --crop 224, or --resize 224x224)"
         case errors.DeviceUnavailable():
             return "use --device cpu or auto"
+        case errors.TooFewDevices(devices=devices):
+            return f"give --nproc {devices} or fewer (torchrun: --nproc-per-node), or --device cpu"
         case errors.PretrainedWeightsUnavailable(cached_path=None):
             return "drop --pretrained"
         case errors.PretrainedWeightsUnavailable(cached_path=cached):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from camviewer.commands import _scale
 from camviewer.commands._common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -54,11 +55,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=32, help="default 32")
     add_allow_outside(parser)
     add_model_arguments(parser)
+    _scale.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from camviewer.commands._common import drive, load_model_from_args
     from camviewer.core.data.labels import LabelMapping
+    from camviewer.core.distributed.world import current
     from camviewer.core.errors import CamviewerError
     from camviewer.core.evaluation.run import evaluate
 
@@ -78,12 +81,15 @@ def run(args: argparse.Namespace) -> int:
             label_map=args.label_map,
             operating=args.operating_point,
             allow_outside=args.allow_outside,
+            world=current(),
         )
         result = drive(job, show_mapping)
     except (CamviewerError, OSError) as error:
         return fail(error)
     except KeyboardInterrupt:
         return fail("interrupted")
+    if result is None:  # a process other than rank 0 of a torchrun run: rank 0 reports the whole
+        return EXIT_OK
     for path, reason in result.skipped:
         print(f"camviewer: skipped {path}: {reason}", file=sys.stderr)
     print("\n".join(summary_lines(result, args.out)))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import fields
 
+from camviewer.commands import _scale
 from camviewer.commands._common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -15,6 +15,7 @@ from camviewer.commands._common import (
     drive,
     fail,
     load_model_from_args,
+    warn,
 )
 from camviewer.core.cam.names import METHOD_INFO, METHODS, MethodSettings
 
@@ -60,6 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cam.add_argument("--batch-size", type=int, default=16, metavar="N")
     cam.add_argument("--colormap", default="jet", choices=("jet", "turbo", "inferno", "viridis", "gray"))
     cam.add_argument("--alpha", type=float, default=0.5, help="heatmap opacity in the overlays (default 0.5)")
+    _scale.add_arguments(cam)
 
 
 def _setting(text: str) -> tuple[str, str]:
@@ -70,9 +72,11 @@ def _setting(text: str) -> tuple[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from camviewer.core.distributed.world import current
     from camviewer.core.errors import CamError, CamviewerError
     from camviewer.core.explain.export import explain_to_folder
     from camviewer.core.explain.records import ExplainFailure, ExportNotice
+    from camviewer.core.explain.sharded import explain_shards_to_folder
     from camviewer.core.filenames import printable
 
     unknown = [m for m in args.method if m.lower() not in METHODS]
@@ -93,27 +97,22 @@ def run(args: argparse.Namespace) -> int:
     def report(event) -> None:
         payload = event.payload
         if isinstance(payload, ExplainFailure):
-            print(f"\ncamviewer: skipped {printable(payload.source)}: {payload.reason}", file=sys.stderr)
+            warn(f"\ncamviewer: skipped {printable(payload.source)}: {payload.reason}")
         elif isinstance(payload, ExportNotice):
-            print(f"camviewer: {payload.text}", file=sys.stderr)
+            warn(f"camviewer: {payload.text}")
         elif payload is not None:
             for (method, class_name), reason in payload.empty.items():
-                print(f"\ncamviewer: {printable(payload.source)}: {method} for {class_name}: {reason}", file=sys.stderr)
+                warn(f"\ncamviewer: {printable(payload.source)}: {method} for {class_name}: {reason}")
 
     if_exists = "resume" if args.resume else "overwrite" if args.overwrite else "refuse"
-    job = explain_to_folder(
-        model,
-        args.paths,
-        args.out,
-        args.method,
-        target,
-        args.layer,
-        args.batch_size,
-        args.colormap,
-        args.alpha,
-        if_exists=if_exists,
-        settings=settings,
-    )
+    options = (model, args.paths, args.out, args.method, target, args.layer, args.batch_size, args.colormap, args.alpha)
+    world = current()
+    if world.size > 1:  # each process its share; rank 0 merges the table
+        job = explain_shards_to_folder(
+            *options, _scale.cancel_token(), if_exists=if_exists, settings=settings, world=world
+        )
+    else:
+        job = explain_to_folder(*options, if_exists=if_exists, settings=settings)
     try:
         summary = drive(job, report)
     except CamError as error:  # a bad --target / --layer / method for this model

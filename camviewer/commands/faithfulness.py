@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from camviewer.commands import _scale
 from camviewer.commands._common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -39,9 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     options.add_argument("--out", default="camviewer-faithfulness", metavar="DIR")
     options.add_argument("--batch-size", type=int, default=8)
     add_allow_outside(parser)
+    _scale.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    from camviewer.core.distributed.world import current
     from camviewer.core.errors import CamError, CamviewerError
     from camviewer.core.trust.dataset import dataset_images, faithfulness_dataset, faithfulness_record, format_table
 
@@ -50,14 +53,17 @@ def run(args: argparse.Namespace) -> int:
     try:
         entries = dataset_images(args.data, args.allow_outside)[: args.limit]
         model = load_model_from_args(args)
+        paths = [e.path for e in entries]
         job = faithfulness_dataset(
-            model, [e.path for e in entries], args.method, args.steps, args.batch_size, args.sanity_images
+            model, paths, args.method, args.steps, args.batch_size, args.sanity_images, world=current()
         )
         result = drive(job)
     except CamError as error:
         return fail(error, EXIT_USAGE)
     except CamviewerError as error:
         return fail(error)
+    if result is None:  # a process other than rank 0 of a torchrun run: rank 0 reports the whole
+        return EXIT_OK
     for path, reason in result["failed"]:
         print(f"camviewer: skipped {path}: {reason}", file=sys.stderr)
     out = Path(args.out)

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from camviewer.commands import _scale
 from camviewer.commands._common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -105,9 +106,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     options.add_argument("--out", default="camviewer-localize", metavar="DIR")
     options.add_argument("--batch-size", type=int, default=16)
     add_allow_outside(parser)
+    _scale.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    from camviewer.core.distributed.world import current
     from camviewer.core.errors import AmbiguousGroundTruth, CamError, CamviewerError, UnknownClasses
     from camviewer.core.trust.dataset import dataset_images, format_table, split_images
     from camviewer.core.trust.groundtruth import MaskFolder, load_ground_truth
@@ -145,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
         args.batch_size,
         layer=args.layer,
         plan=plan,
+        world=current(),
     )
     try:
         result = drive(job)
@@ -152,6 +156,8 @@ def run(args: argparse.Namespace) -> int:
         return fail(error, EXIT_USAGE)
     except CamviewerError as error:
         return fail(error)
+    if result is None:  # a process other than rank 0 of a torchrun run: rank 0 reports the whole
+        return EXIT_OK
     out = Path(args.out)
     rows = rows_as_dicts(result["rows"])
     options = {"methods": args.method, "threshold": args.threshold, "tolerance_px": args.tolerance}

@@ -3,6 +3,7 @@
 DATA is a folder with one sub-folder per class (ground-truth folders such as masks/ and roi/ are
 ignored), a {train,val,test}/<class>/ tree, or a CSV partition file (path,label[,split]). See
 camviewer.core.data.index and camviewer.core.training.loop for what is written into RUN.
+Under torchrun (or ``--nproc N``) the processes train one model together; restarted by torchrun, they resume RUN.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import argparse
 import json
 import shlex
 import sys
+from pathlib import Path
 
+from camviewer.commands import _scale
 from camviewer.commands._common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -75,6 +78,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--resume", metavar="RUN", help="continue this run at its next epoch (same optimizer and RNG state)"
+    )
+    parser.add_argument(
+        "--config",
+        metavar="JSON",
+        help="take the settings from this file (a run's config.json); DATA, --out and other flags override them",
     )
     model = parser.add_argument_group("model")
     model.add_argument(
@@ -187,6 +195,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="CPU threads for torch (default: torch's choice; 1 can be faster on a busy machine)",
     )
+    scale = parser.add_argument_group("scale")
+    _scale.add_arguments(scale)
+    scale.add_argument(
+        "--events", metavar="FILE", help="also append every progress event to FILE as a JSON line (for a watcher)"
+    )
 
 
 def _json_object(text: str) -> dict:
@@ -214,10 +227,10 @@ def run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     try:
-        job = _resume_job(args) if args.resume else _train_job(args)
+        job = _resume_job(args, args.resume) if args.resume else _restarted_job(args) or _train_job(args)
         if isinstance(job, int):
             return job
-        result = _drive(job)
+        result = _drive(_scale.logged(job, args.events))
     except (CamviewerError, OSError) as error:
         return fail(error)
     except KeyboardInterrupt:
@@ -249,37 +262,67 @@ def _compare_with_init(args: argparse.Namespace, result) -> None:
 
 
 def _train_job(args: argparse.Namespace):
+    from camviewer.core.distributed.world import current
     from camviewer.core.training.loop import train
 
-    if not args.data or not args.out:
+    base = _config_file(args.config) if args.config else {}
+    data, out = args.data or base.get("data"), args.out or base.get("out")
+    if not data or not out:
         return fail("train needs DATA and --out RUN (or --resume RUN)", EXIT_USAGE)
     recipe_arguments(args)  # exits 2 on a combination that makes no sense
     given = {name: getattr(args, name) for name in _CONFIG_FLAGS if getattr(args, name) is not None}
-    options = dict(args.arch_options or {})
+    options = dict(args.arch_options or base.get("arch_options") or {})
     if args.widths:
         options["widths"] = args.widths
     if args.spatial_dims:
         options["spatial_dims"] = args.spatial_dims
     if args.cache_mb is not None:
         given["cache_bytes"] = args.cache_mb * 2**20
-    command = shlex.join(["camviewer", "train", *sys.argv[2:]]) if sys.argv[1:2] == ["train"] else None
-    config = TrainConfig(data=args.data, out=args.out, arch_options=options, command=command, **given)
-    return train(config)
+    command = shlex.join(["camviewer", "train", *sys.argv[2:]]) if sys.argv[1:2] == ["train"] else base.get("command")
+    values = {**base, "data": data, "out": out, "arch_options": options, "command": command, **given}
+    return train(TrainConfig.from_dict(values), _scale.cancel_token(), current())
 
 
-def _resume_job(args: argparse.Namespace):
+def _config_file(path: str) -> dict:
+    from camviewer.core.errors import TrainingError
+
+    try:
+        values = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise TrainingError(f"{path}: not a readable training configuration ({error})") from None
+    if not isinstance(values, dict):
+        raise TrainingError(f"{path}: not a training configuration (a JSON object of settings)")
+    return values
+
+
+def _restarted_job(args: argparse.Namespace):
+    """torchrun restarted this run's processes after a failure: continue the run from its last epoch."""
+    from camviewer.core.distributed.world import restart_count
+
+    out = args.out or (_config_file(args.config).get("out") if args.config else None)
+    if restart_count() == 0 or not out or not (Path(out) / "last.pt").is_file():
+        return None
+    return _resume_job(args, out, restarted=True)
+
+
+def _resume_job(args: argparse.Namespace, run_dir: str, restarted: bool = False):
+    from camviewer.core.distributed.world import current
     from camviewer.core.training.loop import resume
 
     changes = {name: getattr(args, name) for name in _CONFIG_FLAGS if getattr(args, name) is not None}
+    if restarted:  # the command that started the run: what may change is taken, the rest is the run's own
+        changes = {name: value for name, value in changes.items() if name in RESUMABLE_CHANGES}
     refused = sorted(set(changes) - set(RESUMABLE_CHANGES))
-    if refused or args.arch_options or args.widths or args.spatial_dims or args.out not in (None, args.resume):
+    if not restarted and (
+        refused or args.arch_options or args.widths or args.spatial_dims or args.out not in (None, run_dir)
+    ):
         names = ", ".join("--" + name.replace("_", "-") for name in refused) or "the model or output options"
         return fail(
             f"--resume continues a run as it was configured; {names} cannot change "
             f"(only {', '.join('--' + n for n in RESUMABLE_CHANGES)})",
             EXIT_USAGE,
         )
-    return resume(args.resume, ResumeChanges(**changes))
+    return resume(run_dir, ResumeChanges(**changes), _scale.cancel_token(), current())
 
 
 def _drive(job):

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Sampler
 from torch.utils.data import Dataset as TorchDataset
 
 from camviewer.core.data.decode import DecodedSet
@@ -146,17 +146,21 @@ def make_loader(
     generator: torch.Generator | None = None,
     workers: int = 0,
     pin_memory: bool = False,
+    sampler: Sampler | None = None,
 ) -> DataLoader:
     """A DataLoader over either dataset; in-memory batches come pre-stacked from ``__getitems__``.
 
-    A shuffled (training) loader drops a last batch of one image: BatchNorm cannot train on it.
+    A shuffled (training) loader drops a last batch of one image: BatchNorm cannot train on it. With a
+    ``sampler`` (a process's share of the data), ``shuffle`` only says that it is the training loader.
     """
     cached = isinstance(dataset, CachedImages)
+    count = len(sampler) if sampler is not None else len(dataset)
     return DataLoader(
         dataset,
         batch_size=batch_size,
-        shuffle=shuffle,
-        drop_last=shuffle and len(dataset) % batch_size == 1 and len(dataset) > 1,
+        shuffle=shuffle and sampler is None,
+        sampler=sampler,
+        drop_last=shuffle and count % batch_size == 1 and count > 1,
         generator=generator,
         num_workers=0 if cached else workers,
         collate_fn=_batch_as_is if cached else None,

@@ -6,7 +6,7 @@ end words its own remedy from the fields (``camviewer.commands._common.remedy`` 
 
 Modules: ``base`` (the root, cancellation, writing, shared), ``images`` (images and volumes), ``models``
 (checkpoints, model cards, architectures), ``data`` (datasets, label mappings, metrics), ``training``,
-``export`` (export folders). Import from here.
+``export`` (export folders), ``distributed``. Import from here.
 """
 
 from camviewer.core.errors.base import (  # noqa: F401
@@ -35,6 +35,7 @@ from camviewer.core.errors.data import (  # noqa: F401
     UnknownClasses,
     UnmatchedLabels,
 )
+from camviewer.core.errors.distributed import ProcessFailed, TooFewDevices  # noqa: F401
 from camviewer.core.errors.export import (  # noqa: F401
     ExportError,
     ExportExists,

@@ -27,7 +27,17 @@ from camviewer.core.errors import MetricsError
 from camviewer.core.evaluation.metrics import ClassificationReport
 
 DPI = 100
-HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "train_acc", "val_acc", "lr", "seconds")
+HISTORY_COLUMNS = (
+    "epoch",
+    "train_loss",
+    "val_loss",
+    "train_acc",
+    "val_acc",
+    "lr",
+    "seconds",
+    "batch_size",
+    "processes",
+)
 
 
 # ----------------------------------------------------------------------------- atomic writes

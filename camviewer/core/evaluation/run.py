@@ -31,6 +31,8 @@ from camviewer.core.atomic import atomic_path
 from camviewer.core.data.decode import ordered_map
 from camviewer.core.data.index import LABEL_SEPARATOR, SPLIT_ALIASES, SPLITS, Sample, read_partition_csv, scan_dataset
 from camviewer.core.data.labels import LabelMapping
+from camviewer.core.distributed.shards import shard
+from camviewer.core.distributed.world import World
 from camviewer.core.errors import DatasetError, ImageError, MetricsError
 from camviewer.core.evaluation import classes
 from camviewer.core.evaluation.metrics import ClassificationReport, evaluate_predictions, multilabel_report, roc_points
@@ -105,13 +107,15 @@ def evaluate(
     label_map: str | dict | None = None,
     operating: OperatingRule | str | None = None,
     allow_outside: bool = False,
-) -> Generator[Progress, None, EvaluationResult]:
+    world: World | None = None,
+) -> Generator[Progress, None, EvaluationResult | None]:
     """Evaluate a model on a dataset folder or CSV; ``split`` is "train", "val", "test" or None (all).
 
     ``label_map`` (text or :func:`~camviewer.core.data.labels.parse_label_map`'s dict) maps data labels
     to model classes or groups of them; ``operating`` is the operating-point rule (default argmax).
     ``allow_outside``: a CSV partition may name images outside its folder (see camviewer.core.data.index).
     The first event's payload is the :class:`LabelMapping`, yielded before any image is decoded.
+    With a ``world`` of several processes each predicts its share; rank 0 returns the result, the others None.
     """
     loaded = model if isinstance(model, LoadedModel) else load_model(model, device=device)
     rule = OperatingRule.parse(operating)
@@ -121,9 +125,10 @@ def evaluate(
     positive = classes.resolve_positive_class(loaded.card, positive_class, mapping)
     history = _history_beside(loaded)
     result = yield from evaluate_samples(
-        loaded, samples, positive, out_dir, batch_size, history, cancel, mapping=mapping, operating=rule
+        loaded, samples, positive, out_dir, batch_size, history, cancel, mapping=mapping, operating=rule, world=world
     )
-    result.split_source = source
+    if result is not None:
+        result.split_source = source
     return result
 
 
@@ -160,11 +165,13 @@ def evaluate_samples(
     cancel: CancelToken | None = None,
     mapping: LabelMapping | None = None,
     operating: OperatingRule | str | None = None,
-) -> Generator[Progress, None, EvaluationResult]:
+    world: World | None = None,
+) -> Generator[Progress, None, EvaluationResult | None]:
     """Predict ``samples`` in batches (Progress per batch), compute metrics, write the report if asked.
 
     Without ``mapping`` the samples' labels are matched to the model's classes by name (case and
-    punctuation aside); ``positive_class`` names an evaluated class.
+    punctuation aside); ``positive_class`` names an evaluated class. With a ``world`` of several processes,
+    each predicts its share of the samples and rank 0 computes and writes the whole; the others return None.
     """
     if mapping is None:
         mapping = classes.evaluation_mapping(samples, model.card)
@@ -173,19 +180,12 @@ def evaluate_samples(
         targets_all = classes.multilabel_targets(samples, mapping)
     else:
         targets_all = classes.class_targets(samples, mapping)
-    kept, probabilities, skipped = [], [], []
-    for batch in _decoded_batches(samples, batch_size, model):
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        good = [(row, image) for row, image in batch if not isinstance(image, str)]
-        skipped += [(str(samples[row].path), reason) for row, reason in batch if isinstance(reason, str)]
-        if good:
-            probabilities.append(_predict(model, [image for _, image in good]))
-            kept += [row for row, _ in good]
-        yield Progress(len(kept) + len(skipped), len(samples), f"predicted {len(kept)} images")
+    shares = yield from _predict_share(model, samples, batch_size, cancel, world or World())
+    if shares is None:
+        return None
+    kept, model_probs, skipped = shares
     if not kept:
         raise DatasetError(f"none of the {len(samples)} images could be decoded")
-    model_probs = np.concatenate(probabilities)
     probs = model_probs if multi_label else classes.group_probabilities(model_probs, mapping)
     names = list(mapping.model_classes) if multi_label else classes.class_names(mapping)
     kept_samples = [samples[row] for row in kept]
@@ -198,6 +198,31 @@ def evaluate_samples(
     if out_dir is not None:
         result.files = write_report(result, out_dir, history_csv)
     return result
+
+
+def _predict_share(model: LoadedModel, samples: Sequence[Sample], batch_size: int, cancel, world: World):
+    """This process's share predicted (Progress per batch); on rank 0 every share, in sample order, as (rows kept,
+    probabilities, (path, reason) of the skipped); None on the other ranks."""
+    rows = shard(samples, world)
+    kept, probabilities, skipped = [], [], []
+    for batch in _decoded_batches([samples[row] for row in rows], batch_size, model):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        good = [(rows[i], image) for i, image in batch if not isinstance(image, str)]
+        skipped += [(rows[i], reason) for i, reason in batch if isinstance(reason, str)]
+        if good:
+            probabilities.append(_predict(model, [image for _, image in good]))
+            kept += [row for row, _ in good]
+        yield Progress(len(kept) + len(skipped), len(rows), f"predicted {len(kept)} images")
+    width = len(model.card.class_names)
+    shares = world.gather((kept, np.concatenate(probabilities) if probabilities else np.zeros((0, width)), skipped))
+    if shares is None:
+        return None
+    kept = np.concatenate([np.asarray(share[0], dtype=np.int64) for share in shares])
+    order = np.argsort(kept)
+    model_probs = np.concatenate([share[1] for share in shares])[order]
+    skipped = sorted(item for share in shares for item in share[2])
+    return kept[order].tolist(), model_probs, [(str(samples[row].path), reason) for row, reason in skipped]
 
 
 def summary_metrics(result: EvaluationResult) -> dict[str, Any]:

@@ -101,31 +101,49 @@ def explain_to_folder(
         yield Progress(0, None, text, ExportNotice(text))
     for failure in missing:
         yield Progress(0, None, failure.source, failure)
-    table, done = open_export(out_dir, _settings(model, methods, target, layer, colormap, alpha, settings), if_exists)
+    table, done = open_export(
+        out_dir, export_settings(model, methods, target, layer, colormap, alpha, settings), if_exists
+    )
     names = OutputNames(model.card.class_names, reserved=done)
     todo = [item for item in inputs if os.path.abspath(item.path) not in done]
-    by_source = {str(item.path): item for item in todo}
     summary = {
         "explained": 0,
         "already_done": len(inputs) - len(todo),
         "failed": [(f.source, f.reason) for f in missing],
         "out": str(out_dir),
     }
+    job = explain_iter(model, [item.path for item in todo], methods, target, layer, batch_size, cancel, True, settings)
+    yield from export_images(job, todo, out_dir, names, table, summary, (colormap, alpha), keep=2 * batch_size)
+    return summary
+
+
+def export_images(
+    job: Iterator[Progress],
+    items: Sequence[Input],
+    out_dir: Path,
+    names: OutputNames,
+    table: PredictionsTable,
+    summary: dict,
+    style: tuple[str, float],
+    keep: int,
+) -> Iterator[Progress]:
+    """Write what ``job`` (explain_iter over ``items``, keeping the images) explains into ``out_dir``, each row
+    appended to ``table`` once its image's files are written (at most ``keep`` images waiting); ``summary``
+    counts them and lists the failures. Re-yields the job's events, without pixels. Closes ``table``."""
+    by_source = {str(item.path): item for item in items}
     pending: Pending = deque()
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="camviewer-write") as writers:
         try:
-            paths = [item.path for item in todo]
-            job = explain_iter(model, paths, methods, target, layer, batch_size, cancel, True, settings=settings)
             for event in job:
                 result = event.payload
                 if isinstance(result, ExplainFailure):
                     summary["failed"].append((result.source, result.reason))
                 else:
                     stem = names.stem(by_source[result.source])
-                    write = writers.submit(write_image_outputs, result, out_dir, names, stem, colormap, alpha)
-                    pending.append((write, _row(result, model.card.class_names, stem)))
+                    write = writers.submit(write_image_outputs, result, out_dir, names, stem, *style)
+                    pending.append((write, _row(result, list(result.probs), stem)))
                     result = replace(result, image=None, volume=None)
-                _commit(pending, table, summary, keep=2 * batch_size)
+                _commit(pending, table, summary, keep=keep)
                 yield Progress(event.done, event.total, event.message, result)
             _commit(pending, table, summary, keep=0)
         except WriteFailed as error:
@@ -136,10 +154,10 @@ def explain_to_folder(
             raise
         finally:
             table.close()
-    return summary
 
 
-def _settings(model: LoadedModel, methods, target, layer, colormap, alpha, settings) -> dict:
+def export_settings(model: LoadedModel, methods, target, layer, colormap, alpha, settings) -> dict:
+    """What ``export.json`` records of an export (and a resumed one must share)."""
     return {
         "format": SETTINGS_FORMAT,
         "model": model.source,

@@ -23,6 +23,7 @@ MAX_WIDTH = 4096  # channels of one layer of camviewer's own architectures
 MAX_BLOCKS = 12  # TinyVGG blocks: 2**12 = 4096, the largest input side
 CHANNELS = (1, 3)
 TINYVGG_DEFAULT_WIDTHS = (10, 10)
+TIMM_RESERVED = ("num_classes", "in_chans", "img_size", "cache_dir", "features_only")  # the rest of timm's options
 
 
 def check_fields(card: Any) -> None:
@@ -131,6 +132,28 @@ def _arch_options(arch: Any, options: Mapping) -> None:
             _width("arch_options.widths", width)
     if "conv_width" in options:
         _width("arch_options.conv_width", options["conv_width"])
+    if isinstance(arch, str) and arch.startswith("timm:"):
+        _timm_options(options)
+
+
+def _timm_options(options: Mapping) -> None:
+    """What goes to a timm constructor: plain values within bounds, never what camviewer sets itself or what
+    makes timm load weights (a card must not point timm at a file, nor build a model of 10,000 blocks)."""
+    for key, value in options.items():
+        field = f"arch_options.{key}"
+        if key in TIMM_RESERVED or (isinstance(key, str) and key.startswith(("pretrained", "checkpoint"))):
+            raise InvalidModelCard(field, "is set by camviewer, not by a model card")
+        items = value if isinstance(value, (list, tuple)) else [value]
+        if len(items) > MAX_BLOCKS or not all(map(_plain, items)):
+            raise InvalidModelCard(field, f"must be a name, a switch or a number up to {MAX_WIDTH}, not {value!r}")
+
+
+def _plain(item: Any) -> bool:
+    if item is None or isinstance(item, bool):
+        return True
+    if isinstance(item, str):
+        return len(item) <= MAX_NAME_CHARS
+    return isinstance(item, Real) and math.isfinite(item) and abs(item) <= MAX_WIDTH
 
 
 def _width(field: str, value: Any) -> None:

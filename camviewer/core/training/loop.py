@@ -20,6 +20,8 @@ Normalisation: ImageNet statistics with ``pretrained`` (the weights expect them)
 checkpoint's with ``init``, otherwise the per-channel mean and std of the training split, measured
 after the same preprocessing as inference. Mixed precision (autocast + GradScaler) on CUDA only.
 On CPU, the same seed gives the same history and weights.
+Under torchrun the processes train one model together (:mod:`camviewer.core.training.parallel`); only
+rank 0 writes the run folder, which resumes on any number of processes.
 """
 
 from __future__ import annotations
@@ -34,11 +36,13 @@ import torch
 
 from camviewer.core.atomic import remove_temporaries, write_text_atomic
 from camviewer.core.csvfiles import csv_text
+from camviewer.core.distributed.world import World
 from camviewer.core.errors import AlreadyTrained, Cancelled, RunInterrupted, StoppedEarly, WriteFailed
 from camviewer.core.evaluation.report import HISTORY_COLUMNS
 from camviewer.core.jobs import CancelToken, Progress
 from camviewer.core.model.files import save_checkpoint, save_torch_atomic
 from camviewer.core.model.loading import load_model
+from camviewer.core.training import parallel
 from camviewer.core.training.chance import at_chance_notice, has_beaten_chance
 from camviewer.core.training.records import (
     BatchUpdate,
@@ -74,14 +78,18 @@ __all__ = [
 STATE_FORMAT = "camviewer-train-state/1"
 
 
-def train(config: TrainConfig, cancel: CancelToken | None = None) -> Generator[Progress, None, TrainResult]:
+def train(
+    config: TrainConfig, cancel: CancelToken | None = None, world: World | None = None
+) -> Generator[Progress, None, TrainResult]:
     """Train a new run into ``config.out`` (new, empty, or holding a run in which no epoch had finished); yields
-    Progress, returns TrainResult. A run file that cannot be written stops it with RunInterrupted."""
+    Progress, returns TrainResult. A run file that cannot be written stops it with RunInterrupted. ``world``: the
+    processes training together (:func:`camviewer.core.distributed.world.join`); one by default."""
+    world = world or World()
     run_dir = Path(config.out)
-    for text in claim_run_dir(run_dir):
+    for text in claim_run_dir(run_dir) if world.writes else []:
         yield Progress(0, None, text, Notice(text))
     try:
-        session = yield from start_session(config, run_dir, None, cancel)
+        session = yield from start_session(config, run_dir, None, cancel, world)
     except Cancelled:  # during data preparation: no weights exist yet
         return TrainResult(run_dir, None, None, None, "cancelled", [])
     except WriteFailed as error:
@@ -90,7 +98,10 @@ def train(config: TrainConfig, cancel: CancelToken | None = None) -> Generator[P
 
 
 def resume(
-    run_dir: str | Path, changes: ResumeChanges | None = None, cancel: CancelToken | None = None
+    run_dir: str | Path,
+    changes: ResumeChanges | None = None,
+    cancel: CancelToken | None = None,
+    world: World | None = None,
 ) -> Generator[Progress, None, TrainResult]:
     """Continue a run at the epoch after its last completed one, with the same optimizer and RNG state.
 
@@ -104,10 +115,12 @@ def resume(
         raise StoppedEarly(run_dir, stale, config.patience)
     if done >= config.epochs:
         raise AlreadyTrained(run_dir, done, config.epochs)
-    remove_temporaries(run_dir)
+    world = world or World()
+    if world.writes:
+        remove_temporaries(run_dir)
     try:
-        session = yield from start_session(config, run_dir, state, cancel)
-        for text in _repair_run_files(session):
+        session = yield from start_session(config, run_dir, state, cancel, world)
+        for text in _repair_run_files(session) if world.writes else []:
             yield Progress(0, None, text, Notice(text))
     except Cancelled:
         return TrainResult(run_dir, run_dir / "best.safetensors", None, None, "cancelled", [])
@@ -176,6 +189,7 @@ def _run_epoch(session: Session, epoch: int, cancel: CancelToken | None):
         session.scheduler.step(val_loss)
     improved = val_loss < session.best_val_loss
     record = EpochRecord(epoch, train_loss, val_loss, train_acc, val_acc, lr, time.perf_counter() - started, improved)
+    record.batch_size, record.processes = session.config.batch_size, session.world.size
     session.history.append(record)
     if improved:
         session.best_val_loss, session.best_epoch, session.stale_epochs = val_loss, epoch, 0
@@ -184,22 +198,23 @@ def _run_epoch(session: Session, epoch: int, cancel: CancelToken | None):
         session.stale_epochs += 1
     # last.pt first: it holds everything (the weights of this epoch, the best epoch, the history), so a kill
     # between the writes loses nothing; resuming rewrites best.safetensors and history.csv from it if behind.
-    _save_state(session)
-    session.saved_epochs = epoch
-    if improved:
-        _write_best(session)
-    _write_history(session)
+    if session.world.writes:
+        _save_state(session)
+        session.saved_epochs = epoch
+        if improved:
+            _write_best(session)
+        _write_history(session)
     return record
 
 
 def _train_one_epoch(session: Session, epoch: int, cancel: CancelToken | None):
-    module, device = session.model.module, session.model.device
+    module, device, world = session.network, session.model.device, session.world
     module.train()
+    parallel.start_epoch(session.train_loader, world, session.config.seed, epoch)
     batches = len(session.train_loader)
     total_loss, total_correct, seen, started = 0.0, 0.0, 0, time.perf_counter()
     for batch, (images, targets) in enumerate(session.train_loader, start=1):
-        if cancel is not None:
-            cancel.raise_if_cancelled()
+        parallel.stop_if_cancelled(cancel, world)
         images, targets = _to_device(images, targets, session)
         with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
             logits = module(images)
@@ -213,10 +228,11 @@ def _train_one_epoch(session: Session, epoch: int, cancel: CancelToken | None):
         batch_loss, seen = loss.item(), seen + len(targets)
         total_loss += batch_loss * len(targets)
         total_correct += _correct(logits.detach(), targets)
-        update = BatchUpdate(epoch, batch, batches, batch_loss, seen / max(time.perf_counter() - started, 1e-9))
+        rate = seen * world.size / max(time.perf_counter() - started, 1e-9)  # every process's images
+        update = BatchUpdate(epoch, batch, batches, batch_loss, rate)
         yield Progress(batch, batches, f"epoch {epoch}/{session.config.epochs}", update)
     module.eval()
-    return total_loss / max(seen, 1), total_correct / max(seen, 1)
+    return parallel.means(world, total_loss, seen, total_correct, seen)
 
 
 @torch.no_grad()
@@ -225,7 +241,7 @@ def _validate(session: Session, cancel: CancelToken | None) -> tuple[float, floa
     module.eval()
     total_loss, total_weight, total_correct, seen = 0.0, 0.0, 0.0, 0
     for images, targets in session.val_loader:
-        if cancel is not None:
+        if cancel is not None and session.world.size == 1:  # shares differ by a batch: no collective per batch
             cancel.raise_if_cancelled()
         images, targets = _to_device(images, targets, session)
         with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
@@ -235,7 +251,7 @@ def _validate(session: Session, cancel: CancelToken | None) -> tuple[float, floa
         total_weight += weight
         total_correct += _correct(logits, targets)
         seen += len(targets)
-    return total_loss / max(total_weight, 1e-12), total_correct / max(seen, 1)
+    return parallel.means(session.world, total_loss, total_weight, total_correct, seen)
 
 
 def _loss_weight(loss_fn: torch.nn.Module, targets: torch.Tensor) -> float:
@@ -287,6 +303,7 @@ def _note_best(session: Session, warning: str | None = None) -> None:
     if session.best_epoch is not None:
         best = session.history[session.best_epoch - 1]
         training.update(val_loss=best.val_loss, val_accuracy=best.val_acc, train_loss=best.train_loss)
+        training.update(batch_size=best.batch_size, processes=best.processes)
     if warning:
         training["warning"] = warning
     session.card = replace(session.card, notes={**session.card.notes, "training": training})
@@ -310,7 +327,7 @@ def _repair_run_files(session: Session) -> list[str]:
 
 def _ensure_best(session: Session) -> None:
     """After a cancel: keep the best checkpoint, or save the current weights if none was ever validated."""
-    if not (session.run_dir / "best.safetensors").exists():
+    if session.world.writes and not (session.run_dir / "best.safetensors").exists():
         _save_best(session, "cancelled before the first validation: these weights were never validated")
 
 
@@ -348,7 +365,7 @@ def _evaluate_test_split(session: Session, cancel: CancelToken | None):
 
     test = [sample for sample in session.decoded.samples if sample.split == "test"]
     best_path = session.run_dir / "best.safetensors"
-    if not test or not best_path.exists():
+    if not session.world.writes or not test or not best_path.exists():
         return None
     best = load_model(best_path, device=str(session.model.device))
     if best.card.num_classes == 2 and best.card.head == "softmax" and best.card.positive_class is None:

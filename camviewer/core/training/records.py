@@ -136,7 +136,7 @@ class BatchUpdate:
 
 @dataclass
 class EpochRecord:
-    """Payload after each epoch; one row of history.csv (plus ``is_best``: best.safetensors was rewritten)."""
+    """Payload after each epoch; one row of history.csv (``is_best``: best.safetensors was rewritten)."""
 
     epoch: int
     train_loss: float
@@ -146,6 +146,8 @@ class EpochRecord:
     lr: float
     seconds: float
     is_best: bool = False
+    batch_size: int | None = None  # the global batch: images per step over all processes
+    processes: int = 1  # processes that trained this epoch together (torchrun's world size)
 
 
 @dataclass

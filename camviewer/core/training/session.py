@@ -12,6 +12,7 @@ from torch import nn
 
 from camviewer.core.data.decode import DecodedSet
 from camviewer.core.data.summary import DatasetSummary
+from camviewer.core.distributed.world import World
 from camviewer.core.model.card import ModelCard
 from camviewer.core.model.loaded import LoadedModel
 from camviewer.core.training.records import EpochRecord, TrainConfig
@@ -39,6 +40,8 @@ class Session:
     best_epoch: int | None = None
     stale_epochs: int = 0
     saved_epochs: int = 0  # epochs kept in last.pt (what a resume would continue after)
+    world: World = field(default_factory=World)  # the processes training together (one, unless torchrun)
+    network: nn.Module | None = None  # what the training steps run through: the model, or DDP around it
 
     @property
     def val_images(self) -> int:

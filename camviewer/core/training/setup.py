@@ -23,8 +23,9 @@ from camviewer.core.data.index import (
     write_split_csv,
 )
 from camviewer.core.data.labels import LabelMapping, match_class, relabeled
-from camviewer.core.data.loaders import build_augmentation, default_workers, make_loader, torch_dataset
+from camviewer.core.data.loaders import build_augmentation, default_workers, torch_dataset
 from camviewer.core.data.summary import summarize
+from camviewer.core.distributed.world import World
 from camviewer.core.errors import (
     ArchitectureConflict,
     ClassMismatch,
@@ -41,6 +42,7 @@ from camviewer.core.model.loaded import LoadedModel
 from camviewer.core.model.loading import default_preprocessing, load_model, new_model
 from camviewer.core.model.registry import spatial_dims
 from camviewer.core.model.volume_recipe import DEFAULT_SIZE, VolumeRecipe
+from camviewer.core.training import parallel
 from camviewer.core.training.defaults import (
     BALANCE,
     SCHEDULES,
@@ -55,8 +57,9 @@ from camviewer.core.training.records import EpochRecord, Notice, TrainConfig
 from camviewer.core.training.session import Session
 
 
-def start_session(config: TrainConfig, run_dir: Path, state: dict | None, cancel: CancelToken | None):
-    """Index, decode and split the data, settle the card, build model and optimizer (or restore them)."""
+def start_session(config: TrainConfig, run_dir: Path, state: dict | None, cancel: CancelToken | None, world: World):
+    """Index, decode and split the data, settle the card, build model and optimizer (or restore them); every
+    process of a ``world`` does the same (the same seed, the same split), only rank 0 writes."""
     _check_config(config)
     torch.manual_seed(config.seed)
     init = None
@@ -97,23 +100,26 @@ def start_session(config: TrainConfig, run_dir: Path, state: dict | None, cancel
         index = assign_splits(index, config.val_split, config.test_split, config.seed)
     decoded.samples = index.samples  # same images, same order, now with their splits
     _check_splits(index)
+    defaulted = not state and config.batch_size is None
     if not state:
         card = _final_card(config, card, decoded, run_dir, index.origin)
         config = settle_defaults(config, card.arch, len(index.in_split("train")))
+    config = parallel.shared_batch(config, world, defaulted)
     balance = loss_weights(config, index, card.head == "sigmoid")
     if not state:
         chosen = {name: getattr(config, name) for name in ("lr", "batch_size", "schedule", "balance")}
         card.notes["training"].update(chosen, class_weights=balance)
     summary = replace(summarize(index, decoded), balance=config.balance, class_weights=balance)
     yield Progress(0, None, "dataset ready", summary)
-    model, notices = _build_model(config, card, init, resuming=state is not None)
+    model, notices = _build_model(config, card, init, state is not None, world.device(config.device))
     for text in notices:
         yield Progress(0, None, text, Notice(text))
-    session = _new_session(config, run_dir, model, decoded, summary, balance)
+    session = _new_session(config, run_dir, model, decoded, summary, balance, world)
     if state:
         _restore(session, state)
-    else:
+    elif world.writes:
         _write_run_files(session, index)
+    session.network = parallel.network(session.model, world)
     return session
 
 
@@ -279,23 +285,23 @@ def _final_card(
 
 
 def _build_model(
-    config: TrainConfig, card: ModelCard, init: LoadedModel | None, resuming: bool
+    config: TrainConfig, card: ModelCard, init: LoadedModel | None, resuming: bool, device: str
 ) -> tuple[LoadedModel, list[str]]:
     notices = []
     if resuming:  # the weights come from last.pt: no ImageNet download, no init file needed
-        model = new_model(card, config.device)
+        model = new_model(card, device)
     elif init is not None:
-        model = new_model(card, config.device)
+        model = new_model(card, device)
         model.module.load_state_dict(init.module.state_dict())
     else:
         try:
-            model = new_model(card, config.device, pretrained=config.pretrained)
+            model = new_model(card, device, pretrained=config.pretrained)
         except PretrainedWeightsUnavailable as error:
             if not config.allow_random_init:
                 raise
             notices.append(f"{error}; continuing from random initialisation, as allowed")
             card.notes["training"]["pretrained"] = "unavailable: random initialisation"
-            model = new_model(card, config.device)
+            model = new_model(card, device)
     if config.freeze:
         frozen = freeze_parameters(model.module, config.freeze)
         notices.append(
@@ -304,7 +310,7 @@ def _build_model(
     return model, notices
 
 
-def _new_session(config, run_dir, model: LoadedModel, decoded, summary, balance: dict | None) -> Session:
+def _new_session(config, run_dir, model: LoadedModel, decoded, summary, balance: dict | None, world: World) -> Session:
     card = model.card
     multi_label = card.head == "sigmoid"
     augment = build_augmentation(config.augment, card.channels, card.spatial_dims)
@@ -318,7 +324,7 @@ def _new_session(config, run_dir, model: LoadedModel, decoded, summary, balance:
         optimizer = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
     else:
         optimizer = torch.optim.SGD(trainable, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
-    train_loader = make_loader(train_set, config.batch_size, True, generator, workers, pin)
+    train_loader = parallel.train_loader(train_set, config, world, generator, workers, pin)
     weights = None if balance is None else torch.tensor(list(balance.values()), device=model.device)
     return Session(
         config=config,
@@ -330,10 +336,11 @@ def _new_session(config, run_dir, model: LoadedModel, decoded, summary, balance:
         scaler=torch.amp.GradScaler("cuda", enabled=model.device.type == "cuda"),
         loss_fn=nn.BCEWithLogitsLoss(pos_weight=weights) if multi_label else nn.CrossEntropyLoss(weight=weights),
         train_loader=train_loader,
-        val_loader=make_loader(val_set, 2 * config.batch_size, False, None, workers, pin),
+        val_loader=parallel.val_loader(val_set, config, world, workers, pin),
         loader_generator=generator,
         decoded=decoded,
         summary=summary,
+        world=world,
     )
 
 

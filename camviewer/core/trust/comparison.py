@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from camviewer.core.atomic import write_text_atomic
+from camviewer.core.errors import DatasetError
 from camviewer.core.jobs import CancelToken, Progress, relay
 
 if TYPE_CHECKING:
@@ -146,7 +148,7 @@ def note_measurement(refined: str | Path, spec: MeasureSpec, before: Measurement
 
     manifest = read_manifest(refined) or {}
     manifest.update(measure=asdict(spec), before=before.to_dict())
-    (Path(refined) / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    write_text_atomic(Path(refined) / MANIFEST, json.dumps(manifest, indent=2))
 
 
 def check_refinement(
@@ -158,18 +160,35 @@ def check_refinement(
     refined set holds no measurement of ``init``.
     """
     from camviewer.core.model.loading import load_model
-    from camviewer.core.trust.refine import read_manifest
+    from camviewer.core.trust.refine import MANIFEST, read_manifest
 
     folder = Path(data) if Path(data).is_dir() else Path(data).parent
     manifest = read_manifest(folder) or {}
     if "before" not in manifest or not manifest.get("model") or not _same_file(manifest["model"], init):
         return None
-    spec, before = MeasureSpec(**manifest["measure"]), Measurement(**manifest["before"])
+    spec, before = _recorded(manifest, folder / MANIFEST)
     after = yield from measure(load_model(checkpoint), spec, cancel)
     verdict = compare(before, after)
     record = {"measure": asdict(spec), "before": before.to_dict(), "after": after.to_dict(), "verdict": asdict(verdict)}
-    (Path(run_dir) / "refinement.json").write_text(json.dumps(record, indent=2))
+    write_text_atomic(Path(run_dir) / "refinement.json", json.dumps(record, indent=2))
     return before, after, verdict
+
+
+def _recorded(manifest: dict, path: Path) -> tuple[MeasureSpec, Measurement]:
+    """The measurement a refine.json holds; a DatasetError when it is damaged or was edited into other types."""
+    unreadable = DatasetError(f"{path}: its measurement before refinement is unreadable")
+    try:
+        spec, before = MeasureSpec(**manifest["measure"]), Measurement(**manifest["before"])
+    except TypeError:  # not objects with these fields
+        raise unreadable from None
+    texts = all(isinstance(text, str) for text in (spec.data, spec.masks, spec.method, before.method))
+    optional = all(text is None or isinstance(text, str) for text in (spec.roi, spec.positive_class))
+    tables = isinstance(before.metrics, dict) and isinstance(before.localization, dict)
+    scores = [before.metrics.get("accuracy"), *map(before.localization.get, LOCALIZATION)] if tables else []
+    numbers = all(score is None or isinstance(score, (int, float)) for score in scores)
+    if not (texts and optional and tables and numbers and isinstance(spec.allow_outside, bool)):
+        raise unreadable
+    return spec, before
 
 
 def _same_file(a: str | Path, b: str | Path) -> bool:

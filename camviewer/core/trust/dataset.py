@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from camviewer.core.cam.display import upsample_map
+from camviewer.core.distributed.shards import shard
+from camviewer.core.distributed.world import World
 from camviewer.core.errors import DatasetError, NoApplicableMethod
 from camviewer.core.jobs import CancelToken, Progress, run_to_end
 from camviewer.core.model.loaded import LoadedModel
@@ -75,11 +77,15 @@ def faithfulness_dataset(
     batch_size: int = 8,
     sanity_images: int = 8,
     cancel: CancelToken | None = None,
+    world: World | None = None,
 ) -> Iterator[Progress]:
     """Deletion/insertion AUC, average drop and increase per method; then the sanity check.
 
     Methods that cannot explain this model are skipped with their reason. Yields Progress per image
-    (then per sanity stage); returns {"rows", "summary", "failed", "skipped_methods"}.
+    (then per sanity stage); returns {"rows", "summary", "failed", "skipped_methods"}, the rows per image in
+    input order. With a ``world`` of several processes each scores its share of the images; rank 0 gathers
+    them, runs the sanity check (on the first images, as one process would) and returns the whole; the others
+    return None.
     """
     from camviewer.core.cam.engine import compute_cams, inapplicable_methods
     from camviewer.core.images import as_decoded
@@ -90,31 +96,30 @@ def faithfulness_dataset(
     methods = [method for method in methods if method not in skipped]
     if not methods:
         raise NoApplicableMethod(skipped)
-    rows, summary, failed = [], {m: defaultdict(list) for m in methods}, []
+    world = world or World()
+    rows, failed = [], []  # (image index, method index, row), (image index, (path, reason))
     size = model.card.input_size
-    decoded = []
-    total = len(paths) + len(methods)
-    for start in range(0, len(paths), batch_size):
+    mine = shard(paths, world)
+    total = len(mine) + len(methods)
+    for start in range(0, len(mine), batch_size):
         chunk, images = [], []
-        for path in paths[start : start + batch_size]:
+        for index in mine[start : start + batch_size]:
             try:
-                images.append(as_decoded(path))
-                chunk.append(path)
+                images.append(as_decoded(paths[index]))
+                chunk.append(index)
             except Exception as error:  # an unreadable image is reported, not fatal
-                failed.append((str(path), str(error)))
+                failed.append((index, (str(paths[index]), str(error))))
         if not images:
             continue
         batch = model.to_batch(images)
-        if len(decoded) < sanity_images:
-            decoded.extend(images[: sanity_images - len(decoded)])
         out = compute_cams(model, batch, methods, target="pred", cancel=cancel)
         classes = [t[0] for t in out.targets]
-        for method in methods:
+        for number, method in enumerate(methods):
             maps = np.stack([upsample_map(raw[method][c], size) for raw, c in zip(out.raw, classes)])
             scores = faithfulness(model, batch, maps, classes, steps=steps, cancel=cancel)
-            for j, path in enumerate(chunk):
+            for j, index in enumerate(chunk):
                 row = {
-                    "path": str(path),
+                    "path": str(paths[index]),
                     "method": method,
                     "class_name": model.card.class_names[classes[j]],
                     "deletion_auc": float(scores.deletion_auc[j]),
@@ -122,14 +127,22 @@ def faithfulness_dataset(
                     "average_drop": float(scores.drop[j]),
                     "increase": bool(scores.increase[j]),
                 }
-                rows.append(row)
-                for key in ("deletion_auc", "insertion_auc", "average_drop", "increase"):
-                    summary[method][key].append(float(row[key]))
-        yield Progress(min(start + batch_size, len(paths)), total, str(chunk[-1]))
+                rows.append((index, number, row))
+        yield Progress(min(start + batch_size, len(mine)), total, str(paths[chunk[-1]]))
+    shares = world.gather((rows, failed))
+    if shares is None:
+        return None
+    rows = [row for *_, row in sorted((item for share in shares for item in share[0]), key=lambda item: item[:2])]
+    failed = [failure for _, failure in sorted(item for share in shares for item in share[1])]
+    summary = {m: defaultdict(list) for m in methods}
+    for row in rows:
+        for key in ("deletion_auc", "insertion_auc", "average_drop", "increase"):
+            summary[row["method"]][key].append(float(row[key]))
     means = {m: {key: float(np.mean(values)) for key, values in table.items()} for m, table in summary.items()}
+    decoded = _first_decoded(paths, sanity_images)
     if decoded:
         batch = model.to_batch(decoded)
-        for done, method in enumerate(methods, start=len(paths) + 1):
+        for done, method in enumerate(methods, start=len(mine) + 1):
             report = run_to_end(sanity_check(model, batch, method, cancel=cancel))
             means[method]["sanity"] = {
                 "passed": report.passed,
@@ -137,6 +150,21 @@ def faithfulness_dataset(
             }
             yield Progress(done, total, f"sanity check of {method}: {'passed' if report.passed else 'FAILED'}")
     return {"rows": rows, "summary": means, "failed": failed, "skipped_methods": skipped}
+
+
+def _first_decoded(paths: Sequence[Path], count: int) -> list:
+    """The first ``count`` images that decode (the sanity check's images)."""
+    from camviewer.core.images import as_decoded
+
+    decoded = []
+    for path in paths:
+        if len(decoded) == count:
+            break
+        try:
+            decoded.append(as_decoded(path))
+        except Exception:  # reported with the scores
+            continue
+    return decoded
 
 
 def faithfulness_record(result: dict, options: dict) -> dict:

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from camviewer.core.cam.engine import inapplicable_methods
+from camviewer.core.distributed.shards import shard
+from camviewer.core.distributed.world import World
 from camviewer.core.errors import DatasetError, NoApplicableMethod
 from camviewer.core.explain.records import ExplainFailure
 from camviewer.core.explain.run import explain_iter
@@ -132,6 +134,7 @@ def localize_dataset(
     label_map: Mapping[str, Sequence[str]] | str | None = None,
     layer: str | None = None,
     plan: TargetPlan | None = None,
+    world: World | None = None,
 ) -> Iterator[Progress]:
     """Score every map against the ground truth; yields per image, returns a dict (see ``_result``).
 
@@ -139,6 +142,8 @@ def localize_dataset(
     ``label_map`` (explicit label -> model classes) first; pass ``plan`` to reuse one already shown.
     ``threshold="tuned"`` picks, per class and method, the grid threshold with the best mean IoU on a
     seeded ``tune_fraction`` of the maps with regions, and reports scores only on the rest.
+    With a ``world`` of several processes each explains its share of the images and rank 0 returns the whole
+    (the same rows, in the same order, as one process); the others return None.
     """
     plan = plan or plan_targets(model, entries, ground_truth, target, label_map)
     skipped = inapplicable_methods(model, methods, layer)
@@ -151,21 +156,31 @@ def localize_dataset(
     images = list(per_image.values())
     choices = [[t.choice for t in targets] if len(targets) > 1 else targets[0].choice for targets in images]
     paths = [targets[0].entry.path for targets in images]
-    job = explain_iter(model, paths, usable, choices, layer=layer, batch_size=batch_size, cancel=cancel)
-    rows: list[LocalizationRow] = []
-    grids: dict[int, dict] = {}  # row index -> {threshold: scores} for tuning
-    failures, used_layer = [], layer
-    for index, event in enumerate(job):
-        result = event.payload
+    world = world or World()
+    mine = shard(images, world)
+    mine_paths, mine_choices = [paths[i] for i in mine], [choices[i] for i in mine]
+    job = explain_iter(model, mine_paths, usable, mine_choices, layer=layer, batch_size=batch_size, cancel=cancel)
+    scored, failures, used_layer = [], [], layer  # (image index, [(row, grid)...]), (image index, failure)
+    for position, event in enumerate(job):
+        result, index = event.payload, mine[position]
         if isinstance(result, ExplainFailure):
-            failures.append((result.source, result.reason))
+            failures.append((index, (result.source, result.reason)))
         else:
             used_layer = result.layer
-            for row, grid in _score_image(result, images[index], ground_truth, roi, threshold, tolerance):
-                if grid:
-                    grids[len(rows)] = grid
-                rows.append(row)
+            scored.append((index, list(_score_image(result, images[index], ground_truth, roi, threshold, tolerance))))
         yield Progress(event.done, event.total, event.message, result)
+    shares = world.gather((scored, failures, used_layer))
+    if shares is None:
+        return None
+    rows: list[LocalizationRow] = []
+    grids: dict[int, dict] = {}  # row index -> {threshold: scores} for tuning
+    for _, pairs in sorted((item for part in shares for item in part[0]), key=lambda item: item[0]):
+        for row, grid in pairs:
+            if grid:
+                grids[len(rows)] = grid
+            rows.append(row)
+    failures = [failure for _, failure in sorted(item for part in shares for item in part[1])]
+    used_layer = next((part[2] for part in shares if part[2]), layer)
     tuned = _apply_tuned_thresholds(rows, grids, tune_fraction, seed) if threshold == "tuned" else {}
     reported = [row for i, row in enumerate(rows) if i not in tuned.get("tuning_rows", set())]
     summary = summarize(reported, usable)

@@ -136,12 +136,21 @@ class TrainingForm(QWidget):
         self.device = QComboBox()
         self.device.addItems(["auto", "cpu", "cuda"])
         self.device.setToolTip("auto: the GPU when there is one")
+        self.gpus = _spin(
+            1,
+            1,
+            1,
+            "",
+            "Train on this many GPUs together, one process each (torchrun, DistributedDataParallel): the batch "
+            "size is shared among them",
+        )
         self.positive_class = QComboBox()
         self.positive_class.setToolTip(
             "Two classes: the class sensitivity and specificity are reported for (stored in the model card)"
         )
         self.set_classes([], None)
         self._layout()
+        self.set_gpu_count(0)
         self._arch_changed(self.arch.currentText())
 
     def _layout(self) -> None:
@@ -174,6 +183,7 @@ class TrainingForm(QWidget):
             (None, self.balance),
         ):
             fit.add_row(text, widget)
+        self.gpus_label = fit.add_row("GPUs", self.gpus)  # shown with more than one GPU
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         for title, form in (("Model", model), ("Training", fit)):
@@ -188,6 +198,17 @@ class TrainingForm(QWidget):
         self.pretrained.setEnabled(arch not in ("tinyvgg", "tinyvgg_gap"))
 
     # ---------------------------------------------------------------------------------- values
+    def set_gpu_count(self, count: int) -> None:
+        """The GPUs this machine has: with more than one, how many to train on is offered (nothing changes else)."""
+        self.gpus.setMaximum(max(1, count))
+        for widget in (self.gpus, self.gpus_label):
+            widget.setVisible(count > 1)
+
+    def processes(self) -> int:
+        """How many processes (GPUs) the run is spread over: 1 unless several GPUs were offered and chosen."""
+        offered = self.gpus.maximum() > 1 and self.device.currentText() != "cpu"
+        return self.gpus.value() if offered else 1
+
     def set_classes(self, names: list[str], positive: str | None) -> None:
         """The dataset's classes: a positive class is offered for two single-label classes."""
         self.positive_class.clear()

@@ -41,7 +41,7 @@ from camviewer.gui.training import tasks
 from camviewer.gui.training.curves import TrainingCurves
 from camviewer.gui.training.dataset_preview import DatasetPreview
 from camviewer.gui.training.form import TrainingForm
-from camviewer.gui.training.progress_bar import STOP_REASONS, TrainingProgressBar
+from camviewer.gui.training.progress_bar import STOP_REASONS, TrainingProgressBar, metric_line
 from camviewer.gui.training.runner import TrainRunner
 
 
@@ -197,6 +197,7 @@ class TrainingPanel(QWidget):
                 "Preparing the training code",
                 tasks.import_training_stack,
                 background=True,
+                returned=self.form.set_gpu_count,  # how many GPUs a run may use
                 finished=self._stack_ready,
             )
         if self._scans.is_current(ticket):
@@ -249,8 +250,10 @@ class TrainingPanel(QWidget):
         self._settings.train_options = self.form.to_json()
         self.curves.clear(config.epochs)
         self._epochs = config.epochs
-        self._log.info(f"Training {config.arch} on {data} into {out} ({config.epochs} epochs at most)")
-        self.runner.train(replace(config, allow_outside=self._partitions.allowed(data)))
+        processes = self.form.processes()
+        where = f" on {processes} GPUs" if processes > 1 else ""
+        self._log.info(f"Training {config.arch} on {data} into {out}{where} ({config.epochs} epochs at most)")
+        self.runner.train(replace(config, allow_outside=self._partitions.allowed(data)), processes)
 
     def choose_run_to_resume(self) -> None:
         if self.runner.running():
@@ -300,7 +303,7 @@ class TrainingPanel(QWidget):
         self.run_dir.setText(info.run_dir)
         self._auto_run_dir = False
         self._log.info(f"Resuming {info.run_dir} at epoch {done + 1} (up to {epochs})")
-        self.runner.resume(info.run_dir, changes)
+        self.runner.resume(info.run_dir, changes, self.form.processes())
 
     def stop(self) -> None:
         """Closing: a run cancelled by closing is not loaded into the viewer any more."""
@@ -375,7 +378,7 @@ class TrainingPanel(QWidget):
         )
         text = f"Training {what} after {epochs} epoch{'s' if epochs != 1 else ''}: {best}."
         if result.test_metrics:
-            text += " Test split: " + _metric_line(result.test_metrics) + "."
+            text += " Test split: " + metric_line(result.test_metrics) + "."
         if not self._closing:
             text += f" Loading {result.best_checkpoint} into the viewer."
         self._log.info(text)
@@ -387,14 +390,3 @@ class TrainingPanel(QWidget):
     def _failed(self, message: str, error: BaseException | None) -> None:
         self.status.say(message, error=True)
         self.progress.setFormat("not started" if isinstance(error, RunFolderInUse) else "failed")
-
-
-def _metric_line(metrics: dict) -> str:
-    parts = [f"accuracy {metrics['accuracy']:.3f}"] if metrics.get("accuracy") is not None else []
-    positive = metrics.get("positive_class")
-    for key in ("sensitivity", "specificity"):
-        if metrics.get(key) is not None:
-            parts.append(f"{key} {metrics[key]:.3f}" + (f" ({positive} positive)" if positive else ""))
-    if metrics.get("roc_auc") is not None:
-        parts.append(f"ROC AUC {metrics['roc_auc']:.3f}")
-    return ", ".join(parts)

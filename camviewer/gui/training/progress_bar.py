@@ -48,3 +48,15 @@ class TrainingProgressBar(JobProgressBar):
         self.setFormat(f"{what} · {epochs} epoch{'s' if epochs != 1 else ''}")
 
     _epochs = 1
+
+
+def metric_line(metrics: dict) -> str:
+    """The test split's headline numbers in words, for the line that says how a run ended."""
+    parts = [f"accuracy {metrics['accuracy']:.3f}"] if metrics.get("accuracy") is not None else []
+    positive = metrics.get("positive_class")
+    for key in ("sensitivity", "specificity"):
+        if metrics.get(key) is not None:
+            parts.append(f"{key} {metrics[key]:.3f}" + (f" ({positive} positive)" if positive else ""))
+    if metrics.get("roc_auc") is not None:
+        parts.append(f"ROC AUC {metrics['roc_auc']:.3f}")
+    return ", ".join(parts)

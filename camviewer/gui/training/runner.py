@@ -7,6 +7,10 @@ in chunks (see :func:`camviewer.gui.tasks.coalesce_batches`). When ImageNet weig
 worker's error handler would let its ``finished`` through first) and the run restarts from random
 initialisation only if the user agrees (``allow_random_init``). Other failures come with what to do in
 the window's words (camviewer.gui.common.remedies).
+
+A run on several GPUs is ``camviewer train --nproc N`` (torchrun) in a subprocess, the same run as the command
+line's, watched through the events its rank 0 writes (camviewer.commands.train.train_on_processes): the same
+signals, the same Cancel (the processes stop at the same step and keep the best checkpoint).
 """
 
 from __future__ import annotations
@@ -53,21 +57,29 @@ class TrainRunner(QObject):
     def running(self) -> bool:
         return self.runner.running()
 
-    def train(self, config: TrainConfig) -> bool:
-        """Start a new run into ``config.out``."""
+    def train(self, config: TrainConfig, processes: int = 1) -> bool:
+        """Start a new run into ``config.out``; on ``processes`` GPUs (torchrun) when more than one."""
         if self.runner.running():
             return False
         self.config, self.run_dir = config, config.out
         self.started.emit()  # before the worker: the GUI redraws itself while it still has the CPU to itself
-        self.runner.start(f"Training {Path(self.run_dir).name}", tasks.train_model, self.config)
+        label = f"Training {Path(self.run_dir).name}"
+        if processes > 1:
+            self.runner.start(label, tasks.train_on_gpus, self.config, processes)
+        else:
+            self.runner.start(label, tasks.train_model, self.config)
         return True
 
-    def resume(self, run_dir: str, changes: ResumeChanges) -> bool:
+    def resume(self, run_dir: str, changes: ResumeChanges, processes: int = 1) -> bool:
         if self.runner.running():
             return False
         self.config, self.run_dir = None, str(run_dir)
         self.started.emit()
-        self.runner.start(f"Resuming {Path(run_dir).name}", tasks.resume_training, str(run_dir), changes)
+        label = f"Resuming {Path(run_dir).name}"
+        if processes > 1:
+            self.runner.start(label, tasks.resume_on_gpus, str(run_dir), changes, processes)
+        else:
+            self.runner.start(label, tasks.resume_training, str(run_dir), changes)
         return True
 
     def cancel(self) -> None:

@@ -5,9 +5,12 @@ Per-batch training updates are gathered into one :class:`BatchChunk` per 50 ms, 
 
 from __future__ import annotations
 
+import json
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from camviewer.core.jobs import CancelToken, Progress
 from camviewer.core.training.records import BatchUpdate, EpochRecord, ResumeChanges, TrainConfig
@@ -49,8 +52,9 @@ def preview_dataset(data: str, allow_outside: bool = False) -> DatasetPreview:
     )
 
 
-def import_training_stack() -> None:
-    """Import what a training run needs now, while the user reads the preview (a job of its own), not after Start.
+def import_training_stack() -> int:
+    """Import what a training run needs now, while the user reads the preview (a job of its own), not after Start;
+    returns how many GPUs a run may use (:func:`visible_gpus`).
 
     Importing a module unmarshals its code with the GIL held: done mid-run, that stalls the window for
     up to ~0.2 s; done here, it happens before the curves and the progress bar have anything to show.
@@ -63,6 +67,8 @@ def import_training_stack() -> None:
     import camviewer.core.evaluation.run
     import camviewer.core.training.loop
     import camviewer.core.trust.refine  # noqa: F401  (a refined set's border crop)
+
+    return visible_gpus()
 
 
 @dataclass
@@ -114,6 +120,47 @@ def resume_training(run_dir: str, changes: ResumeChanges, cancel: CancelToken) -
     from camviewer.core.training.loop import resume
 
     return (yield from coalesce_batches(resume(run_dir, changes, cancel)))
+
+
+def train_on_gpus(config: TrainConfig, processes: int, cancel: CancelToken) -> Iterator:
+    """``camviewer train --config CONFIG --nproc N`` in a subprocess, the command line's own run (torchrun, one
+    process per GPU), watched through the events its rank 0 writes."""
+    from camviewer.core.training.records import Notice
+    from camviewer.core.training.run_folder import claim_run_dir
+
+    for text in claim_run_dir(Path(config.out)):  # a folder in use is refused before any process starts
+        yield Progress(0, None, text, Notice(text))
+    with tempfile.TemporaryDirectory(prefix="camviewer-run-") as scratch:
+        settings = Path(scratch) / "config.json"
+        settings.write_text(json.dumps(config.to_dict()), encoding="utf-8")
+        return (yield from _on_gpus(["--config", str(settings)], processes, Path(scratch), cancel))
+
+
+def resume_on_gpus(run_dir: str, changes: ResumeChanges, processes: int, cancel: CancelToken) -> Iterator:
+    """``camviewer train --resume RUN --nproc N`` in a subprocess, watched the same way."""
+    flags = [item for name, value in changes.given().items() for item in (f"--{name.replace('_', '-')}", str(value))]
+    with tempfile.TemporaryDirectory(prefix="camviewer-run-") as scratch:
+        return (yield from _on_gpus(["--resume", str(run_dir), *flags], processes, Path(scratch), cancel))
+
+
+def _on_gpus(arguments: list[str], processes: int, scratch: Path, cancel: CancelToken) -> Iterator:
+    import sys
+
+    from camviewer.core.training.processes import watch_training
+
+    events = scratch / "events.jsonl"
+    program = [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "camviewer"]
+    command = [*program, "train", *arguments, "--events", str(events), "--nproc", str(processes)]
+    return (yield from coalesce_batches(watch_training(command, events, processes, cancel)))
+
+
+def visible_gpus() -> int:
+    """CUDA devices a run can spread over (none from a frozen bundle, which cannot start torchrun's processes)."""
+    import sys
+
+    import torch
+
+    return 0 if getattr(sys, "frozen", False) else torch.cuda.device_count()
 
 
 @dataclass
