@@ -1,6 +1,6 @@
 """How much does a CAM cost compared with a plain forward pass? And `camviewer explain` vs plain inference.
 
-Run: python benchmarks/bench_cam.py [--archs resnet18,densenet121] [--batches 1,16] [--repeats 15]
+Run: python benchmarks/bench_cam.py [--archs resnet18,densenet121] [--batches 1,16] [--repeats 15] [--device cuda]
      [--volume-archs r3d_18,monai:DenseNet121] [--volume-size 32x64x64]
 
 Every variant is timed round-robin in the same run (the machine's noise hits all alike) and
@@ -17,6 +17,11 @@ The recipe section times a batch-16 explain (preprocessing, one Grad-CAM pass, m
 original images) before and after preprocessing recipes: camviewer 0.x's OpenCV INTER_AREA resize and
 ``cv2.resize`` map upsampling (kept below as the baseline) against torchvision's resize and the exact
 inverse placement.
+
+``--device cuda`` puts the models and inputs on the GPU and synchronizes around every timed call (CUDA
+runs asynchronously: without it a timer measures the launch, not the work); ``--amp`` adds rows under
+bfloat16 autocast. The reference libraries are optional there: their rows are skipped, with a line
+saying so, when one cannot be imported.
 """
 
 from __future__ import annotations
@@ -41,6 +46,37 @@ from camviewer.core.model.card import ModelCard
 from camviewer.core.model.loading import new_model
 
 GRADIENT_FIVE = ["gradcam", "gradcam++", "xgradcam", "layercam", "hirescam"]
+DEVICE = torch.device("cpu")  # set by --device
+
+
+def importable(module: str) -> bool:
+    """Whether a reference library can be imported; says so once when it cannot (its rows are skipped)."""
+    try:
+        __import__(module)
+    except ImportError as error:
+        if module not in _MISSING:
+            print(f"({module} cannot be imported: {error}; its rows are skipped)", flush=True)
+        _MISSING.add(module)
+        return False
+    return True
+
+
+_MISSING: set[str] = set()
+
+
+def synchronize() -> None:
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def autocast(run):
+    """The same call under bfloat16 autocast (--amp rows)."""
+
+    def run_autocast():
+        with torch.autocast(DEVICE.type, dtype=torch.bfloat16):
+            run()
+
+    return run_autocast
 
 
 def our_method(model, batch, methods, settings=None):
@@ -72,10 +108,7 @@ def reference_reshape(model, batch):
     return lambda t: t[:, prefix:].reshape(t.shape[0], *grid, t.shape[2]).permute(0, 3, 1, 2)
 
 
-def variants(model, batch):
-    from pytorch_grad_cam import GradCAM
-    from torchcam.methods import GradCAM as TorchcamGradCAM
-
+def variants(model, batch, amp: bool = False):
     from camviewer.core.cam.layers import layout_of
 
     module = model.module
@@ -87,16 +120,6 @@ def variants(model, batch):
         with torch.no_grad():
             module(batch)
 
-    pgc = GradCAM(model=module, target_layers=[layer], reshape_transform=reference_reshape(model, batch))
-
-    def pytorch_grad_cam():  # targets=None: it explains the predicted class, as ours does
-        pgc(input_tensor=batch, targets=None)
-
-    def torchcam_gradcam():
-        with TorchcamGradCAM(module, layer_name, input_shape=tuple(batch.shape[1:])) as extractor:
-            scores = module(batch)
-            extractor(scores.argmax(1).tolist(), scores)
-
     runs = {
         "plain forward (no grad)": plain_forward,
         "cam": our_method(model, batch, ["cam"]),
@@ -104,15 +127,38 @@ def variants(model, batch):
         "gradcam++": our_method(model, batch, ["gradcam++"]),
         "layercam": our_method(model, batch, ["layercam"]),
         "five gradient methods together": our_method(model, batch, GRADIENT_FIVE),
-        "pytorch-grad-cam GradCAM": pytorch_grad_cam,
-        "torchcam GradCAM": torchcam_gradcam,
     }
-    if transformer:  # torchcam reads (N, C, H, W) layers only; CAM needs a GAP + linear head (Swin has one)
-        del runs["torchcam GradCAM"]
-        if layout_of(model).kind == "tokens":
-            del runs["cam"]
-            runs["rollout"] = our_method(model, batch, ["rollout"])
-            runs["gradrollout"] = our_method(model, batch, ["gradrollout"])
+    if importable("pytorch_grad_cam"):
+        from pytorch_grad_cam import GradCAM
+
+        pgc = GradCAM(model=module, target_layers=[layer], reshape_transform=reference_reshape(model, batch))
+
+        def pytorch_grad_cam():  # targets=None: it explains the predicted class, as ours does
+            pgc(input_tensor=batch, targets=None)
+
+        runs["pytorch-grad-cam GradCAM"] = pytorch_grad_cam
+    # torchcam reads (N, C, H, W) layers only
+    if not transformer and importable("torchcam"):
+        from torchcam.methods import GradCAM as TorchcamGradCAM
+
+        def torchcam_gradcam():
+            with TorchcamGradCAM(module, layer_name, input_shape=tuple(batch.shape[1:])) as extractor:
+                scores = module(batch)
+                extractor(scores.argmax(1).tolist(), scores)
+
+        runs["torchcam GradCAM"] = torchcam_gradcam
+    if layout_of(model).kind == "tokens":  # CAM needs a GAP + linear head (Swin has one)
+        del runs["cam"]
+        runs["rollout"] = our_method(model, batch, ["rollout"])
+        runs["gradrollout"] = our_method(model, batch, ["gradrollout"])
+    if amp:
+        for name, run in (("plain forward (no grad)", plain_forward), ("gradcam", runs["gradcam"])):
+            try:  # tried once first: a failure is a row's news, not the end of the benchmark
+                autocast(run)()
+            except Exception as error:
+                print(f"({name} under bf16 autocast failed: {type(error).__name__}: {error})", flush=True)
+                continue
+            runs[f"{name}, bf16 autocast"] = autocast(run)
     return runs
 
 
@@ -123,22 +169,28 @@ def time_round_robin(runs: dict, repeats: int, warmup: int = 2) -> dict[str, flo
     samples = {name: [] for name in runs}
     for _ in range(repeats):
         for name, run in runs.items():
+            synchronize()
             start = time.perf_counter()
             run()
+            synchronize()
             samples[name].append(time.perf_counter() - start)
     return {name: statistics.median(values) * 1000 for name, values in samples.items()}
 
 
-def bench_methods(archs, batches, repeats) -> None:
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, input 224x224, median of {repeats}\n")
+def bench_methods(archs, batches, repeats, amp: bool = False) -> None:
+    where = f"{torch.get_num_threads()} threads"
+    if DEVICE.type == "cuda":
+        where = f"{torch.cuda.get_device_name(DEVICE)}, CUDA {torch.version.cuda}"
+    print(f"torch {torch.__version__}, {where}, input 224x224, median of {repeats}\n")
     print("| model | batch | variant | median ms | ratio to plain forward |")
     print("|---|---|---|---|---|")
     for arch in archs:
         torch.manual_seed(0)
-        model = new_model(ModelCard(arch=arch, class_names=[f"c{i}" for i in range(10)]), device="cpu")
+        model = new_model(ModelCard(arch=arch, class_names=[f"c{i}" for i in range(10)]), device=str(DEVICE))
         for size in batches:
-            batch = torch.randn(size, 3, 224, 224)
-            medians = time_round_robin(variants(model, batch), repeats if size == 1 else max(3, repeats // 3))
+            batch = torch.randn(size, 3, 224, 224).to(DEVICE)
+            runs = variants(model, batch, amp)
+            medians = time_round_robin(runs, repeats if size == 1 else max(3, repeats // 3))
             base = medians["plain forward (no grad)"]
             for name, ms in medians.items():
                 print(f"| {arch} | {size} | {name} | {ms:.1f} | {ms / base:.3f}x |", flush=True)
@@ -146,10 +198,13 @@ def bench_methods(archs, batches, repeats) -> None:
 
 def many_forward_variants(model, batch, chunk: int) -> dict:
     """AblationCAM and Score-CAM, ours and pytorch-grad-cam's: same layer, class, and inputs per forward."""
+    settings = MethodSettings(batch_size=chunk)
+    ours = {method: our_method(model, batch, [method], settings) for method in ("ablationcam", "scorecam")}
+    if not importable("pytorch_grad_cam"):
+        return ours
     from pytorch_grad_cam import AblationCAM, ScoreCAM
 
     layer = model.module.get_submodule(compute_cams(model, batch[:1], ["gradcam"]).layer)
-    settings = MethodSettings(batch_size=chunk)
     references = {
         "ablationcam": AblationCAM(model.module, [layer], batch_size=chunk),
         "scorecam": ScoreCAM(model.module, [layer]),
@@ -165,7 +220,7 @@ def many_forward_variants(model, batch, chunk: int) -> dict:
 
     runs = {}
     for method in ("ablationcam", "scorecam"):
-        runs[method] = our_method(model, batch, [method], settings)
+        runs[method] = ours[method]
         runs[f"pytorch-grad-cam {method}"] = reference(method)
     return runs
 
@@ -178,11 +233,16 @@ def bench_many_forwards(archs, size: int, chunk: int, repeats: int) -> None:
     for arch in archs:
         torch.manual_seed(0)
         card = ModelCard(arch=arch, class_names=[f"c{i}" for i in range(10)], input_size=(size, size))
-        model = new_model(card, device="cpu")
-        batch = torch.randn(1, 3, size, size)
+        model = new_model(card, device=str(DEVICE))
+        batch = torch.randn(1, 3, size, size).to(DEVICE)
         medians = time_round_robin(many_forward_variants(model, batch, chunk), repeats, warmup=1)
         for method in ("ablationcam", "scorecam"):
-            ours, theirs = medians[method] / 1000, medians[f"pytorch-grad-cam {method}"] / 1000
+            ours = medians[method] / 1000
+            theirs = medians.get(f"pytorch-grad-cam {method}")
+            if theirs is None:
+                print(f"| {arch} | {method} | {ours:.2f} | - | - |", flush=True)
+                continue
+            theirs /= 1000
             print(f"| {arch} | {method} | {ours:.2f} | {theirs:.2f} | {theirs / ours:.1f}x |", flush=True)
 
 
@@ -203,8 +263,8 @@ def bench_volume_methods(archs, size: tuple[int, int, int], repeats: int) -> Non
             arch_options={"spatial_dims": 3} if arch.startswith("monai:") else {},
             volume=VolumeRecipe(size),
         )
-        model = new_model(card, device="cpu")
-        runs = variants(model, torch.randn(1, 1, *size))
+        model = new_model(card, device=str(DEVICE))
+        runs = variants(model, torch.randn(1, 1, *size).to(DEVICE))
         for method, why in inapplicable_methods(model, ["cam"]).items():  # e.g. a grid too small for the last layer
             print(f"| {arch} | {method} | - | not applicable: {why} |")
             runs.pop(method, None)
@@ -356,18 +416,26 @@ def main() -> None:
     parser.add_argument("--skip-many", action="store_true")
     parser.add_argument("--volume-archs", default="r3d_18,monai:DenseNet121", help="3-D networks ('' skips them)")
     parser.add_argument("--volume-size", default="32x64x64", metavar="DxHxW")
+    parser.add_argument("--skip-recipe", action="store_true")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where models and inputs live")
+    parser.add_argument("--amp", action="store_true", help="add rows under bfloat16 autocast")
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device)
+    if DEVICE.type == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: torch sees no CUDA device")
     if args.threads:
         torch.set_num_threads(args.threads)
     if not args.skip_methods:
-        bench_methods(args.archs.split(","), [int(b) for b in args.batches.split(",")], args.repeats)
+        bench_methods(args.archs.split(","), [int(b) for b in args.batches.split(",")], args.repeats, args.amp)
     if not args.skip_many:
         bench_many_forwards(args.many_archs.split(","), args.many_size, args.many_batch, args.many_repeats)
     if args.volume_archs:
         volume_size = tuple(int(side) for side in args.volume_size.split("x"))
         bench_volume_methods(args.volume_archs.split(","), volume_size, max(3, args.repeats // 3))
-    sizes = [tuple(int(side) for side in size.split("x")) for size in args.recipe_sizes.split(",")]
-    bench_recipe(sizes, max(3, args.repeats // 3))
+    if not args.skip_recipe:  # preprocessing and placement run on the CPU whatever --device says
+        sizes = [tuple(int(side) for side in size.split("x")) for size in args.recipe_sizes.split(",")]
+        bench_recipe(sizes, max(3, args.repeats // 3))
     if not args.skip_folder:
         bench_explain_folder(args.images, repeats=3)
 

@@ -119,10 +119,14 @@ def _forward_replacing(module: nn.Module, layer: nn.Module, image, activations) 
 
 
 def smooth_noise(image_shape: tuple[int, ...], settings: MethodSettings, device) -> torch.Tensor:
-    """The noise of Smooth Grad-CAM++ for one image: (samples, *image_shape), the same for every image and call."""
-    generator = torch.Generator(device=device).manual_seed(settings.smooth_seed)
-    noise = torch.randn((settings.smooth_samples, *image_shape), generator=generator, device=device)
-    return noise * settings.smooth_std
+    """The noise of Smooth Grad-CAM++ for one image: (samples, *image_shape), the same for every image and call.
+
+    Drawn on the CPU, then moved: a CUDA generator gives other numbers for the same seed, and the map of an
+    image must not depend on the device that computes it.
+    """
+    generator = torch.Generator().manual_seed(settings.smooth_seed)
+    noise = torch.randn((settings.smooth_samples, *image_shape), generator=generator)
+    return noise.to(device) * settings.smooth_std
 
 
 def smooth_maps(
