@@ -55,6 +55,7 @@ bench: $(TEST_STAMP)
 	$(PY) benchmarks/bench_cam.py
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_gui.py
+	$(PY) benchmarks/bench_volume.py
 	$(PY) benchmarks/bench_scale.py
 
 # Training with nothing but --arch on fresh synthetic cells: test accuracy, pointing game, time.

@@ -1,6 +1,7 @@
 """How much does a CAM cost compared with a plain forward pass? And `camviewer explain` vs plain inference.
 
 Run: python benchmarks/bench_cam.py [--archs resnet18,densenet121] [--batches 1,16] [--repeats 15] [--device cuda]
+     [--volume-archs r3d_18,monai:DenseNet121] [--volume-size 32x64x64]
 
 Every variant is timed round-robin in the same run (the machine's noise hits all alike) and
 reported as the median and the ratio to a plain no-grad forward of the same model and batch.
@@ -8,6 +9,9 @@ Our timings include upsampling the maps to the input size, as the references' do
 
 The AblationCAM and Score-CAM section times one image against pytorch-grad-cam's implementations at the
 same settings (layer, class, inputs per forward), round-robin as well.
+
+The volume section does the same for 3-D networks on a one-channel volume (maps upsampled to the input
+grid, trilinear); pytorch-grad-cam's GradCAM takes 5-D input, torchcam's too.
 
 The recipe section times a batch-16 explain (preprocessing, one Grad-CAM pass, maps placed on the
 original images) before and after preprocessing recipes: camviewer 0.x's OpenCV INTER_AREA resize and
@@ -36,7 +40,7 @@ import numpy as np
 import torch
 
 from camviewer.core.cam.display import upsample_map
-from camviewer.core.cam.engine import compute_cams
+from camviewer.core.cam.engine import compute_cams, inapplicable_methods
 from camviewer.core.cam.names import MethodSettings
 from camviewer.core.model.card import ModelCard
 from camviewer.core.model.loading import new_model
@@ -76,13 +80,17 @@ def autocast(run):
 
 
 def our_method(model, batch, methods, settings=None):
+    from camviewer.core.volumes.resample import resize
+
     def run():
         out = compute_cams(model, batch, methods, settings=settings)
-        size = batch.shape[-2:]
         for image in out.raw:
             for per_class in image.values():
                 for raw in per_class.values():
-                    upsample_map(raw, size)
+                    if batch.ndim == 5:
+                        resize(np.maximum(raw, 0), batch.shape[-3:])
+                    else:
+                        upsample_map(raw, batch.shape[-2:])
 
     return run
 
@@ -238,6 +246,34 @@ def bench_many_forwards(archs, size: int, chunk: int, repeats: int) -> None:
             print(f"| {arch} | {method} | {ours:.2f} | {theirs:.2f} | {theirs / ours:.1f}x |", flush=True)
 
 
+def bench_volume_methods(archs, size: tuple[int, int, int], repeats: int) -> None:
+    from camviewer.core.model.volume_recipe import VolumeRecipe
+
+    print(f"\n3-D networks, one-channel volume {'x'.join(map(str, size))}, batch 1, median of {repeats}\n")
+    print("| model | variant | median ms | ratio to plain forward |")
+    print("|---|---|---|---|")
+    for arch in archs:
+        torch.manual_seed(0)
+        card = ModelCard(
+            arch=arch,
+            class_names=["normal", "nodule"],
+            channels=1,
+            mean=(0.5,),
+            std=(0.25,),
+            arch_options={"spatial_dims": 3} if arch.startswith("monai:") else {},
+            volume=VolumeRecipe(size),
+        )
+        model = new_model(card, device=str(DEVICE))
+        runs = variants(model, torch.randn(1, 1, *size).to(DEVICE))
+        for method, why in inapplicable_methods(model, ["cam"]).items():  # e.g. a grid too small for the last layer
+            print(f"| {arch} | {method} | - | not applicable: {why} |")
+            runs.pop(method, None)
+        medians = time_round_robin(runs, repeats, warmup=1)
+        base = medians["plain forward (no grad)"]
+        for name, ms in medians.items():
+            print(f"| {arch} | {name} | {ms:.0f} | {ms / base:.3f}x |", flush=True)
+
+
 def bench_explain_folder(count: int, repeats: int) -> None:
     """`camviewer explain` (gradcam, maps + overlays + CSV) vs a plain batched no-grad loop."""
     from camviewer.cli import main as cli_main
@@ -378,6 +414,8 @@ def main() -> None:
     parser.add_argument("--many-batch", type=int, default=32, help="inputs per forward for both implementations")
     parser.add_argument("--many-repeats", type=int, default=3)
     parser.add_argument("--skip-many", action="store_true")
+    parser.add_argument("--volume-archs", default="r3d_18,monai:DenseNet121", help="3-D networks ('' skips them)")
+    parser.add_argument("--volume-size", default="32x64x64", metavar="DxHxW")
     parser.add_argument("--skip-recipe", action="store_true")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where models and inputs live")
     parser.add_argument("--amp", action="store_true", help="add rows under bfloat16 autocast")
@@ -392,6 +430,9 @@ def main() -> None:
         bench_methods(args.archs.split(","), [int(b) for b in args.batches.split(",")], args.repeats, args.amp)
     if not args.skip_many:
         bench_many_forwards(args.many_archs.split(","), args.many_size, args.many_batch, args.many_repeats)
+    if args.volume_archs:
+        volume_size = tuple(int(side) for side in args.volume_size.split("x"))
+        bench_volume_methods(args.volume_archs.split(","), volume_size, max(3, args.repeats // 3))
     if not args.skip_recipe:  # preprocessing and placement run on the CPU whatever --device says
         sizes = [tuple(int(side) for side in size.split("x")) for size in args.recipe_sizes.split(",")]
         bench_recipe(sizes, max(3, args.repeats // 3))

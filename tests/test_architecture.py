@@ -14,12 +14,13 @@ ROOT = PACKAGE.parent
 QT_MODULES = {"PySide6", "PyQt5", "PyQt6", "PySide2", "shiboken6", "superqt", "pyqtgraph", "qtpy"}
 MAX_MODULE_LINES = 400
 # Feature packages of the GUI: the lower packages (jobs, common) never import them, and features import app never.
-GUI_FEATURES = ("viewer", "training", "evaluation", "trust", "refine")
+GUI_FEATURES = ("viewer", "volume", "training", "evaluation", "trust", "refine")
 GUI_LOWER = ("jobs", "common")
 # Modules the GUI may import before torch has loaded (records and names): they must not import torch.
 TORCH_FREE = (
     "camviewer.core.model.card",
     "camviewer.core.model.recipe",
+    "camviewer.core.model.volume_recipe",
     "camviewer.core.cam.names",
     "camviewer.core.data.index",
     "camviewer.core.data.summary",

@@ -22,15 +22,27 @@ CASES = {
         [
             *["--archs", "resnet18", "--batches", "1", "--repeats", "1", "--images", "4", "--recipe-sizes", "64x80"],
             *["--many-archs", "resnet18", "--many-size", "32", "--many-repeats", "1"],
+            *["--volume-archs", "r3d_18", "--volume-size", "4x16x16"],
         ],
         [
             "| resnet18 | ablationcam |",
             "| resnet18 | scorecam |",
             "| resnet18 | 1 | gradcam |",
+            "| r3d_18 | gradcam |",
             "pytorch-grad-cam GradCAM",
             "torchcam GradCAM",
             "| 16 x 64x80 |",
             "camviewer explain",
+        ],
+    ),
+    "bench_volume.py": (
+        ["--size", "24x48x48", "--input", "16x24x24", "--runs", "1"],
+        [
+            "decode -> three planes shown",
+            "after decode -> Grad-CAM map over the three planes",
+            "peak memory growth, whole open",
+            "largest GUI heartbeat gap, whole open",
+            "one slice step -> three planes repainted",
         ],
     ),
     "bench_train.py": (

@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 
+from camviewer.commands._volume import add_volume_arguments, volume_arguments
 from camviewer.core import errors
 from camviewer.core.model.recipe import INTERPOLATIONS
 
@@ -28,15 +29,30 @@ def float_list(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected numbers separated by commas, not {text!r}") from None
 
 
-def input_size(text: str) -> tuple[int, int]:
+def input_size(text: str) -> tuple[int, ...]:
+    """SIZE or HxW for images; DxHxW (three sizes) for a volume model."""
     parts = text.lower().replace("x", ",").split(",")
     try:
         sizes = [int(p) for p in parts if p.strip()]
     except ValueError:
         sizes = []
+    if len(sizes) == 3:  # a volume model's grid
+        if min(sizes) < 2 or max(sizes) > 1024:
+            raise argparse.ArgumentTypeError(f"expected DEPTHxHEIGHTxWIDTH of 2 to 1024 voxels each, not {text!r}")
+        return tuple(sizes)
     if len(sizes) not in (1, 2) or min(sizes) < 8 or max(sizes) > 4096:
-        raise argparse.ArgumentTypeError(f"expected SIZE or HEIGHTxWIDTH (8 to 4096 pixels), not {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected SIZE or HEIGHTxWIDTH (8 to 4096 pixels), or DEPTHxHEIGHTxWIDTH for a volume, not {text!r}"
+        )
     return (sizes[0], sizes[-1])
+
+
+def image_size(text: str) -> tuple[int, int]:
+    """SIZE or HxW (a crop or a resize of images)."""
+    size = input_size(text)
+    if len(size) == 3:
+        raise argparse.ArgumentTypeError(f"expected SIZE or HEIGHTxWIDTH, not {text!r}")
+    return size
 
 
 def label_map(text: str) -> str:
@@ -64,17 +80,18 @@ LABEL_MAP_HELP = (
 
 def resize_size(text: str) -> int | tuple[int, int]:
     """``256``: the shorter side (an int); ``224x224``: an exact size."""
-    size = input_size(text)
+    size = image_size(text)
     return size if "x" in text.lower() or "," in text else size[0]
 
 
 def add_recipe_arguments(group, default_size: str = "224") -> None:
-    """--input-size (the stretch shorthand), --resize, --crop, --letterbox, --interpolation."""
+    """--input-size (the stretch shorthand), --resize, --crop, --letterbox, --interpolation; the volume recipe."""
     group.add_argument(
         "--input-size",
         type=input_size,
-        metavar="HxW",
-        help=f"stretch images to this size (= --resize HxW; default {default_size})",
+        metavar="HxW|DxHxW",
+        help=f"stretch images to this size (= --resize HxW; default {default_size}); for a 3-D model, the volume "
+        "size it sees",
     )
     group.add_argument(
         "--resize",
@@ -82,7 +99,7 @@ def add_recipe_arguments(group, default_size: str = "224") -> None:
         metavar="N|HxW",
         help="N: shorter side to N, aspect kept (torchvision Resize(N)); HxW: stretch to exactly HxW",
     )
-    group.add_argument("--crop", type=input_size, metavar="N|HxW", help="centre crop after --resize (CenterCrop)")
+    group.add_argument("--crop", type=image_size, metavar="N|HxW", help="centre crop after --resize (CenterCrop)")
     group.add_argument(
         "--letterbox", action="store_true", default=None, help="fit inside --resize, aspect kept, pad with black"
     )
@@ -92,6 +109,7 @@ def add_recipe_arguments(group, default_size: str = "224") -> None:
         help="resize filter: bilinear (default, as torchvision Resize on PIL images), bicubic, nearest, "
         "or area (camviewer 0.x, the default of checkpoints it wrote)",
     )
+    add_volume_arguments(group)
 
 
 def recipe_arguments(args: argparse.Namespace) -> dict | None:
@@ -99,7 +117,10 @@ def recipe_arguments(args: argparse.Namespace) -> dict | None:
     given = {key: getattr(args, key, None) for key in ("resize", "crop", "letterbox", "interpolation")}
     given = {key: value for key, value in given.items() if value is not None}
     problem = None
-    if getattr(args, "input_size", None) is not None and "resize" in given:
+    volume_size = len(getattr(args, "input_size", None) or ()) == 3
+    if volume_size and given:
+        problem = "--resize, --crop, --letterbox and --interpolation are for images; a DxHxW --input-size is a volume's"
+    elif getattr(args, "input_size", None) is not None and "resize" in given:
         problem = "--input-size is the stretch shorthand of --resize HxW: give one of them"
     elif ("crop" in given or "letterbox" in given) and "resize" not in given:
         problem = "--crop and --letterbox apply after --resize: give --resize too (e.g. --resize 256 --crop 224)"
@@ -154,6 +175,8 @@ def load_model_from_args(args: argparse.Namespace):
         grayscale=args.grayscale,
         multi_label=args.multi_label,
         recipe=recipe_arguments(args),
+        volume=volume_arguments(args),
+        spatial_dims=args.spatial_dims,
     )
 
 
@@ -203,6 +226,10 @@ def remedy(error: BaseException) -> str | None:
             return f"drop --arch, or give --arch {found}"
         case errors.UnknownArchitecture():
             return "`camviewer info --list-archs` lists the architectures"
+        case errors.SpatialDimsMismatch(network_dims=3):
+            return "a 3-D network sees volumes: give --input-size DxHxW (e.g. 64x96x96), or --spatial-dims 2"
+        case errors.SpatialDimsMismatch():
+            return "a 2-D network sees images: give --input-size HxW, or --spatial-dims 3 for MONAI or TinyVGG"
         case errors.RecipeError():
             return "see --resize, --crop and --letterbox (e.g. --resize 256 --crop 224, or --resize 224x224)"
         case errors.DeviceUnavailable():

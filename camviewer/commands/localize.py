@@ -49,10 +49,16 @@ def columns_value(text: str) -> dict[str, str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("data", metavar="DATA", help="dataset folder (class sub-folders) or any folder of images")
+    parser.add_argument(
+        "data",
+        metavar="DATA",
+        help="dataset folder (class sub-folders) or any folder of images (volumes, for a 3-D model)",
+    )
     add_model_arguments(parser)
     truth = parser.add_argument_group("ground truth (exactly one)")
-    truth.add_argument("--masks", metavar="DIR", help="masks mirroring DATA's layout (same relative path and stem)")
+    truth.add_argument(
+        "--masks", metavar="DIR", help="masks mirroring DATA's layout (same relative path and stem; NIfTI for volumes)"
+    )
     truth.add_argument(
         "--boxes", metavar="CSV", help="boxes CSV: columns found by their names (see --columns), ChestX-ray14's too"
     )
@@ -121,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         if args.split:
             entries = split_images(args.data, args.split, model, args.allow_outside)
         else:
-            entries = dataset_images(args.data, args.allow_outside)
+            entries = dataset_images(args.data, args.allow_outside, volumes=model.card.volume is not None)
         plan = plan_targets(model, entries, truth, args.target, args.label_map)
     except CamError as error:
         return fail(error, EXIT_USAGE)

@@ -51,6 +51,8 @@ _CONFIG_FLAGS = (
     "crop",
     "letterbox",
     "interpolation",
+    "spacing",
+    "window",
     "border_crop",
     "grayscale",
     "multi_label",
@@ -85,7 +87,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model = parser.add_argument_group("model")
     model.add_argument(
         "--arch",
-        help="architecture, e.g. tinyvgg_gap, resnet18, timm:vit_tiny_patch16_224 (see `camviewer info --list-archs`)",
+        help="architecture, e.g. tinyvgg_gap, resnet18, timm:vit_tiny_patch16_224; for volumes r3d_18, "
+        "monai:resnet18, monai:DenseNet121 (see `camviewer info --list-archs`)",
     )
     model.add_argument(
         "--arch-options",
@@ -271,6 +274,8 @@ def _train_job(args: argparse.Namespace):
     options = dict(args.arch_options or base.get("arch_options") or {})
     if args.widths:
         options["widths"] = args.widths
+    if args.spatial_dims:
+        options["spatial_dims"] = args.spatial_dims
     if args.cache_mb is not None:
         given["cache_bytes"] = args.cache_mb * 2**20
     command = shlex.join(["camviewer", "train", *sys.argv[2:]]) if sys.argv[1:2] == ["train"] else base.get("command")
@@ -308,7 +313,9 @@ def _resume_job(args: argparse.Namespace, run_dir: str, restarted: bool = False)
     if restarted:  # the command that started the run: what may change is taken, the rest is the run's own
         changes = {name: value for name, value in changes.items() if name in RESUMABLE_CHANGES}
     refused = sorted(set(changes) - set(RESUMABLE_CHANGES))
-    if not restarted and (refused or args.arch_options or args.widths or args.out not in (None, run_dir)):
+    if not restarted and (
+        refused or args.arch_options or args.widths or args.spatial_dims or args.out not in (None, run_dir)
+    ):
         names = ", ".join("--" + name.replace("_", "-") for name in refused) or "the model or output options"
         return fail(
             f"--resume continues a run as it was configured; {names} cannot change "

@@ -61,8 +61,8 @@ def to_unit_array(image: Image, card: ModelCard) -> np.ndarray:
 
 
 def normalize(batch: torch.Tensor, card: ModelCard) -> torch.Tensor:
-    """(x - mean) / std per channel; works on CxHxW and NxCxHxW."""
-    shape = (-1, 1, 1)
+    """(x - mean) / std per channel; works on CxHxW and NxCxHxW (C x D x H x W and N x C x D x H x W for volumes)."""
+    shape = (-1,) + (1,) * card.spatial_dims
     mean = torch.tensor(card.mean, dtype=batch.dtype, device=batch.device).view(shape)
     std = torch.tensor(card.std, dtype=batch.dtype, device=batch.device).view(shape)
     return (batch - mean) / std

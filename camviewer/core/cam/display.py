@@ -1,4 +1,4 @@
-"""From a raw map at layer resolution to a display map on the image: ReLU, bilinear resize, min-max.
+"""From a raw map at layer resolution to a display map on the image (or volume): ReLU, bilinear resize, min-max.
 
 The map covers the model input. :func:`upsample_map` puts it back on the original image through the
 exact inverse of the card's recipe (:class:`~camviewer.core.model.recipe.Placement`): letterbox padding
@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from camviewer.core.model.recipe import Placement
+from camviewer.core.model.volume_recipe import VolumePlacement
 
 
 def upsample_map(raw: np.ndarray, image_size: tuple[int, int], placement: Placement | None = None) -> np.ndarray:
@@ -64,12 +65,16 @@ def _image_to_map(placement: Placement, map_shape: tuple[int, int]) -> tuple[tup
     return tuple(axes)
 
 
-def _interpolation_matrix(positions: np.ndarray, scale: float, shift: float, cells: int) -> np.ndarray:
-    """len(positions) x cells weights of linear interpolation at scale * position + shift, edges repeated."""
+def _interpolation_weights(positions: np.ndarray, scale: float, shift: float, cells: int) -> tuple:
+    """(low, high, fraction) of linear interpolation at scale * position + shift, edges repeated."""
     where = np.clip(positions * scale + shift, 0.0, cells - 1)
     low = np.floor(where).astype(np.int64)
-    high = np.minimum(low + 1, cells - 1)
-    fraction = (where - low).astype(np.float32)
+    return low, np.minimum(low + 1, cells - 1), (where - low).astype(np.float32)
+
+
+def _interpolation_matrix(positions: np.ndarray, scale: float, shift: float, cells: int) -> np.ndarray:
+    """len(positions) x cells weights of linear interpolation at scale * position + shift, edges repeated."""
+    low, high, fraction = _interpolation_weights(positions, scale, shift, cells)
     matrix = np.zeros((len(positions), cells), np.float32)
     index = np.arange(len(positions))
     np.add.at(matrix, (index, low), 1.0 - fraction)
@@ -92,3 +97,39 @@ def empty_reason(raw: np.ndarray, zero_gradient: bool) -> str | None:
     if not np.any(np.asarray(raw) > 0):
         return "empty map: no positive evidence for this class at this layer (every value is 0 or below)"
     return None
+
+
+def upsample_volume_map(raw: np.ndarray, placement: VolumePlacement) -> np.ndarray:
+    """A raw 3-D map on the source volume's voxels: ReLU, trilinear, min-max over the seen voxels.
+
+    (D, H, W) float32 in [0, 1] on the grid of ``placement.source_shape``, NaN where the model did not see the
+    volume (outside a centre crop).
+    """
+    return normalised(placed_volume_map(raw, placement))[0]
+
+
+def placed_volume_map(raw: np.ndarray, placement: VolumePlacement) -> np.ndarray:
+    """ReLU and trilinear resize onto the voxels the model saw, in the raw map's units; NaN where not seen.
+
+    Separable: three small interpolation matrices, as for images; where the recipe resizes the whole field of
+    view this is ``volumes.resample.to_volume_grid`` (torch's trilinear).
+    """
+    positive = np.maximum(np.asarray(raw, dtype=np.float32), 0)
+    box = placement.seen_box()
+    axes = []
+    for (scale, shift), (start, stop), size, cells in zip(
+        placement.input_from_source(), box, placement.input_size, positive.shape
+    ):
+        ratio = cells / size  # input -> map: (x + 0.5) * cells / size - 0.5
+        axes.append((np.arange(start, stop), scale * ratio, (shift + 0.5) * ratio - 0.5, cells))
+    rows, cols = _interpolation_matrix(*axes[1]), _interpolation_matrix(*axes[2])
+    planes = np.einsum("hb,abw->ahw", rows, np.einsum("abk,wk->abw", positive, cols, optimize=False), optimize=False)
+    # The map's slices at full size, then each source slice from the two map slices around it: the product with
+    # the depth interpolation matrix without its zeros (2 terms a voxel, not one per map slice).
+    whole = all((start, stop) == (0, n) for (start, stop), n in zip(box, placement.source_shape))
+    out = np.empty(placement.source_shape, np.float32) if whole else np.full(placement.source_shape, np.nan, np.float32)
+    seen = out[tuple(slice(start, stop) for start, stop in box)]
+    for d, (low, high, fraction) in enumerate(zip(*_interpolation_weights(*axes[0]))):
+        np.multiply(planes[low], 1.0 - fraction, out=seen[d])
+        seen[d] += planes[high] * fraction
+    return out

@@ -177,7 +177,8 @@ def compute_cams(
     settings: MethodSettings | None = None,
     cancel: CancelToken | None = None,
 ) -> CamBatch:
-    """Every requested method for every requested class of a normalised (N, C, *spatial) batch."""
+    """Every requested method for every requested class of a normalised (N, C, *spatial) batch: N x C x H x W
+    images, or N x C x D x H x W volumes for a volume model (the maps are then d x h x w)."""
     methods = validate_methods(methods)
     settings = settings or MethodSettings()
     layer = layer or auto_layer(model)
@@ -315,8 +316,12 @@ def inapplicable_methods(model: LoadedModel, methods: Sequence[str], layer: str 
     layer_module(model, layer)
     slow = [m for m in methods if METHOD_INFO[m].slow]
     probed = [m for m in methods if m not in slow] or ["eigencam"]
-    shape = (*model.card.input_size, model.card.channels)
-    probe = model.to_batch([np.random.default_rng(0).random(shape, dtype=np.float32)])
+    random = np.random.default_rng(0)
+    if model.card.volume is not None:  # the input shape of a volume model: 1 x C x D x H x W
+        shape = (1, model.card.channels, *model.card.input_size)
+        probe = torch.from_numpy(random.random(shape, dtype=np.float32)).to(model.device)
+    else:
+        probe = model.to_batch([random.random((*model.card.input_size, model.card.channels), dtype=np.float32)])
 
     def reason(chosen: Sequence[str]) -> str | None:
         try:

@@ -35,13 +35,14 @@ from torch import nn
 
 from camviewer.core.cam.tokens import LayerView, ModelLayout, model_layout
 from camviewer.core.errors import CamError
+from camviewer.core.model.archs import HEAD_LAYERS
 from camviewer.core.model.loaded import LoadedModel, eval_mode
 
 
 @dataclass(frozen=True)
 class LayerInfo:
     name: str
-    shape: tuple[int, int, int]  # channels, height, width of its map for the model's input size
+    shape: tuple[int, ...]  # channels, then height, width of its map for the model's input size (depth too: volumes)
     module_type: str
 
 
@@ -53,10 +54,11 @@ def layout_of(model: LoadedModel) -> ModelLayout:
 
 
 def candidate_layers(model: LoadedModel) -> list[LayerInfo]:
-    """Layers with a spatial map (channel-first, tokens or channels-last), in execution order; cached on the model.
+    """Layers with a spatial map (channel-first, tokens or channels-last; (C, d, h, w) in a volume model), in
+    execution order; cached on the model.
 
     A dry forward at the card's input size records every module's output. Excluded: the model
-    itself, adaptive pooling (it only resizes), maps of size 1x1, modules called more than once
+    itself, adaptive pooling (it only resizes), maps of a single cell, modules called more than once
     (ResNet reuses one ReLU module inside a block: its hook would fire twice), and what runs inside
     attention modules. The same pass finds the head (see :func:`auto_layer`).
     """
@@ -67,13 +69,13 @@ def candidate_layers(model: LoadedModel) -> list[LayerInfo]:
     calls: dict[str, int] = defaultdict(int)
     order: list[tuple[str, tuple, str]] = []
     outputs: dict[str, tuple[torch.Tensor, LayerView]] = {}  # for the gradient probe of transformers
-    head: list[int] = []  # position in ``order`` when the last Linear/Conv2d (the classifier) ran
+    head: list[int] = []  # position in ``order`` when the last Linear or convolution (the classifier) ran
     head_input: list[torch.Tensor] = []  # what that classifier reads
 
     def record(name: str):
         def hook(module, inputs, output):
             calls[name] += 1
-            if isinstance(module, (nn.Linear, nn.Conv2d)):
+            if isinstance(module, HEAD_LAYERS):
                 head[:], head_input[:] = [len(order)], inputs[:1]
             view = layout.view(name, module, output, card.input_size)
             if view is None:
@@ -85,7 +87,7 @@ def candidate_layers(model: LoadedModel) -> list[LayerInfo]:
 
         return hook
 
-    skip = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
+    skip = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.AdaptiveAvgPool3d, nn.AdaptiveMaxPool3d)
     handles = [
         module.register_forward_hook(record(name))
         for name, module in model.module.named_modules()
@@ -137,13 +139,13 @@ def _gradient_reaches_map(features: torch.Tensor, outputs: dict) -> set[str]:
 
 # A map there is the map of the layer before it, and it belongs to the head: identity in eval mode,
 # or a change of layout only (torchvision's Swin permutes its channels-last map back before pooling).
-NOT_A_LAYER = ("Dropout", "Dropout2d", "Dropout1d", "AlphaDropout", "Identity", "Permute")
+NOT_A_LAYER = ("Dropout", "Dropout2d", "Dropout1d", "Dropout3d", "AlphaDropout", "Identity", "Permute")
 
 
 def auto_layer(model: LoadedModel) -> str:
     """The last spatial layer before the classification head (the outermost module when nested).
 
-    The head starts with the last Linear or Conv2d to run, the one that computes the class scores:
+    The head starts with the last Linear or convolution to run, the one that computes the class scores:
     a convolutional head (SqueezeNet's ``classifier.1``, NiN) has spatial outputs whose channels are
     the class scores, and a map there is degenerate (one channel per class). Dropout before the head
     is skipped (identity at inference). In a transformer, only layers where the class scores have a

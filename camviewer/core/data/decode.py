@@ -1,7 +1,12 @@
-"""Decoding a dataset once: every image checked, channel moments for the statistics, an optional uint8 cache."""
+"""Decoding a dataset once: every image (or volume) checked, channel moments for the statistics, an optional cache.
+
+Images are cached as uint8 at the model's input size (what an 8-bit file holds); volumes as float16 at the model's
+grid (window values in [0, 1] or z-scores: 8 bits would lose ~5 HU steps of a 1400 HU window).
+"""
 
 from __future__ import annotations
 
+import math
 import os
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -20,6 +25,8 @@ from camviewer.core.images import read_image
 from camviewer.core.jobs import CancelToken, Progress
 from camviewer.core.model.card import ModelCard
 from camviewer.core.preprocess import to_unit_array
+from camviewer.core.preprocess_volume import to_unit_volume
+from camviewer.core.volumes import read_volume
 
 
 @dataclass
@@ -29,7 +36,7 @@ class DecodedSet:
     samples: list[Sample]
     skipped: list[tuple[str, str]]  # (path, reason) of files that could not be decoded
     moments: np.ndarray  # N x C x 2: per-image channel mean and mean of squares, after preprocessing
-    pixels: torch.Tensor | None  # N x C x H x W uint8 when cached in memory, else None
+    pixels: torch.Tensor | None  # N x C x H x W uint8 (N x C x D x H x W float16 for volumes) in memory, else None
 
     def channel_stats(self, split: str = "train") -> tuple[tuple[float, ...], tuple[float, ...]]:
         """Per-channel mean and std over the images of ``split`` (all images share the input size)."""
@@ -41,7 +48,11 @@ class DecodedSet:
 
 
 def cache_bytes(count: int, card: ModelCard) -> int:
-    return count * card.channels * card.input_size[0] * card.input_size[1]
+    return count * card.channels * math.prod(card.input_size) * np.dtype(cache_dtype(card)).itemsize
+
+
+def cache_dtype(card: ModelCard):
+    return np.float16 if card.volume is not None else np.uint8
 
 
 def decode_samples(
@@ -53,7 +64,8 @@ def decode_samples(
 ) -> Generator[Progress, None, DecodedSet]:
     """Decode every sample once (verifying it), yielding Progress; returns a :class:`DecodedSet`."""
     total = len(samples)
-    pixels = torch.empty((total, card.channels, *card.input_size), dtype=torch.uint8) if in_memory else None
+    dtype = torch.from_numpy(np.zeros(0, cache_dtype(card))).dtype
+    pixels = torch.empty((total, card.channels, *card.input_size), dtype=dtype) if in_memory else None
     moments = np.zeros((total, card.channels, 2))
     kept, skipped = [], []
     results = ordered_map(partial(_decode_one, card=card, keep_pixels=in_memory), samples, threads)
@@ -69,7 +81,8 @@ def decode_samples(
                     pixels[len(kept)] = torch.from_numpy(unit_pixels)
                 kept.append(sample)
             if done % 16 == 0 or done == total:
-                yield Progress(done, total, f"checked {done}/{total} images, {len(skipped)} unreadable")
+                kind = "volumes" if card.volume is not None else "images"
+                yield Progress(done, total, f"checked {done}/{total} {kind}, {len(skipped)} unreadable")
     cached = pixels[: len(kept)].clone() if pixels is not None and skipped else pixels
     return DecodedSet(kept, skipped, moments[: len(kept)], cached)
 
@@ -114,13 +127,19 @@ def ordered_map(function: Callable, items: Sequence, threads: int | None = None,
 
 
 def _decode_one(sample: Sample, card: ModelCard, keep_pixels: bool) -> tuple[np.ndarray, np.ndarray | None] | str:
-    """(channel moments, uint8 CxHxW or None) of one preprocessed image, or the reason it is unreadable."""
+    """(channel moments, C x (D x) H x W cache values or None) of one preprocessed image or volume, or the reason
+    it is unreadable."""
     try:
-        unit = to_unit_array(read_image(sample.path), card)
-    except ImageError as error:
+        if card.volume is not None:
+            unit = to_unit_volume(read_volume(sample.path), card).numpy()  # C x D x H x W
+        else:
+            unit = to_unit_array(read_image(sample.path), card).transpose(2, 0, 1)  # C x H x W
+    except ImageError as error:  # VolumeError is one too
         return error.reason
     except Exception as error:  # a decoder bug must not stop a whole dataset: report it with the file
         return f"{type(error).__name__}: {error}"
-    wide = unit.astype(np.float64)  # E[x^2] - E[x]^2 loses digits in float32
-    moments = np.stack([wide.mean(axis=(0, 1)), np.square(wide).mean(axis=(0, 1))], axis=1)
-    return moments, np.rint(unit * 255).astype(np.uint8).transpose(2, 0, 1) if keep_pixels else None
+    wide = unit.reshape(unit.shape[0], -1).astype(np.float64)  # E[x^2] - E[x]^2 loses digits in float32
+    moments = np.stack([wide.mean(axis=1), np.square(wide).mean(axis=1)], axis=1)
+    if not keep_pixels:
+        return moments, None
+    return moments, unit.astype(np.float16) if card.volume is not None else np.rint(unit * 255).astype(np.uint8)

@@ -2,6 +2,10 @@
 
 A dataset is given in one of three ways:
 
+A dataset holds 2-D images, or volumes (NIfTI files, DICOM series folders, multi-frame DICOM) for a 3-D
+model: ``scan_dataset(..., volumes=True)`` lists each class folder's volumes with
+:func:`camviewer.core.volumes.list_volumes` instead of its images (a DICOM series is one sample, its folder).
+
 * **Class folders**: ``DATA/<class>/...`` with one sub-folder per class; images are found recursively
   inside each class folder. Sub-folders named ``masks``, ``roi``, ``boxes`` or ``annotations``, hidden
   ones (``.x``) and ones starting with ``_`` hold ground truth or metadata and are *not* classes, so
@@ -76,6 +80,7 @@ class DatasetIndex:
     positive_class: str | None = None  # from a synth.json beside the data, if any
     ignored_folders: list[str] = field(default_factory=list)
     origin: dict | None = None  # how `camviewer synth` made the data (kind, n, seed, size, shortcut), if it did
+    volumes: bool = False  # the samples are volumes (for a 3-D model), not 2-D images
 
     @property
     def multi_label(self) -> bool:
@@ -93,11 +98,12 @@ class DatasetIndex:
         return {name: counts.get(name, 0) for name in self.class_names}
 
 
-def scan_dataset(source: str | os.PathLike, allow_outside: bool = False) -> DatasetIndex:
-    """Index a class-folder tree, a split-first tree or a CSV partition file (``allow_outside``: see the module)."""
+def scan_dataset(source: str | os.PathLike, allow_outside: bool = False, volumes: bool = False) -> DatasetIndex:
+    """Index a class-folder tree, a split-first tree or a CSV partition file (``allow_outside``: see the module),
+    of images or of ``volumes``."""
     path = Path(source)
     if path.is_file():
-        return read_partition_csv(path, allow_outside)
+        return replace(read_partition_csv(path, allow_outside), volumes=volumes)
     if not path.is_dir():
         raise DatasetError(f"{path}: no such folder or CSV file")
     children = _data_folders(path)
@@ -107,17 +113,19 @@ def scan_dataset(source: str | os.PathLike, allow_outside: bool = False) -> Data
     if split_folders and len(split_folders) == len(children):
         layout, samples, ignored = "split-folders", [], []
         for folder, split in sorted(split_folders.items()):
-            found, skipped = _class_folder_samples(folder, split)
+            found, skipped = _class_folder_samples(folder, split, volumes)
             samples += found
             ignored += skipped
     else:
         layout = "class-folders"
-        samples, ignored = _class_folder_samples(path, None)
+        samples, ignored = _class_folder_samples(path, None, volumes)
     if not samples:
-        raise DatasetError(f"{path}: no images found in class sub-folders (expected {path}/<class>/<image>)")
+        kind = "volume" if volumes else "image"
+        raise DatasetError(f"{path}: no {kind}s found in class sub-folders (expected {path}/<class>/<{kind}>)")
     names = sorted({label for sample in samples for label in sample.labels})
     origin = synth_origin(path)
-    return DatasetIndex(path, layout, names, samples, _synth_positive_class(origin, names), ignored, origin)
+    positive = _synth_positive_class(origin, names)
+    return DatasetIndex(path, layout, names, samples, positive, ignored, origin, volumes)
 
 
 def _data_folders(folder: Path) -> list[Path]:
@@ -129,10 +137,15 @@ def _data_folders(folder: Path) -> list[Path]:
     )
 
 
-def _class_folder_samples(folder: Path, split: str | None) -> tuple[list[Sample], list[str]]:
+def _class_folder_samples(folder: Path, split: str | None, volumes: bool) -> tuple[list[Sample], list[str]]:
     samples, ignored = [], []
     for class_folder in _data_folders(folder):
-        images = list_images(class_folder, recursive=True)
+        if volumes:
+            from camviewer.core.volumes import list_volumes
+
+            images = list(dict.fromkeys(source.path for source in list_volumes(class_folder)))  # a folder once
+        else:
+            images = list_images(class_folder, recursive=True)
         if not images:
             ignored.append(str(class_folder))
         samples += [Sample(image, (class_folder.name,), split) for image in images]

@@ -68,6 +68,7 @@ from camviewer.core.errors.models import (  # noqa: F401
     NonFiniteWeights,
     PretrainedWeightsUnavailable,
     RecipeError,
+    SpatialDimsMismatch,
     StateDictMismatchError,
     UnknownArchitecture,
     UnsafeCheckpointError,

@@ -84,6 +84,19 @@ class RecipeError(CamviewerError):
         super().__init__(f"preprocessing: {reason}")
 
 
+class SpatialDimsMismatch(RecipeError):
+    """A network for volumes with a recipe for images, or the other way round.
+
+    ``network_dims`` is what the architecture takes (3: volumes (N, C, D, H, W); 2: images), ``recipe_dims``
+    what the preprocessing gives (3 with a volume recipe, (d, h, w) input size).
+    """
+
+    def __init__(self, arch: str, network_dims: int, recipe_dims: int):
+        self.arch, self.network_dims, self.recipe_dims = arch, network_dims, recipe_dims
+        kinds = {2: "2-D images", 3: "3-D volumes"}
+        super().__init__(f"{arch} takes {kinds[network_dims]}, but the recipe prepares {kinds[recipe_dims]}")
+
+
 class UnknownArchitecture(CamviewerError):
     """No architecture of that name can be built."""
 

@@ -136,7 +136,7 @@ def select_samples(
     data: str | Path, split: str | None, model: LoadedModel, allow_outside: bool = False
 ) -> tuple[list[Sample], str | None]:
     """The images to evaluate and where their split came from (the data itself or a run's split.csv)."""
-    index = scan_dataset(data, allow_outside)
+    index = scan_dataset(data, allow_outside, volumes=model.card.volume is not None)
     if split in (None, "all"):
         return index.samples, None
     split = SPLIT_ALIASES.get(split.lower(), split)
@@ -205,13 +205,13 @@ def _predict_share(model: LoadedModel, samples: Sequence[Sample], batch_size: in
     probabilities, (path, reason) of the skipped); None on the other ranks."""
     rows = shard(samples, world)
     kept, probabilities, skipped = [], [], []
-    for batch in _decoded_batches([samples[row] for row in rows], batch_size):
+    for batch in _decoded_batches([samples[row] for row in rows], batch_size, model):
         if cancel is not None:
             cancel.raise_if_cancelled()
         good = [(rows[i], image) for i, image in batch if not isinstance(image, str)]
         skipped += [(rows[i], reason) for i, reason in batch if isinstance(reason, str)]
         if good:
-            probabilities.append(model.predict([image for _, image in good]))
+            probabilities.append(_predict(model, [image for _, image in good]))
             kept += [row for row, _ in good]
         yield Progress(len(kept) + len(skipped), len(rows), f"predicted {len(kept)} images")
     width = len(model.card.class_names)
@@ -265,18 +265,37 @@ def write_report(
 # ----------------------------------------------------------------------------- helpers
 
 
-def _decoded_batches(samples: Sequence[Sample], batch_size: int) -> Iterator[list]:
-    """Batches of (row, DecodedImage or failure reason), decoded in threads at most two batches ahead."""
+def _decoded_batches(samples: Sequence[Sample], batch_size: int, model: LoadedModel) -> Iterator[list]:
+    """Batches of (row, DecodedImage or failure reason), decoded in threads at most two batches ahead.
+
+    A volume model's volumes are brought to its input in the decoding thread (a C x D x H x W tensor): a batch
+    never holds whole volumes.
+    """
+    from camviewer.core.preprocess_volume import to_unit_volume
+    from camviewer.core.volumes import read_volume
 
     def decode(row: int):
         try:
+            if model.card.volume is not None:
+                return row, to_unit_volume(read_volume(samples[row].path), model.card)
             return row, read_image(samples[row].path)
-        except ImageError as error:
+        except ImageError as error:  # VolumeError is one too
             return row, error.reason
 
     with closing(ordered_map(decode, range(len(samples)), threads=4, ahead=2 * batch_size)) as decoded:
         while batch := list(islice(decoded, batch_size)):
             yield batch
+
+
+def _predict(model: LoadedModel, decoded: list) -> np.ndarray:
+    """Probabilities of decoded images, or of volumes already on the model's grid (unit tensors)."""
+    if model.card.volume is None:
+        return model.predict(decoded)
+    import torch
+
+    from camviewer.core.preprocess import normalize
+
+    return model.predict_tensor(normalize(torch.stack(decoded), model.card))
 
 
 def _metrics(names, positive, samples, targets, probs, multi_label: bool, operating) -> EvaluationResult:

@@ -1,8 +1,9 @@
 """The folder export behind `camviewer explain` and the window's Export folder.
 
 ``explain_to_folder`` writes ``maps/<stem>__<method>__<class>.npy``, ``overlays/<same>.png``,
-``predictions.csv`` and ``export.json`` (see :mod:`camviewer.core.explain.outputs` for the names and
-:mod:`camviewer.core.explain.table` for the table). What it guarantees:
+``predictions.csv`` and ``export.json`` (a volume model: NIfTI maps, ``.nii.gz``, and montages of axial slices;
+see :mod:`camviewer.core.explain.outputs` for the names and :mod:`camviewer.core.explain.table` for the table).
+What it guarantees:
 
 * every file is written under a temporary name and renamed when complete; an image's row is appended to
   ``predictions.csv`` only once all its files are there, so the table always lists exactly what is on disk;
@@ -40,11 +41,13 @@ Pending = deque[tuple[Future, list]]
 
 
 def expand_sources(
-    paths: Iterable[str | Path], out_dir: str | Path | None = None
+    paths: Iterable[str | Path], out_dir: str | Path | None = None, volumes: bool = False
 ) -> tuple[list[Input], list[ExplainFailure], list[str]]:
     """Files as given, folders expanded recursively to their images, each once; missing paths reported.
 
     Files inside ``out_dir`` are left out (an export is never read back as its own input); the notices say so.
+    With ``volumes`` (a 3-D model), folders expand to their volumes: NIfTI files, DICOM series folders (a series
+    folder given as it is is one volume) and multi-frame DICOM files.
     """
     inputs, problems, notices, seen = [], [], [], set()
     outputs = os.path.abspath(out_dir) if out_dir is not None else None
@@ -53,7 +56,8 @@ def expand_sources(
             problems.append(ExplainFailure(str(path), "inside the output folder: outputs are not read as input"))
             continue
         if path.is_dir():
-            found = [(file, file.relative_to(path).as_posix()) for file in list_images(path, recursive=True)]
+            files = _volumes_in(path) if volumes else list_images(path, recursive=True)
+            found = [(file, _key(file, path)) for file in files]
             if outputs is not None and _inside(outputs, os.path.abspath(path)):
                 found = [(file, key) for file, key in found if not _inside(os.path.abspath(file), outputs)]
                 notices.append(f"{printable(path)} holds the output folder: its files are not read as input")
@@ -92,7 +96,7 @@ def explain_to_folder(
     """
     out_dir = Path(out_dir)
     methods = validate_methods(methods)
-    inputs, missing, notices = expand_sources(paths, out_dir)
+    inputs, missing, notices = expand_sources(paths, out_dir, volumes=model.card.volume is not None)
     for text in notices:
         yield Progress(0, None, text, ExportNotice(text))
     for failure in missing:
@@ -138,7 +142,7 @@ def export_images(
                     stem = names.stem(by_source[result.source])
                     write = writers.submit(write_image_outputs, result, out_dir, names, stem, *style)
                     pending.append((write, _row(result, list(result.probs), stem)))
-                    result = replace(result, image=None)
+                    result = replace(result, image=None, volume=None)
                 _commit(pending, table, summary, keep=keep)
                 yield Progress(event.done, event.total, event.message, result)
             _commit(pending, table, summary, keep=0)
@@ -205,6 +209,19 @@ def _finish(pending: Pending, table: PredictionsTable, summary: dict) -> None:
             pending.clear()
             break
         summary["explained"] += 1
+
+
+def _key(file: Path, folder: Path) -> str:
+    """The path of ``file`` relative to the input ``folder``; the folder's name for a series that is the folder."""
+    key = file.relative_to(folder).as_posix()
+    return folder.name if key == "." else key
+
+
+def _volumes_in(folder: Path) -> list[Path]:
+    """The volumes of a folder tree, each once (a folder holding several series is read, and refused, as one)."""
+    from camviewer.core.volumes import list_volumes
+
+    return list(dict.fromkeys(source.path for source in list_volumes(folder)))
 
 
 def _inside(path: str, folder: str) -> bool:

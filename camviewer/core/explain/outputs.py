@@ -1,6 +1,6 @@
 """The files of one explained image in an export folder: their names, and writing them as a whole or not at all.
 
-Names are ``maps/<stem>__<method>__<class>.npy`` and ``overlays/<same>.png``:
+Names are ``maps/<stem>__<method>__<class>.npy`` and ``overlays/<same>.png`` (a volume's map: ``.nii.gz``):
 
 * the **stem** comes from the image's path relative to the folder it was found in (``sub1/x.png`` ->
   ``sub1~x``; a file given by name -> its stem), so images with the same name in different folders differ;
@@ -22,14 +22,16 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from camviewer.core.atomic import write_npy
+from camviewer.core.explain.montage import montage
 from camviewer.core.explain.records import ExplainResult
 from camviewer.core.filenames import FIELD_SEPARATOR, bounded, safe_name, with_hash
 from camviewer.core.overlay import overlay, write_png
+from camviewer.core.volumes import write_nifti
 
 STEM_BYTES = 150
 CLASS_BYTES = 80
 FOLDER_JOIN = "~"
-OUTPUT_FOLDERS = {"maps": ".npy", "overlays": ".png"}
+OUTPUT_FOLDERS = {"maps": (".npy", ".nii.gz"), "overlays": (".png",)}
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ class OutputNames:
     def stem(self, item: Input) -> str:
         source = os.path.abspath(item.path)
         if source not in self.stems:
-            parts = [safe_name(part) for part in PurePosixPath(item.key).with_suffix("").parts] or ["_"]
+            key = item.key[: -len(".nii.gz")] if item.key.lower().endswith(".nii.gz") else item.key
+            parts = [safe_name(part) for part in PurePosixPath(key).with_suffix("").parts] or ["_"]
             stem = bounded(FOLDER_JOIN.join(parts), STEM_BYTES, key=item.key)
             if stem.casefold() in self._taken:
                 stem = _free(stem, source, self._taken, STEM_BYTES)
@@ -76,17 +79,24 @@ def write_image_outputs(
 ) -> list[Path]:
     """Each map (.npy) and overlay (.png) of one image, each written atomically; all or none of them.
 
-    On a failure the files already written for this image are removed before the error goes on, so the
-    folder never holds part of an image.
+    A volume's map is NIfTI on the volume's grid and affine (float32 in [0, 1]; voxels a crop left unseen are 0,
+    as viewers show NaN badly) and its overlay a montage of axial slices. On a failure the files already written
+    for this image are removed before the error goes on, so the folder never holds part of an image.
     """
     written: list[Path] = []
     try:
         for method, per_class in result.maps.items():
             for class_name, map01 in per_class.items():
                 name = names.file_name(stem, method, class_name)
-                written.append(write_npy(out_dir / "maps" / f"{name}.npy", map01.astype(np.float32, copy=False)))
+                if result.volume is not None:
+                    maps = out_dir / "maps" / f"{name}.nii.gz"
+                    written.append(write_nifti(maps, np.nan_to_num(map01, nan=0.0), like=result.volume))
+                    picture = montage(result.volume, map01, colormap, alpha)
+                else:
+                    written.append(write_npy(out_dir / "maps" / f"{name}.npy", map01.astype(np.float32, copy=False)))
+                    picture = overlay(result.image.pixels, map01, colormap, alpha)
                 written.append(out_dir / "overlays" / f"{name}.png")
-                write_png(written[-1], overlay(result.image.pixels, map01, colormap, alpha))
+                write_png(written[-1], picture)
     except BaseException:
         remove_files(written)
         raise

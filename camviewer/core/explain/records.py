@@ -12,13 +12,18 @@ from pathlib import Path
 import numpy as np
 
 from camviewer.core.images import DecodedImage
+from camviewer.core.volumes.read import VolumeSource
+from camviewer.core.volumes.records import Volume
 
-ImageSource = str | Path | np.ndarray | DecodedImage
+# A volume model explains volumes: NIfTI files, DICOM series folders, VolumeSources or Volumes.
+ImageSource = str | Path | np.ndarray | DecodedImage | VolumeSource | Volume
 
 
 @dataclass
 class ExplainResult:
     """One image explained: ``maps[method][class_name]`` is H x W float32 in [0, 1] at the original size.
+
+    For a volume, ``size`` is its (D, H, W) and each map is D x H x W on its voxels; ``volume`` holds it when kept.
 
     Pixels the model did not see (outside a centre or border crop) are NaN in ``maps``. ``empty`` names
     the (method, class) maps with nothing to show, and why (zero gradient, or no positive value).
@@ -27,7 +32,7 @@ class ExplainResult:
     """
 
     source: str
-    size: tuple[int, int]
+    size: tuple[int, ...]
     probs: dict[str, float]
     predicted: str
     layer: str
@@ -36,6 +41,7 @@ class ExplainResult:
     ranges: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
     image: DecodedImage | None = None
     empty: dict[tuple[str, str], str] = field(default_factory=dict)
+    volume: Volume | None = None
 
 
 @dataclass

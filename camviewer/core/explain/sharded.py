@@ -54,7 +54,7 @@ def explain_shards_to_folder(
     world = world or World()
     out_dir = Path(out_dir)
     methods = validate_methods(methods)
-    inputs, missing, notices = expand_sources(paths, out_dir)
+    inputs, missing, notices = expand_sources(paths, out_dir, volumes=model.card.volume is not None)
     done = None
     if world.writes:
         for text in notices:

@@ -16,6 +16,7 @@ from camviewer.core.images.common import INT32_MAX, DecodedImage, ImageInfo, Win
 CT_PRESETS = (
     Window("Lung", -600, 1500),
     Window("Mediastinum", 50, 350),
+    Window("Abdomen", 50, 400),
     Window("Bone", 400, 1800),
     Window("Brain", 40, 80),
 )

@@ -1,10 +1,12 @@
-"""Architectures: every torchvision classifier and timm model by name, plus TinyVGG and the CAM-ready VGG-16-GAP.
+"""Architectures: every torchvision classifier by name (video ResNets included, as 3-D CNNs) and timm model, MONAI's
+classification networks (``monai_archs``), plus TinyVGG (2-D or 3-D) and the CAM-ready VGG-16-GAP.
 
 All models return logits; the model card says whether they go through softmax or sigmoid.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from torchvision.models.vision_transformer import interpolate_embeddings
 from camviewer.core.errors import CamviewerError, PretrainedWeightsUnavailable, RecipeError, UnknownArchitecture
 from camviewer.core.model.card_checks import TINYVGG_DEFAULT_WIDTHS
 from camviewer.core.model.pretrained import pretrained_state_dict
-from camviewer.core.model.registry import is_known_architecture
+from camviewer.core.model.registry import MONAI_PREFIX, is_known_architecture, spatial_dims
 from camviewer.core.model.state_dict import normalize_keys
 from camviewer.core.model.timm_models import build_timm, is_timm
 
@@ -28,6 +30,7 @@ class TinyVGG(nn.Module):
     Parameter names match the widely used course implementation (``conv_block_1.0.weight``...,
     ``classifier.1.weight``) so its checkpoints load. ``gap=True`` swaps the flatten head for
     global average pooling + one linear layer, which makes the model CAM-ready and size-agnostic.
+    ``spatial_dims=3`` makes the same network of 3-D convolutions and pooling, for volumes.
 
     Convolutions start from He initialisation (normal, fan-out, zero bias), as torchvision's VGG
     does. PyTorch's default for a bare ``Conv2d`` (uniform, a third of He's variance, biases up to
@@ -43,30 +46,32 @@ class TinyVGG(nn.Module):
         in_channels: int = 3,
         widths: Sequence[int] = TINYVGG_DEFAULT_WIDTHS,
         gap: bool = False,
-        input_size: tuple[int, int] = (64, 64),
+        input_size: tuple[int, ...] = (64, 64),
+        spatial_dims: int = 2,
     ) -> None:
         super().__init__()
+        conv, pool, global_pool = (
+            (nn.Conv3d, nn.MaxPool3d, nn.AdaptiveAvgPool3d)
+            if spatial_dims == 3
+            else (nn.Conv2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d)
+        )
         channels = in_channels
         for index, width in enumerate(widths, start=1):
             block = nn.Sequential(
-                nn.Conv2d(channels, width, 3, padding=1),
-                nn.ReLU(),
-                nn.Conv2d(width, width, 3, padding=1),
-                nn.ReLU(),
-                nn.MaxPool2d(2),
+                conv(channels, width, 3, padding=1), nn.ReLU(), conv(width, width, 3, padding=1), nn.ReLU(), pool(2)
             )
             self.add_module(f"conv_block_{index}", block)
             channels = width
         self.blocks = len(widths)
         if gap:
-            self.classifier = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes))
+            self.classifier = nn.Sequential(global_pool(1), nn.Flatten(), nn.Linear(channels, num_classes))
         else:
             shrink = 2 ** len(widths)
-            cells = (input_size[0] // shrink) * (input_size[1] // shrink)
+            cells = math.prod(side // shrink for side in input_size[-spatial_dims:])
             self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(channels * cells, num_classes))
 
         for module in self.modules():
-            if isinstance(module, nn.Conv2d):
+            if isinstance(module, (nn.Conv2d, nn.Conv3d)):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
                 nn.init.zeros_(module.bias)
 
@@ -119,13 +124,13 @@ def build_model(
     num_classes: int,
     channels: int = 3,
     arch_options: dict | None = None,
-    input_size: tuple[int, int] = (224, 224),
+    input_size: tuple[int, ...] = (224, 224),
     pretrained: bool = False,
     weights_file: str | Path | None = None,
 ) -> nn.Module:
     """A fresh model of ``arch`` with ``num_classes`` outputs and ``channels`` input channels.
 
-    With ``pretrained`` (or a ``weights_file``), ImageNet weights are loaded first and the
+    ``input_size`` (only a TinyVGG without GAP needs it) is (h, w), or (d, h, w) for a 3-D network. With ``pretrained`` (or a ``weights_file``), ImageNet weights are loaded first and the
     classifier is then replaced; with one channel, the first convolution's pretrained weights
     are summed over RGB so a grey image gives the response its RGB copy would. ``timm:NAME``
     models are built by timm (``arch_options`` go to their constructor), which does the same.
@@ -136,11 +141,16 @@ def build_model(
         raise UnknownArchitecture(arch)
     if is_timm(arch):
         return build_timm(arch, num_classes, channels, input_size, options, pretrained, weights_file)
+    dims = spatial_dims(arch, options)
     if arch in ("tinyvgg", "tinyvgg_gap"):
         if pretrained or weights_file:
             raise PretrainedWeightsUnavailable(arch, "it is one of camviewer's own architectures")
         widths = options.get("widths", TINYVGG_DEFAULT_WIDTHS)
-        return TinyVGG(num_classes, channels, widths, gap=arch == "tinyvgg_gap", input_size=input_size)
+        return TinyVGG(num_classes, channels, widths, arch == "tinyvgg_gap", input_size, dims)
+    if arch.startswith(MONAI_PREFIX):
+        from camviewer.core.model.monai_archs import build_monai
+
+        return build_monai(arch, num_classes, channels, dims, pretrained or weights_file is not None)
     if arch == "vgg16_gap":
         model = VGG16GAP(num_classes, 3, options.get("conv_width", 1024))
         if pretrained or weights_file:
@@ -177,14 +187,18 @@ def _size_options(arch: str, input_size: tuple[int, int]) -> dict:
     return {}
 
 
+# Layers that can compute class scores: the head of a classifier is the last of them.
+HEAD_LAYERS = (nn.Linear, nn.Conv2d, nn.Conv3d)
+
+
 def final_layer_name(model: nn.Module) -> str:
-    """Name of the layer that produces the logits: the last Linear or Conv2d in module order."""
+    """Name of the layer that produces the logits: the last Linear or convolution in module order."""
     last = None
     for name, module in model.named_modules():
-        if isinstance(module, (nn.Linear, nn.Conv2d)):
+        if isinstance(module, HEAD_LAYERS):
             last = name
     if last is None:
-        raise CamviewerError("the model has no Linear or Conv2d layer")
+        raise CamviewerError("the model has no Linear or convolution layer")
     return last
 
 
@@ -195,17 +209,17 @@ def replace_classifier(model: nn.Module, num_classes: int) -> None:
     if isinstance(old, nn.Linear):
         new = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
     else:
-        new = nn.Conv2d(old.in_channels, num_classes, old.kernel_size, old.stride, old.padding)
+        new = type(old)(old.in_channels, num_classes, old.kernel_size, old.stride, old.padding)
     _set_submodule(model, name, new)
 
 
 def replace_first_conv(model: nn.Module, channels: int) -> None:
-    """Make the first convolution take ``channels`` inputs, keeping its RGB weights' response."""
-    convolutions = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    """Make the first convolution (2-D or 3-D) take ``channels`` inputs, keeping its RGB weights' response."""
+    convolutions = [(name, m) for name, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Conv3d))]
     if not convolutions:
         raise CamviewerError("the model has no convolution to adapt to the number of channels")
     name, module = convolutions[0]
-    new = nn.Conv2d(
+    new = type(module)(
         channels,
         module.out_channels,
         module.kernel_size,

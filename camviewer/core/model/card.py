@@ -8,6 +8,7 @@ from typing import Any
 
 from camviewer.core.errors import InvalidModelCard
 from camviewer.core.model import card_checks, recipe
+from camviewer.core.model.volume_recipe import VolumeRecipe
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -29,11 +30,14 @@ class ModelCard:
     per input channel). ``input_size`` is the (height, width) the model receives; given alone it
     means "stretch to this size" (``resize`` then stays None). ``head`` is "softmax" (one class per
     image) or "sigmoid" (multi-label).
+
+    A volume model has a ``volume`` recipe (grid, intensity; see :mod:`~camviewer.core.model.volume_recipe`)
+    instead of the 2-D geometry: its ``input_size`` is then the (depth, height, width) it sees.
     """
 
     arch: str
     class_names: list[str]
-    input_size: tuple[int, int] | None = None  # None: what the recipe gives, else 224 x 224
+    input_size: tuple[int, ...] | None = None  # None: what the recipe gives, else 224 x 224; (d, h, w) for volumes
     channels: int = 3
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
@@ -49,6 +53,7 @@ class ModelCard:
     letterbox: bool = False
     interpolation: str = recipe.DEFAULT_INTERPOLATION
     arch_options: dict[str, Any] = field(default_factory=dict)
+    volume: VolumeRecipe | None = None  # the 3-D recipe of a volume model
     # Free-form provenance: training data, seed, metrics, notes on how the card was inferred.
     notes: dict[str, Any] = field(default_factory=dict)
 
@@ -68,6 +73,11 @@ class ModelCard:
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    @property
+    def spatial_dims(self) -> int:
+        """3 for a volume model, 2 for an image model."""
+        return 2 if self.volume is None else 3
+
     def validate(self) -> None:
         """Raises InvalidModelCard (a ValueError) naming the field that is wrong."""
         card_checks.check_values(self)
@@ -79,6 +89,9 @@ class ModelCard:
 
     def _settle_recipe(self) -> None:
         """Normal form: a plain stretch is ``resize=None`` + ``input_size``; otherwise input_size follows the recipe."""
+        if self.volume is not None or (self.input_size is not None and len(self.input_size) == 3):
+            self._settle_volume_recipe()
+            return
         self.crop = None if self.crop is None else recipe.as_size(self.crop)
         self.letterbox = bool(self.letterbox)
         self.resize = None if self.resize is None else recipe.as_resize(self.resize)
@@ -101,18 +114,43 @@ class ModelCard:
             )
         self.input_size = produced
 
+    def _settle_volume_recipe(self) -> None:
+        """A volume card: ``input_size`` is the volume recipe's size (given alone, it makes a default recipe)."""
+        if isinstance(self.volume, dict):
+            self.volume = VolumeRecipe.from_dict(self.volume)
+        if self.volume is None:
+            self.volume = VolumeRecipe(self.input_size)
+        elif self.input_size is not None and tuple(self.input_size) != self.volume.size:
+            raise ValueError(
+                f"input size {tuple(self.input_size)} disagrees with the volume recipe's {self.volume.size}"
+            )
+        if self.resize is not None or self.crop is not None or self.letterbox:
+            raise ValueError("a volume model's grid is its volume recipe: it takes no 2-D resize, crop or letterbox")
+        self.input_size = self.volume.size
+
     def with_recipe(self, **changes: Any) -> ModelCard:
         """A copy with other preprocessing (``input_size`` alone: a stretch); the rest of the card is kept."""
         keys = ("input_size", "resize", "crop", "letterbox")
+        if self.volume is None and changes.get("volume") is not None:  # an image card becomes a volume card
+            return replace(self, **(dict.fromkeys(keys) | {"letterbox": False} | changes))
+        if self.volume is not None:  # the grid is the volume recipe's: a new size goes there
+            size = changes.pop("input_size", None)
+            volume = changes.pop("volume", self.volume)
+            volume = volume if size is None else replace(volume, size=tuple(size))
+            return replace(self, input_size=None, volume=volume, **changes)
         if any(key in changes for key in keys):  # a new geometry replaces the old one as a whole
             changes = dict.fromkeys(keys) | {"letterbox": False} | changes
         return replace(self, **changes)
 
     def placement(self, image_size: tuple[int, int]) -> recipe.Placement:
         """Where the model input comes from in an image of ``image_size`` (height, width), and back."""
+        if self.volume is not None:
+            raise ValueError("a volume model has a volume placement (VolumeRecipe.placement), not an image one")
         return recipe.place(image_size, self.border_crop, self.resize or self.input_size, self.crop, self.letterbox)
 
     def describe_recipe(self) -> str:
+        if self.volume is not None:
+            return self.volume.describe()
         return recipe.describe(self.resize or self.input_size, self.crop, self.letterbox, self.interpolation)
 
     def class_index(self, name_or_index: str | int) -> int:
@@ -130,7 +168,10 @@ class ModelCard:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["input_size"] = list(self.input_size)
-        data["resize"] = self.resize if isinstance(self.resize, int) else list(self.resize or self.input_size)
+        if self.volume is None:
+            data["resize"] = self.resize if isinstance(self.resize, int) else list(self.resize or self.input_size)
+        else:
+            data["volume"] = self.volume.to_dict()
         data["crop"] = None if self.crop is None else list(self.crop)
         data["mean"] = list(self.mean)
         data["std"] = list(self.std)

@@ -16,6 +16,7 @@ from typing import Any
 from camviewer.core.errors import InvalidModelCard
 
 MIN_SIDE, MAX_SIDE = 8, 4096  # model input, pixels per side
+MIN_DEPTH, MAX_VOLUME_SIDE = 2, 1024  # a volume model's grid (d, h, w): slices can be few, sides are voxels
 MAX_CLASSES = 100_000
 MAX_NAME_CHARS = 1024  # a class or architecture name
 MAX_WIDTH = 4096  # channels of one layer of camviewer's own architectures
@@ -31,7 +32,7 @@ def check_fields(card: Any) -> None:
     _class_names(card.class_names)
     for field in ("input_size", "resize", "crop"):  # the recipe's sizes (resize: a side, or height and width)
         if getattr(card, field) is not None:
-            size(field, getattr(card, field))
+            size(field, getattr(card, field), volume=field == "input_size")
     for field in ("letterbox", "grayscale"):
         if not isinstance(getattr(card, field), bool):
             raise InvalidModelCard(field, f"must be true or false, not {getattr(card, field)!r}")
@@ -52,7 +53,7 @@ def check_fields(card: Any) -> None:
 
 def check_values(card: Any) -> None:
     """What holds between the converted fields (``ModelCard.validate``), the input size the recipe gives included."""
-    size("input_size", card.input_size)
+    size("input_size", card.input_size, volume=True)
     if len(card.mean) != card.channels or len(card.std) != card.channels:
         raise InvalidModelCard("mean", f"mean and std need {card.channels} values each")
     if any(s <= 0 for s in card.std):
@@ -66,12 +67,22 @@ def check_values(card: Any) -> None:
         )
 
 
-def size(field: str, value: Any) -> tuple[int, int]:
-    """A (height, width) or a single side; each side a whole number from MIN_SIDE to MAX_SIDE."""
+def size(field: str, value: Any, volume: bool = False) -> tuple[int, ...]:
+    """A (height, width) or a single side; each side a whole number from MIN_SIDE to MAX_SIDE.
+
+    ``volume``: a volume model's (depth, height, width) is allowed too, each from MIN_DEPTH to MAX_VOLUME_SIDE.
+    """
     sides = [value] if isinstance(value, int) else value
-    if isinstance(sides, (str, bytes, Mapping)) or not isinstance(sides, Sequence) or len(sides) not in (1, 2):
+    counts = (1, 2, 3) if volume else (1, 2)
+    if isinstance(sides, (str, bytes, Mapping)) or not isinstance(sides, Sequence) or len(sides) not in counts:
         raise InvalidModelCard(field, f"must be a size (height, width), not {value!r}")
     sides = [_integer(field, side) for side in sides]
+    if len(sides) == 3:
+        if not all(MIN_DEPTH <= side <= MAX_VOLUME_SIDE for side in sides):
+            raise InvalidModelCard(
+                field, f"each side must be from {MIN_DEPTH} to {MAX_VOLUME_SIDE} voxels, not {value!r}"
+            )
+        return tuple(sides)
     if not all(MIN_SIDE <= side <= MAX_SIDE for side in sides):
         raise InvalidModelCard(field, f"each side must be from {MIN_SIDE} to {MAX_SIDE} pixels, not {value!r}")
     return sides[0], sides[-1]

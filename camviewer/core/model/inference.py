@@ -31,7 +31,7 @@ class InferredArchitecture:
     num_classes: int
     channels: int
     arch_options: dict
-    input_size: tuple[int, int] | None = None
+    input_size: tuple[int, ...] | None = None
 
 
 def infer_architecture(state: Mapping[str, torch.Tensor]) -> InferredArchitecture:
@@ -39,6 +39,11 @@ def infer_architecture(state: Mapping[str, torch.Tensor]) -> InferredArchitectur
     keys = set(state)
     if any(key.startswith("conv_block_1.") for key in keys):
         return _infer_tinyvgg(state)
+    if any(getattr(value, "ndim", 0) == 5 for value in state.values()):
+        raise ArchitectureInferenceError(
+            "3-D convolution kernels: a volume network (such as r3d_18 or monai:resnet18) cannot be told from its "
+            "keys alone"
+        )
     if "conv.0.weight" in keys and "classifier.weight" in keys and "features.0.weight" in keys:
         return InferredArchitecture(
             "vgg16_gap",
@@ -119,15 +124,18 @@ def _infer_resnet(state: Mapping[str, torch.Tensor]) -> InferredArchitecture:
 def _infer_tinyvgg(state: Mapping[str, torch.Tensor]) -> InferredArchitecture:
     blocks = sorted({int(k.split(".")[0].rsplit("_", 1)[1]) for k in state if k.startswith("conv_block_")})
     widths = [int(state[f"conv_block_{b}.0.weight"].shape[0]) for b in blocks]
-    channels = int(state["conv_block_1.0.weight"].shape[1])
+    first = state["conv_block_1.0.weight"]
+    channels = int(first.shape[1])
+    dims = first.ndim - 2  # (out, in, *kernel): 2-D or 3-D convolutions
+    options = {"widths": widths} | ({"spatial_dims": 3} if dims == 3 else {})
     linear = state.get("classifier.2.weight", state.get("classifier.1.weight"))
     if linear is None:
         raise ArchitectureInferenceError("TinyVGG weights without a classifier.1/classifier.2 linear layer")
     if "classifier.2.weight" in state:
-        return InferredArchitecture("tinyvgg_gap", linear.shape[0], channels, {"widths": widths})
+        return InferredArchitecture("tinyvgg_gap", linear.shape[0], channels, options)
     cells = linear.shape[1] // widths[-1]
-    side = int(round(cells**0.5))
+    side = int(round(cells ** (1 / dims)))
     input_size = None
-    if side * side == cells:  # square input: each block halves the size
-        input_size = (side * 2 ** len(widths),) * 2
-    return InferredArchitecture("tinyvgg", linear.shape[0], channels, {"widths": widths}, input_size)
+    if side**dims == cells:  # square (cubic) input: each block halves the size
+        input_size = (side * 2 ** len(widths),) * dims
+    return InferredArchitecture("tinyvgg", linear.shape[0], channels, options, input_size)

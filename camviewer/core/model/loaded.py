@@ -16,6 +16,8 @@ from camviewer.core.images.common import DecodedImage
 from camviewer.core.model.card import ModelCard
 from camviewer.core.model.files import save_checkpoint
 from camviewer.core.preprocess import to_model_batch
+from camviewer.core.preprocess_volume import to_volume_batch
+from camviewer.core.volumes.records import Volume
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -67,11 +69,14 @@ class LoadedModel:
             raise NonFiniteOutput(self.source, "probabilities")
         return torch.sigmoid(logits) if self.card.head == "sigmoid" else torch.softmax(logits, dim=1)
 
-    def to_batch(self, images: Sequence[DecodedImage | np.ndarray]) -> torch.Tensor:
+    def to_batch(self, images: Sequence[DecodedImage | np.ndarray | Volume]) -> torch.Tensor:
+        """The normalised model input: N x C x H x W for images, N x C x D x H x W for a volume model's volumes."""
+        if self.card.volume is not None:
+            return to_volume_batch(images, self.card).to(self.device)
         return to_model_batch(images, self.card).to(self.device)
 
-    def predict(self, images: Sequence[DecodedImage | np.ndarray]) -> np.ndarray:
-        """Class probabilities, N x K, for decoded images (or arrays: uint8, or float in [0, 1])."""
+    def predict(self, images: Sequence[DecodedImage | np.ndarray | Volume]) -> np.ndarray:
+        """Class probabilities, N x K, for decoded images (or arrays: uint8, or float in [0, 1]), or volumes."""
         return self.predict_tensor(self.to_batch(images))
 
     @torch.no_grad()

@@ -15,6 +15,7 @@ from camviewer.core.errors import (
     CheckpointError,
     InvalidModelCard,
     RecipeError,
+    SpatialDimsMismatch,
     StateDictMismatchError,
 )
 from camviewer.core.model.archs import build_model, final_layer_name
@@ -22,16 +23,19 @@ from camviewer.core.model.card import GREY_MEAN, GREY_STD, IMAGENET_MEAN, IMAGEN
 from camviewer.core.model.files import read_checkpoint
 from camviewer.core.model.inference import InferredArchitecture, infer_architecture
 from camviewer.core.model.loaded import LoadedModel, resolve_device
+from camviewer.core.model.registry import MONAI_PREFIX, spatial_dims
 from camviewer.core.model.state_dict import check_compatible, check_finite, normalize_keys, strip_wrapper_prefixes
 from camviewer.core.model.timm_models import is_timm, timm_first_conv, timm_preprocessing
+from camviewer.core.model.volume_recipe import DEFAULT_SIZE
 
-_OVERRIDES = ("input_size", "mean", "std", "grayscale", "multi_label", "recipe")
+_OVERRIDES = ("input_size", "mean", "std", "grayscale", "multi_label", "recipe", "volume")
 
 
 def new_model(
     card: ModelCard, device: str = "auto", pretrained: bool = False, weights_file: str | Path | None = None
 ) -> LoadedModel:
     """A freshly initialised (or ImageNet-initialised) model for a card, e.g. to train."""
+    check_spatial_dims(card)
     module = build_model(
         card.arch, card.num_classes, card.channels, card.arch_options, card.input_size, pretrained, weights_file
     )
@@ -53,6 +57,8 @@ def load_model(
     grayscale: bool | None = None,
     multi_label: bool | None = None,
     recipe: dict | None = None,
+    volume: dict | None = None,
+    spatial_dims: int | None = None,
 ) -> LoadedModel:
     """Load a camviewer checkpoint, a bare or nested state_dict, or (trusted) a pickled model.
 
@@ -60,11 +66,14 @@ def load_model(
     weights where unambiguous; preprocessing defaults to a 224x224 stretch (no crop), torchvision's
     bilinear resize, ImageNet mean/std, RGB. ``input_size`` is the stretch shorthand; ``recipe``
     sets the whole geometry: ``resize`` (int: shorter side; (h, w): exact), ``crop``, ``letterbox``,
-    ``interpolation`` (see :class:`~camviewer.core.model.card.ModelCard`).
+    ``interpolation`` (see :class:`~camviewer.core.model.card.ModelCard`). For a volume model,
+    ``input_size`` is (d, h, w) and ``volume`` changes the rest of its recipe (``spacing``, ``intensity``,
+    ``window``: see :class:`~camviewer.core.model.volume_recipe.VolumeRecipe`); ``spatial_dims`` builds a
+    MONAI network or TinyVGG of a bare state_dict in 2-D or 3-D (3-D weights of TinyVGG are told apart).
     Loading is strict: any missing, unexpected or mis-shaped key is an error listing them.
     """
     raw = read_checkpoint(path, trust_pickle=trust_pickle)
-    overrides = dict(zip(_OVERRIDES, (input_size, mean, std, grayscale, multi_label, recipe)))
+    overrides = dict(zip(_OVERRIDES, (input_size, mean, std, grayscale, multi_label, recipe, volume)))
     if raw.module is not None:
         module, card = raw.module, _card_for_pickled_module(raw.module, class_names, overrides)
     else:
@@ -72,7 +81,8 @@ def load_model(
             card = _apply_overrides(_checked_card(raw.card, arch, num_classes, class_names), overrides)
             notes: list[str] = []
         else:
-            card, notes = _card_for_state_dict(raw.state_dict, arch, num_classes, class_names, overrides)
+            card, notes = _card_for_state_dict(raw.state_dict, arch, num_classes, class_names, overrides, spatial_dims)
+        check_spatial_dims(card)
         module = build_model(card.arch, card.num_classes, card.channels, card.arch_options, card.input_size)
         expected = module.state_dict()
         state = normalize_keys(raw.state_dict, expected, notes)
@@ -113,7 +123,14 @@ def _checked_card(card: ModelCard, arch, num_classes, class_names) -> ModelCard:
     return card
 
 
-def _card_for_state_dict(state, arch, num_classes, class_names, overrides) -> tuple[ModelCard, list[str]]:
+def check_spatial_dims(card: ModelCard) -> None:
+    """SpatialDimsMismatch when the card's recipe prepares images for a volume network, or the other way round."""
+    network = spatial_dims(card.arch, card.arch_options)
+    if not card.arch.startswith("pickled:") and network != card.spatial_dims:
+        raise SpatialDimsMismatch(card.arch, network, card.spatial_dims)
+
+
+def _card_for_state_dict(state, arch, num_classes, class_names, overrides, dims=None) -> tuple[ModelCard, list[str]]:
     notes: list[str] = []
     stripped = strip_wrapper_prefixes(state)
     inferred = None
@@ -123,8 +140,15 @@ def _card_for_state_dict(state, arch, num_classes, class_names, overrides) -> tu
             raise ArchitectureConflict("the checkpoint (its weights)", inferred.arch, arch)
         notes.append(f"architecture inferred from the weights: {inferred.arch}")
     arch = arch or inferred.arch
-    channels = inferred.channels if inferred else _first_conv_channels(stripped, arch)
-    found_classes = inferred.num_classes if inferred else _classifier_outputs(stripped, arch, channels)
+    options = dict(inferred.arch_options) if inferred else {}
+    if dims is not None and arch.startswith((MONAI_PREFIX, "tinyvgg")):
+        options["spatial_dims"] = int(dims)
+    elif arch.startswith(MONAI_PREFIX):
+        options["spatial_dims"] = spatial_dims(arch, options)
+    if inferred:
+        channels, found_classes = inferred.channels, inferred.num_classes
+    else:
+        channels, found_classes = _channels_and_outputs(stripped, arch, options)
     if num_classes is not None and num_classes != found_classes:
         raise CheckpointError(f"the weights have {found_classes} outputs, not {num_classes}")
     if class_names is not None and len(class_names) != found_classes:
@@ -132,13 +156,18 @@ def _card_for_state_dict(state, arch, num_classes, class_names, overrides) -> tu
     sigmoid_head = _has_sequential_head(stripped)
     if sigmoid_head:
         notes.append("classifier saved as a Sequential(Linear, Sigmoid) head: treated as multi-label (sigmoid)")
+    input_size = inferred.input_size if inferred else None
+    if spatial_dims(arch, options) == 3:
+        preprocessing = volume_preprocessing(channels, input_size)
+    else:
+        preprocessing = default_preprocessing(arch, channels, input_size, notes)
     card = ModelCard(
         arch=arch,
         class_names=list(class_names) if class_names else default_class_names(found_classes),
         channels=channels,
         head="sigmoid" if sigmoid_head else "softmax",
-        arch_options=inferred.arch_options if inferred else {},
-        **default_preprocessing(arch, channels, inferred.input_size if inferred else None, notes),
+        arch_options=options,
+        **preprocessing,
     )
     return _apply_overrides(card, overrides), notes
 
@@ -162,23 +191,33 @@ def default_preprocessing(arch: str, channels: int, input_size=None, notes: list
     }
 
 
-def _first_conv_channels(state, arch: str) -> int:
-    first = timm_first_conv(arch) if is_timm(arch) else None
-    if first is not None and f"{first}.weight" in state:
-        return int(state[f"{first}.weight"].shape[1])
-    for value in state.values():
-        if value.ndim == 4:
-            return int(value.shape[1])
-    return 3
+def volume_preprocessing(channels: int, input_size=None) -> dict:
+    """Card fields for 3-D weights without a recipe: the default volume grid; one channel as the recipe scales
+    it, three (video ResNets) with ImageNet's statistics."""
+    grey = channels == 1
+    return {
+        "input_size": input_size or DEFAULT_SIZE,
+        "mean": (0.0,) if grey else IMAGENET_MEAN,
+        "std": (1.0,) if grey else IMAGENET_STD,
+    }
 
 
-def _classifier_outputs(state, arch: str, channels: int) -> int:
-    template = build_model(arch, 1000, channels)
+def _channels_and_outputs(state, arch: str, options: dict) -> tuple[int, int]:
+    """(input channels, outputs) of weights for ``arch``: its first convolution's and its final layer's shapes.
+
+    The layers are found by name in a template of ``arch`` (timm names its stem); a first convolution missing from
+    the weights counts as 3 channels, and the strict load then names what is missing.
+    """
+    size = DEFAULT_SIZE if spatial_dims(arch, options) == 3 else (224, 224)
+    template = build_model(arch, 1000, 3, options, size)
+    state = normalize_keys(state, template.state_dict())
+    convolutions = (name for name, module in template.named_modules() if isinstance(module, (nn.Conv2d, nn.Conv3d)))
+    first = (timm_first_conv(arch) if is_timm(arch) else None) or next(convolutions, None)
     final = final_layer_name(template)
-    weights = normalize_keys(state, template.state_dict()).get(f"{final}.weight")
-    if weights is None:
+    first_weights, final_weights = state.get(f"{first}.weight"), state.get(f"{final}.weight")
+    if final_weights is None:
         raise CheckpointError(f"no '{final}.weight' in the weights: they do not look like {arch}")
-    return int(weights.shape[0])
+    return 3 if first_weights is None else int(first_weights.shape[1]), int(final_weights.shape[0])
 
 
 def _has_sequential_head(state) -> bool:
@@ -197,7 +236,11 @@ def _apply_overrides(card: ModelCard, overrides: dict) -> ModelCard:
         changes["std"] = tuple(overrides["std"])
     if overrides["multi_label"] is not None:
         changes["head"] = "sigmoid" if overrides["multi_label"] else "softmax"
+    if overrides["volume"] and card.volume is None:
+        raise SpatialDimsMismatch(card.arch, 2, 3)
     try:
+        if overrides["volume"]:
+            changes["volume"] = replace(card.volume, **overrides["volume"])
         return card.with_recipe(**changes) if changes else card
     except InvalidModelCard:
         raise

@@ -35,13 +35,15 @@ class TrainConfig:
     augment: str = "light"
     seed: int = 0
     device: str = "auto"
-    input_size: tuple[int, int] | None = (
-        None  # a stretch to this size; None (and no resize): the init's, else the arch's
+    input_size: tuple[int, ...] | None = (
+        None  # a stretch to (h, w), or a volume grid (d, h, w); None (and no resize): the init's, else the arch's
     )
     resize: int | tuple[int, int] | None = None  # int: shorter side (with crop or letterbox); (h, w): exact
     crop: tuple[int, int] | None = None  # centre crop after the resize
     letterbox: bool | None = None  # fit inside the resize size, pad with black
     interpolation: str | None = None  # None: the init checkpoint's, else "bilinear" (torchvision)
+    spacing: tuple[float, float, float] | None = None  # volumes: resample to this spacing (mm), then crop/pad
+    window: tuple[float, float] | None = None  # volumes: this window (e.g. HU) scaled to [0, 1]; None: z-score
     border_crop: float | None = None  # None: the init checkpoint's, else 0
     grayscale: bool | None = None  # True: grey, one-channel model
     multi_label: bool | None = None  # None: multi-label when some image has several labels
@@ -55,7 +57,11 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.input_size is not None:
-            self.input_size = (int(self.input_size[0]), int(self.input_size[-1]))
+            sizes = [int(n) for n in self.input_size]
+            self.input_size = tuple(sizes) if len(sizes) == 3 else (sizes[0], sizes[-1])
+        for name in ("spacing", "window"):
+            if getattr(self, name) is not None:
+                setattr(self, name, tuple(float(v) for v in getattr(self, name)))
         if isinstance(self.resize, (list, tuple)):
             self.resize = (int(self.resize[0]), int(self.resize[-1]))
         if self.crop is not None:

@@ -40,6 +40,8 @@ from camviewer.core.jobs import CancelToken, Progress
 from camviewer.core.model.card import ModelCard, default_class_names
 from camviewer.core.model.loaded import LoadedModel
 from camviewer.core.model.loading import default_preprocessing, load_model, new_model
+from camviewer.core.model.registry import spatial_dims
+from camviewer.core.model.volume_recipe import DEFAULT_SIZE, VolumeRecipe
 from camviewer.core.training import parallel
 from camviewer.core.training.defaults import (
     BALANCE,
@@ -67,10 +69,13 @@ def start_session(config: TrainConfig, run_dir: Path, state: dict | None, cancel
             card = ModelCard.from_dict(state["card"])
         except InvalidModelCard as error:
             raise error.in_file(run_dir / "last.pt") from None
+        index = replace(index, volumes=card.volume is not None)
     else:
-        index = scan_dataset(config.data, config.allow_outside)
         if config.init:
             init = load_model(config.init, arch=config.arch, device="cpu")
+        volumes = (init.card.spatial_dims if init else spatial_dims(config.arch, config.arch_options)) == 3
+        index = scan_dataset(config.data, config.allow_outside, volumes=volumes)
+        if config.init:
             if _names_no_classes(init, index):
                 init.card = replace(init.card, class_names=list(index.class_names))
                 text = (
@@ -171,7 +176,7 @@ def _preprocessing_card(config: TrainConfig, index: DatasetIndex, init: LoadedMo
         raise ArchitectureConflict(f"the checkpoint to fine-tune from ({config.init})", base.arch, config.arch)
     multi_label = index.multi_label if config.multi_label is None else config.multi_label
     grayscale = config.grayscale if config.grayscale is not None else (base.grayscale if base else False)
-    channels = base.channels if base else (1 if grayscale else 3)
+    channels = base.channels if base else (1 if grayscale or index.volumes else 3)
     names = _class_names(index, init)
     positive = config.positive_class or (base.positive_class if base else None) or index.positive_class
     if positive is not None:
@@ -201,7 +206,11 @@ def _preprocessing_card(config: TrainConfig, index: DatasetIndex, init: LoadedMo
 
 
 def _recipe(config: TrainConfig, base: ModelCard | None) -> dict:
-    """The geometry and interpolation: as configured, else the init checkpoint's, else a stretch to the arch's size."""
+    """The geometry and interpolation (volumes: grid, spacing, window): as configured, else the init checkpoint's,
+    else a stretch to the arch's size (a volume recipe's defaults)."""
+    if base.volume is not None if base else spatial_dims(config.arch, config.arch_options) == 3:
+        volume = base.volume if base else VolumeRecipe(DEFAULT_SIZE)
+        return {"volume": volume.changed(config.input_size, config.spacing, config.window)}
     if any(value is not None for value in (config.input_size, config.resize, config.crop, config.letterbox)):
         geometry = {
             "input_size": config.input_size,
@@ -304,7 +313,7 @@ def _build_model(
 def _new_session(config, run_dir, model: LoadedModel, decoded, summary, balance: dict | None, world: World) -> Session:
     card = model.card
     multi_label = card.head == "sigmoid"
-    augment = build_augmentation(config.augment, card.channels)
+    augment = build_augmentation(config.augment, card.channels, card.spatial_dims)
     workers = config.workers if config.workers is not None else default_workers(decoded.pixels is None)
     generator = torch.Generator().manual_seed(config.seed)
     pin = model.device.type == "cuda"

@@ -31,22 +31,24 @@ class ImageEntry:
     label: str | None  # class from the dataset layout, if any
 
 
-def dataset_images(data: str | Path, allow_outside: bool = False) -> list[ImageEntry]:
-    """Images of a dataset (class folders, split folders, CSV) or, failing that, any folder of images.
+def dataset_images(data: str | Path, allow_outside: bool = False, volumes: bool = False) -> list[ImageEntry]:
+    """Images (or ``volumes``) of a dataset (class folders, split folders, CSV) or, failing that, of any folder.
 
     ``allow_outside``: a CSV partition may name images outside its folder (see camviewer.core.data.index).
     """
     from camviewer.core.data.index import scan_dataset
     from camviewer.core.images import list_images
+    from camviewer.core.volumes import list_volumes
 
     data = Path(data)
     try:
-        index = scan_dataset(data, allow_outside)
+        index = scan_dataset(data, allow_outside, volumes=volumes)
         return _entries(index.samples, data)
     except DatasetError:
         if not data.is_dir():
             raise
-        return [ImageEntry(p, relative_key(p, data), None) for p in list_images(data, recursive=True)]
+        found = [v.path for v in list_volumes(data)] if volumes else list_images(data, recursive=True)
+        return [ImageEntry(p, relative_key(p, data), None) for p in dict.fromkeys(found)]
 
 
 def split_images(data: str | Path, split: str, model: LoadedModel, allow_outside: bool = False) -> list[ImageEntry]:

@@ -1,6 +1,7 @@
 """Does the map point at the right place? Per-image scores against ground-truth masks and boxes.
 
-All maps are H x W float arrays in [0, 1] at the image's size; masks are H x W booleans. A map is NaN
+All maps are H x W float arrays in [0, 1] at the image's size (D x H x W for volumes: every score but the box
+IoU works in 3-D, distances in voxels); masks are booleans of the same shape. A map is NaN
 where the model did not see the image (outside a centre or border crop): those pixels are never the
 peak, never above a threshold and carry no energy; :func:`seen_only` clips ground truth to the rest.
 """
@@ -11,15 +12,16 @@ from collections.abc import Sequence
 
 import cv2
 import numpy as np
+from scipy import ndimage
 
 from camviewer.core.overlay import component_boxes, threshold_mask
 
 Box = tuple[int, int, int, int]  # x, y, w, h in pixels
 
 
-def peak(map01: np.ndarray) -> tuple[int, int]:
-    """(row, col) of the map's maximum (the first one in row-major order on ties; NaN ignored)."""
-    return np.unravel_index(int(np.nanargmax(map01)), map01.shape)
+def peak(map01: np.ndarray) -> tuple[int, ...]:
+    """(row, col) of the map's maximum ((slice, row, col) of a volume's; the first in C order on ties; NaN ignored)."""
+    return tuple(int(i) for i in np.unravel_index(int(np.nanargmax(map01)), map01.shape))
 
 
 def pointing_hit(map01: np.ndarray, mask: np.ndarray, tolerance: float = 0.0) -> bool | None:
@@ -29,16 +31,18 @@ def pointing_hit(map01: np.ndarray, mask: np.ndarray, tolerance: float = 0.0) ->
     """
     if not mask.any():
         return None
-    row, col = peak(map01)
-    if mask[row, col]:
+    where = peak(map01)
+    if mask[where]:
         return True
     if tolerance <= 0:
         return False
-    return bool(_distance_to(mask)[row, col] <= tolerance)
+    return bool(_distance_to(mask)[where] <= tolerance)
 
 
 def _distance_to(mask: np.ndarray) -> np.ndarray:
-    """Euclidean distance of every pixel to the nearest region pixel (0 inside)."""
+    """Euclidean distance of every pixel (voxel) to the nearest region pixel (0 inside)."""
+    if mask.ndim == 3:
+        return ndimage.distance_transform_edt(~mask)
     return cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
 
 
@@ -89,6 +93,8 @@ def seen_only(map01: np.ndarray, mask: np.ndarray | None, boxes: Sequence[Box] =
     seen = ~np.isnan(map01)
     if seen.all():
         return mask, list(boxes)
+    if map01.ndim == 3:  # volumes have masks, no boxes
+        return (None if mask is None else mask & seen), []
     left, top, width, height = seen_box(map01)
     bottom, right = top + height, left + width
     clipped = []

@@ -68,10 +68,12 @@ class SeriesSummary:
         return f"{self.uid} ({self.modality or 'no modality'}, {self.description or 'no description'!r}, {self.files} files)"
 
 
-def dicom_headers(folder: Path) -> dict[str, list[DicomHeader]]:
-    """The image files directly in ``folder``, grouped by SeriesInstanceUID (files in name order)."""
+def dicom_headers(folder: Path, files: list[Path] | None = None) -> dict[str, list[DicomHeader]]:
+    """The image files directly in ``folder`` (or only ``files``), grouped by SeriesInstanceUID (in name order)."""
     groups: dict[str, list[DicomHeader]] = {}
-    for file in sorted(entry for entry in folder.iterdir() if not entry.name.startswith(".") and entry.is_file()):
+    if files is None:
+        files = [entry for entry in folder.iterdir() if not entry.name.startswith(".") and entry.is_file()]
+    for file in sorted(files):
         header = dicom_header(file)
         if header is not None:
             groups.setdefault(str(header.ds.get("SeriesInstanceUID", "")), []).append(header)

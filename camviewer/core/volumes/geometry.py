@@ -18,6 +18,7 @@ from nibabel.orientations import (
     ornt_transform,
 )
 
+from camviewer.core.model.volume_recipe import crop_or_pad_offset, crop_or_pad_slices, grid_for_spacing
 from camviewer.core.volumes.records import Volume
 
 
@@ -50,8 +51,7 @@ def shape_for_spacing(volume: Volume, spacing: Sequence[float]) -> tuple[int, in
     The field of view is kept exactly, so the spacing reached differs from the one asked by less than half a
     voxel over the whole extent (``Volume.spacing`` of the result says what it is).
     """
-    extent = np.asarray(volume.shape) * np.asarray(volume.spacing)
-    return tuple(max(1, round(float(n))) for n in extent / np.asarray(spacing, np.float64))
+    return grid_for_spacing(volume.shape, volume.spacing, spacing)
 
 
 def crop_or_pad(volume: Volume, size: Sequence[int], fill: float | None = None) -> Volume:
@@ -62,13 +62,8 @@ def crop_or_pad(volume: Volume, size: Sequence[int], fill: float | None = None) 
     """
     fill = float(volume.array.min()) if fill is None else float(fill)
     out = np.full(tuple(size), fill, np.float32)
-    source, target, start = [], [], []
-    for old, new in zip(volume.shape, size):
-        offset = old // 2 - new // 2 if old >= new else -((new - old) // 2)  # old index of the new grid's first
-        source.append(slice(max(offset, 0), max(offset, 0) + min(old, new)))
-        target.append(slice(max(-offset, 0), max(-offset, 0) + min(old, new)))
-        start.append(offset)
-    out[tuple(target)] = volume.array[tuple(source)]
+    kept, placed = crop_or_pad_slices(volume.shape, size)
+    out[placed] = volume.array[kept]
     shift = np.eye(4)
-    shift[:3, 3] = start
+    shift[:3, 3] = [crop_or_pad_offset(old, new) for old, new in zip(volume.shape, size)]
     return volume.with_array(out, volume.affine @ shift)

@@ -94,6 +94,43 @@ def list_volumes(folder: str | os.PathLike, recursive: bool = True) -> list[Volu
     return sorted(found, key=lambda s: ([natural_key(p) for p in s.path.relative_to(root).parts], s.series_uid))
 
 
+def list_folder_sources(folder: str | os.PathLike, recursive: bool = False) -> list[Path | VolumeSource]:
+    """What a viewer lists for a folder (and its sub-folders when recursive): 2-D images and volumes, by name.
+
+    NIfTI files and multi-frame DICOM volumes are volumes; DICOM slices that stack into a series give one entry
+    for the series (their folder), in place of their files; every other image stays a 2-D image. Only the files
+    that could be DICOM are opened, so a folder of PNGs costs what ``list_images`` costs.
+    """
+    from camviewer.core.images import list_images
+    from camviewer.core.images.dicom import DICOM_EXTENSIONS
+
+    root = Path(folder)
+    images = list_images(root, recursive)
+    volumes, taken = [], set()
+    for directory, subdirectories, names in os.walk(root):
+        subdirectories[:] = [name for name in subdirectories if recursive and not name.startswith(".")]
+        volumes += [VolumeSource(Path(directory, n), "NIfTI") for n in names if is_nifti_path(n) and n[0] != "."]
+    maybe_dicom: dict[Path, list[Path]] = {}
+    for image in images:
+        if image.suffix.lower() in DICOM_EXTENSIONS or not image.suffix[1:].isalpha():
+            maybe_dicom.setdefault(image.parent, []).append(image)
+    for here, files in maybe_dicom.items():
+        for uid, headers in dicom_headers(here, files).items():
+            if len(headers) == 1 and headers[0].is_multiframe_volume:
+                volumes.append(VolumeSource(headers[0].file, "DICOM multi-frame", uid))
+            elif is_volume_series(headers):
+                volumes.append(VolumeSource(here, "DICOM series", uid))
+            else:
+                continue
+            taken.update(header.file for header in headers)
+
+    def order(entry: Path | VolumeSource) -> tuple:
+        path = entry.path if isinstance(entry, VolumeSource) else entry
+        return [natural_key(part) for part in path.relative_to(root).parts], getattr(entry, "series_uid", "")
+
+    return sorted([image for image in images if image not in taken] + volumes, key=order)
+
+
 def read_volume(
     source: str | os.PathLike | VolumeSource,
     series_uid: str | None = None,

@@ -25,6 +25,7 @@ import numpy as np
 from nibabel.orientations import aff2axcodes
 
 from camviewer.core.errors import VolumeTooLargeError
+from camviewer.core.images.values import CT_PRESETS
 
 # DICOM LPS+ <-> RAS+: negate x and y. The matrix is its own inverse.
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
@@ -46,14 +47,8 @@ class WindowPreset:
         return np.clip(scaled, 0.0, 1.0)
 
 
-# Usual CT windows (centre, width in HU), offered when a file carries none of its own.
-CT_WINDOWS = (
-    WindowPreset("lung", -600.0, 1500.0),
-    WindowPreset("mediastinum", 40.0, 400.0),
-    WindowPreset("abdomen", 50.0, 350.0),
-    WindowPreset("bone", 400.0, 1800.0),
-    WindowPreset("brain", 40.0, 80.0),
-)
+# The usual CT windows (centre, width in HU), as the 2-D viewer offers them; lower-case names, as the CLI takes them.
+CT_WINDOWS = tuple(WindowPreset(window.name.lower(), window.center, window.width) for window in CT_PRESETS)
 
 
 @dataclass(frozen=True)

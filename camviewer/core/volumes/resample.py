@@ -64,3 +64,22 @@ def resample_volume(
 def to_volume_grid(values, volume: Volume, mode: str = "trilinear"):
     """A map (or maps, (..., d, h, w)) computed on any grid covering ``volume``, resized onto its voxels."""
     return resize(values, volume.shape, mode)
+
+
+def sample_axes(values: np.ndarray, positions: Sequence[np.ndarray]) -> torch.Tensor:
+    """``values`` (D, H, W) linearly interpolated at fractional indices ``positions[a]`` along each axis a.
+
+    Separable trilinear sampling at any positions, edge values repeated beyond the first and last voxel (as
+    ``grid_sample``'s border padding): what MONAI's ``Spacing`` computes on an axis-aligned grid. float32 tensor.
+    """
+    tensor = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
+    for axis, where in enumerate(positions):
+        count = tensor.shape[axis]
+        where = torch.as_tensor(np.clip(np.asarray(where, np.float64), 0, count - 1))
+        low = where.floor().long()
+        high = torch.clamp(low + 1, max=count - 1)
+        shape = [1, 1, 1]
+        shape[axis] = -1
+        fraction = (where - low).float().view(shape)
+        tensor = tensor.index_select(axis, low) * (1 - fraction) + tensor.index_select(axis, high) * fraction
+    return tensor

@@ -147,7 +147,7 @@ class MainWindow(QMainWindow):
         a.quit.triggered.connect(self.close)
         a.next_image.triggered.connect(lambda: self.browser.step(+1))
         a.previous_image.triggered.connect(lambda: self.browser.step(-1))
-        a.fit.triggered.connect(lambda: (v.fit(), self.compare_view.fit()))
+        a.fit.triggered.connect(lambda: (v.fit(), self.compare_view.fit(), self.viewer.volume_view.fit()))
         a.actual_size.triggered.connect(v.actual_size)
         a.next_window.triggered.connect(self._next_window)
         a.decoded_window.triggered.connect(lambda: self.display_panel.choose(0))
@@ -193,6 +193,10 @@ class MainWindow(QMainWindow):
         self.viewer.modelNamed.connect(status.show_model)
         self.viewer.titleChanged.connect(self.setWindowTitle)
         v.hovered.connect(status.readout.setText)
+        self.viewer.volume_view.hovered.connect(status.readout.setText)
+        self.viewer.central.currentChanged.connect(  # the zoom is the image view's; each plane fits itself
+            lambda _index: status.zoom.setVisible(self.viewer.central.currentWidget() is not self.viewer.volume_view)
+        )
         v.zoomChanged.connect(status.show_zoom)
         self._check(a.fixed_scale, self.cam_panel.display.scale == "fixed")
 

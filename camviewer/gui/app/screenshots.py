@@ -1,14 +1,14 @@
-"""`python -m camviewer.gui.app.screenshots OUTDIR`: README screenshots of the real window, rendered offscreen.
+"""`python -m camviewer.gui.app.screenshots OUTDIR [VOLUME_MODEL]`: README screenshots of the real window, offscreen.
 
 Writes main.png (an image with its heatmap), compare.png (methods side by side), ct.png (a CT slice in
-the lung window, the readout in HU), model-dialog.png (the questions asked for a bare state_dict), then
-training.png (a finished run with its curves), evaluation.png (confusion matrix, ROC and metrics, one
-cell browsed), trust.png (ground truth over the image, the trust table per method), models.png (two
-models side by side) and refine.png (the refinement wizard's before/after page). Every window shot is
+the lung window, the readout in HU), volume.png (a synthetic chest CT in three planes with the 3-D
+Grad-CAM of VOLUME_MODEL, else of an untrained stand-in), model-dialog.png (the questions asked for a bare
+state_dict), then training.png (a finished run with its curves), evaluation.png (confusion matrix, ROC and
+metrics, one cell browsed), trust.png (ground truth over the image, the trust table per method), models.png
+(two models side by side) and refine.png (the refinement wizard's before/after page). Every window shot is
 taken at 1280 x 800 and again at 1920 x 1080 (``<name>-1920.png``). Uses the demo model, sample images
 and small synthetic datasets, with settings in a temporary folder so the user's own preferences are
-neither used nor changed.
-"""
+neither used nor changed."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def sample_folder(scratch: Path) -> Path:
     return folder
 
 
-def shoot(out: Path) -> list[Path]:
+def shoot(out: Path, volume_model: str | None = None) -> list[Path]:
     from camviewer.core.model.inference import InferredArchitecture
     from camviewer.gui.app.launch import make_application
     from camviewer.gui.app.main_window import MainWindow
@@ -97,6 +97,7 @@ def shoot(out: Path) -> list[Path]:
         written += both_sizes(window, out, "compare")
         window.cam_panel.set_compare("off")
         written += shoot_ct(window, Path(scratch), out)
+        written += shoot_volume(window, Path(scratch), out, volume_model)
         window.open_folder(folder)
         wait_until(lambda: window.session.result is not None and window.session.result.source in paths)
 
@@ -294,6 +295,58 @@ def shoot_ct(window, scratch: Path, out: Path) -> list[Path]:
     return written
 
 
+def shoot_volume(window, scratch: Path, out: Path, model: str | None) -> list[Path]:
+    """A synthetic chest CT (``synth --kind ct``) in three planes with a 3-D Grad-CAM, in the lung window.
+
+    ``model``: a 3-D checkpoint trained on such volumes (the README's); without one, an untrained TinyVGG-GAP
+    in 3-D stands in (the view is the same; its map means nothing).
+    """
+    import numpy as np
+
+    from camviewer.core.jobs import run_to_end
+    from camviewer.core.synth import generate
+
+    data = scratch / "ct-volumes"
+    run_to_end(generate(data, "ct", 4, 1))
+    if model is None:
+        model = str(_untrained_volume_model(scratch / "volume-model.safetensors"))
+    with_model = window.session.model
+    window.open_model(model)
+    wait_until(lambda: window.session.model is not None and window.session.model.card.volume is not None)
+    window.open_folder(data / "nodule")
+    wait_until(lambda: window.session.result is not None and window.session.result.source.endswith(".nii.gz"), 300)
+    lung = next(row for row, w in enumerate(window.display_panel.presets(), 1) if w.name == "Lung")
+    window.display_panel.choose(lung)
+    window.cam_panel.opacity.setValue(40)
+    view = window.viewer.volume_view
+    peak = np.unravel_index(np.nanargmax(view.map), view.map.shape)  # the crosshair on the map's peak
+    view.set_point(peak)
+    written = both_sizes(window, out, "volume")
+    window.open_model(with_model.source)  # back to the 2-D model for the next shots
+    wait_until(lambda: window.session.model is not None and window.session.model.card.volume is None)
+    return written
+
+
+def _untrained_volume_model(path: Path) -> Path:
+    import torch
+
+    from camviewer.core.model.card import ModelCard
+    from camviewer.core.model.loading import new_model
+    from camviewer.core.model.volume_recipe import VolumeRecipe
+
+    torch.manual_seed(0)
+    card = ModelCard(
+        arch="tinyvgg_gap",
+        class_names=["nodule", "normal"],
+        channels=1,
+        mean=(0.5,),
+        std=(0.25,),
+        arch_options={"spatial_dims": 3, "widths": [8, 16, 32]},
+        volume=VolumeRecipe((32, 48, 48), window=(-1350.0, 150.0)),
+    )
+    return new_model(card, device="cpu").save(path)
+
+
 def _save(pixmap, path: Path) -> Path:
     if not pixmap.save(str(path)):
         raise OSError(f"could not write {path}")
@@ -302,12 +355,12 @@ def _save(pixmap, path: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print("usage: python -m camviewer.gui.app.screenshots OUTDIR", file=sys.stderr)
+    if len(argv) not in (1, 2):
+        print("usage: python -m camviewer.gui.app.screenshots OUTDIR [VOLUME_MODEL]", file=sys.stderr)
         return 2
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # grab() renders without a screen
-    for path in shoot(Path(argv[0])):
+    for path in shoot(Path(argv[0]), argv[1] if len(argv) == 2 else None):
         print(path)
     return 0
 

@@ -11,25 +11,27 @@ from PySide6.QtCore import QMimeData
 
 @dataclass(frozen=True)
 class ExportNames:
-    """The overlay (PNG) and its raw map (.npy) written side by side with the same stem."""
+    """The overlay (PNG) and its raw map written side by side with the same stem: ``.npy`` for an image's map,
+    ``.nii.gz`` for a volume's (on the volume's grid, to open over it in 3D Slicer or ITK-SNAP)."""
 
     png: Path
-    npy: Path
+    map: Path
 
     @classmethod
-    def for_view(cls, image_path: str, method: str, class_name: str, folder: Path) -> ExportNames:
-        stem = f"{Path(image_path).stem}__{_safe(method)}__{_safe(class_name)}"
-        return cls(folder / f"{stem}.png", folder / f"{stem}.npy")
+    def for_view(cls, stem: str, method: str, class_name: str, folder: Path, map_suffix: str = ".npy") -> ExportNames:
+        """``stem``: the image's name without its extension."""
+        name = f"{stem}__{_safe(method)}__{_safe(class_name)}"
+        return cls(folder / f"{name}.png", folder / f"{name}{map_suffix}")
 
     @classmethod
-    def from_png(cls, chosen: str) -> ExportNames:
+    def from_png(cls, chosen: str, map_suffix: str = ".npy") -> ExportNames:
         png = Path(chosen)
         if png.suffix.lower() != ".png":
             png = png.with_name(png.name + ".png")
-        return cls(png, png.with_suffix(".npy"))
+        return cls(png, png.with_suffix(map_suffix))
 
     def existing(self) -> list[Path]:
-        return [path for path in (self.png, self.npy) if path.exists()]
+        return [path for path in (self.png, self.map) if path.exists()]
 
 
 def suggested_export_dir(last: str) -> Path:

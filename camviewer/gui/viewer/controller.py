@@ -3,7 +3,11 @@
     ViewerSession (model A) --imageReady/explained--> ImageView / CompareView, ModelPanel, DisplayPanel
     ComparisonSlot (model B) --explained-----------> CompareView ("Two models side by side")
     CamPanel --computeChanged--> both sessions; --displayChanged/opacityChanged--> the views only
-    DisplayPanel (window/level, invert) ---------> ImageView only (never what the model sees)
+    DisplayPanel (window/level, invert) ---------> ImageView or VolumeView (never what the model sees)
+
+A volume (a VolumeFrame) shows in the VolumeView instead of the image view: three planes with the main map
+over them; the compare modes are for 2-D images. A model that cannot explain what is shown (a 2-D model and
+a volume, or the reverse) says so in the CAM panel's notice, not as an error.
 
 Map scale "Fixed for the folder": every map is drawn against one raw maximum, taken from the map shown
 when Fixed is chosen (or re-taken with "Map scale from this image"); a new folder, model, method or layer
@@ -36,6 +40,10 @@ from camviewer.gui.viewer.state import (
     main_map,
     shown_class,
 )
+from camviewer.gui.volume.tasks import VolumeFrame
+from camviewer.gui.volume.volume_view import VolumeView
+
+COMPARE_IS_2D = "Side by side is for 2-D images: a volume shows its three planes with the selected map."
 
 
 class ViewerController(QObject):
@@ -61,9 +69,10 @@ class ViewerController(QObject):
         self.model_panel, self.cam_panel, self.display_panel = model_panel, cam_panel, display_panel
         self.image_view = ImageView()
         self.compare_view = CompareView()
+        self.volume_view = VolumeView()
         self.central = QStackedWidget()
-        self.central.addWidget(self.image_view)
-        self.central.addWidget(self.compare_view)
+        for view in (self.image_view, self.compare_view, self.volume_view):
+            self.central.addWidget(view)
         self._folder: Path | None = None  # of the image shown: a window chosen by the user stays within it
         self._fixed_key: tuple | None = None  # what the fixed map scale was taken for
         self._wire()
@@ -80,12 +89,24 @@ class ViewerController(QObject):
         self.cam_panel.computeChanged.connect(self._compute_changed)
         self.cam_panel.displayChanged.connect(self.apply_display)
         self.cam_panel.opacityChanged.connect(self._opacity_changed)
-        self.display_panel.windowChosen.connect(v.set_window)
-        self.display_panel.invertChanged.connect(v.set_invert)
+        self.display_panel.windowChosen.connect(lambda window: self._shown_view().set_window(window))
+        self.display_panel.invertChanged.connect(lambda on: (v.set_invert(on), self.volume_view.set_invert(on)))
         v.windowChanged.connect(lambda text: self.display_panel.show_window(v.window_level.current(), text))
+        self.volume_view.windowChanged.connect(
+            lambda text: self.display_panel.show_window(self.volume_view.window, text)
+        )
+
+    def showing_volume(self) -> bool:
+        return isinstance(self.session.frame, VolumeFrame)
+
+    def _shown_view(self):
+        return self.volume_view if self.showing_volume() else self.image_view
 
     # -------------------------------------------------------------------------------- results
-    def _image_ready(self, frame: tasks.ImageFrame) -> None:
+    def _image_ready(self, frame: tasks.ImageFrame | VolumeFrame) -> None:
+        if isinstance(frame, VolumeFrame):
+            self._volume_ready(frame)
+            return
         info, folder = frame.image.info, Path(frame.path).parent
         self.display_panel.set_presets(list(frame.picture.presets))
         self.image_view.set_image(frame.picture, frame.image.pixels, keep_window=folder == self._folder)
@@ -94,16 +115,32 @@ class ViewerController(QObject):
         self.model_panel.clear_probabilities()
         self.cam_panel.show_notice(None)
         self.comparison.show_frame(frame)
+        self.show_compare(self.cam_panel.compute.compare != "off")
         self.titleChanged.emit(f"{Path(frame.path).name} — camviewer")
         units = f", values in {info.units}" if info.units else ""
         self.summary.emit(
             f"{Path(frame.path).name}: {info.width}×{info.height} {info.format}, {info.bit_depth}-bit {info.mode}{units}"
         )
 
+    def _volume_ready(self, frame: VolumeFrame) -> None:
+        folder = Path(frame.path).parent
+        self.display_panel.set_presets(list(frame.windows))
+        self.volume_view.set_volume(frame, keep_window=folder == self._folder)
+        self._folder = folder
+        self.model_panel.clear_probabilities()
+        self.cam_panel.show_notice(COMPARE_IS_2D if self.cam_panel.compute.compare != "off" else None)
+        self.comparison.show_frame(None)
+        self.show_compare(False)
+        self.titleChanged.emit(f"{Path(frame.path).name} — camviewer")
+        self.summary.emit(f"{Path(frame.path).name}: {frame.summary}")
+
     def _explained(self, result, seconds: float) -> None:
         options = self.cam_panel.compute
-        self._show_main_map(result)
-        self._show_tiles()
+        if self.showing_volume():
+            self.volume_view.set_map(main_map(result, options))
+        else:
+            self._show_main_map(result)
+            self._show_tiles()
         self.model_panel.show_probabilities(result.probs, result.predicted)
         self.predicted.emit(result.source, result.predicted)
         shown, note = shown_class(result, options.target), empty_note(result, options)
@@ -152,13 +189,22 @@ class ViewerController(QObject):
         self.compare_view.show_tiles(tiles)
 
     def _view_failed(self, failure: tasks.ViewFailed) -> None:
+        if failure.stage == "model":  # a 2-D model and a volume, or the reverse: nothing is wrong
+            self.image_view.set_map(None)
+            self.volume_view.set_map(None)
+            self.volume_view.set_notice(failure.message)
+            self.cam_panel.show_notice(failure.message)
+            self.summary.emit(failure.message)
+            return
         if failure.stage == "image":
             name = Path(failure.path).name
             self.image_view.clear(f"Cannot show {name}:\n{failure.message.removeprefix(name + ': ')}")
             self.compare_view.clear_maps()
             self.model_panel.clear_probabilities()
+            self.central.setCurrentWidget(self.image_view)
         else:
             self.image_view.set_map(None)
+            self.volume_view.set_map(None)
         self.failed.emit(failure.message, "")
 
     def clear(self, message: str) -> None:
@@ -166,8 +212,10 @@ class ViewerController(QObject):
         self.session.show_image(None)
         self.comparison.show_frame(None)
         self.image_view.clear(message)
+        self.volume_view.clear()
         self.compare_view.clear_maps()
         self.model_panel.clear_probabilities()
+        self.show_compare(self.cam_panel.compute.compare != "off")
         self.titleChanged.emit("camviewer")
         self.summary.emit(message)
 
@@ -216,7 +264,11 @@ class ViewerController(QObject):
         self.comparison.set_options(options)
 
     def show_compare(self, on: bool) -> None:
-        self.central.setCurrentWidget(self.compare_view if on else self.image_view)
+        if self.showing_volume():
+            self.central.setCurrentWidget(self.volume_view)
+            self.cam_panel.show_notice(COMPARE_IS_2D if on else None)
+        else:
+            self.central.setCurrentWidget(self.compare_view if on else self.image_view)
 
     def apply_display(self, display: DisplayOptions) -> None:
         s = self.settings
@@ -232,6 +284,7 @@ class ViewerController(QObject):
             lut = colormap_lut(display.colormap)
             self.image_view.set_colormap(lut)
             self.compare_view.set_colormap(lut)
+            self.volume_view.set_colormap(lut)
         self.image_view.set_outline(display.outline, display.threshold)
         if display.scale == "image":
             self._fixed_key = None
@@ -242,6 +295,7 @@ class ViewerController(QObject):
     def _opacity_changed(self, opacity: float) -> None:
         self.image_view.set_opacity(opacity)  # only the heat layer's opacity: nothing is recomputed
         self.compare_view.set_opacity(opacity)
+        self.volume_view.set_opacity(opacity)
         self.settings.opacity = opacity
 
 

@@ -1,5 +1,7 @@
 """The two exports: the current view (overlay PNG + raw map .npy) and a whole list of images (dialog).
 
+A volume's view is its map as NIfTI on the volume's grid and a PNG montage of axial slices with the map.
+
 Files go where the user picks (the last export folder or the home/Pictures folder is proposed, never the
 image folder), and existing files are only replaced after asking.
 """
@@ -18,6 +20,7 @@ from camviewer.gui.jobs.registry import WorkerRegistry
 from camviewer.gui.viewer import tasks
 from camviewer.gui.viewer.export_dialog import ExportDialog
 from camviewer.gui.viewer.state import ComputeOptions, DisplayOptions, main_map, shown_class
+from camviewer.gui.volume.tasks import VolumeFrame, export_volume_view, volume_stem
 
 
 class Exporter(QObject):
@@ -38,11 +41,14 @@ class Exporter(QObject):
         except KeyError:  # the options changed and their map is still being computed
             self.message.emit("The map for these options is still being computed; export it in a moment.")
             return
+        volume = isinstance(frame, VolumeFrame)
+        suffix = ".nii.gz" if volume else ".npy"
         proposed = ExportNames.for_view(
-            frame.path,
+            volume_stem(frame.path) if volume else Path(frame.path).stem,
             options.method,
             shown_class(result, options.target),
             suggested_export_dir(self._settings.last_export_dir),
+            suffix,
         )
         chosen, _ = QFileDialog.getSaveFileName(
             self._parent,
@@ -53,19 +59,19 @@ class Exporter(QObject):
         )
         if not chosen:
             return
-        names = ExportNames.from_png(chosen)
+        names = ExportNames.from_png(chosen, suffix)
         if names.existing() and not self._may_replace(names.existing()):
             return
         self._settings.last_export_dir = str(names.png.parent)
         self._registry.start(
             f"Exporting {names.png.name}",
-            tasks.export_view,
-            frame.image.pixels,
+            export_volume_view if volume else tasks.export_view,
+            frame.image if volume else frame.image.pixels,
             map01,
             display.colormap,
             display.opacity,
             str(names.png),
-            str(names.npy),
+            str(names.map),
             display.outline,
             display.threshold,
             returned=lambda written: self._log.info(f"Wrote {written[0]} and {written[1]}"),

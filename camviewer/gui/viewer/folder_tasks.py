@@ -12,7 +12,8 @@ from pathlib import Path
 
 @dataclass
 class Listing:
-    """A folder's images (its sub-folders' too when recursive), with the true labels the data gives."""
+    """A folder's images and volumes (a DICOM series is one entry; its sub-folders' too when recursive), with the
+    true labels the data gives."""
 
     paths: list[Path]
     below: int  # images in sub-folders, counted (up to a limit) when a plain listing found none directly
@@ -21,9 +22,10 @@ class Listing:
 
 def list_folder(folder: str, recursive: bool = False) -> Listing:
     from camviewer.core.data.folder_labels import folder_labels
-    from camviewer.core.images.listing import count_images_below, list_images
+    from camviewer.core.images.listing import count_images_below
+    from camviewer.gui.volume.tasks import list_entries
 
-    paths = list_images(folder, recursive)
+    paths = list(map(Path, list_entries(folder, recursive)))
     below = count_images_below(folder) if not paths and not recursive else 0
     return Listing(paths, below, folder_labels(folder, paths))
 
@@ -78,20 +80,20 @@ class Gathered:
 
 
 def gather_images(paths: Sequence[str | Path]) -> Gathered:
-    """Sort paths into folders, image files and the rest; several items become one list of images."""
-    from camviewer.core.images import is_image_path, list_images
+    """Sort paths into folders, image (or NIfTI) files and the rest; several items become one list of images."""
+    from camviewer.gui.volume.tasks import is_listed_file, list_entries
 
     folders, images, unsupported = [], [], []
     for path in map(Path, paths):
         if path.is_dir():
             folders.append(path)
-        elif path.is_file() and is_image_path(path):
+        elif path.is_file() and is_listed_file(path):
             images.append(path)
         else:
             unsupported.append(path)
     if len(folders) == 1 and not images:
         return Gathered(folders[0], [], unsupported, folders[0].name)
     for folder in folders:
-        images.extend(list_images(folder))
+        images.extend(map(Path, list_entries(folder)))
     title = f"{len(paths) - len(unsupported)} opened item{'s' if len(paths) - len(unsupported) != 1 else ''}"
     return Gathered(None, images, unsupported, title, labels_of(images))

@@ -114,13 +114,15 @@ class ModelPanel(QWidget):
             self._rows[name] = (label, bar)
 
 
+def _grid(card) -> str:
+    """ "224×224", or "32×48×48 voxels" for a volume model."""
+    return "×".join(map(str, card.input_size)) + (" voxels" if len(card.input_size) == 3 else "")
+
+
 def card_summary(card, device: str) -> str:
     channels = {1: "grey", 3: "RGB"}.get(card.channels, str(card.channels))
     head = "multi-label" if card.head == "sigmoid" else "softmax"
-    return (
-        f"{card.arch} · {card.num_classes} classes · {card.input_size[0]}×{card.input_size[1]} {channels} · "
-        f"{head} · {device}"
-    )
+    return f"{card.arch} · {card.num_classes} classes · {_grid(card)} {channels} · {head} · {device}"
 
 
 def card_html(card, device: str) -> str:
@@ -135,8 +137,7 @@ def card_html(card, device: str) -> str:
         ("Classes", ", ".join(card.class_names)),
         (
             "Input",
-            f"{card.input_size[0]}×{card.input_size[1]}, {channels}"
-            + (f", border crop {card.border_crop:.0%}" if card.border_crop else ""),
+            f"{_grid(card)}, {channels}" + (f", border crop {card.border_crop:.0%}" if card.border_crop else ""),
         ),
         ("Preprocessing", card.describe_recipe()),
         ("Normalization", f"mean ({numbers(card.mean)}), std ({numbers(card.std)})"),

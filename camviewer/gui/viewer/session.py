@@ -18,10 +18,11 @@ from camviewer.gui.jobs.latest import Latest
 from camviewer.gui.jobs.registry import WorkerRegistry
 from camviewer.gui.viewer import tasks
 from camviewer.gui.viewer.state import ComputeOptions, covers
+from camviewer.gui.volume.tasks import VolumeFrame
 
 
 class ViewerSession(QObject):
-    imageReady = Signal(object)  # tasks.ImageFrame
+    imageReady = Signal(object)  # tasks.ImageFrame, or a VolumeFrame for a volume
     explained = Signal(object, float)  # ExplainResult, seconds (0 when reused without computing)
     viewFailed = Signal(object)  # tasks.ViewFailed
     modelChanged = Signal(object)  # tasks.ModelReady
@@ -124,7 +125,7 @@ class ViewerSession(QObject):
     def _on_yielded(self, event) -> None:
         if not self._generations.is_current(event.generation):
             return  # superseded
-        if isinstance(event, tasks.ImageFrame):
+        if isinstance(event, (tasks.ImageFrame, VolumeFrame)):
             self.frame = event
             self.imageReady.emit(event)
         elif isinstance(event, tasks.Explained):

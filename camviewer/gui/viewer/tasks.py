@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # imported by the workers when they run: the window does not 
     from camviewer.core.images import DecodedImage
     from camviewer.core.model.loaded import LoadedModel
     from camviewer.core.model.loading import CheckpointSummary
+    from camviewer.gui.volume.tasks import VolumeFrame
 
 DEMO_CLASSES = ["parasitized", "uninfected"]
 # --------------------------------------------------------------------------------------- models
@@ -215,22 +216,35 @@ class ViewFailed:
     generation: int
     path: str
     message: str
-    stage: str  # "image" or "cam"
+    stage: str  # "image" (cannot read it), "model" (the model cannot explain it) or "cam"
 
 
-def view_image(request: ViewRequest) -> Iterator[ImageFrame | Explained | ViewFailed]:
-    """Decode (unless already decoded), yield the frame, then explain it with one engine pass."""
+def view_image(request: ViewRequest) -> Iterator[ImageFrame | VolumeFrame | Explained | ViewFailed]:
+    """Decode (unless already decoded), yield the frame (a VolumeFrame for a volume), then explain it in one pass.
+
+    A model that cannot explain what was read (a 2-D model and a volume, or the reverse): a ViewFailed "model".
+    """
     from camviewer.core import images  # no torch: the image shows while the model may still be loading
+    from camviewer.gui.volume import tasks as volume_tasks
 
     image = request.image
     if image is None:
         try:
-            image = images.read_image(request.path)
-        except ImageError as error:
+            if volume_tasks.is_volume_key(request.path):
+                frame = volume_tasks.read_frame(request.generation, request.path)
+                image = frame.volume
+                yield frame
+            else:
+                image = images.read_image(request.path)
+                yield ImageFrame(request.generation, request.path, image, make_picture(image))
+        except ImageError as error:  # a VolumeError is one too
             yield ViewFailed(request.generation, request.path, f"{Path(request.path).name}: {error.reason}", "image")
             return
-        yield ImageFrame(request.generation, request.path, image, make_picture(image))
     if request.model is None or request.cancel.cancelled:
+        return
+    mismatch = volume_tasks.model_mismatch(request.model, is_volume=not isinstance(image, images.DecodedImage))
+    if mismatch:
+        yield ViewFailed(request.generation, request.path, mismatch, "model")
         return
     from camviewer.core.explain import run
     from camviewer.core.explain.records import ExplainFailure

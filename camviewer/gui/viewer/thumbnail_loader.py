@@ -68,10 +68,12 @@ def decode_thumbnails(queue: RequestQueue, size: int) -> Iterator[tuple[str, QIm
     """Worker: (path, thumbnail, None) or (path, None, reason) until the queue is empty."""
     from camviewer.core.errors import ImageError
     from camviewer.core.images import read_image
+    from camviewer.gui.volume.tasks import is_volume_key, preview
 
     while (path := queue.pop()) is not None:
         try:
-            yield path, thumbnail_image(read_image(path).pixels, size), None
+            pixels = preview(path) if is_volume_key(path) else read_image(path).pixels
+            yield path, thumbnail_image(pixels, size), None
         except ImageError as error:
             yield path, None, error.reason
         except (MemoryError, OSError, ValueError) as error:

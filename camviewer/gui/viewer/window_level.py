@@ -14,18 +14,16 @@ while dragging, so a 2048 x 2048 image stays fluid.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from camviewer.gui.common.window_drag import describe, dragged
 
 if TYPE_CHECKING:
     import pyqtgraph as pg
 
     from camviewer.core.images import Window
     from camviewer.gui.viewer.state import Picture
-
-DRAG_PIXELS_PER_DOUBLING = 200.0  # dragging this far right doubles the width
-DRAG_PIXELS_PER_WIDTH = 400.0  # dragging this far down moves the level by one width
 
 
 @dataclass(frozen=True)
@@ -75,8 +73,7 @@ class WindowLevel:
         window = self.levels.window
         if window is None or self.picture is None:
             return "as decoded"
-        units = f" {self.picture.units}" if self.picture.units else ""
-        return f"C {_short(window.center)} W {_short(window.width)}{units}"
+        return describe(window, self.picture.units)
 
     # ------------------------------------------------------------------------------------- drag
     def begin_drag(self) -> None:
@@ -85,14 +82,8 @@ class WindowLevel:
 
     def drag(self, dx: float, dy: float) -> None:
         """``dx``, ``dy``: screen pixels moved since the drag began."""
-        from camviewer.core.images import Window
-
-        start = self._drag_start
-        if start is None:
-            return
-        width = max(start.width * 2 ** (dx / DRAG_PIXELS_PER_DOUBLING), 1e-6)
-        center = start.center + dy * start.width / DRAG_PIXELS_PER_WIDTH
-        self.set_window(Window("Custom", center, width))
+        if self._drag_start is not None:
+            self.set_window(dragged(self._drag_start, dx, dy))
 
     def end_drag(self) -> None:
         self._drag_start = None
@@ -116,7 +107,3 @@ class WindowLevel:
             self.item.setImage(data, autoLevels=False, levels=(low, high))
         levels = (high, low) if invert else (low, high)  # reversed levels draw white as black
         self.item.setLevels(levels)
-
-
-def _short(value: float) -> str:
-    return str(int(round(value))) if abs(value) >= 10 or math.isclose(value, round(value)) else f"{value:.3g}"

@@ -15,8 +15,10 @@ import numpy as np
 from camviewer.core.errors import AnnotationError, DatasetError, ImageError
 from camviewer.core.images import read_image
 from camviewer.core.trust.localization import Box, boxes_to_mask
+from camviewer.core.volumes import VolumeSource, is_nifti_path, read_volume
 
 MASK_SUFFIXES = (".png", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg")
+VOLUME_MASK_SUFFIXES = (".nii.gz", ".nii")  # masks of volumes, on the volume's voxel grid
 
 
 @dataclass
@@ -63,7 +65,11 @@ def relative_key(path: str | Path, root: str | Path | None) -> str:
 
 
 class MaskFolder:
-    """Masks mirroring the images: ``masks/<relative dir>/<stem>.<png|tif|...>``; non-zero = region."""
+    """Masks mirroring the images: ``masks/<relative dir>/<stem>.<png|tif|...>``; non-zero = region.
+
+    A volume's mask is a NIfTI file on the same voxel grid, ``<stem>.nii.gz`` or ``<stem>.nii``, where a NIfTI
+    volume's stem drops its extension (``case.nii.gz`` -> ``case``) and a DICOM series folder's is its name.
+    """
 
     description = "masks"
 
@@ -75,7 +81,9 @@ class MaskFolder:
 
     def _file(self, key: str) -> Path | None:
         relative = PurePosixPath(key)
-        candidates = (self.folder / relative.parent / f"{relative.stem}{suffix}" for suffix in MASK_SUFFIXES)
+        volume_stem = VolumeSource(Path(relative.name), "").stem
+        candidates = [self.folder / relative.parent / f"{volume_stem}{suffix}" for suffix in VOLUME_MASK_SUFFIXES]
+        candidates += [self.folder / relative.parent / f"{relative.stem}{suffix}" for suffix in MASK_SUFFIXES]
         return next((candidate for candidate in candidates if candidate.is_file()), None)
 
     def region(self, key: str) -> Region | None:
@@ -83,10 +91,13 @@ class MaskFolder:
         if path is None:
             return None
         try:
-            pixels = read_image(path).pixels
-        except ImageError as error:
+            if is_nifti_path(path):
+                mask = read_volume(path).array > 0
+            else:
+                pixels = read_image(path).pixels
+                mask = (pixels.max(axis=2) if pixels.ndim == 3 else pixels) > 0
+        except ImageError as error:  # VolumeError is one too
             raise AnnotationError(path, f"unreadable mask ({error.reason})") from None
-        mask = (pixels.max(axis=2) if pixels.ndim == 3 else pixels) > 0
         return Region(mask=mask, label=PurePosixPath(key).parent.name or None)
 
     def labels_of(self, key: str) -> list[str | None] | None:
@@ -98,7 +109,7 @@ class MaskFolder:
         return Counter(
             path.parent.name if path.parent != self.folder else None
             for path in self.folder.rglob("*")
-            if path.suffix.lower() in MASK_SUFFIXES
+            if path.suffix.lower() in MASK_SUFFIXES or is_nifti_path(path)
         )
 
 
