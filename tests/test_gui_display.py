@@ -149,6 +149,11 @@ def test_zoom_is_shown_and_one_to_one(ready_window, qtbot):
     QApplication.processEvents()
     assert view.zoom() == pytest.approx(1.0, rel=0.02)
     assert window.status.zoom.text() == "zoom 100%"
+    width = view.width()
+    window.resize(window.width() - 60, window.height())  # the layout settles after 1:1 was asked for
+    qtbot.waitUntil(lambda: view.width() != width)
+    qtbot.waitUntil(lambda: window.status.zoom.text() == "zoom 100%")
+    assert view.zoom() == pytest.approx(1.0, rel=0.005)
     window.actions.fit.trigger()
     QApplication.processEvents()
     assert view.zoom() > 2  # a 64 px image fitted to a view of several hundred pixels

@@ -105,6 +105,7 @@ class ImageView(pg.GraphicsView):
         self._lut: np.ndarray | None = None
         self._outline = ("none", 0.5)
         self._fitted = True  # follows the widget's size until the user zooms or pans
+        self._one_to_one = False  # stays 1:1 as the widget's size settles, until the user zooms or pans
         self._cursor: QPointF | None = None  # scene position of the mouse, while over the view
         self._hover = pg.SignalProxy(self.scene().sigMouseMoved, rateLimit=30, slot=self._mouse_moved)
         self.scene().sigMouseClicked.connect(self._mouse_clicked)
@@ -216,12 +217,12 @@ class ImageView(pg.GraphicsView):
         self.message.setPos(0.5, 0.5)
         self.message.setVisible(True)
         self.view.setRange(QRectF(0, 0, 1, 1), padding=0)
-        self._fitted = True
+        self._fitted, self._one_to_one = True, False
 
     # ------------------------------------------------------------------------------------ zoom
     def fit(self) -> None:
         """The whole image in the view; it then follows the view's size until the user zooms or pans."""
-        self._fitted = True
+        self._fitted, self._one_to_one = True, False
         if self.pixels is not None:
             height, width = self.pixels.shape[:2]
             self.view.setRange(QRectF(0, 0, width, height), padding=PADDING)
@@ -230,7 +231,7 @@ class ImageView(pg.GraphicsView):
         """1:1: one image pixel per screen pixel, around the centre of what is shown."""
         if self.pixels is None:
             return
-        self._fitted = False
+        self._fitted, self._one_to_one = False, True
         scale = self.devicePixelRatioF()
         box = self.view.sceneBoundingRect()
         centre = self.view.viewRect().center()
@@ -246,7 +247,7 @@ class ImageView(pg.GraphicsView):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        if getattr(self, "_fitted", False):  # pyqtgraph calls this while it is being built
+        if getattr(self, "_fitted", False) or getattr(self, "_one_to_one", False):  # (called while being built)
             self._refit.start()
 
     def showEvent(self, event) -> None:
@@ -257,9 +258,11 @@ class ImageView(pg.GraphicsView):
     def _fit_if_following(self) -> None:
         if self._fitted:
             self.fit()
+        elif self._one_to_one:  # a dock or the status bar settled after 1:1 was asked for
+            self.actual_size()
 
     def _user_zoomed(self, *_args) -> None:
-        self._fitted = False
+        self._fitted = self._one_to_one = False
 
     def _range_changed(self, *_args) -> None:
         self.zoomChanged.emit(self.zoom())
