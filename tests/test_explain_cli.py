@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -77,6 +78,21 @@ def test_explain_folder_writes_the_documented_layout(image_folder, checkpoint, t
             assert heat.min() >= 0 and heat.max() <= 1
             overlay = np.asarray(Image.open(out / "overlays" / f"{name}.png"))
             assert overlay.shape == (*sizes[stem], 3)
+
+
+def test_an_overlay_png_holds_exactly_the_jet_heatmap_blended_half_over_the_image(image_folder, checkpoint, tmp_path):
+    # Independent of camviewer's drawing: OpenCV's jet of the saved map rounded to 8 bits, averaged with the
+    # image's own pixels (round half to even), read back with Pillow. PNG is lossless: any encoder setting
+    # must give these exact pixels.
+    out = tmp_path / "out"
+    assert main(["explain", str(image_folder / "a.png"), "--model", str(checkpoint), "--out", str(out)]) == 0
+    (row,) = read_predictions(out)
+    name = f"a__gradcam__{row['predicted']}"
+    heat8 = np.rint(np.load(out / "maps" / f"{name}.npy").astype(np.float64) * 255).astype(np.uint8)
+    jet = cv2.applyColorMap(heat8, cv2.COLORMAP_JET)[:, :, ::-1].astype(np.float64)
+    image = np.asarray(Image.open(image_folder / "a.png")).astype(np.float64)
+    expected = np.rint(0.5 * jet + 0.5 * image).astype(np.uint8)
+    assert np.array_equal(np.asarray(Image.open(out / "overlays" / f"{name}.png")), expected)
 
 
 def test_explain_all_targets_gives_one_map_per_class(image_folder, checkpoint, tmp_path):
