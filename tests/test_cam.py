@@ -11,7 +11,7 @@ from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection_with_sig
 from torch import nn
 
 from camviewer.core.cam.display import upsample_map
-from camviewer.core.cam.engine import compute_cams
+from camviewer.core.cam.engine import _pass_network, compute_cams
 from camviewer.core.cam.layers import auto_layer, candidate_layers
 from camviewer.core.cam.methods import eigen_projection
 from camviewer.core.cam.names import MethodSettings
@@ -236,13 +236,81 @@ def test_batch_results_equal_single_image_results():
             np.testing.assert_allclose(together.raw[1][method][c], alone.raw[0][method][c], rtol=1e-4, atol=1e-6)
 
 
-def test_backward_stops_at_the_target_layer():
-    model = make_model("resnet18", size=64)
+@pytest.mark.parametrize("arch", ["vgg11", "resnet18"])  # the model itself runs; its folded copy runs (BatchNorm)
+def test_backward_stops_at_the_target_layer(arch):
+    model = make_model(arch, size=64)
+    network = _pass_network(model, ["gradcam", "layercam"], auto_layer(model), 4)
+    assert (network is model.module) == (arch == "vgg11")
     calls = []
-    model.module.conv1.register_full_backward_hook(lambda *args: calls.append("conv1"))
+    first_conv = next(m for m in network.modules() if isinstance(m, nn.Conv2d))
+    first_conv.register_full_backward_hook(lambda *args: calls.append("first conv"))
     compute_cams(model, torch.randn(1, 3, 64, 64), ["gradcam", "layercam"])
     assert calls == []
-    assert all(p.grad is None for p in model.module.parameters())
+    assert all(p.grad is None for p in [*model.module.parameters(), *network.parameters()])
+
+
+def _randomise_batchnorm(module: nn.Module) -> None:
+    """Running statistics and affine weights far from the identity, so that folding changes a convolution's output."""
+    with torch.no_grad():
+        for norm in (m for m in module.modules() if isinstance(m, nn.BatchNorm2d)):
+            norm.running_mean.uniform_(-0.5, 0.5)
+            norm.running_var.uniform_(0.5, 2.0)
+            norm.weight.uniform_(0.5, 1.5)
+            norm.bias.uniform_(-0.2, 0.2)
+
+
+def plain_gradcam(module: nn.Module, layer: str, batch: torch.Tensor, class_index: int) -> np.ndarray:
+    """Grad-CAM before ReLU in plain PyTorch on the model itself: sum_k mean(dScore/dA_k) A_k. The layers after
+    the hook get a copy of the output, as a later in-place op (ResNet's ``out += identity`` after ``bn2``) would
+    change it (pytorch-grad-cam keeps the tensor itself, so at ``bn2`` it reads the sum)."""
+    saved = {}
+
+    def hook(_module, _inputs, output):
+        saved["a"] = output.clone()
+        return saved["a"].clone()  # what the layers after it read (and may change in place)
+
+    handle = module.get_submodule(layer).register_forward_hook(hook)
+    try:
+        with torch.enable_grad():
+            score = module.eval()(batch.clone().requires_grad_(True))[:, class_index].sum()
+            (gradient,) = torch.autograd.grad(score, saved["a"])
+    finally:
+        handle.remove()
+    return (gradient.mean(dim=(2, 3), keepdim=True) * saved["a"]).sum(1).detach().numpy()
+
+
+@pytest.mark.parametrize(
+    ("layer", "unfolded"),
+    [
+        ("layer4", []),  # a block: called as one module, folded inside
+        ("layer4.1.conv2", ["layer4.1.bn2"]),
+        ("layer4.1.bn2", ["layer4.1.bn2"]),
+        ("layer3.0.downsample.0", ["layer3.0.downsample.1"]),
+    ],
+)
+def test_folded_pass_reads_the_output_the_model_has_at_the_layer(layer, unfolded):
+    """The gradient pass runs a copy with BatchNorm folded into the convolutions; a target convolution or
+    BatchNorm must still give its own output (its pair is left unfolded), so the maps are the model's own."""
+    model = make_model("resnet18", size=96)
+    _randomise_batchnorm(model.module)
+    torch.manual_seed(2)
+    batch = torch.randn(2, 3, 96, 96)
+    ours = compute_cams(model, batch, ["gradcam"], target=0, layer=layer)
+    copy = model._layers["inference_copy"][1]
+    assert isinstance(copy, torch.fx.GraphModule)  # the folded copy ran, with every other pair folded
+    norms = [
+        n.target
+        for n in copy.graph.nodes
+        if n.op == "call_module" and isinstance(copy.get_submodule(n.target), nn.BatchNorm2d)
+    ]
+    assert norms == unfolded
+    with torch.no_grad():
+        expected = model.module.eval()(batch).softmax(1).numpy()
+    assert np.abs(ours.probs - expected).max() < 1e-5
+    reference = plain_gradcam(model.module, layer, batch, 0)
+    for i in range(2):
+        assert pearson(ours.raw[i]["gradcam"][0], reference[i]) >= 0.99999, (layer, i)
+        assert np.abs(ours.raw[i]["gradcam"][0] - reference[i]).max() <= 1e-4 * np.abs(reference[i]).max()
 
 
 def test_hooks_removed_and_modes_restored_even_on_error():
