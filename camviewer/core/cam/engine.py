@@ -252,7 +252,8 @@ def _pass_network(model: LoadedModel, methods: Sequence[str], layer: str, input_
     if not has_batchnorm(model.module):
         return model.module
     try:
-        return inference_copy(model, input_ndim, keep=layer)
+        with model.lock:  # one copy made at a time, while no pass runs
+            return inference_copy(model, input_ndim, keep=layer)
     except Exception:  # a module that cannot be copied (deepcopy refuses it): the model itself, as before
         return model.module
 
