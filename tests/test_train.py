@@ -506,7 +506,10 @@ def test_cli_trains_and_resumes(data, tmp_path, capsys):
     assert main(args) == 0
     output = capsys.readouterr().out
     assert "epoch 1/1" in output and "positive class: red" in output and "blue" in output
-    assert json.loads((tmp_path / "run" / "config.json").read_text())["arch_options"] == {"widths": [4, 8]}
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["arch_options"] == {"widths": [4, 8]}
+    # options not given are today's defaults (README "Training defaults"), not those of runs saved before them
+    assert (saved["schedule"], saved["balance"]) == ("warmup-cosine", "loss-weights")
     assert (tmp_path / "run" / "test" / "metrics.json").is_file()
 
     assert main(["train", "--resume", str(tmp_path / "run"), "--epochs", "2"]) == 0

@@ -280,7 +280,7 @@ def _train_job(args: argparse.Namespace):
         given["cache_bytes"] = args.cache_mb * 2**20
     command = shlex.join(["camviewer", "train", *sys.argv[2:]]) if sys.argv[1:2] == ["train"] else base.get("command")
     values = {**base, "data": data, "out": out, "arch_options": options, "command": command, **given}
-    return train(TrainConfig.from_dict(values), _scale.cancel_token(), current())
+    return train(TrainConfig.from_options(values), _scale.cancel_token(), current())
 
 
 def _config_file(path: str) -> dict:

@@ -71,12 +71,15 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+    def from_options(cls, values: dict[str, Any]) -> TrainConfig:
+        """A new run's configuration: the options given (unknown names ignored), today's defaults for the rest."""
         known = {f.name for f in fields(cls)}
-        values = {key: value for key, value in data.items() if key in known}
-        for name, before in LEGACY_DEFAULTS.items():  # a run saved before the option existed ran without it
-            values.setdefault(name, before)
-        return cls(**values)
+        return cls(**{key: value for key, value in values.items() if key in known})
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """A saved run's configuration (config.json, last.pt): an option it lacks is what runs before it had."""
+        return cls.from_options({**LEGACY_DEFAULTS, **data})
 
 
 # What runs saved before these options existed trained with (their config.json lacks the key).
