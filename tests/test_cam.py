@@ -313,6 +313,33 @@ def test_folded_pass_reads_the_output_the_model_has_at_the_layer(layer, unfolded
         assert np.abs(ours.raw[i]["gradcam"][0] - reference[i]).max() <= 1e-4 * np.abs(reference[i]).max()
 
 
+class BranchingNet(nn.Module):
+    """A CNN with BatchNorm that torch.fx cannot trace (its forward branches on a tensor's value)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU())
+        self.head = nn.Linear(6, 2)
+
+    def forward(self, x):
+        x = self.features(x if x.mean() > -10 else -x)
+        return self.head(x.mean(dim=(2, 3)))
+
+
+def test_untraceable_model_runs_an_unfolded_copy():
+    torch.manual_seed(0)
+    card = ModelCard(arch="branching", class_names=["a", "b"], input_size=(16, 16), channels=3)
+    model = LoadedModel(BranchingNet().eval(), card, torch.device("cpu"))
+    _randomise_batchnorm(model.module)
+    batch = torch.randn(2, 3, 16, 16)
+    ours = compute_cams(model, batch, ["gradcam"], target=1, layer="features.2")
+    copy = model._layers["inference_copy"][1]
+    assert not isinstance(copy, torch.fx.GraphModule) and isinstance(copy.features[1], nn.BatchNorm2d)
+    reference = plain_gradcam(model.module, "features.2", batch, 1)
+    for i in range(2):
+        np.testing.assert_allclose(ours.raw[i]["gradcam"][1], reference[i], rtol=1e-4, atol=1e-6)
+
+
 def test_hooks_removed_and_modes_restored_even_on_error():
     model = make_model("resnet18", size=64)
     model.module.train()

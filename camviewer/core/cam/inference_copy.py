@@ -45,15 +45,19 @@ def inference_copy(model: LoadedModel, input_ndim: int, keep: str | None = None)
     cached = model._layers.get("inference_copy")
     if cached is not None and cached[0] == key:
         return cached[1]
-    with eval_mode(model.module):
-        fast = copy.deepcopy(model.module)
-    fast.eval().requires_grad_(False)
-    with contextlib.suppress(Exception):  # fx cannot trace it: fold nothing
-        fast = _folded(fast, keep)
+    try:
+        fast = _folded(_frozen_copy(model.module), keep)
+    except Exception:  # fx cannot trace it (or a fold failed half-way through the copy): a copy with nothing folded
+        fast = _frozen_copy(model.module)
     with contextlib.suppress(RuntimeError):  # a weight of another rank than the layout's: keep the default
         fast.to(memory_format=memory_format(input_ndim))
     model._layers["inference_copy"] = (key, fast)
     return fast
+
+
+def _frozen_copy(module: nn.Module) -> nn.Module:
+    with eval_mode(module):
+        return copy.deepcopy(module).eval().requires_grad_(False)
 
 
 class _KeepLayer(fx.Tracer):
@@ -89,7 +93,7 @@ def _folded(module: nn.Module, keep: str | None) -> nn.Module:
     traced.recompile()
     if keep is not None and keep in modules and has_batchnorm(modules[keep]):
         with contextlib.suppress(Exception):  # what runs inside the kept layer, folded too where fx can trace it
-            inner = _folded(modules[keep], None)
+            inner = _folded(copy.deepcopy(modules[keep]), None)  # a failure half-way leaves the layer as it was
             parent, _, name = keep.rpartition(".")
             setattr(traced.get_submodule(parent) if parent else traced, name, inner)
     return traced
