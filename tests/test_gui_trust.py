@@ -105,12 +105,19 @@ def test_trust_report_table_per_method_and_use_this_method(make_window, qtbot, c
     window.workbench.show_dock("trust")
     panel.data.set_path(str(cells))
     assert panel.truth.text() == str(cells / "masks") and panel.roi.text() == str(cells / "roi")  # synth layout
+    assert panel.methods_box.isExpanded()  # the method list is open until a report runs
     panel.set_checked_methods(["gradcam", "gradcam++"])
+    assert panel.methods_box.text() == "CAM methods: gradcam, gradcam++"
     panel.faithfulness.setChecked(True)
     panel.faith_images.setValue(4)
     with qtbot.waitSignal(panel.runner.finished, timeout=2 * WAIT_MS):
         panel.controls.run_button.click()
     assert panel.report is not None
+    # folded away while the results show, its title still naming the methods; reopened by its arrow
+    shown = panel.method_checks["gradcam"].visibleRegion
+    assert not panel.methods_box.isExpanded() and shown().isEmpty()  # superqt folds the content to no height
+    panel.methods_box.toggleButton().click()
+    qtbot.waitUntil(lambda: not shown().isEmpty(), timeout=2000)
 
     model = load_model(checkpoint, device="cpu")
     entries = dataset_images(cells)

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QGridLayout,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt import QCollapsible
 
 from camviewer.gui.common.log_panel import LogPanel
 from camviewer.gui.common.partitions import PartitionPermissions
@@ -106,8 +106,16 @@ class TrustPanel(QWidget):
         )
         self.roi = PathField("Choose region-of-interest masks", placeholder="optional: roi/ (e.g. lungs, cell body)")
         self.data.chosen.connect(self._propose_truth)
-        self.methods_box = QGroupBox("CAM methods")
-        self.methods_grid = QGridLayout(self.methods_box)
+        # Collapsible: expanded, 20 methods take the height the results need (3 rows showed at 1280x800); the
+        # title says which are ticked, and a report collapses it
+        self.methods_box = QCollapsible("CAM methods")
+        self.methods_box.setCollapsedIcon("▸")  # the usual tree arrows (superqt's default for collapsed is ▲)
+        self.methods_box.setExpandedIcon("▾")
+        methods = QWidget()
+        self.methods_grid = QGridLayout(methods)
+        self.methods_grid.setContentsMargins(0, 0, 0, 0)
+        self.methods_box.addWidget(methods)
+        self.methods_box.expand(animate=False)
         self.method_checks: dict[str, QCheckBox] = {}
         self.threshold = QComboBox(editable=True)
         self.threshold.addItems(list(THRESHOLDS))
@@ -193,8 +201,14 @@ class TrustPanel(QWidget):
         self.method_checks = {}
         for index, name in enumerate(methods):
             box = QCheckBox(name, checked=name in previous)
+            box.toggled.connect(self._title_methods)
             self.methods_grid.addWidget(box, index // METHOD_COLUMNS, index % METHOD_COLUMNS)
             self.method_checks[name] = box
+        self._title_methods()
+
+    def _title_methods(self) -> None:
+        checked = self.checked_methods()
+        self.methods_box.setText(f"CAM methods: {', '.join(checked) if checked else 'none ticked'}")
 
     def set_checked_methods(self, methods: list[str]) -> None:
         for name, box in self.method_checks.items():
@@ -285,6 +299,7 @@ class TrustPanel(QWidget):
         self._settings.trust_dataset = request.data
         self._running = (self.model, request)
         self._show(f"Scoring {', '.join(request.methods)} on {Path(request.data).name}…")
+        self.methods_box.collapse(animate=False)  # the results get the room; the title still names the methods
         self.runner.start(f"Trust report on {Path(request.data).name}", tasks.trust_report, self.model, request)
 
     def _reported(self, report: dict) -> None:
