@@ -106,6 +106,8 @@ def test_trust_report_table_per_method_and_use_this_method(make_window, qtbot, c
     panel.data.set_path(str(cells))
     assert panel.truth.text() == str(cells / "masks") and panel.roi.text() == str(cells / "roi")  # synth layout
     assert panel.methods_box.isExpanded()  # the method list is open until a report runs
+    panel.set_checked_methods(list(panel.method_checks)[:6])
+    assert panel.methods_box.text() == f"CAM methods: {', '.join(list(panel.method_checks)[:4])} and 2 more"
     panel.set_checked_methods(["gradcam", "gradcam++"])
     assert panel.methods_box.text() == "CAM methods: gradcam, gradcam++"
     panel.faithfulness.setChecked(True)

@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt import QCollapsible
 
 from camviewer.gui.common.log_panel import LogPanel
 from camviewer.gui.common.partitions import PartitionPermissions
@@ -40,6 +39,7 @@ from camviewer.gui.jobs.controls import JobControls
 from camviewer.gui.jobs.registry import WorkerRegistry
 from camviewer.gui.jobs.runner import JobRunner
 from camviewer.gui.trust import tasks
+from camviewer.gui.trust.method_list import MethodList
 from camviewer.gui.trust.truth_dialog import KINDS, ask_for_truth
 
 COLUMNS = {  # summary key -> (header, tooltip)
@@ -61,7 +61,6 @@ P_VALUE = ("p vs chance", "Pointing game: the chance of as many hits or more fro
 THRESHOLDS = {"0.2": 0.2, "otsu": "otsu", "tuned": "tuned"}
 TARGETS = {"gt": "the ground truth's class", "pred": "the predicted class"}
 LOADED = "loaded"  # the truth kind of the ground truth loaded in the viewer
-METHOD_COLUMNS = 2  # every method name whole (gradcam-elementwise, integrated-gradients) in a 1280 px window
 CHANCE_TIP = "In brackets: chance, the same score for a random point, a flat map or randomly placed pixels"
 
 
@@ -106,17 +105,7 @@ class TrustPanel(QWidget):
         )
         self.roi = PathField("Choose region-of-interest masks", placeholder="optional: roi/ (e.g. lungs, cell body)")
         self.data.chosen.connect(self._propose_truth)
-        # Collapsible: expanded, 20 methods take the height the results need (3 rows showed at 1280x800); the
-        # title says which are ticked, and a report collapses it
-        self.methods_box = QCollapsible("CAM methods")
-        self.methods_box.setCollapsedIcon("▸")  # the usual tree arrows (superqt's default for collapsed is ▲)
-        self.methods_box.setExpandedIcon("▾")
-        methods = QWidget()
-        self.methods_grid = QGridLayout(methods)
-        self.methods_grid.setContentsMargins(0, 0, 0, 0)
-        self.methods_box.addWidget(methods)
-        self.methods_box.expand(animate=False)
-        self.method_checks: dict[str, QCheckBox] = {}
+        self.methods_box = MethodList()
         self.threshold = QComboBox(editable=True)
         self.threshold.addItems(list(THRESHOLDS))
         self.threshold.setToolTip(
@@ -193,29 +182,17 @@ class TrustPanel(QWidget):
 
     def set_methods(self, methods: tuple[str, ...], checked: tuple[str, ...]) -> None:
         """The engine's CAM methods (known once it has loaded); ``checked`` (the method on screen) are ticked too."""
-        previous = {name for name, box in self.method_checks.items() if box.isChecked()} | set(checked)
-        while self.methods_grid.count():
-            item = self.methods_grid.takeAt(0)
-            if item.widget():
-                item.widget().deleteLater()
-        self.method_checks = {}
-        for index, name in enumerate(methods):
-            box = QCheckBox(name, checked=name in previous)
-            box.toggled.connect(self._title_methods)
-            self.methods_grid.addWidget(box, index // METHOD_COLUMNS, index % METHOD_COLUMNS)
-            self.method_checks[name] = box
-        self._title_methods()
+        self.methods_box.set_methods(methods, checked)
 
-    def _title_methods(self) -> None:
-        checked = self.checked_methods()
-        self.methods_box.setText(f"CAM methods: {', '.join(checked) if checked else 'none ticked'}")
+    @property
+    def method_checks(self) -> dict[str, QCheckBox]:
+        return self.methods_box.checks
 
     def set_checked_methods(self, methods: list[str]) -> None:
-        for name, box in self.method_checks.items():
-            box.setChecked(name in methods)
+        self.methods_box.set_checked(methods)
 
     def checked_methods(self) -> list[str]:
-        return [name for name, box in self.method_checks.items() if box.isChecked()]
+        return self.methods_box.checked()
 
     def use_loaded_truth(self, source) -> None:
         """The ground truth loaded in the viewer (Ctrl+G) becomes the one scored against, as it was read."""
